@@ -1,0 +1,102 @@
+"""The plugin API: what a detector declares and the two reactions the engine calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from detectors.events import Event
+from detectors.schema import EventSchema
+
+ParamValue = int | float | str | bool | list
+
+
+@dataclass(frozen=True)
+class Param:
+    """A configurable parameter: its default, what it means, and the range a value must be in."""
+
+    default: ParamValue
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def check(self, name: str, value: Any) -> str | None:
+        """Why `value` is not acceptable for this parameter, or None."""
+        expected = type(self.default)
+        if expected is float and type(value) is int:
+            value = float(value)
+        if type(value) is not expected:
+            return f"{name} must be {expected.__name__}, got {type(value).__name__} {value!r}"
+        if expected is list and not all(type(item) is str for item in value):
+            return f"{name} must be a list of strings"
+        if self.minimum is not None and value < self.minimum:
+            return f"{name} must be >= {self.minimum:g}, got {value!r}"
+        if self.maximum is not None and value > self.maximum:
+            return f"{name} must be <= {self.maximum:g}, got {value!r}"
+        return None
+
+
+class Context(Protocol):
+    """What a reaction may do: report a finding, set or cancel a deadline, record a measurement."""
+
+    now: int
+
+    def emit(
+        self,
+        kind: str,
+        *,
+        severity: str,
+        subject: dict,
+        summary: str,
+        evidence: dict,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        segment: str = "",
+        time_ms: int | None = None,
+    ) -> None: ...
+
+    def schedule(self, tag: str, at_ms: int) -> None: ...
+
+    def cancel(self, tag: str) -> None: ...
+
+    def observe(self, measurement: str, seconds: float, segment: str = "") -> None: ...
+
+
+class Detector:
+    """Base class of every detector, built-in or plugin.
+
+    A subclass declares `name`, `description`, `consumes` (event type -> attribute rules),
+    `params` and `state_ttl_ms`, and implements `key`, `on_event` and, if it sets deadlines,
+    `on_deadline`. State is a plain dict per key that must serialise with orjson; the engine
+    stores it, delivers events in event-time order, and drops the key once it is idle.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    consumes: ClassVar[dict[str, EventSchema]]
+    params: ClassVar[dict[str, Param]] = {}
+
+    def __init__(self, **overrides: ParamValue) -> None:
+        unknown = set(overrides) - set(self.params)
+        if unknown:
+            raise ValueError(f"{self.name}: unknown parameter(s) {', '.join(sorted(unknown))}")
+        for pname, spec in self.params.items():
+            value = overrides.get(pname, spec.default)
+            problem = spec.check(pname, value)
+            if problem:
+                raise ValueError(f"{self.name}: {problem}")
+            setattr(self, pname, float(value) if type(spec.default) is float else value)
+
+    def state_ttl_ms(self) -> int:
+        """How long a key's state outlives its last event; the longest window or deadline."""
+        raise NotImplementedError
+
+    def key(self, event: Event) -> str | None:
+        """The key this event belongs to, or None when the detector has nothing to do with it."""
+        raise NotImplementedError
+
+    def on_event(self, state: dict, event: Event, ctx: Context) -> None:
+        raise NotImplementedError
+
+    def on_deadline(self, state: dict, tag: str, ctx: Context) -> None:
+        """Called when the watermark passes a deadline set with `ctx.schedule`."""

@@ -1,0 +1,1 @@
+"""The built-in detectors; they register through the `friction.detectors` entry points too."""

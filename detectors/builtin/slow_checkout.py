@@ -1,0 +1,57 @@
+"""`slow_checkout`: a checkout page that loads too slowly, once per session per quiet period."""
+
+from __future__ import annotations
+
+from detectors.api import Context, Detector, Param
+from detectors.builtin.segments import page_group
+from detectors.events import Event
+from detectors.schema import CONTRACT_TYPES
+
+
+class SlowCheckout(Detector):
+    name = "slow_checkout"
+    description = (
+        "A checkout page load slower than the threshold; one finding per session per period."
+    )
+    consumes = {"page_load": CONTRACT_TYPES["page_load"]}
+    params = {
+        "page_prefix": Param("/checkout", "page paths this detector watches"),
+        "threshold_ms": Param(4000, "a load slower than this is friction", minimum=1),
+        "period_s": Param(1800, "at most one finding per session within this period", minimum=1),
+    }
+
+    def state_ttl_ms(self) -> int:
+        return self.period_s * 1000
+
+    def key(self, event: Event) -> str | None:
+        if not event.attrs["page"].startswith(self.page_prefix):
+            return None
+        return event.session_id or event.user_id or event.event_id
+
+    def on_event(self, state: dict, event: Event, ctx: Context) -> None:
+        duration_ms = event.attrs["duration_ms"]
+        segment = page_group(event.attrs["page"])
+        ctx.observe("checkout_load", duration_ms / 1000, segment)
+        if duration_ms <= self.threshold_ms:
+            return
+        last = state.get("last_finding")
+        if last is not None and event.time - last < self.period_s * 1000:
+            return
+        state["last_finding"] = event.time
+        ctx.emit(
+            "slow_load",
+            severity="warning",
+            subject={"session_id": event.session_id},
+            summary=(
+                f"Checkout page {event.attrs['page']} took {duration_ms / 1000:.1f} s to load "
+                f"(limit {self.threshold_ms / 1000:.1f} s)."
+            ),
+            evidence={
+                "duration_ms": duration_ms,
+                "threshold_ms": self.threshold_ms,
+                "page": event.attrs["page"],
+            },
+            user_id=event.user_id,
+            session_id=event.session_id,
+            segment=segment,
+        )

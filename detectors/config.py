@@ -1,0 +1,93 @@
+"""The configuration file: which detectors run, their parameters, and the engine's settings."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from detectors.api import Detector
+from detectors.engine import DEFAULT_ALLOWED_LATENESS_MS, DEFAULT_DEDUP_HORIZON_MS
+from detectors.events import DEFAULT_MAX_EVENT_BYTES, EventDecoder
+from detectors.registry import installed_detectors
+from detectors.schema import CONTRACT_TYPES, merge_schemas
+
+
+class ConfigError(Exception):
+    """A configuration that cannot run; the message says which key and why."""
+
+
+@dataclass
+class EngineSettings:
+    allowed_lateness_ms: int = DEFAULT_ALLOWED_LATENESS_MS
+    dedup_horizon_ms: int = DEFAULT_DEDUP_HORIZON_MS
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+
+
+@dataclass
+class Config:
+    """A validated configuration: settings plus the sections other parts read (`alerts`, ...)."""
+
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    detectors: list[Detector] = field(default_factory=list)
+    sections: dict = field(default_factory=dict)
+
+    def decoder(self) -> EventDecoder:
+        schemas = merge_schemas([CONTRACT_TYPES] + [d.consumes for d in self.detectors])
+        return EventDecoder(schemas, self.engine.max_event_bytes)
+
+
+def load_config(path: Path | None) -> Config:
+    """Read and validate `path` (TOML); None gives every installed detector with its defaults."""
+    raw: dict = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"configuration file not found: {path}") from None
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    return build_config(raw, source=str(path or "defaults"))
+
+
+def build_config(raw: dict, source: str = "configuration") -> Config:
+    """Validate an already parsed configuration."""
+    engine = _engine_settings(raw.get("engine", {}), source)
+    sections = {k: v for k, v in raw.items() if k not in ("engine", "detectors")}
+    available = installed_detectors()
+    wanted = raw.get("detectors", {})
+    if not isinstance(wanted, dict):
+        raise ConfigError(f"{source}: [detectors] must be a table")
+    unknown = sorted(set(wanted) - set(available))
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown detector(s) {', '.join(unknown)}; installed: {', '.join(available)}"
+        )
+    detectors = []
+    for name, cls in available.items():
+        overrides = dict(wanted.get(name, {}))
+        enabled = overrides.pop("enabled", True)
+        if not isinstance(enabled, bool):
+            raise ConfigError(f"{source}: detectors.{name}.enabled must be true or false")
+        if not enabled:
+            continue
+        try:
+            detectors.append(cls(**overrides))
+        except ValueError as err:
+            raise ConfigError(f"{source}: detectors.{err}") from None
+    if not detectors:
+        raise ConfigError(f"{source}: no detector is enabled")
+    return Config(engine=engine, detectors=detectors, sections=sections)
+
+
+def _engine_settings(raw: dict, source: str) -> EngineSettings:
+    settings = EngineSettings()
+    for key, value in raw.items():
+        if not hasattr(settings, key):
+            raise ConfigError(f"{source}: unknown setting engine.{key}")
+        if type(value) is not int or value < 0:
+            raise ConfigError(
+                f"{source}: engine.{key} must be a non-negative integer, got {value!r}"
+            )
+        setattr(settings, key, value)
+    return settings

@@ -1,0 +1,28 @@
+"""Hooks through which the engine reports what it saw; the runtimes count or export them."""
+
+from __future__ import annotations
+
+from detectors.events import Event
+from detectors.findings import Finding
+
+
+class EngineObserver:
+    """No-op base: replay's summary and the worker's Prometheus metrics override what they need."""
+
+    def on_event(self, event: Event) -> None:
+        """An accepted event, before routing."""
+
+    def on_late(self, event: Event, watermark: int) -> None:
+        """An event behind the watermark; it is still applied, in arrival order."""
+
+    def on_duplicate(self, detector: str, event: Event) -> None:
+        """A redelivered `event_id` that a detector had already seen for this key."""
+
+    def on_finding(self, finding: Finding) -> None:
+        """A finding, as it is emitted."""
+
+    def on_measurement(self, detector: str, measurement: str, seconds: float, segment: str) -> None:
+        """A value behind a detector's rule, such as a load time, for distributions."""
+
+    def on_state_size(self, detector: str, keys: int) -> None:
+        """How many keys a detector holds after a change in key count."""

@@ -1,0 +1,107 @@
+"""The `friction` command: one entry point, a sub-command per job."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from detectors.config import ConfigError, load_config
+from detectors.registry import RegistryError, installed_detectors
+from streams.local_kafka import add_kafka_commands
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _open(files: contextlib.ExitStack, path: str | None, mode: str, default: BinaryIO) -> BinaryIO:
+    """A file the command owns, or a standard stream it must leave open."""
+    if not path or path == "-":
+        return default
+    return files.enter_context(open(path, mode))  # noqa: SIM115 - closed by the exit stack
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from streams.replay import replay
+
+    config = load_config(args.config)
+    with contextlib.ExitStack() as files:
+        try:
+            source = _open(files, args.path, "rb", sys.stdin.buffer)
+        except OSError as err:
+            print(f"friction replay: cannot read {args.path}: {err.strerror}", file=sys.stderr)
+            return 2
+        findings_out = _open(files, args.findings, "wb", sys.stdout.buffer)
+        dead_out = _open(files, args.dead_letter, "wb", sys.stderr.buffer)
+        summary = replay(source, config, findings_out, dead_out, source_name=args.path)
+        findings_out.flush()
+        dead_out.flush()
+    print(summary.render(summary.lines, summary.elapsed_s), file=sys.stderr)
+    return 0
+
+
+def cmd_detectors_list(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    enabled = {d.name: d for d in config.detectors}
+    for name, cls in installed_detectors().items():
+        state = "enabled" if name in enabled else "disabled"
+        print(f"{name} ({state}, {cls.__module__}): {cls.description}")
+        print(f"  consumes: {', '.join(cls.consumes)}")
+        for pname, spec in cls.params.items():
+            current = getattr(enabled[name], pname) if name in enabled else spec.default
+            bounds = ""
+            if spec.minimum is not None or spec.maximum is not None:
+                low = "" if spec.minimum is None else f"{spec.minimum:g}"
+                high = "" if spec.maximum is None else f"{spec.maximum:g}"
+                bounds = f" [{low}..{high}]"
+            shown = repr(current)
+            if current != spec.default:
+                shown += f" (default {spec.default!r})"
+            print(f"  {pname} = {shown}{bounds}: {spec.help}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="friction", description="Real-time detection of customer-experience friction."
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="TOML file enabling detectors and setting their parameters",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    replay = commands.add_parser("replay", help="run the detectors over a JSON Lines file")
+    replay.add_argument("path", help="JSON Lines file of events, or - for standard input")
+    replay.add_argument("--findings", help="write findings here (default: standard output)")
+    replay.add_argument(
+        "--dead-letter", help="write bad lines with reasons here (default: standard error)"
+    )
+    replay.set_defaults(func=cmd_replay)
+
+    detectors = commands.add_parser("detectors", help="installed detectors")
+    detectors_commands = detectors.add_subparsers(dest="detectors_command", required=True)
+    listing = detectors_commands.add_parser("list", help="show detectors, parameters, defaults")
+    listing.set_defaults(func=cmd_detectors_list)
+
+    add_kafka_commands(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, RegistryError) as err:
+        print(f"friction: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
