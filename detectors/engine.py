@@ -195,6 +195,7 @@ class Engine:
                 store[skey] = record
             else:
                 self._expire_or_postpone(detector, skey, record, at)
+        self.observer.on_watermark(watermark)
 
     def _expire_or_postpone(self, detector: Detector, skey: str, record: dict, at: int) -> None:
         """Drop an idle key, unless an event or a deadline still lies ahead of it."""

@@ -26,3 +26,41 @@ class EngineObserver:
 
     def on_state_size(self, detector: str, keys: int) -> None:
         """How many keys a detector holds after a change in key count."""
+
+    def on_watermark(self, watermark: int) -> None:
+        """The watermark moved forward; time-driven consumers (the alert engine) advance here."""
+
+
+class FanOut(EngineObserver):
+    """Several observers behind one, so a run can count, export metrics and alert at once."""
+
+    def __init__(self, *observers: EngineObserver) -> None:
+        self.observers = observers
+
+    def on_event(self, event: Event) -> None:
+        for observer in self.observers:
+            observer.on_event(event)
+
+    def on_late(self, event: Event, watermark: int) -> None:
+        for observer in self.observers:
+            observer.on_late(event, watermark)
+
+    def on_duplicate(self, detector: str, event: Event) -> None:
+        for observer in self.observers:
+            observer.on_duplicate(detector, event)
+
+    def on_finding(self, finding: Finding) -> None:
+        for observer in self.observers:
+            observer.on_finding(finding)
+
+    def on_measurement(self, detector: str, measurement: str, seconds: float, segment: str) -> None:
+        for observer in self.observers:
+            observer.on_measurement(detector, measurement, seconds, segment)
+
+    def on_state_size(self, detector: str, keys: int) -> None:
+        for observer in self.observers:
+            observer.on_state_size(detector, keys)
+
+    def on_watermark(self, watermark: int) -> None:
+        for observer in self.observers:
+            observer.on_watermark(watermark)

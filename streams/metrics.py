@@ -1,0 +1,167 @@
+"""Prometheus metrics of a worker or a replay, on the project's own registry.
+
+Names follow Prometheus conventions: `friction_` prefix, units in the name, `_total` counters.
+No label carries a user, session or request id; event types no detector consumes share `other`.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from detectors.events import Event
+from detectors.findings import Finding
+from detectors.observer import EngineObserver
+
+DEFAULT_METRICS_PORT = 9108
+
+# Buckets in seconds, around each detector's default threshold.
+LOAD_BUCKETS = (0.5, 1, 2, 2.5, 3, 4, 5, 7.5, 10, 15, 30, 60)
+EMAIL_BUCKETS = (5, 10, 30, 60, 120, 300, 600, 1200, 3600)
+CHAT_BUCKETS = (10, 30, 60, 120, 180, 300, 600, 1200)
+PROCESSING_BUCKETS = (0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1)
+
+# Detector measurements exported as histograms: measurement -> (metric, label, help, buckets).
+MEASUREMENTS = {
+    "checkout_load": (
+        "friction_checkout_load_seconds",
+        "page_group",
+        "Checkout page load time.",
+        LOAD_BUCKETS,
+    ),
+    "reset_email_delay": (
+        "friction_reset_email_delay_seconds",
+        "template",
+        "Delay from password-reset request to email delivery.",
+        EMAIL_BUCKETS,
+    ),
+    "chat_first_response": (
+        "friction_chat_first_response_seconds",
+        "queue",
+        "Wait from chat start to the first agent reply.",
+        CHAT_BUCKETS,
+    ),
+}
+
+
+class FrictionMetrics(EngineObserver):
+    """Every metric the project exports, fed by the engine's observer hooks and the runtime."""
+
+    def __init__(
+        self,
+        consumed_types: set[str],
+        version: str = "0",
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.consumed_types = consumed_types
+        reg = self.registry
+        self.events = Counter(
+            "friction_events_total", "Events accepted, by type.", ["type"], registry=reg
+        )
+        self.bad_input = Counter(
+            "friction_bad_input_total",
+            "Messages sent to the dead letters, by reason.",
+            ["reason"],
+            registry=reg,
+        )
+        self.duplicates = Counter(
+            "friction_duplicate_events_total",
+            "Redelivered events dropped by a detector.",
+            registry=reg,
+        )
+        self.late = Counter(
+            "friction_late_events_total",
+            "Events behind the watermark (applied in arrival order).",
+            registry=reg,
+        )
+        self.findings = Counter(
+            "friction_findings_total",
+            "Friction moments found.",
+            ["detector", "kind", "severity", "segment"],
+            registry=reg,
+        )
+        self.alerts = Counter(
+            "friction_alerts_total",
+            "Alert messages sent.",
+            ["alertname", "detector", "status"],
+            registry=reg,
+        )
+        self.alerts_firing = Gauge(
+            "friction_alerts_firing",
+            "1 while an alert fires.",
+            ["alertname", "detector", "segment"],
+            registry=reg,
+        )
+        self.watermark_lag = Gauge(
+            "friction_watermark_lag_seconds",
+            "Wall clock minus the event-time watermark.",
+            registry=reg,
+        )
+        self.last_event = Gauge(
+            "friction_last_event_timestamp_seconds",
+            "Wall-clock time of the last accepted event.",
+            registry=reg,
+        )
+        self.state_keys = Gauge(
+            "friction_detector_state_keys",
+            "Keys held in detector state.",
+            ["detector"],
+            registry=reg,
+        )
+        self.processing = Histogram(
+            "friction_event_processing_seconds",
+            "Time to decode and process one event.",
+            buckets=PROCESSING_BUCKETS,
+            registry=reg,
+        )
+        Gauge(
+            "friction_build_info", "Version of the running package.", ["version"], registry=reg
+        ).labels(version).set(1)
+        self.histograms = {
+            name: (Histogram(metric, help_text, [label], buckets=buckets, registry=reg))
+            for name, (metric, label, help_text, buckets) in MEASUREMENTS.items()
+        }
+
+    def exported_names(self) -> set[str]:
+        """Metric family names as a scrape shows them (counters without `_total`)."""
+        return {family.name for family in self.registry.collect()}
+
+    # -- engine hooks ------------------------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        label = event.type if event.type in self.consumed_types else "other"
+        self.events.labels(label).inc()
+        self.last_event.set(time.time())
+
+    def on_late(self, event: Event, watermark: int) -> None:
+        self.late.inc()
+
+    def on_duplicate(self, detector: str, event: Event) -> None:
+        self.duplicates.inc()
+
+    def on_finding(self, finding: Finding) -> None:
+        self.findings.labels(
+            finding.detector, finding.kind, finding.severity, finding.segment
+        ).inc()
+
+    def on_measurement(self, detector: str, measurement: str, seconds: float, segment: str) -> None:
+        histogram = self.histograms.get(measurement)
+        if histogram is not None:
+            histogram.labels(segment).observe(seconds)
+
+    def on_state_size(self, detector: str, keys: int) -> None:
+        self.state_keys.labels(detector).set(keys)
+
+    def on_watermark(self, watermark: int) -> None:
+        self.watermark_lag.set(max(0.0, time.time() - watermark / 1000))
+
+    # -- runtime hooks -----------------------------------------------------------------------
+
+    def on_bad_input(self, reason: str) -> None:
+        self.bad_input.labels(reason).inc()
+
+    def serve(self, port: int, addr: str = "0.0.0.0") -> None:
+        """Expose /metrics over HTTP in a background thread."""
+        start_http_server(port, addr=addr, registry=self.registry)
