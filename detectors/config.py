@@ -55,18 +55,25 @@ def build_config(raw: dict, source: str = "configuration") -> Config:
     engine = _engine_settings(raw.get("engine", {}), source)
     sections = {k: v for k, v in raw.items() if k not in ("engine", "detectors")}
     available = installed_detectors()
-    wanted = raw.get("detectors", {})
-    if not isinstance(wanted, dict):
+    if not isinstance(raw.get("detectors", {}), dict):
         raise ConfigError(f"{source}: [detectors] must be a table")
-    unknown = sorted(set(wanted) - set(available))
+    wanted = dict(raw.get("detectors", {}))
+    only = wanted.pop("enable", None)
+    if only is not None and (
+        not isinstance(only, list) or not all(isinstance(name, str) for name in only)
+    ):
+        raise ConfigError(f"{source}: detectors.enable must be a list of detector names")
+    unknown = sorted((set(wanted) | set(only or ())) - set(available))
     if unknown:
         raise ConfigError(
             f"{source}: unknown detector(s) {', '.join(unknown)}; installed: {', '.join(available)}"
         )
     detectors = []
     for name, cls in available.items():
+        if not isinstance(wanted.get(name, {}), dict):
+            raise ConfigError(f"{source}: [detectors.{name}] must be a table")
         overrides = dict(wanted.get(name, {}))
-        enabled = overrides.pop("enabled", True)
+        enabled = overrides.pop("enabled", only is None or name in only)
         if not isinstance(enabled, bool):
             raise ConfigError(f"{source}: detectors.{name}.enabled must be true or false")
         if not enabled:
@@ -82,6 +89,8 @@ def build_config(raw: dict, source: str = "configuration") -> Config:
 
 def _engine_settings(raw: dict, source: str) -> EngineSettings:
     settings = EngineSettings()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: [engine] must be a table")
     for key, value in raw.items():
         if not hasattr(settings, key):
             raise ConfigError(f"{source}: unknown setting engine.{key}")

@@ -1,17 +1,18 @@
 """The detection core: keyed state, event time, the watermark, deadlines, de-duplication, expiry.
 
-Events wait in their key's record until the watermark passes them and are then released to the
-detectors in event-time order (ties by `event_id`), deadlines interleaved. So any arrival order
-within the allowed lateness gives the same findings, in replay and in the worker alike. Every
-record is plain data kept in a mutable mapping: a dict in replay, a Faust table in the worker.
-The heap that orders the agenda is derived from the records and rebuilt by `restore`.
+Events wait in their key's record until the watermark passes them; each key then sees its events
+in event-time order (ties by `event_id`) with its deadlines interleaved (an event at a deadline's
+exact time comes first). Keys are independent, so any arrival order within the allowed lateness
+gives the same findings, in replay and in the worker alike. Every record is plain data in a
+mutable mapping: a dict in replay, a Faust table in the worker. The agenda that says when a key
+needs attention is derived from the records and rebuilt by `restore`.
 """
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable, MutableMapping, Sequence
 
+from detectors.agenda import Agenda
 from detectors.api import Detector
 from detectors.events import Event
 from detectors.findings import Finding
@@ -20,7 +21,7 @@ from detectors.observer import EngineObserver
 DEFAULT_ALLOWED_LATENESS_MS = 30_000
 DEFAULT_DEDUP_HORIZON_MS = 15 * 60_000
 
-_EVENT, _DEADLINE, _EXPIRY = 0, 1, 2
+_DEADLINE, _EXPIRY = 1, 2
 _NO_WATERMARK = -(2**62)
 KEY_SEPARATOR = "/"
 
@@ -68,7 +69,7 @@ class _Reaction:
 
     def schedule(self, tag: str, at_ms: int) -> None:
         self.record["t"][tag] = at_ms
-        heapq.heappush(self.engine._agenda, (at_ms, _DEADLINE, tag, self.skey))
+        self.engine.agenda.wake(at_ms, _DEADLINE, self.skey)
 
     def cancel(self, tag: str) -> None:
         self.record["t"].pop(tag, None)
@@ -96,13 +97,13 @@ class Engine:
         self.observer = observer or EngineObserver()
         self.max_event_time = _NO_WATERMARK
         self.watermark = _NO_WATERMARK
+        self.agenda = Agenda()
         self._routes: dict[str, list[Detector]] = {}
         for detector in detectors:
             for event_type in detector.consumes:
                 self._routes.setdefault(event_type, []).append(detector)
         self._lifetime = {d.name: max(d.state_ttl_ms(), dedup_horizon_ms) for d in detectors}
         self._keys = dict.fromkeys(self.detectors, 0)
-        self._agenda: list[tuple[int, int, str, str]] = []
         self._emitted: list[Finding] = []
         self._reaction = _Reaction(self)
 
@@ -120,6 +121,9 @@ class Engine:
     def process(self, event: Event) -> list[Finding]:
         """Take one event; return the findings that became due."""
         self.observer.on_event(event)
+        detectors = self._routes.get(event.type)
+        if detectors is None:
+            return self._advance_event_time(event.time)
         return self.process_routed(event, self.routes(event))
 
     def process_routed(self, event: Event, routes: Iterable[tuple[Detector, str]]) -> list[Finding]:
@@ -127,20 +131,25 @@ class Engine:
         late = event.time < self.watermark
         if late:
             self.observer.on_late(event, self.watermark)
+        store = self.store
         for detector, key in routes:
-            skey = store_key(detector.name, key)
-            record = self._record(detector, skey, event.time)
+            skey = detector.name + KEY_SEPARATOR + key
+            record = store.get(skey)
+            if record is None:
+                record = self._new_record(detector, skey, event.time)
             if late:
+                self._advance_key(detector, skey, record, self.watermark)
                 self._apply_event(detector, skey, record, event)
             else:
                 _insert_pending(record["p"], _pending_item(event))
-                heapq.heappush(self._agenda, (event.time, _EVENT, event.event_id, skey))
-            self.store[skey] = record
-        if event.time > self.max_event_time:
-            self.max_event_time = event.time
-            self._release(event.time - self.allowed_lateness_ms)
-        elif late:
-            self._release(self.watermark)
+                self.agenda.arrive(event.time, skey, detector)
+            store[skey] = record
+        return self._advance_event_time(event.time)
+
+    def _advance_event_time(self, time: int) -> list[Finding]:
+        if time > self.max_event_time:
+            self.max_event_time = time
+            self._release(time - self.allowed_lateness_ms)
         return self._take_emitted()
 
     def advance(self, watermark: int) -> list[Finding]:
@@ -150,91 +159,116 @@ class Engine:
 
     def restore(self) -> None:
         """Rebuild the agenda from stored records, after recovery or a rebalance."""
-        agenda = []
+        self.agenda.clear()
+        arrivals = []
         keys = dict.fromkeys(self.detectors, 0)
         for skey, record in self.store.items():
             name = skey.split(KEY_SEPARATOR, 1)[0]
             if name not in keys:
                 continue
             keys[name] += 1
-            agenda.extend((item[0], _EVENT, item[1], skey) for item in record["p"])
-            agenda.extend((at, _DEADLINE, tag, skey) for tag, at in record["t"].items())
-            agenda.append((record["x"], _EXPIRY, "", skey))
-        heapq.heapify(agenda)
-        self._agenda = agenda
+            arrivals.extend((item[0], skey) for item in record["p"])
+            for at in record["t"].values():
+                self.agenda.wake(at, _DEADLINE, skey)
+            self.agenda.wake(record["x"], _EXPIRY, skey)
+        arrivals.sort()
+        for time, skey in arrivals:
+            self.agenda.arrive(time, skey, self.detectors[skey.split(KEY_SEPARATOR, 1)[0]])
         self._keys = keys
         for name, count in keys.items():
             self.observer.on_state_size(name, count)
 
-    # -- the agenda ----------------------------------------------------------------------
+    def state_keys(self) -> dict[str, int]:
+        """Keys held per detector: the bound that idle expiry keeps."""
+        return dict(self._keys)
+
+    # -- time ----------------------------------------------------------------------------
 
     def _release(self, watermark: int) -> None:
         if watermark <= self.watermark:
             return
         self.watermark = watermark
-        agenda = self._agenda
         store = self.store
-        while agenda and agenda[0][0] < watermark:
-            at, kind, tag, skey = heapq.heappop(agenda)
+        detectors = self.detectors
+        for _, skey, detector in self.agenda.due_arrivals(watermark):
+            record = store.get(skey)
+            if record is not None and record["p"]:
+                self._advance_key(detector, skey, record, watermark)
+        for at, kind, skey in self.agenda.due_wakeups(watermark):
             record = store.get(skey)
             if record is None:
                 continue
-            detector = self.detectors[skey.split(KEY_SEPARATOR, 1)[0]]
-            if kind == _EVENT:
-                pending = record["p"]
-                if not pending or pending[0][0] != at or pending[0][1] != tag:
-                    continue  # an entry restored twice; its event was already released
-                self._apply_event(detector, skey, record, _event_of(pending.pop(0)))
-                store[skey] = record
-            elif kind == _DEADLINE:
-                if record["t"].get(tag) != at:
-                    continue  # cancelled or moved
-                del record["t"][tag]
-                reaction = self._bind(detector, skey, record, at)
-                detector.on_deadline(record["s"], tag, reaction)
-                store[skey] = record
-            else:
+            detector = detectors[skey.split(KEY_SEPARATOR, 1)[0]]
+            self._advance_key(detector, skey, record, watermark)
+            if kind == _EXPIRY:
                 self._expire_or_postpone(detector, skey, record, at)
         self.observer.on_watermark(watermark)
+
+    def _advance_key(self, detector: Detector, skey: str, record: dict, limit: int) -> None:
+        """Apply a key's pending events and deadlines before `limit`, in event-time order."""
+        pending = record["p"]
+        timers = record["t"]
+        changed = False
+        while True:
+            event_at = pending[0][0] if pending and pending[0][0] < limit else None
+            tag = min(timers, key=timers.__getitem__) if timers else None
+            timer_at = timers[tag] if tag is not None and timers[tag] < limit else None
+            if event_at is None and timer_at is None:
+                break
+            changed = True
+            if timer_at is None or (event_at is not None and event_at <= timer_at):
+                self._apply_event(detector, skey, record, _event_of(pending.pop(0)))
+            else:
+                del timers[tag]
+                detector.on_deadline(record["s"], tag, self._bind(detector, skey, record, timer_at))
+        if changed:
+            self.store[skey] = record
 
     def _expire_or_postpone(self, detector: Detector, skey: str, record: dict, at: int) -> None:
         """Drop an idle key, unless an event or a deadline still lies ahead of it."""
         expiry = record["x"]
-        if record["p"]:
-            expiry = max(expiry, record["p"][-1][0] + self._lifetime[detector.name])
         if record["t"]:
             expiry = max(expiry, max(record["t"].values()) + 1)
-        if expiry > at:
+        wake = expiry  # pending events keep the record, not the state: `x` ignores them
+        if record["p"]:
+            wake = max(wake, record["p"][-1][0] + self._lifetime[detector.name])
+        if wake > at:
             record["x"] = expiry
-            heapq.heappush(self._agenda, (expiry, _EXPIRY, "", skey))
+            self.agenda.wake(wake, _EXPIRY, skey)
             return
         del self.store[skey]
         self._count_key(detector.name, -1)
 
+    # -- one key -------------------------------------------------------------------------
+
     def _apply_event(self, detector: Detector, skey: str, record: dict, event: Event) -> None:
+        if event.time > record["x"] and not record["t"]:
+            # Idle past its lifetime: start afresh, as if the key had been dropped before this
+            # event arrived; whether it was depends on arrival order, which must not matter.
+            record["s"] = {}
+            record["d"] = {}
         seen = record["d"]
         if event.event_id in seen:
             self.observer.on_duplicate(detector.name, event)
             return
         seen[event.event_id] = event.time
         horizon = event.time - self.dedup_horizon_ms
-        while seen:
-            oldest = next(iter(seen))
+        for oldest in seen:
             if seen[oldest] >= horizon:
                 break
             del seen[oldest]
-        record["x"] = max(record["x"], event.time + self._lifetime[detector.name])
+            break  # at most one per event: the map shrinks as fast as it grows
+        expiry = event.time + self._lifetime[detector.name]
+        if expiry > record["x"]:
+            record["x"] = expiry
         detector.on_event(record["s"], event, self._bind(detector, skey, record, event.time))
 
-    def _record(self, detector: Detector, skey: str, event_time: int) -> dict:
-        record = self.store.get(skey)
-        if record is None:
-            # s: detector state, p: pending events, t: deadlines, d: seen ids, x: expiry time
-            expiry = event_time + self._lifetime[detector.name]
-            record = {"s": {}, "p": [], "t": {}, "d": {}, "x": expiry}
-            heapq.heappush(self._agenda, (expiry, _EXPIRY, "", skey))
-            self._count_key(detector.name, 1)
-        return record
+    def _new_record(self, detector: Detector, skey: str, event_time: int) -> dict:
+        # s: detector state, p: pending events, t: deadlines, d: seen ids, x: expiry time
+        expiry = event_time + self._lifetime[detector.name]
+        self.agenda.wake(expiry, _EXPIRY, skey)
+        self._count_key(detector.name, 1)
+        return {"s": {}, "p": [], "t": {}, "d": {}, "x": expiry}
 
     def _bind(self, detector: Detector, skey: str, record: dict, now: int) -> _Reaction:
         reaction = self._reaction
@@ -253,10 +287,6 @@ class Engine:
             return []
         emitted, self._emitted = self._emitted, []
         return emitted
-
-    def state_keys(self) -> dict[str, int]:
-        """Keys held per detector: the bound that idle expiry keeps."""
-        return dict(self._keys)
 
 
 def _insert_pending(pending: list, item: list) -> None:

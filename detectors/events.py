@@ -49,6 +49,12 @@ class EventDecoder:
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
         self.schemas = schemas
+        self._checks = {
+            event_type: tuple(
+                (name, rule.required, rule.acceptor(), rule) for name, rule in rules.items()
+            )
+            for event_type, rules in schemas.items()
+        }
         self.max_event_bytes = max_event_bytes
 
     def decode(self, raw: bytes) -> Event | BadInput:
@@ -70,9 +76,9 @@ class EventDecoder:
         event_id = doc.get("event_id")
         event_type = doc.get("type")
         time_value = doc.get("time")
-        for name, value in (("event_id", event_id), ("type", event_type), ("time", time_value)):
-            if value is None:
-                return BadInput(MISSING_FIELD, f"missing required field {name!r}", raw)
+        if event_id is None or event_type is None or time_value is None:
+            name = "event_id" if event_id is None else "type" if event_type is None else "time"
+            return BadInput(MISSING_FIELD, f"missing required field {name!r}", raw)
         if type(event_id) is not str or not event_id:
             return BadInput(WRONG_TYPE, "field 'event_id' must be a non-empty string", raw)
         if type(event_type) is not str or not event_type:
@@ -99,18 +105,14 @@ class EventDecoder:
             attrs = {}
         elif type(attrs) is not dict:
             return BadInput(WRONG_TYPE, "field 'attrs' must be an object", raw)
-        rules = self.schemas.get(event_type)
-        if rules:
-            for name, rule in rules.items():
-                value = attrs.get(name)
-                if value is None:
-                    if rule.required:
-                        return BadInput(
-                            MISSING_FIELD, f"{event_type}: missing required attrs.{name}", raw
-                        )
-                    continue
-                problem = rule.problem(value)
-                if problem is not None:
-                    reason = INVALID_VALUE if rule.kind_matches(value) else WRONG_TYPE
-                    return BadInput(reason, f"{event_type}: attrs.{name} {problem}", raw)
+        for name, required, accepts, rule in self._checks.get(event_type, ()):
+            value = attrs.get(name)
+            if value is None:
+                if required:
+                    return BadInput(
+                        MISSING_FIELD, f"{event_type}: missing required attrs.{name}", raw
+                    )
+            elif not accepts(value):
+                reason = INVALID_VALUE if rule.kind_matches(value) else WRONG_TYPE
+                return BadInput(reason, f"{event_type}: attrs.{name} {rule.problem(value)}", raw)
         return Event(event_id, event_type, time_ms, user_id, session_id, attrs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 STRING = "string"
@@ -18,6 +19,19 @@ class Attr:
     required: bool = True
     minimum: float | None = None
     choices: tuple[str, ...] = ()
+
+    def acceptor(self) -> Callable[[object], bool]:
+        """A quick yes/no for the decoder's hot path; `problem` explains a no."""
+        if self.kind == STRING:
+            if self.choices:
+                return frozenset(self.choices).__contains__
+            return lambda value: type(value) is str and value != ""
+        if self.kind == NUMBER:
+            minimum = self.minimum
+            if minimum is None:
+                return lambda value: type(value) is int or type(value) is float
+            return lambda value: (type(value) is int or type(value) is float) and value >= minimum
+        return lambda value: self.problem(value) is None
 
     def kind_matches(self, value: object) -> bool:
         """Whether `value` has the right JSON type, so a problem is its value, not its type."""

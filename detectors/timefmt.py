@@ -2,19 +2,60 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# RFC 3339 date-time; `fromisoformat` alone also takes ISO 8601 forms the contract excludes.
+_RFC_3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)", re.ASCII)
+
+
+_DIGITS = frozenset("0123456789")
+_WHOLE_SECONDS: dict[str, int] = {}
+_CACHE_LIMIT = 4096
 
 
 def parse_time(value: object) -> int | None:
-    """Return epoch milliseconds for an RFC 3339 string with offset or an int; None if invalid."""
+    """Return epoch milliseconds for an RFC 3339 string with offset or an int; None if invalid.
+
+    Live streams carry many events per second in UTC (`...T10:15:03.120Z`): the whole seconds of
+    such a stamp are parsed once and cached, the milliseconds added, and anything else takes the
+    full parse.
+    """
     if type(value) is int:
         return value
     if type(value) is not str:
         return None
+    if (
+        len(value) == 24
+        and value[23] == "Z"
+        and value[19] == "."
+        and _DIGITS.issuperset(value[20:23])
+    ):
+        seconds = _WHOLE_SECONDS.get(value[:19])
+        if seconds is None:
+            seconds = _parse_whole_seconds(value[:19])
+            if seconds is None:
+                return None
+        return seconds * 1000 + int(value[20:23])
+    return _parse_full(value)
+
+
+def _parse_whole_seconds(stamp: str) -> int | None:
+    ms = _parse_full(stamp + "Z")
+    if ms is None:
+        return None
+    if len(_WHOLE_SECONDS) >= _CACHE_LIMIT:
+        _WHOLE_SECONDS.clear()
+    _WHOLE_SECONDS[stamp] = ms // 1000
+    return ms // 1000
+
+
+def _parse_full(value: str) -> int | None:
+    if not _RFC_3339.fullmatch(value):
+        return None
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value.upper())
     except ValueError:
         return None
     if parsed.tzinfo is None:

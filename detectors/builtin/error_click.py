@@ -1,0 +1,65 @@
+"""`error_click`: a click followed at once by a JavaScript error."""
+
+from __future__ import annotations
+
+from detectors.api import Context, Detector, Param
+from detectors.builtin.catalogue_types import types
+from detectors.builtin.clicks import ignore_param, is_ignored, target_segment
+from detectors.events import Event
+
+MAX_REMEMBERED_CLICKS = 32
+
+
+class ErrorClick(Detector):
+    """A `js_error` in the same session within the window after a click; one finding per click.
+
+    FullStory's "error clicks" frustration signal: a click immediately followed by a JavaScript
+    error. The error is blamed on the latest click before it; a click and an error in the same
+    millisecond count. State is capped at 32 recent clicks per session.
+    """
+
+    name = "error_click"
+    description = "A js_error within 1 s after a click in the same session; one per click."
+    consumes = types("click", "js_error")
+    params = {
+        "window_ms": Param(1000, "an error this soon after a click is blamed on it", 1, 60_000),
+        "ignore_targets": ignore_param(),
+    }
+
+    def state_ttl_ms(self) -> int:
+        return self.window_ms * 2
+
+    def key(self, event: Event) -> str | None:
+        if event.type == "click" and is_ignored(event.attrs["target"], self.ignore_targets):
+            return None
+        return event.session_id or event.user_id
+
+    def on_event(self, state: dict, event: Event, ctx: Context) -> None:
+        now = event.time
+        clicks = [c for c in state.get("clicks", ()) if now - c[0] <= self.window_ms]
+        state["clicks"] = clicks
+        if event.type == "click":
+            clicks.append([now, event.attrs["target"], False])
+            state["clicks"] = clicks[-MAX_REMEMBERED_CLICKS:]
+            return
+        if not clicks or clicks[-1][2]:
+            return
+        click = clicks[-1]
+        click[2] = True
+        target = click[1]
+        message = event.attrs.get("message", "")
+        ctx.emit(
+            "error_click",
+            severity="warning",
+            subject={"session_id": event.session_id, "target": target},
+            summary=f"A click on {target} was followed {now - click[0]} ms later by an error.",
+            evidence={
+                "delay_ms": now - click[0],
+                "window_ms": self.window_ms,
+                "error": message[:200],
+                "page": event.attrs.get("page"),
+            },
+            user_id=event.user_id,
+            session_id=event.session_id,
+            segment=target_segment(target),
+        )

@@ -1,0 +1,144 @@
+"""`late_transactional_email`: a code, receipt or magic link that arrives late or not at all."""
+
+from __future__ import annotations
+
+from detectors.api import Context, Detector, Param
+from detectors.builtin.catalogue_types import types
+from detectors.events import Event
+
+DEADLINE = "deadline"
+DEFAULT_TEMPLATE = "*"
+
+
+def parse_deadlines(entries: list[str]) -> dict[str, tuple[int, int]]:
+    """`template:late_s:missing_s` lines as a table; raises ValueError naming the bad line."""
+    table: dict[str, tuple[int, int]] = {}
+    for entry in entries:
+        parts = entry.split(":")
+        try:
+            template, late_s, missing_s = parts[0], int(parts[1]), int(parts[2])
+        except (IndexError, ValueError):
+            raise ValueError(
+                f"deadlines entry {entry!r} is not 'template:late_s:missing_s'"
+            ) from None
+        if len(parts) != 3 or not template or not 1 <= late_s <= missing_s <= 7 * 86_400:
+            raise ValueError(
+                f"deadlines entry {entry!r}: "
+                "needs a template and 1 <= late_s <= missing_s <= 604800"
+            )
+        table[template] = (late_s, missing_s)
+    if DEFAULT_TEMPLATE not in table:
+        raise ValueError("deadlines must have a '*:late_s:missing_s' default entry")
+    return table
+
+
+class LateTransactionalEmail(Detector):
+    """`late_reset_email` generalised: each template has its own late and missing limits.
+
+    Defaults: one-time codes and magic links are late after 60 s and missing after 10 min, the
+    validity NIST SP 800-63B allows an out-of-band code; password resets match
+    `late_reset_email`; receipts and order confirmations get 5 min / 1 h; any other template
+    2 min / 30 min. One finding per `request_id`; `segment` is the template.
+    """
+
+    name = "late_transactional_email"
+    description = "A transactional email delivered after its template's limit, or not at all."
+    consumes = types("email_requested", "email_delivered")
+    params = {
+        "deadlines": Param(
+            [
+                "verification_code:60:600",
+                "magic_link:60:600",
+                "password_reset:60:600",
+                "receipt:300:3600",
+                "order_confirmation:300:3600",
+                "*:120:1800",
+            ],
+            "per template 'template:late_s:missing_s'; '*' is the default",
+        ),
+    }
+
+    def __init__(self, **overrides) -> None:
+        super().__init__(**overrides)
+        try:
+            self.table = parse_deadlines(self.deadlines)
+        except ValueError as err:
+            raise ValueError(f"{self.name}: {err}") from None
+
+    def limits(self, template: str) -> tuple[int, int]:
+        return self.table.get(template) or self.table[DEFAULT_TEMPLATE]
+
+    def state_ttl_ms(self) -> int:
+        return max(missing for _, missing in self.table.values()) * 1000
+
+    def key(self, event: Event) -> str | None:
+        return event.attrs["request_id"]
+
+    def on_event(self, state: dict, event: Event, ctx: Context) -> None:
+        if event.type == "email_requested":
+            if "requested" not in state:
+                template = event.attrs["template"]
+                state.update(
+                    request_id=event.attrs["request_id"],
+                    template=template,
+                    requested=event.time,
+                    user_id=event.user_id,
+                    session_id=event.session_id,
+                )
+                ctx.schedule(DEADLINE, event.time + self.limits(template)[1] * 1000)
+            return
+        if "requested" not in state or state.get("delivered"):
+            return
+        state["delivered"] = True
+        template = state["template"]
+        delay_ms = event.time - state["requested"]
+        ctx.observe("transactional_email_delay", delay_ms / 1000, template)
+        if state.get("done"):
+            return
+        state["done"] = True
+        ctx.cancel(DEADLINE)
+        late_s = self.limits(template)[0]
+        if delay_ms > late_s * 1000:
+            self._report(
+                state,
+                ctx,
+                "late",
+                "warning",
+                delay_ms,
+                f"The {template} email arrived {delay_ms / 1000:.0f} s after the request "
+                f"(limit {late_s} s).",
+            )
+
+    def on_deadline(self, state: dict, tag: str, ctx: Context) -> None:
+        if state.get("done"):
+            return
+        state["done"] = True
+        template = state["template"]
+        self._report(
+            state,
+            ctx,
+            "missing",
+            "critical",
+            None,
+            f"No {template} email {self.limits(template)[1]} s after the request: "
+            "offer the customer another way.",
+        )
+
+    def _report(
+        self, state: dict, ctx: Context, kind: str, severity: str, delay_ms, summary: str
+    ) -> None:
+        late_s, missing_s = self.limits(state["template"])
+        ctx.emit(
+            kind,
+            severity=severity,
+            subject={"request_id": state["request_id"]},
+            summary=summary,
+            evidence={
+                "delay_ms": delay_ms,
+                "late_after_ms": late_s * 1000,
+                "missing_after_ms": missing_s * 1000,
+            },
+            user_id=state.get("user_id"),
+            session_id=state.get("session_id"),
+            segment=state["template"],
+        )

@@ -1,0 +1,466 @@
+"""Event generators for the catalogue's friction moments, and harmless traffic around them.
+
+Each `inject_<detector>(start_ms, rng)` returns the events (contract dicts, times in epoch ms)
+of exactly one moment that the detector of that name reports once with its default parameters,
+and that no other catalogue detector reports. `background(start_ms, rng)` returns one harmless
+scenario. Ids are drawn from `rng`, so a seeded `random.Random` gives the same file every time.
+Deadline moments (`order_silence`, `unannounced_delay`) are established only once later events
+move the watermark past their deadline: follow them with traffic or `clock_event`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+SECOND = 1000
+MINUTE = 60 * SECOND
+HOUR = 60 * MINUTE
+
+Events = list[dict]
+
+
+def _id(rng: random.Random, prefix: str) -> str:
+    return f"{prefix}-{rng.getrandbits(48):012x}"
+
+
+def _hash(rng: random.Random) -> str:
+    """Stands in for a producer's salted hash of one value."""
+    return f"{rng.getrandbits(128):032x}"
+
+
+def event(
+    rng: random.Random,
+    event_type: str,
+    time_ms: int,
+    attrs: dict,
+    *,
+    user_id: str | None = None,
+    session_id: str | None = None,
+) -> dict:
+    return {
+        "event_id": _id(rng, "e"),
+        "type": event_type,
+        "time": time_ms,
+        "user_id": user_id,
+        "session_id": session_id,
+        "attrs": attrs,
+    }
+
+
+def clock_event(time_ms: int, rng: random.Random) -> dict:
+    """A harmless page view that moves event time forward, e.g. past pending deadlines."""
+    return event(rng, "page_view", time_ms, {"page": "/"}, session_id=_id(rng, "s"))
+
+
+# -- one friction moment each ---------------------------------------------------------------
+
+
+def inject_rage_click(start_ms: int, rng: random.Random) -> Events:
+    user, session = _id(rng, "u"), _id(rng, "s")
+    x, y = rng.randint(100, 900), rng.randint(100, 600)
+    return [
+        event(
+            rng,
+            "click",
+            start_ms + i * 300,
+            {"target": "#pay-now", "x": x + i, "y": y - i, "response_ms": 150, "page": "/pay"},
+            user_id=user,
+            session_id=session,
+        )
+        for i in range(3)
+    ]
+
+
+def inject_dead_click(start_ms: int, rng: random.Random) -> Events:
+    attrs = {"target": "button.apply-coupon", "x": 410, "y": 520, "page": "/cart"}
+    return [event(rng, "click", start_ms, attrs, user_id=_id(rng, "u"), session_id=_id(rng, "s"))]
+
+
+def inject_error_click(start_ms: int, rng: random.Random) -> Events:
+    user, session = _id(rng, "u"), _id(rng, "s")
+    return [
+        event(
+            rng,
+            "click",
+            start_ms,
+            {"target": "#save-address", "response_ms": 90, "page": "/account/address"},
+            user_id=user,
+            session_id=session,
+        ),
+        event(
+            rng,
+            "js_error",
+            start_ms + 400,
+            {"message": "TypeError: cannot read properties of undefined", "page": "/account"},
+            user_id=user,
+            session_id=session,
+        ),
+    ]
+
+
+def inject_account_info_detour(start_ms: int, rng: random.Random) -> Events:
+    user, session = _id(rng, "u"), _id(rng, "s")
+    steps = [
+        ("page_view", {"page": "/"}),
+        ("page_view", {"page": "/help"}),
+        ("search", {"results": 0}),
+        ("page_view", {"page": "/help/orders"}),
+        ("search", {"results": 3}),
+        ("page_view", {"page": "/settings"}),
+        ("page_view", {"page": "/account/invoices"}),
+    ]
+    return [
+        event(rng, kind, start_ms + i * 20 * SECOND, attrs, user_id=user, session_id=session)
+        for i, (kind, attrs) in enumerate(steps)
+    ]
+
+
+def inject_late_transactional_email(start_ms: int, rng: random.Random) -> Events:
+    user, request = _id(rng, "u"), _id(rng, "r")
+    return [
+        event(
+            rng,
+            "email_requested",
+            start_ms,
+            {"request_id": request, "template": "verification_code"},
+            user_id=user,
+        ),
+        event(
+            rng,
+            "email_delivered",
+            start_ms + 95 * SECOND,
+            {"request_id": request, "template": "verification_code"},
+            user_id=user,
+        ),
+    ]
+
+
+def inject_order_silence(start_ms: int, rng: random.Random) -> Events:
+    attrs = {"order_id": _id(rng, "o"), "channel": "web"}
+    return [event(rng, "order_placed", start_ms, attrs, user_id=_id(rng, "u"))]
+
+
+def inject_unannounced_delay(start_ms: int, rng: random.Random) -> Events:
+    attrs = {"ref_id": _id(rng, "sh"), "ref_type": "shipment", "reason": "carrier"}
+    return [event(rng, "delay_marked", start_ms, attrs, user_id=_id(rng, "u"))]
+
+
+def inject_billing_surprise(start_ms: int, rng: random.Random) -> Events:
+    user, quote = _id(rng, "u"), _id(rng, "q")
+    return [
+        event(
+            rng,
+            "quote_issued",
+            start_ms,
+            {"quote_id": quote, "amount": 200, "currency": "EUR", "service": "repair"},
+            user_id=user,
+        ),
+        event(
+            rng,
+            "invoice_issued",
+            start_ms + 30 * MINUTE,
+            {"quote_id": quote, "amount": 260, "currency": "EUR", "invoice_id": _id(rng, "i")},
+            user_id=user,
+        ),
+    ]
+
+
+def inject_repeated_info_request(start_ms: int, rng: random.Random) -> Events:
+    user = _id(rng, "u")
+    given = {"name": _hash(rng), "street": _hash(rng), "postcode": _hash(rng)}
+    return [
+        event(
+            rng,
+            "info_provided",
+            start_ms,
+            {"form_id": "checkout_address", "channel": "web", "field_hashes": given},
+            user_id=user,
+            session_id=_id(rng, "s"),
+        ),
+        event(
+            rng,
+            "info_provided",
+            start_ms + 10 * MINUTE,
+            {"form_id": "support_identity", "channel": "chat", "field_hashes": given},
+            user_id=user,
+        ),
+    ]
+
+
+def inject_slow_ticket_response(start_ms: int, rng: random.Random) -> Events:
+    user, ticket = _id(rng, "u"), _id(rng, "t")
+    return [
+        event(
+            rng, "ticket_created", start_ms, {"ticket_id": ticket, "queue": "billing"}, user_id=user
+        ),
+        event(
+            rng,
+            "ticket_reply",
+            start_ms + 5 * HOUR,
+            {"ticket_id": ticket, "author": "agent", "length": 240},
+        ),
+    ]
+
+
+def inject_handoff_bounce(start_ms: int, rng: random.Random) -> Events:
+    user, ticket = _id(rng, "u"), _id(rng, "t")
+    events = [
+        event(
+            rng, "ticket_created", start_ms, {"ticket_id": ticket, "queue": "general"}, user_id=user
+        ),
+        event(
+            rng,
+            "ticket_reply",
+            start_ms + 5 * MINUTE,
+            {"ticket_id": ticket, "author": "agent", "length": 80},
+        ),
+    ]
+    for i, queue in enumerate(("billing", "tech", "billing")):
+        attrs = {"ticket_id": ticket, "to_queue": queue}
+        events.append(event(rng, "ticket_transferred", start_ms + (10 + 5 * i) * MINUTE, attrs))
+    return events
+
+
+def inject_ticket_reopened(start_ms: int, rng: random.Random) -> Events:
+    user, ticket = _id(rng, "u"), _id(rng, "t")
+    return [
+        event(
+            rng, "ticket_created", start_ms, {"ticket_id": ticket, "queue": "returns"}, user_id=user
+        ),
+        event(
+            rng,
+            "ticket_reply",
+            start_ms + 20 * MINUTE,
+            {"ticket_id": ticket, "author": "agent", "length": 300},
+        ),
+        event(rng, "ticket_solved", start_ms + HOUR, {"ticket_id": ticket}),
+        event(rng, "ticket_reopened", start_ms + 3 * HOUR, {"ticket_id": ticket}, user_id=user),
+    ]
+
+
+INJECTORS: dict[str, Callable[[int, random.Random], Events]] = {
+    "rage_click": inject_rage_click,
+    "dead_click": inject_dead_click,
+    "error_click": inject_error_click,
+    "account_info_detour": inject_account_info_detour,
+    "late_transactional_email": inject_late_transactional_email,
+    "order_silence": inject_order_silence,
+    "unannounced_delay": inject_unannounced_delay,
+    "billing_surprise": inject_billing_surprise,
+    "repeated_info_request": inject_repeated_info_request,
+    "slow_ticket_response": inject_slow_ticket_response,
+    "handoff_bounce": inject_handoff_bounce,
+    "ticket_reopened": inject_ticket_reopened,
+}
+
+
+# -- harmless traffic -----------------------------------------------------------------------
+
+
+def _browsing(start_ms: int, rng: random.Random) -> Events:
+    """A session that clicks calmly (responses INP-good), searches, and finds its account."""
+    user, session = _id(rng, "u"), _id(rng, "s")
+    events, t = [], start_ms
+    for _ in range(rng.randint(1, 3)):
+        events.append(
+            event(
+                rng,
+                "page_view",
+                t,
+                {"page": rng.choice(["/", "/shop", "/help"])},
+                user_id=user,
+                session_id=session,
+            )
+        )
+        t += rng.randint(2, 20) * SECOND
+        for _ in range(rng.randint(0, 4)):
+            attrs = {
+                "target": rng.choice(["#menu", "a.product", "#add-to-cart", "#next"]),
+                "x": rng.randint(0, 1200),
+                "y": rng.randint(0, 800),
+                "response_ms": rng.randint(20, 180),
+            }
+            events.append(event(rng, "click", t, attrs, user_id=user, session_id=session))
+            t += rng.randint(2, 10) * SECOND
+    if rng.random() < 0.5:
+        events.append(event(rng, "search", t, {"results": 4}, user_id=user, session_id=session))
+        t += 5 * SECOND
+    if rng.random() < 0.5:
+        events.append(
+            event(rng, "page_view", t, {"page": "/account"}, user_id=user, session_id=session)
+        )
+    return events
+
+
+def _script_error(start_ms: int, rng: random.Random) -> Events:
+    attrs = {"message": "ResizeObserver loop limit exceeded", "page": "/shop"}
+    return [
+        event(rng, "js_error", start_ms, attrs, user_id=_id(rng, "u"), session_id=_id(rng, "s"))
+    ]
+
+
+def _email(start_ms: int, rng: random.Random) -> Events:
+    request = _id(rng, "r")
+    template = rng.choice(["verification_code", "magic_link", "receipt", "newsletter_optin"])
+    return [
+        event(rng, "email_requested", start_ms, {"request_id": request, "template": template}),
+        event(
+            rng,
+            "email_delivered",
+            start_ms + rng.randint(1, 20) * SECOND,
+            {"request_id": request, "template": template},
+        ),
+    ]
+
+
+def _order(start_ms: int, rng: random.Random) -> Events:
+    order, user = _id(rng, "o"), _id(rng, "u")
+    return [
+        event(rng, "order_placed", start_ms, {"order_id": order}, user_id=user),
+        event(
+            rng,
+            "order_update",
+            start_ms + rng.randint(1, 30) * HOUR,
+            {"order_id": order, "status": "shipped"},
+            user_id=user,
+        ),
+    ]
+
+
+def _delay(start_ms: int, rng: random.Random) -> Events:
+    ref = _id(rng, "ap")
+    return [
+        event(rng, "delay_marked", start_ms, {"ref_id": ref, "ref_type": "appointment"}),
+        event(
+            rng,
+            "customer_notified",
+            start_ms + rng.randint(5, 120) * MINUTE,
+            {"ref_id": ref, "channel": "sms"},
+        ),
+    ]
+
+
+def _bill(start_ms: int, rng: random.Random) -> Events:
+    quote = _id(rng, "q")
+    events = [event(rng, "quote_issued", start_ms, {"quote_id": quote, "amount": 100})]
+    invoiced = 105
+    if rng.random() < 0.5:
+        invoiced = 150
+        events.append(
+            event(rng, "price_change_notified", start_ms + HOUR, {"quote_id": quote, "amount": 150})
+        )
+    events.append(
+        event(rng, "invoice_issued", start_ms + 2 * HOUR, {"quote_id": quote, "amount": invoiced})
+    )
+    return events
+
+
+def _info(start_ms: int, rng: random.Random) -> Events:
+    user = _id(rng, "u")
+    given = {"email": _hash(rng), "phone": _hash(rng)}
+    attrs = {"form_id": "newsletter", "channel": "web", "field_hashes": given}
+    return [
+        event(rng, "info_provided", start_ms, attrs, user_id=user),
+        event(rng, "info_provided", start_ms + 5 * MINUTE, dict(attrs), user_id=user),
+    ]
+
+
+def _ticket(start_ms: int, rng: random.Random) -> Events:
+    ticket, user = _id(rng, "t"), _id(rng, "u")
+    return [
+        event(
+            rng, "ticket_created", start_ms, {"ticket_id": ticket, "queue": "orders"}, user_id=user
+        ),
+        event(
+            rng,
+            "ticket_reply",
+            start_ms + rng.randint(5, 90) * MINUTE,
+            {"ticket_id": ticket, "author": "agent", "length": 200},
+        ),
+        event(
+            rng,
+            "ticket_transferred",
+            start_ms + 2 * HOUR,
+            {"ticket_id": ticket, "to_queue": "returns"},
+        ),
+        event(rng, "ticket_solved", start_ms + 3 * HOUR, {"ticket_id": ticket}),
+        event(
+            rng,
+            "ticket_reply",
+            start_ms + 4 * HOUR,
+            {"ticket_id": ticket, "author": "customer", "intent": "thanks", "length": 12},
+            user_id=user,
+        ),
+    ]
+
+
+def _chat(start_ms: int, rng: random.Random) -> Events:
+    conversation, user = _id(rng, "c"), _id(rng, "u")
+    events = [
+        event(
+            rng,
+            "chat_started",
+            start_ms,
+            {"conversation_id": conversation, "queue": "sales"},
+            user_id=user,
+        ),
+        event(
+            rng,
+            "chat_message",
+            start_ms + 10 * SECOND,
+            {
+                "conversation_id": conversation,
+                "author": "customer",
+                "length": 180,
+                "text_hash": _hash(rng),
+            },
+            user_id=user,
+        ),
+        event(
+            rng,
+            "chat_message",
+            start_ms + 30 * SECOND,
+            {"conversation_id": conversation, "author": "agent"},
+        ),
+        event(
+            rng,
+            "chat_transferred",
+            start_ms + MINUTE,
+            {"conversation_id": conversation, "to_queue": "support"},
+        ),
+        event(
+            rng,
+            "chat_message",
+            start_ms + 2 * MINUTE,
+            {
+                "conversation_id": conversation,
+                "author": "customer",
+                "length": 150,
+                "text_hash": _hash(rng),
+            },
+            user_id=user,
+        ),
+        event(rng, "chat_ended", start_ms + 5 * MINUTE, {"conversation_id": conversation}),
+    ]
+    return events
+
+
+BACKGROUND: tuple[Callable[[int, random.Random], Events], ...] = (
+    _browsing,
+    _browsing,
+    _browsing,
+    _script_error,
+    _email,
+    _order,
+    _delay,
+    _bill,
+    _info,
+    _ticket,
+    _chat,
+)
+
+
+def background(start_ms: int, rng: random.Random) -> Events:
+    """One harmless scenario: no catalogue detector reports it with default parameters."""
+    return rng.choice(BACKGROUND)(start_ms, rng)

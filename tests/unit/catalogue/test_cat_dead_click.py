@@ -1,0 +1,78 @@
+import pytest
+
+from detectors.builtin.dead_click import DeadClick
+from detectors.testing import DetectorHarness, make_event
+
+T0 = 1_800_000_000_000
+
+
+def click(offset_ms, target="#apply", session="s-1", **attrs):
+    return make_event("click", T0 + offset_ms, session_id=session, target=target, **attrs)
+
+
+def run(*events, detector=None, lateness=0):
+    harness = DetectorHarness(detector or DeadClick(), allowed_lateness_ms=lateness)
+    harness.feed(*events)
+    harness.advance(T0 + 10 * 3600_000)
+    return harness
+
+
+def test_click_without_response_is_dead():
+    harness = run(click(0))
+    assert harness.kinds() == ["dead_click"]
+    assert harness.findings[0].evidence["inp_rating"] == "none"
+    assert harness.findings[0].segment == "#apply"
+
+
+@pytest.mark.parametrize(("response_ms", "dead"), [(2499, False), (2500, False), (2501, True)])
+def test_response_over_the_limit_is_dead(response_ms, dead):
+    assert run(click(0, response_ms=response_ms)).kinds() == (["dead_click"] if dead else [])
+
+
+def test_inp_rating_of_a_slow_response_is_poor():
+    assert run(click(0, response_ms=3000)).findings[0].evidence["inp_rating"] == "poor"
+
+
+def test_one_finding_per_target_per_session_per_period():
+    harness = run(click(0), click(60_000), click(1_799_999), click(0, target="#other"))
+    assert harness.kinds() == ["dead_click", "dead_click"]
+
+
+def test_period_restarts_after_it_elapses():
+    assert run(click(0), click(1_800_000)).kinds() == ["dead_click", "dead_click"]
+
+
+def test_limit_is_configurable():
+    detector = DeadClick(dead_after_ms=1234)
+    assert run(click(0, response_ms=1300), detector=detector).kinds() == ["dead_click"]
+
+
+def test_missing_response_can_be_treated_as_unknown():
+    assert run(click(0), detector=DeadClick(missing_response_is_dead=False)).kinds() == []
+
+
+def test_ignored_targets_are_silent():
+    detector = DeadClick(ignore_targets=["a.download*"])
+    assert run(click(0, target="a.download-pdf"), detector=detector).kinds() == []
+
+
+def test_out_of_order_keeps_the_first_dead_click():
+    harness = run(click(5000), click(0), lateness=10_000)
+    assert harness.kinds() == ["dead_click"]
+    assert harness.findings[0].time_ms == T0
+
+
+def test_duplicate_click_is_not_counted_twice():
+    first = click(0)
+    harness = run(first, first)
+    assert harness.kinds() == ["dead_click"]
+    assert harness.duplicates == 1
+
+
+def test_non_numeric_response_goes_to_dead_letter():
+    assert len(run(click(0, response_ms="slow")).bad) == 1
+
+
+def test_limit_param_is_bounded():
+    with pytest.raises(ValueError, match="dead_after_ms"):
+        DeadClick(dead_after_ms=0)
