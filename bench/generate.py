@@ -36,29 +36,52 @@ def events(count: int, seed: int = 7, rate_per_s: int = 2000) -> list[bytes]:
         if roll < 0.35:
             group = CHECKOUT if rng.random() < 0.3 else PAGES
             duration = rng.lognormvariate(7.3, 0.6)
-            docs = [{"type": "page_load",
-                     "attrs": {"page": rng.choice(group), "duration_ms": round(duration)}}]
+            docs = [
+                {
+                    "type": "page_load",
+                    "attrs": {"page": rng.choice(group), "duration_ms": round(duration)},
+                }
+            ]
         elif roll < 0.65:
             docs = [{"type": "click", "attrs": {"target": "#buy", "x": 10, "y": 20}}]
         elif roll < 0.78:
             outcome = "error" if rng.random() < 0.2 else "success"
-            docs = [{"type": "form_submit",
-                     "attrs": {"form_id": rng.choice(["signup", "login", "address"]),
-                               "outcome": outcome}}]
+            docs = [
+                {
+                    "type": "form_submit",
+                    "attrs": {
+                        "form_id": rng.choice(["signup", "login", "address"]),
+                        "outcome": outcome,
+                    },
+                }
+            ]
         elif roll < 0.84:
             req = f"r-{n}"
             delay = rng.choice([5_000, 20_000, 90_000, 700_000])
-            docs = [{"type": "password_reset_requested", "attrs": {"request_id": req}},
-                    {"type": "email_delivered", "dt": delay,
-                     "attrs": {"request_id": req, "template": "password_reset"}}]
+            docs = [
+                {"type": "password_reset_requested", "attrs": {"request_id": req}},
+                {
+                    "type": "email_delivered",
+                    "dt": delay,
+                    "attrs": {"request_id": req, "template": "password_reset"},
+                },
+            ]
         else:
             conv = f"c-{n}"
             wait = rng.choice([15_000, 60_000, 150_000, 700_000])
-            docs = [{"type": "chat_started", "attrs": {"conversation_id": conv, "queue": "billing"}},
-                    {"type": "chat_message", "dt": 2_000,
-                     "attrs": {"conversation_id": conv, "author": "customer"}},
-                    {"type": "chat_message", "dt": wait,
-                     "attrs": {"conversation_id": conv, "author": "agent"}}]
+            docs = [
+                {"type": "chat_started", "attrs": {"conversation_id": conv, "queue": "billing"}},
+                {
+                    "type": "chat_message",
+                    "dt": 2_000,
+                    "attrs": {"conversation_id": conv, "author": "customer"},
+                },
+                {
+                    "type": "chat_message",
+                    "dt": wait,
+                    "attrs": {"conversation_id": conv, "author": "agent"},
+                },
+            ]
         for i, doc in enumerate(docs):
             event_time = now + doc.pop("dt", 0)
             record = {"event_id": f"e-{n}-{i}", "time": format_time(event_time), **base, **doc}

@@ -208,21 +208,28 @@ class Engine:
         """Apply a key's pending events and deadlines before `limit`, in event-time order."""
         pending = record["p"]
         timers = record["t"]
-        changed = False
+        if not timers:  # the common case: events only, already in order
+            if not pending or pending[0][0] >= limit:
+                return
+            while pending and pending[0][0] < limit:
+                self._apply_event(detector, skey, record, _event_of(pending.pop(0)))
+                if timers:
+                    break  # the event set a deadline: interleave from here on
+            else:
+                self.store[skey] = record
+                return
         while True:
             event_at = pending[0][0] if pending and pending[0][0] < limit else None
             tag = min(timers, key=timers.__getitem__) if timers else None
             timer_at = timers[tag] if tag is not None and timers[tag] < limit else None
             if event_at is None and timer_at is None:
                 break
-            changed = True
             if timer_at is None or (event_at is not None and event_at <= timer_at):
                 self._apply_event(detector, skey, record, _event_of(pending.pop(0)))
             else:
                 del timers[tag]
                 detector.on_deadline(record["s"], tag, self._bind(detector, skey, record, timer_at))
-        if changed:
-            self.store[skey] = record
+        self.store[skey] = record
 
     def _expire_or_postpone(self, detector: Detector, skey: str, record: dict, at: int) -> None:
         """Drop an idle key, unless an event or a deadline still lies ahead of it."""

@@ -11,6 +11,7 @@ from typing import BinaryIO
 
 from detectors.config import ConfigError, load_config
 from detectors.registry import RegistryError, installed_detectors
+from streams.commands import add_streaming_commands
 from streams.local_kafka import add_kafka_commands
 
 Handler = Callable[[argparse.Namespace], int]
@@ -24,9 +25,17 @@ def _open(files: contextlib.ExitStack, path: str | None, mode: str, default: Bin
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from detectors.alerts import AlertConfigError, load_alert_settings
+    from streams.alert_sink import JsonLinesAlertSink
     from streams.replay import replay
 
     config = load_config(args.config)
+    try:
+        load_alert_settings(config.sections.get("alerts"), source=str(args.config or "defaults"))
+    except AlertConfigError as err:
+        print(f"friction: {err}", file=sys.stderr)
+        return 2
+    alert_sink = None
     with contextlib.ExitStack() as files:
         try:
             source = _open(files, args.path, "rb", sys.stdin.buffer)
@@ -35,10 +44,18 @@ def cmd_replay(args: argparse.Namespace) -> int:
             return 2
         findings_out = _open(files, args.findings, "wb", sys.stdout.buffer)
         dead_out = _open(files, args.dead_letter, "wb", sys.stderr.buffer)
-        summary = replay(source, config, findings_out, dead_out, source_name=args.path)
+        if args.alerts:
+            alert_sink = JsonLinesAlertSink(_open(files, args.alerts, "wb", sys.stdout.buffer))
+        summary = replay(
+            source, config, findings_out, dead_out, source_name=args.path, alert_sink=alert_sink
+        )
         findings_out.flush()
         dead_out.flush()
+        if alert_sink is not None:
+            alert_sink.out.flush()
     print(summary.render(summary.lines, summary.elapsed_s), file=sys.stderr)
+    if alert_sink is not None:
+        print(alert_sink.render(), file=sys.stderr)
     return 0
 
 
@@ -81,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--dead-letter", help="write bad lines with reasons here (default: standard error)"
     )
+    replay.add_argument(
+        "--alerts",
+        help="run the alert rules of [alerts] too and write firing and resolved alerts here "
+        "as JSON Lines (- for standard output)",
+    )
     replay.set_defaults(func=cmd_replay)
 
     detectors = commands.add_parser("detectors", help="installed detectors")
@@ -89,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(func=cmd_detectors_list)
 
     add_kafka_commands(commands)
+    add_streaming_commands(commands)
     return parser
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import BinaryIO
 
+from detectors.alerts import Alert, AlertEngine, load_alert_settings
 from detectors.config import Config
 from detectors.engine import Engine
 from detectors.events import BadInput
+from detectors.observer import FanOut
 from streams.dead_letter import dead_letter_record
 from streams.summary import RunSummary
 
@@ -49,14 +52,23 @@ def replay(
     dead_letter_out: BinaryIO,
     source_name: str,
     summary: RunSummary | None = None,
+    alert_sink: Callable[[Alert], None] | None = None,
 ) -> RunSummary:
-    """Run every enabled detector over `source`; bad lines go to `dead_letter_out` with reasons."""
+    """Run every enabled detector over `source`; bad lines go to `dead_letter_out` with reasons.
+
+    With `alert_sink`, the alert engine of `[alerts]` runs beside the detectors and hands each
+    firing and resolved message to the sink as the watermark passes it.
+    """
     summary = summary or RunSummary()
+    observer = summary
+    if alert_sink is not None:
+        alerts = AlertEngine(load_alert_settings(config.sections.get("alerts")), sink=alert_sink)
+        observer = FanOut(summary, alerts)
     engine = Engine(
         config.detectors,
         allowed_lateness_ms=config.engine.allowed_lateness_ms,
         dedup_horizon_ms=config.engine.dedup_horizon_ms,
-        observer=summary,
+        observer=observer,
     )
     decode = config.decoder().decode
     process = engine.process
