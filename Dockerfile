@@ -1,0 +1,26 @@
+# The friction-detector image: the `friction` command (worker, simulate, replay...).
+#   docker build -t friction-detector .
+#   docker run --rm -e FRICTION_KAFKA_BROKER=kafka://broker:9092 -p 9108:9108 friction-detector
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# Only what the package is built from, so that edits elsewhere keep the layer cache.
+# (README.md* : the readme is optional for the build.)
+WORKDIR /build
+COPY pyproject.toml README.md* ./
+COPY detectors ./detectors
+COPY streams ./streams
+RUN pip install . && rm -rf /build
+
+# Faust keeps its local state (tables, RocksDB) under the working directory.
+RUN useradd --system --uid 10001 --create-home --home-dir /var/lib/friction friction
+USER friction
+WORKDIR /var/lib/friction
+
+ENV FRICTION_METRICS_PORT=9108
+EXPOSE 9108
+CMD ["friction", "worker"]

@@ -1,0 +1,559 @@
+"""Generate the Grafana dashboards in deploy/grafana/dashboards/ from code.
+
+    python deploy/grafana/generate.py          # rewrite the JSON files
+    python deploy/grafana/generate.py --check  # exit 1 if a committed file differs
+
+The JSON is committed so that Grafana's file provisioning (and a user without Python) can load it;
+this script is the source. Queries use the recording rules of deploy/prometheus/ where one exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from grafana_foundation_sdk.builders import heatmap, stat, table, timeseries
+from grafana_foundation_sdk.builders import prometheus as prom
+from grafana_foundation_sdk.builders.common import (
+    GraphThresholdsStyleConfig,
+    StackingConfig,
+    VizLegendOptions,
+)
+from grafana_foundation_sdk.builders.dashboard import (
+    AnnotationQuery,
+    Dashboard,
+    DatasourceVariable,
+    Row,
+    ThresholdsConfig,
+)
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.common import (
+    GraphDrawStyle,
+    GraphThresholdsStyleMode,
+    LegendDisplayMode,
+    LegendPlacement,
+    StackingMode,
+)
+from grafana_foundation_sdk.models.dashboard import (
+    DashboardCursorSync,
+    DataSourceRef,
+    DataTransformerConfig,
+    Threshold,
+    ThresholdsMode,
+    VariableHide,
+)
+from grafana_foundation_sdk.models.heatmap import HeatmapColorMode, HeatmapColorScale
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
+
+DASHBOARDS_DIR = Path(__file__).resolve().parent / "dashboards"
+DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
+RATE = "$__rate_interval"
+
+Panel = timeseries.Panel | heatmap.Panel | stat.Panel | table.Panel
+
+
+# -- building blocks --------------------------------------------------------------------------
+
+
+def query(expr: str, legend: str = "", ref_id: str = "A") -> prom.Dataquery:
+    q = prom.Dataquery().expr(expr).ref_id(ref_id).datasource(DATASOURCE)
+    return q.legend_format(legend) if legend else q
+
+
+def instant_table_query(expr: str) -> prom.Dataquery:
+    return query(expr).instant().format(PromQueryFormat.TABLE)
+
+
+def thresholds(base: str, *steps: tuple[float, str]) -> ThresholdsConfig:
+    return (
+        ThresholdsConfig()
+        .mode(ThresholdsMode.ABSOLUTE)
+        .steps(
+            [Threshold(value=None, color=base)] + [Threshold(value=v, color=c) for v, c in steps]
+        )
+    )
+
+
+def graph(
+    title: str,
+    description: str,
+    targets: Iterable[prom.Dataquery],
+    unit: str = "short",
+    width: int = 8,
+    stacked: bool = False,
+    limit: float | None = None,
+) -> timeseries.Panel:
+    """A time series; `limit` draws a red threshold line, such as a detector's default."""
+    panel = (
+        timeseries.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .unit(unit)
+        .min(0)
+        .span(width)
+        .height(8)
+        .draw_style(GraphDrawStyle.LINE)
+        .line_width(1)
+        .fill_opacity(10)
+        .legend(
+            VizLegendOptions()
+            .show_legend(True)
+            .display_mode(LegendDisplayMode.TABLE)
+            .placement(LegendPlacement.BOTTOM)
+        )
+    )
+    if stacked:
+        panel = panel.stacking(StackingConfig().mode(StackingMode.NORMAL))
+    if limit is not None:
+        panel = panel.thresholds(thresholds("transparent", (limit, "red"))).thresholds_style(
+            GraphThresholdsStyleConfig().mode(GraphThresholdsStyleMode.LINE)
+        )
+    for target in targets:
+        panel = panel.with_target(target)
+    return panel
+
+
+def distribution(title: str, description: str, bucket_metric: str) -> heatmap.Panel:
+    """A heatmap of a Prometheus histogram: how many observations fell in each bucket."""
+    return (
+        heatmap.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .span(8)
+        .height(8)
+        .calculate(False)
+        .y_axis(heatmap.YAxisConfig().unit("s"))
+        .color(
+            heatmap.HeatmapColorOptions()
+            .mode(HeatmapColorMode.SCHEME)
+            .scheme("Oranges")
+            .scale(HeatmapColorScale.EXPONENTIAL)
+            .exponent(0.5)
+            .steps(64)
+        )
+        .cell_gap(1)
+        .with_target(
+            query(f"sum by (le) (increase({bucket_metric}[{RATE}]))", "{{le}}").format(
+                PromQueryFormat.HEATMAP
+            )
+        )
+    )
+
+
+def single_stat(
+    title: str, description: str, expr: str, unit: str, steps: ThresholdsConfig, width: int = 4
+) -> stat.Panel:
+    return (
+        stat.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .unit(unit)
+        .span(width)
+        .height(4)
+        .thresholds(steps)
+        .with_target(query(expr))
+    )
+
+
+def instant_table(
+    title: str, description: str, expr: str, value_name: str, width: int = 8
+) -> table.Panel:
+    """A table of an instant query, sorted by value, without the time column."""
+    return (
+        table.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .span(width)
+        .height(8)
+        .with_target(instant_table_query(expr))
+        .with_transformation(
+            DataTransformerConfig(
+                id_val="organize",
+                options={"excludeByName": {"Time": True}, "renameByName": {"Value": value_name}},
+            )
+        )
+        .with_transformation(
+            DataTransformerConfig(
+                id_val="sortBy", options={"sort": [{"field": value_name, "desc": True}]}
+            )
+        )
+    )
+
+
+def dashboard(uid: str, title: str, description: str) -> Dashboard:
+    return (
+        Dashboard(title)
+        .uid(uid)
+        .description(description)
+        .tags(["friction-detector"])
+        .editable()
+        .tooltip(DashboardCursorSync.CROSSHAIR)
+        .time("now-3h", "now")
+        .refresh("1m")
+        .timezone("browser")
+        .annotation(
+            # Grafana's own annotations, which it otherwise adds on load.
+            AnnotationQuery()
+            .name("Annotations & Alerts")
+            .datasource(DataSourceRef(type_val="grafana", uid="-- Grafana --"))
+            .built_in(1)
+            .enable(True)
+            .hide(True)
+            .icon_color("rgba(0, 211, 255, 1)")
+            .type("dashboard")
+        )
+        .with_variable(
+            DatasourceVariable("datasource")
+            .label("Data source")
+            .type("prometheus")
+            .hide(VariableHide.DONT_HIDE)
+        )
+    )
+
+
+def with_panels(board: Dashboard, rows: Iterable[tuple[str, list[Panel]]]) -> Dashboard:
+    """Lay out rows of panels, numbering every panel in order."""
+    ids = iter(range(1, 1000))
+    for title, panels in rows:
+        board = board.with_row(Row(title).id(next(ids)))
+        for panel in panels:
+            board = board.with_panel(panel.id(next(ids)))
+    return board
+
+
+# -- the dashboards ---------------------------------------------------------------------------
+
+
+def friction_overview() -> Dashboard:
+    board = dashboard(
+        "friction-overview",
+        "Friction overview",
+        "Friction moments of customers by detector and segment, the distributions behind them, "
+        "and the alerts of the alert engine.",
+    )
+    moments = [
+        graph(
+            "Friction moments per minute by detector",
+            "Findings per minute, summed over the workers.",
+            [query("detector:friction_findings_per_minute:rate5m", "{{detector}}")],
+            width=12,
+        ),
+        instant_table(
+            "Worst segments",
+            "Segments (checkout page group, email template, chat queue, form...) with the most "
+            "friction moments over the selected time range.",
+            "topk(15, sum by (detector, segment) "
+            "(increase(friction_findings_total[$__range]))) > 0",
+            "moments",
+            width=12,
+        ),
+        graph(
+            "Friction moments per minute by kind",
+            "Findings per minute by detector and kind (slow_load, late, missing, unanswered...).",
+            [
+                query(
+                    f"sum by (detector, kind) (rate(friction_findings_total[{RATE}])) * 60",
+                    "{{detector}} {{kind}}",
+                )
+            ],
+            stacked=True,
+            width=12,
+        ),
+        single_stat(
+            "Engine alerts firing",
+            "Alerts of the alert engine firing now.",
+            "sum(max by (alertname, detector, segment) (friction_alerts_firing)) or vector(0)",
+            "none",
+            thresholds("green", (1, "red")),
+        ),
+        instant_table(
+            "Engine alerts firing now",
+            "Alerts of the alert engine firing now, by segment.",
+            "max by (alertname, detector, segment) (friction_alerts_firing) > 0",
+            "firing",
+            width=8,
+        ),
+    ]
+    checkout = [
+        distribution(
+            "Checkout load time",
+            "Load times of checkout pages.",
+            "friction_checkout_load_seconds_bucket",
+        ),
+        graph(
+            "Checkout load p75 by page group",
+            "75th percentile of the checkout load time over 5 minutes; the line is the "
+            "slow_checkout default threshold (4 s).",
+            [query("page_group:friction_checkout_load_seconds:p75_rate5m", "{{page_group}}")],
+            unit="s",
+            limit=4,
+        ),
+        graph(
+            "Slow checkout loads (over 4 s) by page group",
+            "Share of checkout loads over 4 s in the last 10 minutes.",
+            [query("page_group:friction_checkout_load_slow:ratio_rate10m", "{{page_group}}")],
+            unit="percentunit",
+            limit=0.25,
+        ),
+    ]
+    reset_email = [
+        distribution(
+            "Password-reset email delay",
+            "Delay from the password-reset request to the delivery of its email.",
+            "friction_reset_email_delay_seconds_bucket",
+        ),
+        graph(
+            "Reset email delay p75 by template",
+            "75th percentile of the delivery delay over 5 minutes; the line is the "
+            "late_reset_email default threshold (60 s).",
+            [query("template:friction_reset_email_delay_seconds:p75_rate5m", "{{template}}")],
+            unit="s",
+            limit=60,
+        ),
+        graph(
+            "Late or missing reset emails",
+            "Share of password-reset requests whose email was late or missing (30 minutes).",
+            [query("job:friction_reset_emails_late:ratio_rate30m", "{{job}}")],
+            unit="percentunit",
+            limit=0.1,
+        ),
+    ]
+    chat = [
+        distribution(
+            "Chat wait for the first agent reply",
+            "Wait from the start of a chat to the first agent reply.",
+            "friction_chat_first_response_seconds_bucket",
+        ),
+        graph(
+            "Chat first reply p75 by queue",
+            "75th percentile of the wait over 5 minutes; the line is the long_chat_wait "
+            "default threshold (120 s).",
+            [query("queue:friction_chat_first_response_seconds:p75_rate5m", "{{queue}}")],
+            unit="s",
+            limit=120,
+        ),
+        graph(
+            "Unanswered chats by queue",
+            "Share of concluded chats with no agent reply (30 minutes).",
+            [query("queue:friction_chats_unanswered:ratio_rate30m", "{{queue}}")],
+            unit="percentunit",
+            limit=0.1,
+        ),
+    ]
+    return with_panels(
+        board,
+        [
+            ("Friction moments", moments),
+            ("Checkout", checkout),
+            ("Password-reset emails", reset_email),
+            ("Support chat", chat),
+        ],
+    )
+
+
+def pipeline_health() -> Dashboard:
+    board = dashboard(
+        "friction-pipeline",
+        "Friction pipeline health",
+        "Workers, input, bad input, lateness and processing time of the friction pipeline.",
+    )
+    workers = [
+        single_stat(
+            "Workers up",
+            "Friction workers Prometheus scrapes successfully.",
+            'sum(up{job="friction-worker"})',
+            "none",
+            thresholds("red", (1, "green")),
+        ),
+        single_stat(
+            "Workers down",
+            "Friction workers Prometheus cannot scrape.",
+            'count(up{job="friction-worker"} == 0) or vector(0)',
+            "none",
+            thresholds("green", (1, "red")),
+        ),
+        single_stat(
+            "Last event",
+            "Age of the newest event accepted by any worker.",
+            'time() - max(friction_last_event_timestamp_seconds{job="friction-worker"})',
+            "s",
+            thresholds("green", (300, "orange"), (600, "red")),
+        ),
+        single_stat(
+            "Events in",
+            "Events accepted per second, all workers.",
+            "sum(job:friction_events:rate5m)",
+            "short",
+            thresholds("blue"),
+        ),
+        instant_table(
+            "Versions",
+            "Workers by package version.",
+            'count by (version) (friction_build_info{job="friction-worker"})',
+            "workers",
+        ),
+        graph(
+            "Workers up",
+            "1 while Prometheus scrapes the worker.",
+            [query('up{job="friction-worker"}', "{{instance}}")],
+            width=24,
+        ),
+    ]
+    workers[4].height(4)  # beside the stats
+    input_panels = [
+        graph(
+            "Events in by type",
+            "Events accepted per second by type; types no detector consumes are `other`.",
+            [query(f"sum by (type) (rate(friction_events_total[{RATE}]))", "{{type}}")],
+            unit="short",
+            width=12,
+            stacked=True,
+        ),
+        graph(
+            "Bad input by reason",
+            "Messages sent to the dead-letter topic per second, by reason.",
+            [query(f"sum by (reason) (rate(friction_bad_input_total[{RATE}]))", "{{reason}}")],
+            unit="short",
+            width=12,
+            stacked=True,
+        ),
+        graph(
+            "Bad input share",
+            "Bad messages per message read (10 minutes); the line is the alert threshold.",
+            [query("job:friction_bad_input:ratio_rate10m", "{{job}}")],
+            unit="percentunit",
+            width=8,
+            limit=0.05,
+        ),
+        graph(
+            "Duplicate events",
+            "Redelivered events dropped per second.",
+            [
+                query(
+                    f"sum by (instance) (rate(friction_duplicate_events_total[{RATE}]))",
+                    "{{instance}}",
+                )
+            ],
+            width=8,
+        ),
+        graph(
+            "Late events",
+            "Events behind the watermark per second.",
+            [
+                query(
+                    f"sum by (instance) (rate(friction_late_events_total[{RATE}]))",
+                    "{{instance}}",
+                )
+            ],
+            width=8,
+        ),
+    ]
+    processing = [
+        graph(
+            "Watermark lag",
+            "Wall clock minus the event-time watermark, by worker; normal is about the allowed "
+            "lateness (30 s).",
+            [query('friction_watermark_lag_seconds{job="friction-worker"}', "{{instance}}")],
+            unit="s",
+            width=12,
+            limit=300,
+        ),
+        graph(
+            "Processing time per event",
+            "Time to decode and process one event: p99 and p50 by worker.",
+            [
+                query(
+                    "histogram_quantile(0.99, sum by (instance, le) "
+                    f"(rate(friction_event_processing_seconds_bucket[{RATE}])))",
+                    "p99 {{instance}}",
+                ),
+                query(
+                    "histogram_quantile(0.5, sum by (instance, le) "
+                    f"(rate(friction_event_processing_seconds_bucket[{RATE}])))",
+                    "p50 {{instance}}",
+                    ref_id="B",
+                ),
+            ],
+            unit="s",
+            width=12,
+        ),
+        graph(
+            "Detector state keys",
+            "Keys held in detector state, summed over the workers.",
+            [query("sum by (detector) (friction_detector_state_keys)", "{{detector}}")],
+            width=12,
+            stacked=True,
+        ),
+        graph(
+            "Alert messages sent",
+            "Alert messages of the alert engine, by alert and status.",
+            [
+                query(
+                    f"sum by (alertname, status) (increase(friction_alerts_total[{RATE}]))",
+                    "{{alertname}} {{status}}",
+                )
+            ],
+            width=12,
+        ),
+    ]
+    return with_panels(
+        board,
+        [("Workers", workers), ("Input", input_panels), ("Processing", processing)],
+    )
+
+
+DASHBOARDS = {
+    "friction-overview.json": friction_overview,
+    "friction-pipeline-health.json": pipeline_health,
+}
+
+
+# -- output -----------------------------------------------------------------------------------
+
+
+def render(build: Dashboard) -> str:
+    return JSONEncoder(sort_keys=True, indent=2).encode(build.build()) + "\n"
+
+
+def rendered() -> Iterator[tuple[Path, str]]:
+    for name, make in DASHBOARDS.items():
+        yield DASHBOARDS_DIR / name, render(make())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if a committed dashboard is out of date"
+    )
+    args = parser.parse_args(argv)
+    stale = []
+    for path, text in rendered():
+        json.loads(text)  # the encoder's output must be JSON Grafana can read
+        current = path.read_text() if path.exists() else None
+        if current == text:
+            continue
+        if args.check:
+            stale.append(path)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            print(f"wrote {path}")
+    if stale:
+        names = ", ".join(str(p) for p in stale)
+        print(
+            f"out of date: {names}; run python deploy/grafana/generate.py and commit",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
