@@ -99,6 +99,8 @@ class FrictionMetrics(EngineObserver):
             "Wall clock minus the event-time watermark.",
             registry=reg,
         )
+        self._watermark_s: float | None = None
+        self.watermark_lag.set_function(self._watermark_lag)
         self.last_event = Gauge(
             "friction_last_event_timestamp_seconds",
             "Wall-clock time of the last accepted event.",
@@ -155,7 +157,13 @@ class FrictionMetrics(EngineObserver):
         self.state_keys.labels(detector).set(keys)
 
     def on_watermark(self, watermark: int) -> None:
-        self.watermark_lag.set(max(0.0, time.time() - watermark / 1000))
+        self._watermark_s = watermark / 1000
+
+    def _watermark_lag(self) -> float:
+        """Computed at scrape time, so a stalled watermark shows a growing lag."""
+        if self._watermark_s is None:
+            return 0.0
+        return max(0.0, time.time() - self._watermark_s)
 
     # -- runtime hooks -----------------------------------------------------------------------
 
