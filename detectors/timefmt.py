@@ -10,6 +10,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _RFC_3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)", re.ASCII)
 
 
+_MIN_MS = -62_135_596_800_000  # 0001-01-01T00:00:00Z
+_MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 _DIGITS = frozenset("0123456789")
 _WHOLE_SECONDS: dict[str, int] = {}
 _CACHE_LIMIT = 4096
@@ -23,7 +25,8 @@ def parse_time(value: object) -> int | None:
     full parse.
     """
     if type(value) is int:
-        return value
+        # Only times that findings can carry back out as RFC 3339 (years 1 to 9999).
+        return value if _MIN_MS <= value <= _MAX_MS else None
     if type(value) is not str:
         return None
     if (

@@ -41,7 +41,7 @@ class SlowCheckout(Detector):
         ctx.emit(
             "slow_load",
             severity="warning",
-            subject={"session_id": event.session_id},
+            subject=_subject(event),
             summary=(
                 f"Checkout page {event.attrs['page']} took {duration_ms / 1000:.1f} s to load "
                 f"(limit {self.threshold_ms / 1000:.1f} s)."
@@ -55,3 +55,12 @@ class SlowCheckout(Detector):
             session_id=event.session_id,
             segment=segment,
         )
+
+
+def _subject(event: Event) -> dict:
+    """The id the finding was keyed on, so two customers' findings never share an id."""
+    if event.session_id:
+        return {"session_id": event.session_id}
+    if event.user_id:
+        return {"user_id": event.user_id}
+    return {"event_id": event.event_id}

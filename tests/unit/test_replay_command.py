@@ -1,0 +1,240 @@
+"""`friction replay` end to end through the command line, on files and standard input."""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import orjson
+import pytest
+from contract_stream import contract_only
+
+from detectors.testing import at
+from streams.cli import main
+
+T0 = at("2026-11-22T10:00:00Z")
+SECOND = 1000
+
+
+def line(event_id: str, event_type: str, offset_ms: int, **attrs) -> bytes:
+    return orjson.dumps(
+        {
+            "event_id": event_id,
+            "type": event_type,
+            "time": T0 + offset_ms,
+            "user_id": "u-1",
+            "session_id": "s-1",
+            "attrs": attrs,
+        }
+    )
+
+
+def lines(*items: bytes) -> bytes:
+    return b"\n".join(items) + b"\n"
+
+
+# A slow checkout, a late email, a missing email, two bad lines, a blank line, a redelivery, and
+# a last event whose watermark passes the missing email's deadline.
+STREAM = lines(
+    line("e-1", "page_load", 0, page="/checkout/payment", duration_ms=5230),
+    line("e-2", "password_reset_requested", 1 * SECOND, request_id="r-late"),
+    line("e-3", "password_reset_requested", 2 * SECOND, request_id="r-missing"),
+    b"{not json",
+    b"",
+    line("e-4", "email_delivered", 91 * SECOND, request_id="r-late"),
+    line("e-4", "email_delivered", 91 * SECOND, request_id="r-late"),
+    b'{"type": "page_load", "time": 1, "attrs": {}}',
+    line("e-5", "page_view", 700 * SECOND),
+)
+
+
+@pytest.fixture
+def config_path(tmp_path):
+    """Only the contract's four detectors, whatever else is installed."""
+    path = tmp_path / "friction.toml"
+    sections = contract_only()["detectors"]
+    path.write_text(
+        "".join(f"[detectors.{name}]\nenabled = false\n\n" for name in sorted(sections))
+    )
+    return str(path)
+
+
+def replay(config_path: str, *args: str) -> int:
+    return main(["--config", config_path, "replay", *args])
+
+
+def read_json_lines(path) -> list[dict]:
+    return [orjson.loads(item) for item in path.read_bytes().splitlines()]
+
+
+@pytest.fixture
+def stream_file(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(STREAM)
+    return path
+
+
+def test_replay_exits_0_with_bad_lines_included(config_path, stream_file, tmp_path):
+    code = replay(
+        config_path,
+        str(stream_file),
+        "--findings",
+        str(tmp_path / "f.jsonl"),
+        "--dead-letter",
+        str(tmp_path / "d.jsonl"),
+    )
+    assert code == 0
+
+
+def test_replay_writes_findings_as_json_lines(config_path, stream_file, tmp_path):
+    out = tmp_path / "findings.jsonl"
+    replay(config_path, str(stream_file), "--findings", str(out), "--dead-letter", "-")
+    findings = read_json_lines(out)
+    assert [(f["detector"], f["kind"], f["subject"]) for f in findings] == [
+        ("slow_checkout", "slow_load", {"session_id": "s-1"}),
+        ("late_reset_email", "late", {"request_id": "r-late"}),
+        ("late_reset_email", "missing", {"request_id": "r-missing"}),
+    ]
+    missing = findings[-1]
+    assert missing["time"] == "2026-11-22T10:10:02.000Z"
+    assert missing["severity"] == "critical"
+    assert missing["user_id"] == "u-1"
+    assert missing["evidence"]["missing_after_ms"] == 600_000
+    assert len(missing["finding_id"]) == 32
+    assert missing["summary"]
+
+
+def test_replay_writes_bad_lines_with_reasons_to_the_dead_letter_file(
+    config_path, stream_file, tmp_path
+):
+    dead = tmp_path / "dead.jsonl"
+    replay(
+        config_path, str(stream_file), "--findings", str(tmp_path / "f"), "--dead-letter", str(dead)
+    )
+    records = read_json_lines(dead)
+    assert [(r["reason"], r["position"], r["raw"]) for r in records] == [
+        ("invalid_json", 4, "{not json"),
+        ("missing_field", 8, '{"type": "page_load", "time": 1, "attrs": {}}'),
+    ]
+    assert all(r["source"] == str(stream_file) and r["detail"] for r in records)
+
+
+def test_replay_prints_a_summary_with_counts(config_path, stream_file, tmp_path, capsys):
+    replay(
+        config_path,
+        str(stream_file),
+        "--findings",
+        str(tmp_path / "f"),
+        "--dead-letter",
+        str(tmp_path / "d"),
+    )
+    err = capsys.readouterr().err
+    assert "lines read: 9 " in err
+    assert "events accepted: 6" in err
+    assert "bad lines: 2\n  invalid_json: 1\n  missing_field: 1\n" in err
+    assert "duplicate deliveries dropped: 1\n  late_reset_email: 1\n" in err
+    assert "late events (behind the watermark, still applied): 0" in err
+    assert "findings: 3\n" in err
+    assert "  late_reset_email late: 1\n  late_reset_email missing: 1\n" in err
+    assert "  slow_checkout slow_load: 1" in err
+
+
+def test_replay_writes_findings_to_standard_output_by_default(
+    config_path, stream_file, tmp_path, capsysbinary
+):
+    replay(config_path, str(stream_file), "--dead-letter", str(tmp_path / "d"))
+    out = capsysbinary.readouterr().out
+    assert [orjson.loads(item)["kind"] for item in out.splitlines()] == [
+        "slow_load",
+        "late",
+        "missing",
+    ]
+
+
+def test_replay_gives_the_same_findings_twice(config_path, stream_file, tmp_path):
+    first, second = tmp_path / "1.jsonl", tmp_path / "2.jsonl"
+    for out in (first, second):
+        replay(config_path, str(stream_file), "--findings", str(out), "--dead-letter", "-")
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_replay_reads_standard_input_for_dash(config_path, tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(STREAM)))
+    out = tmp_path / "findings.jsonl"
+    code = replay(config_path, "-", "--findings", str(out), "--dead-letter", str(tmp_path / "d"))
+    assert code == 0
+    assert [f["kind"] for f in read_json_lines(out)] == ["slow_load", "late", "missing"]
+
+
+def test_dead_letter_from_standard_input_names_the_dash_as_source(
+    config_path, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"[1]\n")))
+    dead = tmp_path / "dead.jsonl"
+    replay(config_path, "-", "--findings", str(tmp_path / "f"), "--dead-letter", str(dead))
+    assert [(r["reason"], r["source"]) for r in read_json_lines(dead)] == [("not_object", "-")]
+
+
+def test_missing_input_file_exits_2_with_a_clear_message(config_path, tmp_path, capsys):
+    absent = tmp_path / "absent.jsonl"
+    assert replay(config_path, str(absent), "--findings", str(tmp_path / "f")) == 2
+    err = capsys.readouterr().err
+    assert f"cannot read {absent}" in err
+    assert "No such file or directory" in err
+
+
+def test_end_of_input_does_not_fire_a_deadline_after_the_last_watermark(config_path, tmp_path):
+    # The last event's watermark is 630 s - 30 s = exactly the deadline: not passed.
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(
+        lines(
+            line("e-1", "password_reset_requested", 0, request_id="r-1"),
+            line("e-2", "page_view", 630 * SECOND),
+        )
+    )
+    out = tmp_path / "findings.jsonl"
+    replay(config_path, str(path), "--findings", str(out), "--dead-letter", "-")
+    assert out.read_bytes() == b""
+
+
+def test_deadline_before_the_last_watermark_fires_in_replay(config_path, tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(
+        lines(
+            line("e-1", "password_reset_requested", 0, request_id="r-1"),
+            line("e-2", "page_view", 630 * SECOND + 1),
+        )
+    )
+    out = tmp_path / "findings.jsonl"
+    replay(config_path, str(path), "--findings", str(out), "--dead-letter", "-")
+    assert [f["kind"] for f in read_json_lines(out)] == ["missing"]
+
+
+def test_last_events_within_the_lateness_are_not_released_at_end_of_input(config_path, tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(lines(line("e-1", "page_load", 0, page="/checkout", duration_ms=9000)))
+    out = tmp_path / "findings.jsonl"
+    replay(config_path, str(path), "--findings", str(out), "--dead-letter", "-")
+    assert out.read_bytes() == b""
+
+
+def test_late_event_is_counted_in_the_summary(config_path, tmp_path, capsys):
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(
+        lines(
+            line("e-1", "page_view", 100 * SECOND),
+            line("e-2", "page_load", 0, page="/checkout", duration_ms=9000),
+            line("e-3", "page_view", 200 * SECOND),
+        )
+    )
+    out = tmp_path / "findings.jsonl"
+    replay(config_path, str(path), "--findings", str(out), "--dead-letter", "-")
+    assert "late events (behind the watermark, still applied): 1" in capsys.readouterr().err
+    assert [f["kind"] for f in read_json_lines(out)] == ["slow_load"]
+
+
+def test_replay_with_bad_config_exits_2(stream_file, tmp_path, capsys):
+    path = tmp_path / "bad.toml"
+    path.write_text("[detectors.nope]\n")
+    assert replay(str(path), str(stream_file)) == 2
+    assert "unknown detector(s) nope" in capsys.readouterr().err
