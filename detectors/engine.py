@@ -140,6 +140,7 @@ class Engine:
             if late:
                 self._advance_key(detector, skey, record, self.watermark)
                 self._apply_event(detector, skey, record, event)
+                self._advance_key(detector, skey, record, self.watermark)  # deadlines it passed
             else:
                 _insert_pending(record["p"], _pending_item(event))
                 self.agenda.arrive(event.time, skey, detector)

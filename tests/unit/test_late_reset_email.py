@@ -186,3 +186,11 @@ def test_request_without_request_id_is_bad_input():
     harness = run(make_event("password_reset_requested", T0), delivered(0, request_id=""))
     assert [bad.reason for bad in harness.bad] == ["missing_field", "invalid_value"]
     assert harness.findings == []
+
+
+def test_late_request_whose_deadline_already_passed_reports_missing_at_once():
+    harness = DetectorHarness(LateResetEmail(), allowed_lateness_ms=30_000)
+    harness.feed(make_event("page_view", "2026-11-22T11:00:00Z"))
+    harness.feed(make_event("password_reset_requested", "2026-11-22T10:00:00Z", request_id="r-1"))
+    assert harness.late == 1
+    assert harness.kinds() == ["missing"]
