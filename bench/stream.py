@@ -1,0 +1,281 @@
+"""Streaming benchmark through a real broker: worker throughput, end-to-end latency, ceiling.
+
+1. ceiling: a bare kafka-python consumer that reads and parses the pre-loaded events;
+2. throughput: one `friction worker` with every installed detector catches up on the same
+   events; the clock runs from "Worker ready" until its group has committed all of them;
+3. latency: with a worker live (allowed lateness 0, background traffic moving event time), a
+   slow checkout load is produced every 1/rate s; latency is from producing it to reading its
+   finding on the findings topic. A production worker adds its allowed lateness on top.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from streams.local_kafka import LocalKafka  # noqa: E402
+from streams.simulate import Traffic  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def generate(n: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
+    """`n` events of simulated traffic (5% incidents) ending a minute ago, in event-time order."""
+    traffic = Traffic(random.Random(seed), incident_rate=0.05)
+    start = int(time.time() * 1000) - 3_600_000
+    t = start
+    while len(traffic.heap) < n * 1.3:
+        traffic.start_scenario(t)
+        t += 40
+    events = [e for _, _, e in sorted(traffic.heap)][:n]
+    out = []
+    for e in events:
+        key = (e.get("session_id") or e.get("user_id") or e["event_id"]).encode()
+        out.append((key, orjson.dumps(e)))
+    return out
+
+
+def preload(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> float:
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, acks=1, linger_ms=20, batch_size=512 * 1024
+    )
+    started = time.monotonic()
+    for key, value in messages:
+        producer.send(topic, key=key, value=value)
+    producer.flush()
+    producer.close()
+    return time.monotonic() - started
+
+
+def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
+    from kafka.admin import NewTopic
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(topic, partitions, 1)])
+    admin.close()
+
+
+def ceiling(bootstrap: str, topic: str, n: int) -> float:
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=2000,
+        fetch_max_bytes=64 << 20,
+    )
+    seen = 0
+    started = None
+    while seen < n:
+        for records in consumer.poll(timeout_ms=1000).values():
+            if started is None:
+                started = time.monotonic()
+            for record in records:
+                orjson.loads(record.value)
+            seen += len(records)
+    elapsed = time.monotonic() - started
+    consumer.close()
+    return n / elapsed
+
+
+def start_worker(bootstrap: str, app_id: str, topic: str, findings: str, config: Path, log: Path):
+    args = [
+        sys.executable, "-m", "streams.cli", "--config", str(config), "worker",
+        "--broker", f"kafka://{bootstrap}", "--app-id", app_id, "--input-topic", topic,
+        "--findings-topic", findings, "--metrics-port", "0", "--log-level", "INFO",
+        "--idle-advance-s", "2",
+    ]  # fmt: skip
+    out = log.open("ab")
+    return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+def wait_ready(log: Path, proc: subprocess.Popen, timeout: float = 90) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"worker exited:\n{log.read_text()[-3000:]}")
+        if b"Worker ready" in log.read_bytes():
+            return time.monotonic()
+        time.sleep(0.05)
+    raise SystemExit("worker not ready")
+
+
+def committed(admin: KafkaAdminClient, group: str, topic: str) -> int:
+    offsets = admin.list_group_offsets({group: None}).get(group, {})
+    return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
+
+
+def throughput(bootstrap: str, topic: str, n: int, config: Path, home: Path) -> tuple[float, float]:
+    app_id = f"bench-{uuid.uuid4().hex[:6]}"
+    log = home / f"{app_id}.log"
+    proc = start_worker(bootstrap, app_id, topic, f"{app_id}-findings", config, log)
+    try:
+        ready = wait_ready(log, proc)
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        while committed(admin, app_id, topic) < n:
+            time.sleep(0.1)
+        input_done = time.monotonic()
+        routed = f"{app_id}-routed"
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+        from kafka import TopicPartition
+
+        tps = [TopicPartition(routed, p) for p in consumer.partitions_for_topic(routed)]
+        end = sum(consumer.end_offsets(tps).values())
+        # Ticks may add a few messages after input ends: stop at the end seen now.
+        while committed(admin, app_id, routed) < end:
+            time.sleep(0.1)
+        all_done = time.monotonic()
+        consumer.close()
+        admin.close()
+        return n / (input_done - ready), n / (all_done - ready)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def latency(bootstrap: str, config: Path, home: Path, rate: float, seconds: float) -> list[float]:
+    app_id = f"lat-{uuid.uuid4().hex[:6]}"
+    topic, findings = f"{app_id}-events", f"{app_id}-findings"
+    log = home / f"{app_id}.log"
+    create_topic(bootstrap, topic, 4)
+    proc = start_worker(bootstrap, app_id, topic, findings, config, log)
+    sent: dict[str, float] = {}
+    latencies: list[float] = []
+    stop = threading.Event()
+    try:
+        wait_ready(log, proc)
+        reader = KafkaConsumer(
+            findings, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+        )
+        reader.poll(timeout_ms=500)
+
+        def read() -> None:
+            while not stop.is_set() or len(latencies) < len(sent):
+                for records in reader.poll(timeout_ms=200).values():
+                    now = time.monotonic()
+                    for record in records:
+                        session = orjson.loads(record.value).get("session_id")
+                        if session in sent:
+                            latencies.append(now - sent[session])
+                if stop.is_set() and time.monotonic() > stop_time + 15:
+                    break
+
+        stop_time = float("inf")
+        thread = threading.Thread(target=read, daemon=True)
+        thread.start()
+        producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=0)
+        rng = random.Random(3)
+        began = time.monotonic()
+        i = 0
+        while time.monotonic() - began < seconds:
+            now_ms = int(time.time() * 1000)
+            session = f"slow-{i}"
+            slow = {
+                "event_id": f"slow-{i}", "type": "page_load", "time": now_ms,
+                "session_id": session,
+                "attrs": {"page": "/checkout/payment", "duration_ms": 9000},
+            }  # fmt: skip
+            producer.send(topic, key=session.encode(), value=orjson.dumps(slow))
+            sent[session] = time.monotonic()
+            # Later events on every partition move event time past it (lateness 0).
+            for b in range(16):
+                bg = {
+                    "event_id": f"bg-{i}-{b}", "type": "page_load", "time": now_ms + 1,
+                    "session_id": f"bg-{rng.getrandbits(32):08x}",
+                    "attrs": {"page": "/checkout/cart", "duration_ms": 300},
+                }  # fmt: skip
+                producer.send(topic, key=bg["session_id"].encode(), value=orjson.dumps(bg))
+            producer.flush()
+            i += 1
+            time.sleep(1 / rate)
+        # Keep event time moving so the last completing events are released too.
+        for k in range(20):
+            now_ms = int(time.time() * 1000)
+            bg = {"event_id": f"tail-{k}", "type": "page_load", "time": now_ms,
+                  "session_id": f"tail-{k}", "attrs": {"page": "/", "duration_ms": 1}}  # fmt: skip
+            producer.send(topic, key=bg["session_id"].encode(), value=orjson.dumps(bg))
+            producer.flush()
+            time.sleep(0.05)
+        producer.close()
+        stop_time = time.monotonic()
+        stop.set()
+        thread.join(30)
+        reader.close()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return sorted(latencies)
+
+
+def percentile(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--latency-rate", type=float, default=10, help="completing events/s")
+    parser.add_argument("--latency-seconds", type=float, default=20)
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="friction-bench-"))
+    broker = LocalKafka(home / "kafka", port=free_port(), controller_port=free_port())
+    print(f"starting Kafka in {home} ...", file=sys.stderr)
+    broker.up(timeout=90)
+    try:
+        bootstrap = broker.bootstrap
+        default_config = home / "default.toml"
+        default_config.write_text("")
+        live_config = home / "live.toml"
+        live_config.write_text("[engine]\nallowed_lateness_ms = 0\n")
+        topic = "bench-events"
+        create_topic(bootstrap, topic, 4)
+        messages = generate(args.events)
+        took = preload(bootstrap, topic, messages)
+        size = sum(len(v) for _, v in messages) / len(messages)
+        print(f"pre-loaded {len(messages):,} events ({size:.0f} B avg) in {took:.1f}s")
+
+        bare = ceiling(bootstrap, topic, len(messages))
+        print(f"ceiling (bare kafka-python consumer, read + parse): {bare:,.0f} events/s")
+
+        routed_rate, total_rate = throughput(bootstrap, topic, len(messages), default_config, home)
+        print(
+            f"worker, all detectors, 1 process: {routed_rate:,.0f} events/s through stage 1, "
+            f"{total_rate:,.0f} events/s until detection committed everything"
+        )
+
+        lat = latency(bootstrap, live_config, home, args.latency_rate, args.latency_seconds)
+        if lat:
+            print(
+                f"latency produce -> finding readable ({len(lat)} findings at "
+                f"{args.latency_rate:g}/s, lateness 0): p50 {percentile(lat, 0.5) * 1000:.0f} ms, "
+                f"p99 {percentile(lat, 0.99) * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms"
+            )
+        else:
+            print("latency: no findings read")
+    finally:
+        broker.down()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,306 @@
+"""The Faust app: two thin agents around the detection core, state in a changelogged table.
+
+Stage 1 (`route`) reads the input topics, decodes, dead-letters bad input and sends one
+message per (detector, key) to the internal routed topic, on the partition of that state key.
+Stage 2 (`detect`) reads the routed topic with one `Engine` per partition, whose store is the
+partition's slice of a Faust table. Everything an engine touches while handling a message of
+partition P is a key of P, so Faust, which writes a table change to the changelog partition of
+the message being processed, always writes it to the right one, and a restart or rebalance
+recovers exactly that partition's state. When a partition has been quiet for
+`idle_advance_s`, a timer sends it a tick; handling the tick moves that engine's watermark to
+the wall clock minus the allowed lateness, so deadlines fire at night too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator, MutableMapping
+
+import faust
+import orjson
+
+from detectors.config import Config
+from detectors.engine import Engine, store_key
+from detectors.events import BadInput, Event
+from detectors.observer import EngineObserver
+from streams.dead_letter import dead_letter_record
+from streams.metrics import FrictionMetrics
+from streams.settings import WorkerSettings
+from streams.topics import partition_for
+
+STATE_TABLE = "engine-state"
+
+
+# -- the routed message ---------------------------------------------------------------------
+
+
+def encode_routed(detector: str, key: str, event: Event) -> bytes:
+    """One event for one detector key; a JSON array, so it is never mistaken for a tick."""
+    return orjson.dumps(
+        [detector, key, event.time, event.event_id, event.type, event.user_id,
+         event.session_id, event.attrs]
+    )  # fmt: skip
+
+
+def encode_tick(now_ms: int) -> bytes:
+    return orjson.dumps({"tick": now_ms})
+
+
+def decode_routed(raw: bytes) -> tuple[str, str, Event] | int:
+    """(detector, key, event), or the wall-clock time of a tick."""
+    doc = orjson.loads(raw)
+    if type(doc) is dict:
+        return int(doc["tick"])
+    detector, key, time_ms, event_id, event_type, user_id, session_id, attrs = doc
+    return detector, key, Event(event_id, event_type, time_ms, user_id, session_id, attrs)
+
+
+# -- state ----------------------------------------------------------------------------------
+
+_DELETED = object()
+
+
+class PartitionStore(MutableMapping):
+    """One routed partition's slice of the state table, as the engine's store.
+
+    Writes wait in `pending` until `flush`, which the agent calls once the message's findings
+    are acknowledged: a crash in between replays the message against the old state and sends
+    the findings again (same ids), never records state whose findings were lost.
+    """
+
+    def __init__(self, table: faust.Table, partition: int, partitions: int) -> None:
+        self.table = table
+        self.partition = partition
+        self.partitions = partitions
+        self.pending: dict[str, object] = {}
+
+    def owns(self, skey: str) -> bool:
+        return partition_for(skey.encode(), self.partitions) == self.partition
+
+    def __getitem__(self, skey: str) -> dict:
+        value = self.pending.get(skey)
+        if value is None:
+            return self.table[skey]
+        if value is _DELETED:
+            raise KeyError(skey)
+        return value
+
+    def get(self, skey: str, default=None):
+        value = self.pending.get(skey)
+        if value is None:
+            return self.table.get(skey, default)
+        return default if value is _DELETED else value
+
+    def __setitem__(self, skey: str, record: dict) -> None:
+        self.pending[skey] = record
+
+    def __delitem__(self, skey: str) -> None:
+        if self.get(skey) is None:
+            raise KeyError(skey)
+        self.pending[skey] = _DELETED
+
+    def __iter__(self) -> Iterator[str]:
+        seen = set()
+        for skey in list(self.table.keys()):
+            if self.owns(skey):
+                seen.add(skey)
+                if self.pending.get(skey) is not _DELETED:
+                    yield skey
+        for skey, value in list(self.pending.items()):
+            if skey not in seen and value is not _DELETED:
+                yield skey
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def flush(self) -> None:
+        """Write pending changes to the table; must run inside the partition's message."""
+        table = self.table
+        for skey, value in self.pending.items():
+            if value is _DELETED:
+                if skey in table:
+                    del table[skey]
+            else:
+                table[skey] = value
+        self.pending.clear()
+
+
+class _PartitionObserver(EngineObserver):
+    """Forwards an engine's hooks to the metrics, summing state sizes over partitions."""
+
+    def __init__(self, metrics: FrictionMetrics, sizes: dict, partition: int) -> None:
+        self.metrics = metrics
+        self.sizes = sizes
+        self.partition = partition
+
+    def on_late(self, event: Event, watermark: int) -> None:
+        self.metrics.on_late(event, watermark)
+
+    def on_duplicate(self, detector: str, event: Event) -> None:
+        self.metrics.on_duplicate(detector, event)
+
+    def on_finding(self, finding) -> None:
+        self.metrics.on_finding(finding)
+
+    def on_measurement(self, detector: str, measurement: str, seconds: float, segment: str) -> None:
+        self.metrics.on_measurement(detector, measurement, seconds, segment)
+
+    def on_state_size(self, detector: str, keys: int) -> None:
+        per_partition = self.sizes.setdefault(detector, {})
+        per_partition[self.partition] = keys
+        self.metrics.on_state_size(detector, sum(per_partition.values()))
+
+    def on_watermark(self, watermark: int) -> None:
+        self.metrics.on_watermark(watermark)
+
+
+# -- the app --------------------------------------------------------------------------------
+
+
+class FrictionApp:
+    """Builds the Faust app and holds what its agents share: engines, metrics, clocks."""
+
+    def __init__(self, settings: WorkerSettings, config: Config, metrics: FrictionMetrics) -> None:
+        self.settings = settings
+        self.config = config
+        self.metrics = metrics
+        self.decoder = config.decoder()
+        self.router = Engine(config.detectors)  # routes only; holds no state
+        self.engines: dict[int, Engine] = {}
+        self.stores: dict[int, PartitionStore] = {}
+        self.state_sizes: dict[str, dict[int, int]] = {}
+        # Monotonic time stage 1 last saw input; starting counts as input, so that a worker
+        # that restarts with a backlog reads it before any tick moves event time on.
+        self.last_input = time.monotonic()
+        self.last_routed: dict[int, float] = {}  # per routed partition, excluding ticks
+        self.app = self._build()
+
+    def _build(self) -> faust.App:
+        s = self.settings
+        store = s.store
+        options: dict = {}
+        if store.startswith("rocksdb://"):
+            options["rocksdb_options"] = {"block_cache_size": s.rocksdb_block_cache_mb << 20}
+        app = faust.App(
+            s.app_id,
+            broker=s.broker,
+            broker_credentials=s.faust_credentials(),
+            store=store,
+            topic_partitions=s.partitions,
+            web_enabled=False,
+            consumer_auto_offset_reset="earliest",
+            table_standby_replicas=0,
+            producer_acks=-1,
+            **options,
+        )
+        raw = {"key_serializer": "raw", "value_serializer": "raw"}
+        self.input = app.topic(*s.input_topics, **raw)
+        self.routed = app.topic(s.routed_topic, partitions=s.partitions, internal=True, **raw)
+        self.findings = app.topic(s.findings_topic, **raw)
+        self.dead_letters = app.topic(s.dead_letter_topic, **raw)
+        self.table = app.Table(STATE_TABLE, partitions=s.partitions, key_type=str, value_type=None)
+        app.agent(self.input, name="route", concurrency=1)(self._route)
+        app.agent(self.routed, name="detect", concurrency=1)(self._detect)
+        app.timer(s.tick_interval_s, name="tick")(self._tick)
+        app.on_partitions_revoked.connect(self._on_revoked)
+        return app
+
+    # -- stage 1 ------------------------------------------------------------------------
+
+    async def _route(self, stream) -> None:
+        decode = self.decoder.decode
+        metrics = self.metrics
+        routes = self.router.routes
+        routed = self.routed
+        n = self.settings.partitions
+        async for message in stream.events():
+            started = time.perf_counter()
+            self.last_input = time.monotonic()
+            raw = message.value if message.value is not None else b""
+            decoded = decode(raw)
+            source = message.message
+            if type(decoded) is BadInput:
+                metrics.on_bad_input(decoded.reason)
+                record = dead_letter_record(
+                    decoded, source=source.topic, position=f"{source.partition}:{source.offset}"
+                )
+                await self.dead_letters.send(key=source.key, value=record)
+                continue
+            metrics.on_event(decoded)
+            for detector, key in routes(decoded):
+                skey = store_key(detector.name, key).encode()
+                await routed.send(
+                    key=skey,
+                    value=encode_routed(detector.name, key, decoded),
+                    partition=partition_for(skey, n),
+                )
+            metrics.processing.observe(time.perf_counter() - started)
+
+    # -- stage 2 ------------------------------------------------------------------------
+
+    def engine_for(self, partition: int) -> Engine:
+        """The partition's engine, created and restored from the table on first use."""
+        engine = self.engines.get(partition)
+        if engine is None:
+            settings = self.config.engine
+            store = PartitionStore(self.table, partition, self.settings.partitions)
+            engine = Engine(
+                self.config.detectors,
+                allowed_lateness_ms=settings.allowed_lateness_ms,
+                dedup_horizon_ms=settings.dedup_horizon_ms,
+                store=store,
+                observer=_PartitionObserver(self.metrics, self.state_sizes, partition),
+            )
+            engine.restore()
+            self.engines[partition] = engine
+            self.stores[partition] = store
+        return engine
+
+    async def _detect(self, stream) -> None:
+        lateness = self.config.engine.allowed_lateness_ms
+        findings_topic = self.findings
+        async for message in stream.events():
+            started = time.perf_counter()
+            partition = message.message.partition
+            engine = self.engine_for(partition)
+            routed = decode_routed(message.value)
+            if type(routed) is int:
+                found = engine.advance(routed - lateness)
+            else:
+                self.last_routed[partition] = time.monotonic()
+                name, key, event = routed
+                detector = engine.detectors.get(name)
+                if detector is None:  # routed before a configuration change disabled it
+                    continue
+                found = engine.process_routed(event, ((detector, key),))
+            if found:
+                sent = [
+                    await findings_topic.send(key=f.finding_id.encode(), value=f.to_json())
+                    for f in found
+                ]
+                await asyncio.gather(*sent)
+            self.stores[partition].flush()
+            self.metrics.processing.observe(time.perf_counter() - started)
+
+    async def _tick(self) -> None:
+        """Advance quiet partitions by the wall clock, through the partition itself."""
+        now = time.monotonic()
+        idle = self.settings.idle_advance_s
+        if now - self.last_input < idle:
+            return  # input is flowing: event time moves with it (or catches up)
+        assignment = self.app.consumer.assignment() if self.app.consumer else set()
+        tick = encode_tick(int(time.time() * 1000))
+        for tp in assignment:
+            if tp.topic != self.routed.get_topic_name():
+                continue
+            if now - self.last_routed.get(tp.partition, 0.0) >= idle:
+                await self.routed.send(value=tick, partition=tp.partition)
+
+    async def _on_revoked(self, app, revoked, **kwargs) -> None:
+        """A partition that moves away takes its state along: drop its engine."""
+        for tp in revoked:
+            if tp.topic == self.settings.routed_topic:
+                self.engines.pop(tp.partition, None)
+                self.stores.pop(tp.partition, None)
+                self.last_routed.pop(tp.partition, None)

@@ -1,0 +1,262 @@
+"""Kafka and worker settings: environment variables, overridden by command-line options.
+
+One place knows every knob, so `worker`, `send`, `tail`, `simulate` and `demo` agree on the
+broker, its security and the topic names. docs/worker.md lists them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import ssl
+from dataclasses import dataclass, field, fields
+
+DEFAULT_BROKER = "kafka://127.0.0.1:9092"
+DEFAULT_APP_ID = "friction-detector"
+DEFAULT_INPUT_TOPIC = "friction-events"
+DEFAULT_FINDINGS_TOPIC = "friction-findings"
+DEFAULT_DEAD_LETTER_TOPIC = "friction-dead-letters"
+DEFAULT_ALERTS_TOPIC = "friction-alerts"
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+class SettingsError(ValueError):
+    """A setting that cannot work; the message names the variable or option."""
+
+
+@dataclass
+class KafkaSettings:
+    """Where the broker is and how to authenticate: shared by every command that talks to it."""
+
+    broker: str = DEFAULT_BROKER
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    input_topics: list[str] = field(default_factory=lambda: [DEFAULT_INPUT_TOPIC])
+    findings_topic: str = DEFAULT_FINDINGS_TOPIC
+    dead_letter_topic: str = DEFAULT_DEAD_LETTER_TOPIC
+    alerts_topic: str = DEFAULT_ALERTS_TOPIC
+    partitions: int = 4
+
+    @property
+    def bootstrap(self) -> list[str]:
+        """host:port pairs without the `kafka://` scheme, for kafka-python."""
+        hosts = []
+        for part in self.broker.split(";"):
+            for host in part.split(","):
+                host = host.strip()
+                if host:
+                    hosts.append(host.split("://", 1)[-1])
+        return hosts
+
+    @property
+    def uses_tls(self) -> bool:
+        return any((self.ssl_cafile, self.ssl_certfile, self.ssl_keyfile))
+
+    def validate(self) -> None:
+        if self.sasl_mechanism is not None:
+            if self.sasl_mechanism not in SASL_MECHANISMS:
+                raise SettingsError(
+                    f"FRICTION_KAFKA_SASL_MECHANISM must be one of {', '.join(SASL_MECHANISMS)}, "
+                    f"got {self.sasl_mechanism!r}"
+                )
+            if not self.sasl_username or self.sasl_password is None:
+                raise SettingsError(
+                    "SASL needs FRICTION_KAFKA_SASL_USERNAME and FRICTION_KAFKA_SASL_PASSWORD"
+                )
+        if bool(self.ssl_certfile) != bool(self.ssl_keyfile):
+            raise SettingsError("a client certificate needs both --ssl-certfile and --ssl-keyfile")
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            path = getattr(self, name)
+            if path and not os.path.isfile(path):
+                raise SettingsError(f"{name.replace('_', '-')}: no such file {path}")
+        if self.partitions < 1:
+            raise SettingsError(f"partitions must be at least 1, got {self.partitions}")
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if not self.uses_tls:
+            return None
+        context = ssl.create_default_context(cafile=self.ssl_cafile)
+        if self.ssl_certfile:
+            context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
+        return context
+
+    def faust_credentials(self):
+        """`broker_credentials` for Faust: TLS, SASL (PLAIN or SCRAM) over plaintext or TLS."""
+        import faust
+
+        context = self.ssl_context()
+        if self.sasl_mechanism:
+            return faust.SASLCredentials(
+                username=self.sasl_username,
+                password=self.sasl_password,
+                mechanism=self.sasl_mechanism,
+                ssl_context=context,
+            )
+        if context is not None:
+            return faust.SSLCredentials(context)
+        return None
+
+    def client_config(self) -> dict:
+        """Keyword arguments for kafka-python clients with the same security as the worker."""
+        config: dict = {"bootstrap_servers": self.bootstrap}
+        tls = self.uses_tls
+        if self.sasl_mechanism:
+            config.update(
+                security_protocol="SASL_SSL" if tls else "SASL_PLAINTEXT",
+                sasl_mechanism=self.sasl_mechanism,
+                sasl_plain_username=self.sasl_username,
+                sasl_plain_password=self.sasl_password,
+            )
+        elif tls:
+            config["security_protocol"] = "SSL"
+        if tls:
+            config.update(
+                ssl_cafile=self.ssl_cafile,
+                ssl_certfile=self.ssl_certfile,
+                ssl_keyfile=self.ssl_keyfile,
+            )
+        return config
+
+
+@dataclass
+class WorkerSettings(KafkaSettings):
+    """Everything `friction worker` needs besides the detector configuration file."""
+
+    app_id: str = DEFAULT_APP_ID
+    store: str = "memory://"
+    metrics_port: int = 9108
+    idle_advance_s: float = 5.0
+    tick_interval_s: float = 1.0
+    rocksdb_block_cache_mb: int = 64
+    log_level: str = "WARN"
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.store.startswith(("memory://", "rocksdb://")):
+            raise SettingsError(f"store must be memory:// or rocksdb://, got {self.store!r}")
+        if self.idle_advance_s <= 0 or self.tick_interval_s <= 0:
+            raise SettingsError("idle-advance-s and tick-interval-s must be positive")
+        if not 0 <= self.metrics_port < 65536:
+            raise SettingsError(f"metrics port out of range: {self.metrics_port}")
+
+    @property
+    def routed_topic(self) -> str:
+        """The internal topic that partitions events by the detector key (one per app id)."""
+        return f"{self.app_id}-routed"
+
+
+# (attribute, environment variable, option, type, help); the option sets the attribute.
+_KAFKA_OPTIONS = (
+    ("broker", "FRICTION_KAFKA_BROKER", "--broker", str, "Kafka URL(s), kafka://host:port"),
+    ("ssl_cafile", "FRICTION_KAFKA_SSL_CAFILE", "--ssl-cafile", str, "CA bundle: enables TLS"),
+    ("ssl_certfile", "FRICTION_KAFKA_SSL_CERTFILE", "--ssl-certfile", str, "client certificate"),
+    ("ssl_keyfile", "FRICTION_KAFKA_SSL_KEYFILE", "--ssl-keyfile", str, "client private key"),
+    (
+        "sasl_mechanism",
+        "FRICTION_KAFKA_SASL_MECHANISM",
+        "--sasl-mechanism",
+        str,
+        "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+    ),
+    ("sasl_username", "FRICTION_KAFKA_SASL_USERNAME", "--sasl-username", str, "SASL user"),
+    # The password has no option: command lines are visible to other users of the machine.
+    ("sasl_password", "FRICTION_KAFKA_SASL_PASSWORD", None, str, ""),
+    (
+        "input_topics",
+        "FRICTION_INPUT_TOPICS",
+        "--input-topic",
+        str,
+        "input topic(s), comma-separated",
+    ),
+    ("findings_topic", "FRICTION_FINDINGS_TOPIC", "--findings-topic", str, "findings topic"),
+    (
+        "dead_letter_topic",
+        "FRICTION_DEAD_LETTER_TOPIC",
+        "--dead-letter-topic",
+        str,
+        "dead-letter topic",
+    ),
+    ("alerts_topic", "FRICTION_ALERTS_TOPIC", "--alerts-topic", str, "alerts topic"),
+    (
+        "partitions",
+        "FRICTION_TOPIC_PARTITIONS",
+        "--partitions",
+        int,
+        "partitions of topics the worker creates",
+    ),
+)
+_WORKER_OPTIONS = (
+    ("app_id", "FRICTION_APP_ID", "--app-id", str, "Faust app id = consumer group"),
+    ("store", "FRICTION_STORE", "--store", str, "table store: memory:// or rocksdb://"),
+    (
+        "metrics_port",
+        "FRICTION_METRICS_PORT",
+        "--metrics-port",
+        int,
+        "Prometheus port, 0 disables",
+    ),
+    (
+        "idle_advance_s",
+        "FRICTION_IDLE_ADVANCE_S",
+        "--idle-advance-s",
+        float,
+        "advance event time by the clock after this long without input",
+    ),
+    (
+        "tick_interval_s",
+        "FRICTION_TICK_INTERVAL_S",
+        "--tick-interval-s",
+        float,
+        "how often idle partitions are advanced",
+    ),
+    (
+        "rocksdb_block_cache_mb",
+        "FRICTION_ROCKSDB_BLOCK_CACHE_MB",
+        "--rocksdb-block-cache-mb",
+        int,
+        "RocksDB block cache per partition",
+    ),
+    ("log_level", "FRICTION_LOG_LEVEL", "--log-level", str, "Faust log level"),
+)
+
+
+def add_kafka_options(parser: argparse.ArgumentParser, worker: bool = False) -> None:
+    """Options for every setting; unset options fall back to the environment, then defaults."""
+    group = parser.add_argument_group("Kafka (environment variable in brackets)")
+    options = _KAFKA_OPTIONS + (_WORKER_OPTIONS if worker else ())
+    for attr, env, option, kind, text in options:
+        if option is None:
+            continue
+        group.add_argument(option, dest=attr, type=kind, default=None, help=f"{text} [{env}]")
+
+
+def _convert(attr: str, kind: type, raw: str, source: str):
+    if attr == "input_topics":
+        topics = [t.strip() for t in raw.split(",") if t.strip()]
+        if not topics:
+            raise SettingsError(f"{source}: no topic given")
+        return topics
+    try:
+        return kind(raw)
+    except ValueError:
+        raise SettingsError(f"{source}: expected {kind.__name__}, got {raw!r}") from None
+
+
+def resolve(args: argparse.Namespace, worker: bool = False, env=None) -> WorkerSettings:
+    """Settings from defaults, then environment variables, then options."""
+    env = os.environ if env is None else env
+    settings = WorkerSettings()
+    known = {f.name for f in fields(settings)}
+    for attr, variable, option, kind, _ in _KAFKA_OPTIONS + _WORKER_OPTIONS:
+        assert attr in known
+        value = getattr(args, attr, None)
+        if value is not None:
+            setattr(settings, attr, _convert(attr, kind, str(value), option or variable))
+        elif env.get(variable):
+            setattr(settings, attr, _convert(attr, kind, env[variable], variable))
+    settings.validate()
+    return settings

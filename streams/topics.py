@@ -1,0 +1,82 @@
+"""The topics a worker reads and writes, created before it starts.
+
+Faust does not create a source topic it was not told to own, and on the first assignment it
+skips one that is missing, so the worker would sit idle until the next rebalance. Creating
+every topic up front with the admin client avoids that and fixes the partition counts the
+design relies on (the routed topic and the state changelog must match).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+from kafka import KafkaAdminClient
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.partitioner.default import murmur2
+
+from streams.settings import KafkaSettings, SettingsError
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """Kafka's default partitioner (murmur2), so our choice matches any client's."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def ensure_topics(
+    settings: KafkaSettings, topics: dict[str, int], *, exact: set[str] = frozenset()
+) -> dict[str, int]:
+    """Create missing topics with the given partition counts; return every topic's count.
+
+    A topic in `exact` that already exists with another partition count is an error: its keys
+    would map to other partitions than its state.
+    """
+    admin = _admin(settings)
+    try:
+        existing = set(admin.list_topics())
+        missing = {name: n for name, n in topics.items() if name not in existing}
+        if missing:
+            # Another worker of the group may have created it first.
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics(
+                    [_new_topic(name, n) for name, n in missing.items()],
+                    timeout_ms=30_000,
+                )
+        counts = _partition_counts(admin, list(topics))
+    finally:
+        admin.close()
+    for name in exact:
+        if counts.get(name) != topics[name]:
+            raise SettingsError(
+                f"topic {name} has {counts.get(name)} partitions, the worker is configured for "
+                f"{topics[name]}; use --partitions {counts.get(name)} or a new --app-id"
+            )
+    return counts
+
+
+def _new_topic(name: str, partitions: int):
+    from kafka.admin import NewTopic
+
+    return NewTopic(name=name, num_partitions=partitions, replication_factor=-1)
+
+
+def _admin(settings: KafkaSettings) -> KafkaAdminClient:
+    return KafkaAdminClient(client_id="friction-admin", **settings.client_config())
+
+
+def _partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, int]:
+    """Partition counts once metadata shows every topic (creation is asynchronous)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            described = admin.describe_topics(names)
+        except KafkaError:
+            described = []
+        counts = {
+            t.get("topic", t.get("name")): len(t["partitions"])
+            for t in described
+            if not t.get("error_code")
+        }
+        if all(counts.get(name) for name in names) or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.2)

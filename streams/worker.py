@@ -1,0 +1,70 @@
+"""`friction worker`: create the topics, serve metrics, run the Faust app until stopped."""
+
+from __future__ import annotations
+
+import sys
+from importlib.metadata import PackageNotFoundError, version
+
+from detectors.config import Config
+from streams.app import FrictionApp
+from streams.metrics import FrictionMetrics
+from streams.settings import SettingsError, WorkerSettings
+from streams.topics import ensure_topics
+
+
+def _version() -> str:
+    try:
+        return version("friction-detector")
+    except PackageNotFoundError:
+        return "0"
+
+
+def prepare_topics(settings: WorkerSettings) -> None:
+    """Every topic the worker reads or writes, before Faust subscribes (see streams/topics)."""
+    n = settings.partitions
+    wanted = dict.fromkeys(settings.input_topics, n)
+    wanted.update(
+        {
+            settings.findings_topic: n,
+            settings.dead_letter_topic: n,
+            settings.alerts_topic: n,
+            settings.routed_topic: n,
+        }
+    )
+    ensure_topics(settings, wanted, exact={settings.routed_topic})
+
+
+def run_worker(settings: WorkerSettings, config: Config) -> int:
+    """Run until SIGINT/SIGTERM; returns the exit code."""
+    import faust
+
+    try:
+        prepare_topics(settings)
+    except SettingsError as err:
+        print(f"friction worker: {err}", file=sys.stderr)
+        return 2
+    consumed = {t for d in config.detectors for t in d.consumes}
+    metrics = FrictionMetrics(consumed, version=_version())
+    if settings.metrics_port:
+        metrics.serve(settings.metrics_port)
+    friction = FrictionApp(settings, config, metrics)
+    print(
+        f"friction worker {settings.app_id}: {', '.join(settings.input_topics)} -> "
+        f"{settings.findings_topic} ({len(config.detectors)} detectors, store "
+        f"{settings.store}, metrics "
+        f"{'on :' + str(settings.metrics_port) if settings.metrics_port else 'off'})",
+        file=sys.stderr,
+        flush=True,
+    )
+    worker = faust.Worker(
+        friction.app,
+        loglevel=settings.log_level,
+        quiet=True,
+        redirect_stdouts=False,
+        override_logging=True,
+    )
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as done:
+        return int(done.code or 0)
+    return 0

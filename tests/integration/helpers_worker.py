@@ -1,0 +1,249 @@
+"""Helpers for worker tests: a worker subprocess, a compact event generator, topic readers."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+from kafka import KafkaConsumer, KafkaProducer
+
+from detectors.config import load_config
+from detectors.registry import installed_detectors
+from streams.replay import replay
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTRACT_DETECTORS = (
+    "slow_checkout",
+    "late_reset_email",
+    "long_chat_wait",
+    "repeated_form_submission",
+)
+
+
+def write_config(path: Path, lateness_ms: int) -> Path:
+    """The four contract detectors with deadlines of seconds; every other detector off."""
+    lines = ["[engine]", f"allowed_lateness_ms = {lateness_ms}", ""]
+    tuned = {
+        "late_reset_email": "late_after_s = 2\nmissing_after_s = 4",
+        "long_chat_wait": "slow_after_s = 2\nunanswered_after_s = 6",
+        "repeated_form_submission": "window_s = 5",
+    }
+    for name in installed_detectors():
+        lines.append(f"[detectors.{name}]")
+        if name in CONTRACT_DETECTORS:
+            lines.append(tuned.get(name, ""))
+        else:
+            lines.append("enabled = false")
+        lines.append("")
+    path.write_text("\n".join(lines))
+    return path
+
+
+class Names:
+    """Unique topic names and app id for one test."""
+
+    def __init__(self, label: str) -> None:
+        tag = f"{label}-{uuid.uuid4().hex[:8]}"
+        self.app_id = f"app-{tag}"
+        self.input = f"events-{tag}"
+        self.findings = f"findings-{tag}"
+        self.dead_letters = f"dead-{tag}"
+        self.alerts = f"alerts-{tag}"
+
+
+class Worker:
+    """`friction worker` as a subprocess, logging to a file the test can read."""
+
+    def __init__(self, bootstrap: str, config: Path, names: Names, log: Path) -> None:
+        self.log = log
+        self.args = [
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "--config",
+            str(config),
+            "worker",
+            "--broker",
+            f"kafka://{bootstrap}",
+            "--app-id",
+            names.app_id,
+            "--input-topic",
+            names.input,
+            "--findings-topic",
+            names.findings,
+            "--dead-letter-topic",
+            names.dead_letters,
+            "--alerts-topic",
+            names.alerts,
+            "--metrics-port",
+            "0",
+            "--idle-advance-s",
+            "1",
+            "--tick-interval-s",
+            "0.5",
+            "--log-level",
+            "INFO",
+        ]
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> Worker:
+        self._out = self.log.open("ab")
+        self._ready_mark = self.log.stat().st_size if self.log.exists() else 0
+        self.proc = subprocess.Popen(
+            self.args, stdout=self._out, stderr=subprocess.STDOUT, cwd=ROOT, env=os.environ.copy()
+        )
+        return self
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None and self.proc.poll() is None, self.tail()
+            text = self.log.read_bytes()[self._ready_mark :]
+            if b"Worker ready" in text:
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"worker not ready within {timeout}s:\n{self.tail()}")
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        if self.alive():
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._out.close()
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+
+# -- events ---------------------------------------------------------------------------------
+
+
+def compact_events(rng: random.Random, scenarios: int, end_ms: int) -> list[dict]:
+    """Contract scenarios, found and not, with every event in the 5 s before `end_ms`."""
+    events: list[dict] = []
+    counter = iter(range(10**9))
+
+    def ev(kind: str, t: int, attrs: dict, user=None, session=None) -> None:
+        event_id = f"e-{next(counter)}-{rng.getrandbits(24):06x}"
+        events.append(
+            {"event_id": event_id, "type": kind, "time": t, "user_id": user,
+             "session_id": session, "attrs": attrs}
+        )  # fmt: skip
+
+    for i in range(scenarios):
+        t = end_ms - 5000 + rng.randint(0, 2000)
+        user, session = f"u-{i}", f"s-{i}-{rng.getrandbits(20):05x}"
+        kind = i % 4
+        if kind == 0:
+            for step in range(3):
+                slow = step == 2 and rng.random() < 0.4
+                attrs = {"page": f"/checkout/{step}", "duration_ms": 6000 if slow else 800}
+                ev("page_load", t + step * 500, attrs, user, session)
+        elif kind == 1:
+            request = f"r-{i}"
+            ev("password_reset_requested", t, {"request_id": request}, user, session)
+            delay = rng.choice([500, 2800, None])
+            if delay is not None:
+                attrs = {"request_id": request, "template": "password_reset"}
+                ev("email_delivered", t + delay, attrs, user)
+        elif kind == 2:
+            c = {"conversation_id": f"c-{i}"}
+            ev("chat_started", t, c, user)
+            wait = rng.choice([700, 2600, None])
+            if wait is not None:
+                ev("chat_message", t + wait, {**c, "author": "agent"})
+            if rng.random() < 0.3:
+                ev("chat_ended", t + 2900, c)
+        else:
+            form_id = rng.choice(["signup", "address"])
+            for step in range(rng.choice([1, 3, 4])):
+                attrs = {"form_id": form_id, "outcome": "error", "error_fields": ["zip"]}
+                ev("form_submit", t + step * 600, attrs, user, session)
+    # Redeliveries: the same event twice must count once.
+    events.extend(rng.sample(events, len(events) // 20))
+    rng.shuffle(events)
+    events.sort(key=lambda e: e["time"] + rng.randint(0, 300))  # nearly in order
+    return events
+
+
+def expected_finding_ids(config_path: Path, events: list[dict], lateness_ms: int) -> set[str]:
+    """What `friction replay` finds, with a last event that moves time past every deadline."""
+    last = max(e["time"] for e in events)
+    clock = {"event_id": "clock", "type": "heartbeat", "time": last + 60_000 + lateness_ms}
+    lines = b"\n".join(orjson.dumps(e) for e in events + [clock]) + b"\n"
+    out = io.BytesIO()
+    replay(io.BytesIO(lines), load_config(config_path), out, io.BytesIO(), source_name="test")
+    return {orjson.loads(line)["finding_id"] for line in out.getvalue().splitlines()}
+
+
+# -- Kafka ----------------------------------------------------------------------------------
+
+
+def produce(bootstrap: str, topic: str, values: list[bytes], keys: list[bytes | None]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    try:
+        for key, value in zip(keys, values, strict=True):
+            producer.send(topic, key=key, value=value)
+        producer.flush()
+    finally:
+        producer.close()
+
+
+def produce_events(bootstrap: str, topic: str, events: list[dict]) -> None:
+    keys = [(e.get("session_id") or e.get("user_id") or e["event_id"]).encode() for e in events]
+    produce(bootstrap, topic, [orjson.dumps(e) for e in events], keys)
+
+
+class TopicReader:
+    """Everything on a topic from the beginning, read incrementally."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.consumer = KafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        self.values: list[bytes] = []
+
+    def poll(self, seconds: float = 0.5) -> None:
+        for records in self.consumer.poll(timeout_ms=int(seconds * 1000)).values():
+            self.values.extend(r.value for r in records)
+
+    def ids(self, field: str = "finding_id") -> list[str]:
+        return [orjson.loads(v)[field] for v in self.values]
+
+    def wait_for(self, wanted: set[str], timeout: float, settle: float = 3.0) -> list[str]:
+        """All ids read once `wanted` are all present (then `settle` s more), or at timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not wanted <= set(self.ids()):
+            self.poll()
+        end = time.monotonic() + settle
+        while time.monotonic() < end:
+            self.poll()
+        return self.ids()
+
+    def close(self) -> None:
+        self.consumer.close()

@@ -1,0 +1,186 @@
+"""The streaming worker against a real broker: parity with replay, scale-out, crash recovery,
+dead letters. Each test has its own topics and consumer group."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+from helpers_worker import (
+    Names,
+    TopicReader,
+    Worker,
+    compact_events,
+    expected_finding_ids,
+    produce,
+    produce_events,
+    write_config,
+)
+from kafka import KafkaAdminClient
+
+pytestmark = pytest.mark.kafka
+
+# Every event lies in the 5 s before it is sent and a restart takes well under 10 s, so no
+# event falls behind a watermark moved by the clock: the worker sees what replay sees.
+LATENESS_MS = 20_000
+FINDINGS_TIMEOUT_S = 90
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    return write_config(tmp_path / "friction.toml", LATENESS_MS)
+
+
+def _wait_group_stable(bootstrap: str, group: str, members: int, timeout: float = 60) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            description = admin.describe_groups([group])[group]
+            if description["group_state"] == "Stable" and len(description["members"]) == members:
+                return
+            time.sleep(0.5)
+    finally:
+        admin.close()
+    raise AssertionError(f"group {group} did not settle with {members} members")
+
+
+def test_worker_finds_the_same_moments_as_replay(
+    kafka_bootstrap: str, config: Path, tmp_path: Path
+) -> None:
+    names = Names("parity")
+    worker = Worker(kafka_bootstrap, config, names, tmp_path / "worker.log").start()
+    reader = TopicReader(kafka_bootstrap, names.findings)
+    try:
+        worker.wait_ready()
+        events = compact_events(random.Random(1), 400, now_ms())
+        expected = expected_finding_ids(config, events, LATENESS_MS)
+        assert len(expected) > 50
+        produce_events(kafka_bootstrap, names.input, events)
+
+        found = reader.wait_for(expected, FINDINGS_TIMEOUT_S)
+
+        assert set(found) == expected, worker.tail()
+        assert worker.alive()
+    finally:
+        reader.close()
+        worker.stop()
+
+
+def test_two_workers_in_one_group_share_the_work_without_duplicates(
+    kafka_bootstrap: str, config: Path, tmp_path: Path
+) -> None:
+    names = Names("pair")
+    first = Worker(kafka_bootstrap, config, names, tmp_path / "first.log").start()
+    second = Worker(kafka_bootstrap, config, names, tmp_path / "second.log")
+    reader = TopicReader(kafka_bootstrap, names.findings)
+    try:
+        first.wait_ready()
+        second.start().wait_ready()
+        _wait_group_stable(kafka_bootstrap, names.app_id, 2)
+        events = compact_events(random.Random(2), 400, now_ms())
+        expected = expected_finding_ids(config, events, LATENESS_MS)
+        produce_events(kafka_bootstrap, names.input, events)
+
+        found = reader.wait_for(expected, FINDINGS_TIMEOUT_S)
+
+        assert set(found) == expected
+        duplicated = [fid for fid, n in Counter(found).items() if n > 1]
+        assert duplicated == []
+        assert first.alive() and second.alive()
+        both = (first.log.read_text() + second.log.read_text()).count("Worker ready")
+        assert both >= 2
+    finally:
+        reader.close()
+        first.stop()
+        second.stop()
+
+
+def test_a_killed_worker_restarts_without_losing_or_inventing_findings(
+    kafka_bootstrap: str, config: Path, tmp_path: Path
+) -> None:
+    names = Names("crash")
+    log = tmp_path / "worker.log"
+    worker = Worker(kafka_bootstrap, config, names, log).start()
+    restarted = Worker(kafka_bootstrap, config, names, log)
+    reader = TopicReader(kafka_bootstrap, names.findings)
+    try:
+        worker.wait_ready()
+        rng = random.Random(3)
+        before = compact_events(rng, 600, now_ms())
+        produce_events(kafka_bootstrap, names.input, before)
+        time.sleep(1.0)  # mid-stream: state and findings partly written
+        worker.kill()
+
+        worker.stop()
+        restarted.start()
+        after = compact_events(rng, 300, now_ms())
+        produce_events(kafka_bootstrap, names.input, after)
+        restarted.wait_ready()
+        expected = expected_finding_ids(config, before + after, LATENESS_MS)
+
+        found = set(reader.wait_for(expected, FINDINGS_TIMEOUT_S))
+
+        assert sorted(expected - found) == [], "lost findings"
+        assert sorted(found - expected) == [], "findings replay does not give"
+    finally:
+        reader.close()
+        worker.stop()
+        if restarted.proc is not None:
+            restarted.stop()
+
+
+def test_bad_input_goes_to_dead_letters_and_the_worker_keeps_going(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "fast.toml", lateness_ms=1000)
+    names = Names("dead")
+    worker = Worker(kafka_bootstrap, config, names, tmp_path / "worker.log").start()
+    dead = TopicReader(kafka_bootstrap, names.dead_letters)
+    findings = TopicReader(kafka_bootstrap, names.findings)
+    try:
+        worker.wait_ready()
+        bad = [
+            b"{not json",
+            b"[1, 2]",
+            orjson.dumps({"type": "page_load", "time": now_ms()}),
+            orjson.dumps({"event_id": "e-x", "type": "page_load", "time": now_ms(), "attrs": {}}),
+        ]
+        produce(kafka_bootstrap, names.input, bad, [b"one-partition"] * len(bad))
+        slow = {
+            "event_id": "e-slow",
+            "type": "page_load",
+            "time": now_ms(),
+            "session_id": "s-after-bad",
+            "attrs": {"page": "/checkout/payment", "duration_ms": 9000},
+        }
+        produce_events(kafka_bootstrap, names.input, [slow])
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (len(dead.values) < 4 or not findings.values):
+            dead.poll()
+            findings.poll()
+        records = [orjson.loads(v) for v in dead.values]
+
+        assert [r["reason"] for r in records] == [
+            "invalid_json",
+            "not_object",
+            "missing_field",
+            "missing_field",
+        ]
+        assert records[0]["raw"] == "{not json"
+        assert all(r["source"] == names.input and ":" in r["position"] for r in records)
+        assert [orjson.loads(v)["session_id"] for v in findings.values] == ["s-after-bad"]
+        assert worker.alive()
+    finally:
+        dead.close()
+        findings.close()
+        worker.stop()
