@@ -26,7 +26,7 @@ def events(count: int, seed: int = 7, rate_per_s: int = 2000) -> list[bytes]:
     step_ms = 1000 / rate_per_s
     out: list[tuple[int, bytes]] = []
     n = 0
-    while len(out) < count:
+    while len(out) < count * 1.1:
         n += 1
         now = START_MS + int(n * step_ms)
         session = f"s-{rng.randint(1, 20_000)}"
@@ -89,7 +89,10 @@ def events(count: int, seed: int = 7, rate_per_s: int = 2000) -> list[bytes]:
             out.append((event_time + rng.randint(0, 5000), line))
             if rng.random() < 0.01:
                 out.append((event_time + rng.randint(0, 5000), line))  # a redelivery
-    out.sort(key=lambda item: item[0])
+    # Delayed replies and redeliveries arrive after the last moment generated; keep the file to
+    # what had arrived by then, as a cut of a live stream would be.
+    cut = START_MS + int(n * step_ms)
+    out = sorted(item for item in out if item[0] <= cut)
     return [line for _, line in out[:count]]
 
 

@@ -124,7 +124,25 @@ class Engine:
         detectors = self._routes.get(event.type)
         if detectors is None:
             return self._advance_event_time(event.time)
-        return self.process_routed(event, self.routes(event))
+        if event.time < self.watermark:
+            return self.process_routed(event, self.routes(event))
+        store = self.store
+        arrive = self.agenda.arrivals.append
+        item = None
+        for detector in detectors:
+            key = detector.key(event)
+            if key is None:
+                continue
+            skey = detector.name + KEY_SEPARATOR + key
+            record = store.get(skey)
+            if record is None:
+                record = self._new_record(detector, skey, event.time)
+            if item is None:
+                item = _pending_item(event)
+            _insert_pending(record["p"], item)
+            arrive((event.time, skey, detector))
+            store[skey] = record
+        return self._advance_event_time(event.time)
 
     def process_routed(self, event: Event, routes: Iterable[tuple[Detector, str]]) -> list[Finding]:
         """Take an event already routed (the worker routes before repartitioning)."""

@@ -27,6 +27,7 @@ def _open(files: contextlib.ExitStack, path: str | None, mode: str, default: Bin
 def cmd_replay(args: argparse.Namespace) -> int:
     from detectors.alerts import AlertConfigError, load_alert_settings
     from streams.alert_sink import JsonLinesAlertSink
+    from streams.heap import long_lived_state
     from streams.replay import replay
 
     config = load_config(args.config)
@@ -46,9 +47,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
         dead_out = _open(files, args.dead_letter, "wb", sys.stderr.buffer)
         if args.alerts:
             alert_sink = JsonLinesAlertSink(_open(files, args.alerts, "wb", sys.stdout.buffer))
-        summary = replay(
-            source, config, findings_out, dead_out, source_name=args.path, alert_sink=alert_sink
-        )
+        with long_lived_state():
+            summary = replay(
+                source, config, findings_out, dead_out, source_name=args.path, alert_sink=alert_sink
+            )
         findings_out.flush()
         dead_out.flush()
         if alert_sink is not None:
