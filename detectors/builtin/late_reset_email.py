@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from detectors.api import Context, Detector, Param
+from detectors.api import Param
+from detectors.builtin.awaited_reply import AwaitedReply
 from detectors.events import Event
 from detectors.schema import CONTRACT_TYPES
 
-DEADLINE = "deadline"
+SEGMENT = "password_reset"
 
 
-class LateResetEmail(Detector):
+class LateResetEmail(AwaitedReply):
+    """The contract's rule: late after 60 s, missing at 10 minutes, one per `request_id`.
+
+    A missing email is counted under `password_reset`, since the request names no template;
+    a late one under the template its delivery names.
+    """
+
     name = "late_reset_email"
     description = "Reset email delivered after the limit (late) or not by the deadline (missing)."
     consumes = {
@@ -22,83 +29,32 @@ class LateResetEmail(Detector):
         ),
         "missing_after_s": Param(600, "no delivery by then is a missing email", minimum=1),
     }
+    subject_attr = "request_id"
+    measurement = "reset_email_delay"
+    evidence_names = ("delay_ms", "late_after_ms", "missing_after_ms")
 
     def state_ttl_ms(self) -> int:
         return self.missing_after_s * 1000
 
-    def key(self, event: Event) -> str | None:
-        return event.attrs["request_id"]
+    def opening(self, event: Event) -> dict | None:
+        return {"segment": SEGMENT} if event.type == "password_reset_requested" else None
 
-    def on_event(self, state: dict, event: Event, ctx: Context) -> None:
-        if event.type == "password_reset_requested":
-            if "requested" not in state:
-                state.update(
-                    request_id=event.attrs["request_id"],
-                    requested=event.time,
-                    user_id=event.user_id,
-                    session_id=event.session_id,
-                )
-                ctx.schedule(DEADLINE, event.time + self.missing_after_s * 1000)
-            return
-        requested = state.get("requested")
-        if requested is None or state.get("delivered"):
-            return
-        state["delivered"] = True
-        delay_ms = event.time - requested
-        template = event.attrs.get("template", "password_reset")
-        ctx.observe("reset_email_delay", delay_ms / 1000, template)
-        if state.get("done"):
-            return
-        state["done"] = True
-        ctx.cancel(DEADLINE)
-        if delay_ms > self.late_after_s * 1000:
-            self._report(
-                state,
-                ctx,
-                "late",
-                "warning",
-                template,
-                delay_ms,
-                f"Password-reset email arrived {delay_ms / 1000:.0f} s after the request "
-                f"(limit {self.late_after_s} s).",
+    def is_reply(self, event: Event) -> bool:
+        return event.type == "email_delivered"
+
+    def reply_segment(self, event: Event, state: dict) -> str:
+        return event.attrs.get("template", SEGMENT)
+
+    def limits_ms(self, state: dict) -> tuple[int, int]:
+        return self.late_after_s * 1000, self.missing_after_s * 1000
+
+    def summary(self, kind: str, waited_ms: int, state: dict) -> str:
+        if kind == "late":
+            return (
+                f"Password-reset email arrived {waited_ms / 1000:.0f} s after the request "
+                f"(limit {self.late_after_s} s)."
             )
-
-    def on_deadline(self, state: dict, tag: str, ctx: Context) -> None:
-        if state.get("done"):
-            return
-        state["done"] = True
-        self._report(
-            state,
-            ctx,
-            "missing",
-            "critical",
-            "password_reset",
-            None,
+        return (
             f"No password-reset email {self.missing_after_s // 60} min after the request: "
-            "offer the customer another way in.",
-        )
-
-    def _report(
-        self,
-        state: dict,
-        ctx: Context,
-        kind: str,
-        severity: str,
-        template: str,
-        delay_ms: int | None,
-        summary: str,
-    ) -> None:
-        ctx.emit(
-            kind,
-            severity=severity,
-            subject={"request_id": state["request_id"]},
-            summary=summary,
-            evidence={
-                "delay_ms": delay_ms,
-                "late_after_ms": self.late_after_s * 1000,
-                "missing_after_ms": self.missing_after_s * 1000,
-            },
-            user_id=state.get("user_id"),
-            session_id=state.get("session_id"),
-            segment=template,
+            "offer the customer another way in."
         )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from detectors.api import Context, Detector, Param
+from detectors.api import Param
+from detectors.builtin.awaited_reply import AwaitedReply
 from detectors.builtin.catalogue_types import types
 from detectors.events import Event
 
-DEADLINE = "deadline"
 DEFAULT_TEMPLATE = "*"
 
 
@@ -32,7 +32,7 @@ def parse_deadlines(entries: list[str]) -> dict[str, tuple[int, int]]:
     return table
 
 
-class LateTransactionalEmail(Detector):
+class LateTransactionalEmail(AwaitedReply):
     """`late_reset_email` generalised: each template has its own late and missing limits.
 
     Defaults: one-time codes and magic links are late after 60 s and missing after 10 min, the
@@ -58,6 +58,10 @@ class LateTransactionalEmail(Detector):
         ),
     }
 
+    subject_attr = "request_id"
+    measurement = "transactional_email_delay"
+    evidence_names = ("delay_ms", "late_after_ms", "missing_after_ms")
+
     def __init__(self, **overrides) -> None:
         super().__init__(**overrides)
         try:
@@ -68,77 +72,29 @@ class LateTransactionalEmail(Detector):
     def limits(self, template: str) -> tuple[int, int]:
         return self.table.get(template) or self.table[DEFAULT_TEMPLATE]
 
+    def limits_ms(self, state: dict) -> tuple[int, int]:
+        late_s, missing_s = self.limits(state["segment"])
+        return late_s * 1000, missing_s * 1000
+
     def state_ttl_ms(self) -> int:
         return max(missing for _, missing in self.table.values()) * 1000
 
-    def key(self, event: Event) -> str | None:
-        return event.attrs["request_id"]
+    def opening(self, event: Event) -> dict | None:
+        if event.type != "email_requested":
+            return None
+        return {"segment": event.attrs["template"]}
 
-    def on_event(self, state: dict, event: Event, ctx: Context) -> None:
-        if event.type == "email_requested":
-            if "requested" not in state:
-                template = event.attrs["template"]
-                state.update(
-                    request_id=event.attrs["request_id"],
-                    template=template,
-                    requested=event.time,
-                    user_id=event.user_id,
-                    session_id=event.session_id,
-                )
-                ctx.schedule(DEADLINE, event.time + self.limits(template)[1] * 1000)
-            return
-        if "requested" not in state or state.get("delivered"):
-            return
-        state["delivered"] = True
-        template = state["template"]
-        delay_ms = event.time - state["requested"]
-        ctx.observe("transactional_email_delay", delay_ms / 1000, template)
-        if state.get("done"):
-            return
-        state["done"] = True
-        ctx.cancel(DEADLINE)
-        late_s = self.limits(template)[0]
-        if delay_ms > late_s * 1000:
-            self._report(
-                state,
-                ctx,
-                "late",
-                "warning",
-                delay_ms,
-                f"The {template} email arrived {delay_ms / 1000:.0f} s after the request "
-                f"(limit {late_s} s).",
+    def is_reply(self, event: Event) -> bool:
+        return event.type == "email_delivered"
+
+    def summary(self, kind: str, waited_ms: int, state: dict) -> str:
+        template = state["segment"]
+        late_s, missing_s = self.limits(template)
+        if kind == "late":
+            return (
+                f"The {template} email arrived {waited_ms / 1000:.0f} s after the request "
+                f"(limit {late_s} s)."
             )
-
-    def on_deadline(self, state: dict, tag: str, ctx: Context) -> None:
-        if state.get("done"):
-            return
-        state["done"] = True
-        template = state["template"]
-        self._report(
-            state,
-            ctx,
-            "missing",
-            "critical",
-            None,
-            f"No {template} email {self.limits(template)[1]} s after the request: "
-            "offer the customer another way.",
-        )
-
-    def _report(
-        self, state: dict, ctx: Context, kind: str, severity: str, delay_ms, summary: str
-    ) -> None:
-        late_s, missing_s = self.limits(state["template"])
-        ctx.emit(
-            kind,
-            severity=severity,
-            subject={"request_id": state["request_id"]},
-            summary=summary,
-            evidence={
-                "delay_ms": delay_ms,
-                "late_after_ms": late_s * 1000,
-                "missing_after_ms": missing_s * 1000,
-            },
-            user_id=state.get("user_id"),
-            session_id=state.get("session_id"),
-            segment=state["template"],
+        return (
+            f"No {template} email {missing_s} s after the request: offer the customer another way."
         )

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from detectors.api import Context, Detector, Param
+from detectors.api import Param
+from detectors.builtin.awaited_reply import AwaitedReply
 from detectors.builtin.catalogue_types import types
 from detectors.events import Event
 
-DEADLINE = "deadline"
 
-
-class SlowTicketResponse(Detector):
+class SlowTicketResponse(AwaitedReply):
     """First agent `ticket_reply` (or the ticket solved) later than the ticket's SLA.
 
     First reply time as Zendesk and Freshdesk measure it, against the ticket's own `sla_s`
@@ -27,65 +26,35 @@ class SlowTicketResponse(Detector):
         "missing_after_s": Param(24 * 3600, "no reply by then is missing", 60, 30 * 86_400),
     }
 
+    subject_attr = "ticket_id"
+    measurement = "ticket_first_reply"
+    evidence_names = ("wait_ms", "sla_ms", "missing_after_ms")
+
     def state_ttl_ms(self) -> int:
         return max(self.missing_after_s, self.sla_s) * 1000
 
-    def key(self, event: Event) -> str | None:
-        return event.attrs["ticket_id"]
+    def opening(self, event: Event) -> dict | None:
+        if event.type != "ticket_created":
+            return None
+        return {
+            "segment": event.attrs.get("queue", "default"),
+            "sla_ms": int(event.attrs.get("sla_s", self.sla_s) * 1000),
+        }
 
-    def on_event(self, state: dict, event: Event, ctx: Context) -> None:
-        if event.type == "ticket_created":
-            if "created" not in state:
-                sla_s = event.attrs.get("sla_s", self.sla_s)
-                state.update(
-                    ticket_id=event.attrs["ticket_id"],
-                    created=event.time,
-                    sla_ms=int(sla_s * 1000),
-                    queue=event.attrs.get("queue", "default"),
-                    user_id=event.user_id,
-                )
-                deadline_ms = max(self.missing_after_s * 1000, state["sla_ms"])
-                ctx.schedule(DEADLINE, event.time + deadline_ms)
-            return
-        if "created" not in state or state.get("done"):
-            return
-        if event.type == "ticket_reply" and event.attrs["author"] != "agent":
-            return
-        state["done"] = True
-        ctx.cancel(DEADLINE)
-        wait_ms = event.time - state["created"]
-        ctx.observe("ticket_first_reply", wait_ms / 1000, state["queue"])
-        if wait_ms > state["sla_ms"]:
-            self._report(state, ctx, "late", "warning", wait_ms)
+    def is_reply(self, event: Event) -> bool:
+        return event.type == "ticket_solved" or event.attrs.get("author") == "agent"
 
-    def on_deadline(self, state: dict, tag: str, ctx: Context) -> None:
-        if state.get("done"):
-            return
-        state["done"] = True
-        self._report(state, ctx, "missing", "critical", ctx.now - state["created"])
+    def limits_ms(self, state: dict) -> tuple[int, int]:
+        return state["sla_ms"], max(self.missing_after_s * 1000, state["sla_ms"])
 
-    def _report(self, state: dict, ctx: Context, kind: str, severity: str, wait_ms: int) -> None:
-        queue = state["queue"]
+    def summary(self, kind: str, waited_ms: int, state: dict) -> str:
+        ticket, queue = state["subject_id"], state["segment"]
         if kind == "late":
-            summary = (
-                f"Ticket {state['ticket_id']} in {queue} got its first reply after "
-                f"{wait_ms / 3600_000:.1f} h (SLA {state['sla_ms'] / 3600_000:.1f} h)."
+            return (
+                f"Ticket {ticket} in {queue} got its first reply after "
+                f"{waited_ms / 3600_000:.1f} h (SLA {state['sla_ms'] / 3600_000:.1f} h)."
             )
-        else:
-            summary = (
-                f"Ticket {state['ticket_id']} in {queue} has had no reply for "
-                f"{wait_ms / 3600_000:.1f} h: answer it now."
-            )
-        ctx.emit(
-            kind,
-            severity=severity,
-            subject={"ticket_id": state["ticket_id"]},
-            summary=summary,
-            evidence={
-                "wait_ms": wait_ms,
-                "sla_ms": state["sla_ms"],
-                "missing_after_ms": max(self.missing_after_s * 1000, state["sla_ms"]),
-            },
-            user_id=state.get("user_id"),
-            segment=queue,
+        return (
+            f"Ticket {ticket} in {queue} has had no reply for {waited_ms / 3600_000:.1f} h: "
+            "answer it now."
         )

@@ -70,7 +70,7 @@ def test_missing_email_fires_once_the_watermark_passes_the_deadline():
     assert [f.kind for f in harness.advance(DEADLINE + 1)] == ["missing"]
 
 
-def test_missing_finding_is_critical_at_the_deadline_without_a_delay():
+def test_missing_finding_is_critical_at_the_deadline_with_the_wait_so_far():
     harness = run(requested(user_id="u-42", session_id="s-9"))
     (finding,) = harness.findings
     assert finding.kind == "missing"
@@ -80,7 +80,7 @@ def test_missing_finding_is_critical_at_the_deadline_without_a_delay():
     assert finding.user_id == "u-42"
     assert finding.session_id == "s-9"
     assert finding.evidence == {
-        "delay_ms": None,
+        "delay_ms": 600_000,
         "late_after_ms": 60_000,
         "missing_after_ms": 600_000,
     }
