@@ -75,7 +75,9 @@ class _Reaction:
         self.record["t"].pop(tag, None)
 
     def observe(self, measurement: str, seconds: float, segment: str = "") -> None:
-        self.engine.observer.on_measurement(self.detector.name, measurement, seconds, segment)
+        self.engine.observer.on_measurement(
+            self.detector.name, measurement, seconds, segment, self.now
+        )
 
 
 class Engine:

@@ -21,8 +21,10 @@ class EngineObserver:
     def on_finding(self, finding: Finding) -> None:
         """A finding, as it is emitted."""
 
-    def on_measurement(self, detector: str, measurement: str, seconds: float, segment: str) -> None:
-        """A value behind a detector's rule, such as a load time, for distributions."""
+    def on_measurement(
+        self, detector: str, measurement: str, seconds: float, segment: str, time_ms: int
+    ) -> None:
+        """A value behind a detector's rule, such as a load time, made at event time `time_ms`."""
 
     def on_state_size(self, detector: str, keys: int) -> None:
         """How many keys a detector holds after a change in key count."""
@@ -53,9 +55,11 @@ class FanOut(EngineObserver):
         for observer in self.observers:
             observer.on_finding(finding)
 
-    def on_measurement(self, detector: str, measurement: str, seconds: float, segment: str) -> None:
+    def on_measurement(
+        self, detector: str, measurement: str, seconds: float, segment: str, time_ms: int
+    ) -> None:
         for observer in self.observers:
-            observer.on_measurement(detector, measurement, seconds, segment)
+            observer.on_measurement(detector, measurement, seconds, segment, time_ms)
 
     def on_state_size(self, detector: str, keys: int) -> None:
         for observer in self.observers:

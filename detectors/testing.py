@@ -61,7 +61,9 @@ class _Recorder(EngineObserver):
     def on_late(self, event: Event, watermark: int) -> None:
         self.late += 1
 
-    def on_measurement(self, detector: str, measurement: str, seconds: float, segment: str) -> None:
+    def on_measurement(
+        self, detector: str, measurement: str, seconds: float, segment: str, time_ms: int
+    ) -> None:
         self.measurements.append((measurement, seconds, segment))
 
 

@@ -143,8 +143,10 @@ class _PartitionObserver(EngineObserver):
     def on_finding(self, finding) -> None:
         self.metrics.on_finding(finding)
 
-    def on_measurement(self, detector: str, measurement: str, seconds: float, segment: str) -> None:
-        self.metrics.on_measurement(detector, measurement, seconds, segment)
+    def on_measurement(
+        self, detector: str, measurement: str, seconds: float, segment: str, time_ms: int
+    ) -> None:
+        self.metrics.on_measurement(detector, measurement, seconds, segment, time_ms)
 
     def on_state_size(self, detector: str, keys: int) -> None:
         per_partition = self.sizes.setdefault(detector, {})

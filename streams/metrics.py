@@ -148,7 +148,9 @@ class FrictionMetrics(EngineObserver):
             finding.detector, finding.kind, finding.severity, finding.segment
         ).inc()
 
-    def on_measurement(self, detector: str, measurement: str, seconds: float, segment: str) -> None:
+    def on_measurement(
+        self, detector: str, measurement: str, seconds: float, segment: str, time_ms: int
+    ) -> None:
         histogram = self.histograms.get(measurement)
         if histogram is not None:
             histogram.labels(segment).observe(seconds)

@@ -58,18 +58,9 @@ class AlertEngine(EngineObserver):
         )
 
     def on_measurement(
-        self,
-        detector: str,
-        measurement: str,
-        seconds: float,
-        segment: str,
-        time_ms: int | None = None,
+        self, detector: str, measurement: str, seconds: float, segment: str, time_ms: int
     ) -> None:
-        # The hook carries no time; a measurement is made while the engine releases events
-        # between the previous watermark and the next, so the previous watermark stands in.
-        at = time_ms if time_ms is not None else self.clock
-        if at is not None:
-            self.windows.add(detector, segment, measurement_series(measurement), at)
+        self.windows.add(detector, segment, measurement_series(measurement), time_ms)
 
     def add_count(self, detector: str, segment: str, series: str, time_ms: int, n: int) -> None:
         """Merge counts pre-aggregated elsewhere (one worker per partition): `f:kind`, `m:name`."""

@@ -1,0 +1,61 @@
+"""Alerts from per-partition rollups merged in one place equal alerts from one whole engine."""
+
+from __future__ import annotations
+
+from test_alert_incident import day_of_events
+
+from detectors.alerts import AlertEngine, load_alert_settings
+from detectors.config import build_config
+from detectors.engine import Engine, store_key
+from detectors.events import Event
+from streams.rollups import Rollup, RollupMerger
+from streams.topics import partition_for
+
+PARTITIONS = 4
+
+
+def contract_config():
+    names = ["slow_checkout", "late_reset_email", "long_chat_wait", "repeated_form_submission"]
+    return build_config({"detectors": {"enable": names}})
+
+
+def decoded_day() -> list[Event]:
+    decoder = contract_config().decoder()
+    events = [decoder.from_object(doc) for doc in day_of_events()]
+    return sorted(events, key=lambda event: event.time)
+
+
+def alerts_of_one_engine(events: list[Event]) -> list[dict]:
+    config = contract_config()
+    alerts = AlertEngine(load_alert_settings(None))
+    engine = Engine(config.detectors, observer=alerts)
+    for event in events:
+        engine.process(event)
+    return [alert.to_dict() for alert in alerts.take_alerts()]
+
+
+def alerts_of_partitions(events: list[Event], drain_every: int) -> list[dict]:
+    config = contract_config()
+    settings = load_alert_settings(None)
+    alerts = AlertEngine(settings)
+    merger = RollupMerger(alerts, PARTITIONS)
+    rollups = [Rollup(p, settings.bucket_s * 1000) for p in range(PARTITIONS)]
+    engines = [Engine(config.detectors, observer=rollups[p]) for p in range(PARTITIONS)]
+    router = Engine(config.detectors)
+    for n, event in enumerate(events):
+        for detector, key in router.routes(event):
+            partition = partition_for(store_key(detector.name, key).encode(), PARTITIONS)
+            engines[partition].process_routed(event, ((detector, key),))
+        if n % drain_every == 0:
+            for rollup in rollups:
+                message = rollup.drain()
+                if message is not None:
+                    merger.add(message)
+    return [alert.to_dict() for alert in alerts.take_alerts()]
+
+
+def test_merged_partition_rollups_page_like_one_engine():
+    events = decoded_day()
+    whole = alerts_of_one_engine(events)
+    assert [a["status"] for a in whole] == ["firing", "resolved"]
+    assert alerts_of_partitions(events, drain_every=50) == whole
