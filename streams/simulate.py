@@ -3,7 +3,7 @@
 Traffic is a stream of scenarios: a shopper who loads pages and checks out, clicks, fills in a
 form, asks for a password reset and gets the email, chats with an agent. A share of scenarios
 (`--incident-rate`) is an incident that one detector reports: the four contract detectors
-here, plus every `inject_<detector>` of `streams.incidents` when that module is present.
+here, plus every catalogue detector's incident from `streams.incidents`.
 Each scenario's events are scheduled at their event times from now and sent when due, so event
 time follows the wall clock as it does in production.
 """
@@ -11,7 +11,6 @@ time follows the wall clock as it does in production.
 from __future__ import annotations
 
 import heapq
-import importlib
 import itertools
 import random
 import sys
@@ -19,6 +18,8 @@ import time
 from collections.abc import Callable, Iterator
 
 import orjson
+
+from streams.incidents import INJECTORS
 
 SECOND = 1000
 Scenario = Callable[[int, random.Random], list[dict]]
@@ -146,17 +147,11 @@ INCIDENTS: dict[str, Scenario] = {
 
 
 def incident_catalogue(use_catalogue: bool = True) -> dict[str, Scenario]:
-    """The contract incidents plus `streams.incidents.inject_*` when that module exists."""
+    """The contract incidents, plus one per catalogue detector from `streams.incidents`."""
     incidents = dict(INCIDENTS)
-    if not use_catalogue:
-        return incidents
-    try:
-        module = importlib.import_module("streams.incidents")
-    except ImportError:
-        return incidents
-    for name in dir(module):
-        if name.startswith("inject_"):
-            incidents.setdefault(name.removeprefix("inject_"), getattr(module, name))
+    if use_catalogue:
+        for name, inject in INJECTORS.items():
+            incidents.setdefault(name, inject)
     return incidents
 
 
