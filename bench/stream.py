@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import socket
 import subprocess
@@ -97,8 +98,21 @@ def ceiling(bootstrap: str, topic: str, n: int) -> float:
     return n / elapsed
 
 
-def start_worker(bootstrap: str, app_id: str, topic: str, findings: str, config: Path, log: Path):
-    args = [
+def start_worker(
+    bootstrap: str,
+    app_id: str,
+    topic: str,
+    findings: str,
+    config: Path,
+    log: Path,
+    profile: Path | None = None,
+):
+    prefix = []
+    if profile is not None:  # sample the worker with py-spy (pip install py-spy)
+        spy = Path(sys.executable).with_name("py-spy")
+        prefix = [str(spy), "record", "--rate", "200", "--format", "speedscope",
+                  "-o", str(profile), "--"]  # fmt: skip
+    args = prefix + [
         sys.executable, "-m", "streams.cli", "--config", str(config), "worker",
         "--broker", f"kafka://{bootstrap}", "--app-id", app_id, "--input-topic", topic,
         "--findings-topic", findings, "--metrics-port", "0", "--log-level", "INFO",
@@ -124,10 +138,12 @@ def committed(admin: KafkaAdminClient, group: str, topic: str) -> int:
     return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
 
 
-def throughput(bootstrap: str, topic: str, n: int, config: Path, home: Path) -> tuple[float, float]:
+def throughput(
+    bootstrap: str, topic: str, n: int, config: Path, home: Path, profile: Path | None = None
+) -> tuple[float, float]:
     app_id = f"bench-{uuid.uuid4().hex[:6]}"
     log = home / f"{app_id}.log"
-    proc = start_worker(bootstrap, app_id, topic, f"{app_id}-findings", config, log)
+    proc = start_worker(bootstrap, app_id, topic, f"{app_id}-findings", config, log, profile)
     try:
         ready = wait_ready(log, proc)
         admin = KafkaAdminClient(bootstrap_servers=bootstrap)
@@ -146,10 +162,36 @@ def throughput(bootstrap: str, topic: str, n: int, config: Path, home: Path) -> 
         all_done = time.monotonic()
         consumer.close()
         admin.close()
+        cpu = _cpu_seconds(_worker_pid(proc, profile is not None))
+        print(
+            f"  {end:,} routed messages; worker CPU {cpu:.1f} s over "
+            f"{all_done - ready:.1f} s wall ({cpu / (all_done - ready):.0%})"
+        )
         return n / (input_done - ready), n / (all_done - ready)
     finally:
-        proc.terminate()
-        proc.wait(30)
+        if profile is not None:  # stop the worker: py-spy then writes its profile and exits
+            for task in Path(f"/proc/{proc.pid}/task").iterdir():
+                for child in (task / "children").read_text().split():
+                    subprocess.run(["kill", "-TERM", child], check=False)
+            proc.wait(60)
+        else:
+            proc.terminate()
+            proc.wait(30)
+
+
+def _worker_pid(proc: subprocess.Popen, profiled: bool) -> int:
+    if not profiled:
+        return proc.pid
+    for task in Path(f"/proc/{proc.pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            return int(child)
+    return proc.pid
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def latency(bootstrap: str, config: Path, home: Path, rate: float, seconds: float) -> list[float]:
@@ -235,6 +277,11 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--latency-rate", type=float, default=10, help="completing events/s")
     parser.add_argument("--latency-seconds", type=float, default=20)
+    parser.add_argument(
+        "--config", type=Path, help="detector configuration (default: every installed detector)"
+    )
+    parser.add_argument("--profile", type=Path, help="py-spy profile of the throughput worker")
+    parser.add_argument("--no-latency", action="store_true", help="skip the latency run")
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="friction-bench-"))
@@ -244,9 +291,10 @@ def main() -> int:
     try:
         bootstrap = broker.bootstrap
         default_config = home / "default.toml"
-        default_config.write_text("")
+        base = args.config.read_text() if args.config else ""
+        default_config.write_text(base)
         live_config = home / "live.toml"
-        live_config.write_text("[engine]\nallowed_lateness_ms = 0\n")
+        live_config.write_text("[engine]\nallowed_lateness_ms = 0\n\n" + base)
         topic = "bench-events"
         create_topic(bootstrap, topic, 4)
         messages = generate(args.events)
@@ -257,12 +305,17 @@ def main() -> int:
         bare = ceiling(bootstrap, topic, len(messages))
         print(f"ceiling (bare kafka-python consumer, read + parse): {bare:,.0f} events/s")
 
-        routed_rate, total_rate = throughput(bootstrap, topic, len(messages), default_config, home)
+        routed_rate, total_rate = throughput(
+            bootstrap, topic, len(messages), default_config, home, args.profile
+        )
+        which = f"config {args.config}" if args.config else "all detectors"
         print(
-            f"worker, all detectors, 1 process: {routed_rate:,.0f} events/s through stage 1, "
+            f"worker, {which}, 1 process: {routed_rate:,.0f} events/s through stage 1, "
             f"{total_rate:,.0f} events/s until detection committed everything"
         )
 
+        if args.no_latency:
+            return 0
         lat = latency(bootstrap, live_config, home, args.latency_rate, args.latency_seconds)
         if lat:
             print(
