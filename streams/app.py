@@ -9,6 +9,10 @@ the message being processed, always writes it to the right one, and a restart or
 recovers exactly that partition's state. When a partition has been quiet for
 `idle_advance_s`, a timer sends it a tick; handling the tick moves that engine's watermark to
 the wall clock minus the allowed lateness, so deadlines fire at night too.
+
+Alerting (`alert`): each engine also counts its findings and measurements in a rollup; a
+timer sends the rollups to a one-partition topic, whose owner merges them into the alert
+engine (see streams/alerting.py) and publishes alerts to the alerts topic and Alertmanager.
 """
 
 from __future__ import annotations
@@ -23,13 +27,19 @@ import orjson
 from detectors.config import Config
 from detectors.engine import Engine, store_key
 from detectors.events import BadInput, Event
-from detectors.observer import EngineObserver
+from detectors.observer import EngineObserver, FanOut
+from streams.alerting import WorkerAlerting
+from streams.alertmanager import AlertmanagerClient
 from streams.dead_letter import dead_letter_record
+from streams.kafka_sensor import KafkaClientSensor
 from streams.metrics import FrictionMetrics
 from streams.settings import WorkerSettings
 from streams.topics import partition_for
 
 STATE_TABLE = "engine-state"
+ALERT_TABLE = "alert-state"
+ALERT_SNAPSHOT_KEY = "engine"
+ROLLUP_INTERVAL_S = 1.0
 
 
 # -- the routed message ---------------------------------------------------------------------
@@ -176,6 +186,12 @@ class FrictionApp:
         # that restarts with a backlog reads it before any tick moves event time on.
         self.last_input = time.monotonic()
         self.last_routed: dict[int, float] = {}  # per routed partition, excluding ticks
+        self.alerting = WorkerAlerting(config, metrics, settings.partitions)
+        self.alertmanager = (
+            AlertmanagerClient(settings.alertmanager_url, settings.alert_resend_s)
+            if settings.alertmanager_url
+            else None
+        )
         self.app = self._build()
 
     def _build(self) -> faust.App:
@@ -202,10 +218,18 @@ class FrictionApp:
         self.findings = app.topic(s.findings_topic, **raw)
         self.dead_letters = app.topic(s.dead_letter_topic, **raw)
         self.table = app.Table(STATE_TABLE, partitions=s.partitions, key_type=str, value_type=None)
+        self.alerts = app.topic(s.alerts_topic, **raw)
+        self.rollups = app.topic(s.rollups_topic, partitions=1, internal=True, **raw)
+        self.alert_table = app.Table(ALERT_TABLE, partitions=1, key_type=str, value_type=None)
         app.agent(self.input, name="route", concurrency=1)(self._route)
         app.agent(self.routed, name="detect", concurrency=1)(self._detect)
         app.timer(s.tick_interval_s, name="tick")(self._tick)
+        app.agent(self.rollups, name="alert", concurrency=1)(self._alert)
+        app.timer(ROLLUP_INTERVAL_S, name="rollup")(self._send_rollups)
+        if self.alertmanager is not None:
+            app.timer(min(15.0, s.alert_resend_s / 2), name="alert-resend")(self._resend)
         app.on_partitions_revoked.connect(self._on_revoked)
+        app.sensors.add(KafkaClientSensor(app, self.metrics))
         return app
 
     # -- stage 1 ------------------------------------------------------------------------
@@ -252,7 +276,10 @@ class FrictionApp:
                 allowed_lateness_ms=settings.allowed_lateness_ms,
                 dedup_horizon_ms=settings.dedup_horizon_ms,
                 store=store,
-                observer=_PartitionObserver(self.metrics, self.state_sizes, partition),
+                observer=FanOut(
+                    _PartitionObserver(self.metrics, self.state_sizes, partition),
+                    self.alerting.rollup_for(partition),
+                ),
             )
             engine.restore()
             self.engines[partition] = engine
@@ -299,10 +326,41 @@ class FrictionApp:
             if now - self.last_routed.get(tp.partition, 0.0) >= idle:
                 await self.routed.send(value=tick, partition=tp.partition)
 
+    # -- alerting -----------------------------------------------------------------------
+
+    async def _send_rollups(self) -> None:
+        """Each partition's counts since the last send, with its watermark."""
+        for message in self.alerting.drain():
+            await self.rollups.send(value=message, partition=0)
+
+    async def _alert(self, stream) -> None:
+        loop = asyncio.get_running_loop()
+        async for message in stream.events():
+            if not self.alerting.restored:
+                self.alerting.restore(self.alert_table.get(ALERT_SNAPSHOT_KEY))
+                if self.alertmanager is not None:
+                    await loop.run_in_executor(
+                        None, self.alertmanager.publish, self.alerting.engine.firing()
+                    )
+            alerts = self.alerting.merge(message.value)
+            for alert in alerts:
+                await self.alerts.send(key=alert.alert_id.encode(), value=alert.to_json())
+            if alerts and self.alertmanager is not None:
+                await loop.run_in_executor(None, self.alertmanager.publish, alerts)
+            self.alert_table[ALERT_SNAPSHOT_KEY] = self.alerting.snapshot()
+
+    async def _resend(self) -> None:
+        """Alertmanager forgets an alert not re-sent within its resolve timeout."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.alertmanager.resend_due)
+
     async def _on_revoked(self, app, revoked, **kwargs) -> None:
         """A partition that moves away takes its state along: drop its engine."""
         for tp in revoked:
+            if tp.topic == self.settings.rollups_topic:
+                self.alerting.restored = False  # the next owner resumes from the snapshot
             if tp.topic == self.settings.routed_topic:
+                self.alerting.forget(tp.partition)
                 self.engines.pop(tp.partition, None)
                 self.stores.pop(tp.partition, None)
                 self.last_routed.pop(tp.partition, None)

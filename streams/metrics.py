@@ -20,6 +20,7 @@ DEFAULT_METRICS_PORT = 9108
 LOAD_BUCKETS = (0.5, 1, 2, 2.5, 3, 4, 5, 7.5, 10, 15, 30, 60)
 EMAIL_BUCKETS = (5, 10, 30, 60, 120, 300, 600, 1200, 3600)
 CHAT_BUCKETS = (10, 30, 60, 120, 180, 300, 600, 1200)
+COMMIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 PROCESSING_BUCKETS = (0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1)
 
 # Detector measurements exported as histograms: measurement -> (metric, label, help, buckets).
@@ -116,6 +117,18 @@ class FrictionMetrics(EngineObserver):
             "friction_event_processing_seconds",
             "Time to decode and process one event.",
             buckets=PROCESSING_BUCKETS,
+            registry=reg,
+        )
+        self.consumer_lag = Gauge(
+            "friction_consumer_lag_messages",
+            "Messages behind the end of each partition this worker consumes.",
+            ["topic", "partition"],
+            registry=reg,
+        )
+        self.commit_latency = Histogram(
+            "friction_commit_latency_seconds",
+            "Time Faust takes to commit consumer offsets.",
+            buckets=COMMIT_BUCKETS,
             registry=reg,
         )
         Gauge(

@@ -133,6 +133,8 @@ class WorkerSettings(KafkaSettings):
     tick_interval_s: float = 1.0
     rocksdb_block_cache_mb: int = 64
     log_level: str = "WARN"
+    alertmanager_url: str = ""
+    alert_resend_s: float = 60.0
 
     def validate(self) -> None:
         super().validate()
@@ -140,6 +142,13 @@ class WorkerSettings(KafkaSettings):
             raise SettingsError(f"store must be memory:// or rocksdb://, got {self.store!r}")
         if self.idle_advance_s <= 0 or self.tick_interval_s <= 0:
             raise SettingsError("idle-advance-s and tick-interval-s must be positive")
+        if self.alert_resend_s <= 0:
+            raise SettingsError("alert-resend-s must be positive")
+        if self.alertmanager_url and not self.alertmanager_url.startswith(("http://", "https://")):
+            raise SettingsError(
+                "alertmanager URL must start with http:// or https://, "
+                f"got {self.alertmanager_url!r}"
+            )
         if not 0 <= self.metrics_port < 65536:
             raise SettingsError(f"metrics port out of range: {self.metrics_port}")
 
@@ -147,6 +156,11 @@ class WorkerSettings(KafkaSettings):
     def routed_topic(self) -> str:
         """The internal topic that partitions events by the detector key (one per app id)."""
         return f"{self.app_id}-routed"
+
+    @property
+    def rollups_topic(self) -> str:
+        """The internal one-partition topic where partitions send counts to the alert engine."""
+        return f"{self.app_id}-rollups"
 
 
 # (attribute, environment variable, option, type, help); the option sets the attribute.
@@ -221,6 +235,20 @@ _WORKER_OPTIONS = (
         "RocksDB block cache per partition",
     ),
     ("log_level", "FRICTION_LOG_LEVEL", "--log-level", str, "Faust log level"),
+    (
+        "alertmanager_url",
+        "FRICTION_ALERTMANAGER_URL",
+        "--alertmanager-url",
+        str,
+        "Alertmanager base URL to push alerts to (API v2); empty: alerts topic only",
+    ),
+    (
+        "alert_resend_s",
+        "FRICTION_ALERT_RESEND_S",
+        "--alert-resend-s",
+        float,
+        "how often firing alerts are re-sent to Alertmanager",
+    ),
 )
 
 

@@ -29,9 +29,10 @@ def prepare_topics(settings: WorkerSettings) -> None:
             settings.dead_letter_topic: n,
             settings.alerts_topic: n,
             settings.routed_topic: n,
+            settings.rollups_topic: 1,
         }
     )
-    ensure_topics(settings, wanted, exact={settings.routed_topic})
+    ensure_topics(settings, wanted, exact={settings.routed_topic, settings.rollups_topic})
 
 
 def run_worker(settings: WorkerSettings, config: Config) -> int:

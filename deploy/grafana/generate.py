@@ -485,6 +485,30 @@ def pipeline_health() -> Dashboard:
             width=12,
         ),
         graph(
+            "Consumer lag",
+            "Messages each worker is behind the end of the partitions it consumes, by topic.",
+            [
+                query(
+                    "sum by (instance, topic) (friction_consumer_lag_messages)",
+                    "{{instance}} {{topic}}",
+                )
+            ],
+            width=12,
+        ),
+        graph(
+            "Offset commit latency",
+            "Time to commit consumer offsets: p99 by worker.",
+            [
+                query(
+                    "histogram_quantile(0.99, sum by (instance, le) "
+                    f"(rate(friction_commit_latency_seconds_bucket[{RATE}])))",
+                    "p99 {{instance}}",
+                )
+            ],
+            unit="s",
+            width=12,
+        ),
+        graph(
             "Detector state keys",
             "Keys held in detector state, summed over the workers.",
             [query("sum by (detector) (friction_detector_state_keys)", "{{detector}}")],

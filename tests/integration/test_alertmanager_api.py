@@ -2,80 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import time
-import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 
-import orjson
-import pytest
+from conftest import get_json
 
 from detectors.alerts import Alert
 from streams.alertmanager import AlertmanagerClient
-
-BINARY = "prometheus-alertmanager"
-CONFIG = """\
-route:
-  receiver: blackhole
-  group_wait: 1s
-  group_interval: 1s
-receivers:
-  - name: blackhole
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def get_json(url: str):
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return orjson.loads(response.read())
-
-
-@pytest.fixture(scope="session")
-def alertmanager_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = shutil.which(BINARY)
-    if binary is None:
-        pytest.fail(f"{BINARY} not found: install the Debian package prometheus-alertmanager")
-    home: Path = tmp_path_factory.mktemp("alertmanager")
-    (home / "alertmanager.yml").write_text(CONFIG)
-    port = free_port()
-    log = open(home / "alertmanager.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={home / 'alertmanager.yml'}",
-            f"--storage.path={home / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url + "/-/ready", timeout=1).read()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(
-                        "Alertmanager did not start:\n" + (home / "alertmanager.log").read_text()
-                    )
-                time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 def incident(status: str, starts_at_ms: int, ends_at_ms: int | None = None) -> Alert:

@@ -7,20 +7,12 @@ the counts those events imply.
 
 from __future__ import annotations
 
-import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
-import orjson
 import pytest
-
-BINARY = "prometheus"
+from conftest import free_port, query, running_prometheus, wait_http
 
 # 3 slow checkout loads in 3 sessions, 2 fast ones, then a later page load that moves the
 # watermark past them all: 6 page_load events, 3 slow_checkout findings, 1 alert firing.
@@ -58,24 +50,6 @@ time.sleep(600)
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_http(url: str, process: subprocess.Popen, what: str, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=1).read()
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"{what} did not start:\n{log.read_text()}")
-            time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def exporter_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     home = tmp_path_factory.mktemp("exporter")
@@ -97,54 +71,8 @@ def exporter_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 
 @pytest.fixture(scope="module")
 def prometheus_url(tmp_path_factory: pytest.TempPathFactory, exporter_port: int) -> Iterator[str]:
-    binary = shutil.which(BINARY)
-    if binary is None:
-        pytest.fail(f"{BINARY} not found: install the Debian package prometheus")
-    home = tmp_path_factory.mktemp("prometheus")
-    (home / "prometheus.yml").write_text(
-        "global:\n"
-        "  scrape_interval: 1s\n"
-        "  evaluation_interval: 1s\n"
-        "scrape_configs:\n"
-        "  - job_name: friction-worker\n"
-        "    static_configs:\n"
-        f"      - targets: ['127.0.0.1:{exporter_port}']\n"
-    )
-    port = free_port()
-    log = open(home / "prometheus.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={home / 'prometheus.yml'}",
-            f"--storage.tsdb.path={home / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(url + "/-/ready", process, "Prometheus", home / "prometheus.log")
+    with running_prometheus(tmp_path_factory.mktemp("prometheus"), [exporter_port]) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
-
-
-def query(url: str, promql: str, timeout_s: float = 30) -> float:
-    """The single value of an instant query, once Prometheus has one."""
-    deadline = time.monotonic() + timeout_s
-    address = url + "/api/v1/query?" + urllib.parse.urlencode({"query": promql})
-    while True:
-        with urllib.request.urlopen(address, timeout=5) as response:
-            result = orjson.loads(response.read())["data"]["result"]
-        if result:
-            assert len(result) == 1, result
-            return float(result[0]["value"][1])
-        if time.monotonic() > deadline:
-            pytest.fail(f"Prometheus returned nothing for {promql} in {timeout_s} s")
-        time.sleep(0.5)
 
 
 def test_target_is_up(prometheus_url):

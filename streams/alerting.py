@@ -1,0 +1,67 @@
+"""The worker's alerting: partition rollups in, one alert engine, alerts out.
+
+Every worker keeps a `Rollup` per detection partition it owns and sends it on a timer; the one
+worker that owns the single partition of the rollups topic merges them into the alert engine,
+publishes alerts to the alerts topic and, when configured, to Alertmanager, and keeps the
+engine's snapshot in a table so a restart resumes the incident rather than paging anew.
+"""
+
+from __future__ import annotations
+
+from detectors.alerts import Alert, AlertEngine, load_alert_settings
+from detectors.config import Config
+from streams.alert_sink import count_alert
+from streams.metrics import FrictionMetrics
+from streams.rollups import Rollup, RollupMerger
+
+
+class WorkerAlerting:
+    """Rollups of the partitions this worker detects on, and the merging alert engine."""
+
+    def __init__(self, config: Config, metrics: FrictionMetrics, partitions: int) -> None:
+        settings = load_alert_settings(config.sections.get("alerts"))
+        self.bucket_ms = settings.bucket_s * 1000
+        self.metrics = metrics
+        self.engine = AlertEngine(settings)
+        self.merger = RollupMerger(self.engine, partitions)
+        self.rollups: dict[int, Rollup] = {}
+        self.restored = False
+
+    def rollup_for(self, partition: int) -> Rollup:
+        rollup = self.rollups.get(partition)
+        if rollup is None:
+            rollup = self.rollups[partition] = Rollup(partition, self.bucket_ms)
+        return rollup
+
+    def forget(self, partition: int) -> None:
+        """A revoked partition's counts go with it; its new owner counts from its changelog."""
+        self.rollups.pop(partition, None)
+
+    def drain(self) -> list[bytes]:
+        """Messages for the rollups topic, one per partition with news."""
+        return [m for rollup in self.rollups.values() if (m := rollup.drain()) is not None]
+
+    def merge(self, message: bytes) -> list[Alert]:
+        """Add one rollup; return the alerts that became due, counted in the metrics."""
+        self.merger.add(message)
+        alerts = self.engine.take_alerts()
+        for alert in alerts:
+            count_alert(self.metrics, alert)
+        return alerts
+
+    def snapshot(self) -> dict:
+        """Plain data for the alert table: the engine and the partitions' watermarks."""
+        return {
+            "engine": self.engine.snapshot(),
+            "watermarks": list(self.merger.watermarks.items()),
+        }
+
+    def restore(self, snapshot: dict | None) -> None:
+        """Resume from a stored snapshot, once, before the first merge after start."""
+        self.restored = True
+        if not snapshot:
+            return
+        self.engine.restore(snapshot["engine"])
+        self.merger.watermarks = {int(p): w for p, w in snapshot["watermarks"]}
+        for alert in self.engine.firing():
+            count_alert(self.metrics, alert)
