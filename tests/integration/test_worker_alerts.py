@@ -137,6 +137,14 @@ def test_spike_fires_one_alert_everywhere_and_resolves(
                 lambda: firing_gauge(prometheus) == 0.0, 30, "still firing in Prometheus", worker
             )
             assert len(messages("firing")) == 1
+
+            # Faust's view of Kafka, beside ours: lag of the input topic, commit latency.
+            lag = query_series(
+                prometheus, f'friction_consumer_lag_messages{{topic="{names.input}"}}'
+            )
+            assert lag and all(float(series["value"][1]) == 0 for series in lag)
+            commits = query_series(prometheus, "friction_commit_latency_seconds_count")
+            assert commits and float(commits[0]["value"][1]) > 0
     finally:
         alerts.close()
         worker.stop()
