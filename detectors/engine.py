@@ -115,7 +115,11 @@ class Engine:
         """The (detector, key) pairs an event goes to; the worker partitions by these."""
         routed = []
         for detector in self._routes.get(event.type, ()):
-            key = detector.key(event)
+            try:
+                key = detector.key(event)
+            except Exception as error:  # a detector's bug must not stop the stream
+                self.observer.on_detector_error(detector.name, event, error)
+                continue
             if key is not None:
                 routed.append((detector, key))
         return routed
@@ -132,7 +136,11 @@ class Engine:
         arrive = self.agenda.arrivals.append
         item = None
         for detector in detectors:
-            key = detector.key(event)
+            try:
+                key = detector.key(event)
+            except Exception as error:  # a detector's bug must not stop the stream
+                self.observer.on_detector_error(detector.name, event, error)
+                continue
             if key is None:
                 continue
             skey = detector.name + KEY_SEPARATOR + key
@@ -249,7 +257,11 @@ class Engine:
                 self._apply_event(detector, skey, record, _event_of(pending.pop(0)))
             else:
                 del timers[tag]
-                detector.on_deadline(record["s"], tag, self._bind(detector, skey, record, timer_at))
+                reaction = self._bind(detector, skey, record, timer_at)
+                try:
+                    detector.on_deadline(record["s"], tag, reaction)
+                except Exception as error:  # a detector's bug must not stop the stream
+                    self.observer.on_detector_error(detector.name, None, error)
         self.store[skey] = record
 
     def _expire_or_postpone(self, detector: Detector, skey: str, record: dict, at: int) -> None:
@@ -289,7 +301,10 @@ class Engine:
         expiry = event.time + self._lifetime[detector.name]
         if expiry > record["x"]:
             record["x"] = expiry
-        detector.on_event(record["s"], event, self._bind(detector, skey, record, event.time))
+        try:
+            detector.on_event(record["s"], event, self._bind(detector, skey, record, event.time))
+        except Exception as error:  # a detector's bug must not stop the stream
+            self.observer.on_detector_error(detector.name, event, error)
 
     def _new_record(self, detector: Detector, skey: str, event_time: int) -> dict:
         # s: detector state, p: pending events, t: deadlines, d: seen ids, x: expiry time

@@ -32,6 +32,9 @@ class EngineObserver:
     def on_watermark(self, watermark: int) -> None:
         """The watermark moved forward; time-driven consumers (the alert engine) advance here."""
 
+    def on_detector_error(self, detector: str, event: Event | None, error: Exception) -> None:
+        """A detector raised on `event` (None: at a deadline); the stream goes on without it."""
+
 
 class FanOut(EngineObserver):
     """Several observers behind one, so a run can count, export metrics and alert at once."""
@@ -68,3 +71,7 @@ class FanOut(EngineObserver):
     def on_watermark(self, watermark: int) -> None:
         for observer in self.observers:
             observer.on_watermark(watermark)
+
+    def on_detector_error(self, detector: str, event: Event | None, error: Exception) -> None:
+        for observer in self.observers:
+            observer.on_detector_error(detector, event, error)

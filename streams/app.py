@@ -18,6 +18,7 @@ engine (see streams/alerting.py) and publishes alerts to the alerts topic and Al
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterator, MutableMapping
 
@@ -35,6 +36,8 @@ from streams.kafka_sensor import KafkaClientSensor
 from streams.metrics import FrictionMetrics
 from streams.settings import WorkerSettings
 from streams.topics import partition_for
+
+log = logging.getLogger(__name__)
 
 STATE_TABLE = "engine-state"
 ALERT_TABLE = "alert-state"
@@ -165,6 +168,11 @@ class _PartitionObserver(EngineObserver):
 
     def on_watermark(self, watermark: int) -> None:
         self.metrics.on_watermark(watermark)
+
+    def on_detector_error(self, detector: str, event: Event | None, error: Exception) -> None:
+        self.metrics.on_detector_error(detector, event, error)
+        where = f"event {event.event_id}" if event is not None else "a deadline"
+        log.warning("detector %s raised on %s: %r", detector, where, error)
 
 
 # -- the app --------------------------------------------------------------------------------

@@ -72,6 +72,12 @@ class FrictionMetrics(EngineObserver):
             "Redelivered events dropped by a detector.",
             registry=reg,
         )
+        self.detector_errors = Counter(
+            "friction_detector_errors_total",
+            "Events or deadlines a detector raised on (its bug; the stream went on).",
+            ["detector"],
+            registry=reg,
+        )
         self.late = Counter(
             "friction_late_events_total",
             "Events behind the watermark (applied in arrival order).",
@@ -167,6 +173,9 @@ class FrictionMetrics(EngineObserver):
         histogram = self.histograms.get(measurement)
         if histogram is not None:
             histogram.labels(segment).observe(seconds)
+
+    def on_detector_error(self, detector: str, event: Event | None, error: Exception) -> None:
+        self.detector_errors.labels(detector).inc()
 
     def on_state_size(self, detector: str, keys: int) -> None:
         self.state_keys.labels(detector).set(keys)

@@ -59,7 +59,11 @@ def replay(
     With `alert_sink`, the alert engine of `[alerts]` runs beside the detectors and hands each
     firing and resolved message to the sink as the watermark passes it.
     """
-    summary = summary or RunSummary()
+
+    def dead_letter(bad: BadInput, position: int | str) -> None:
+        dead_letter_out.write(dead_letter_record(bad, source_name, position) + b"\n")
+
+    summary = summary or RunSummary(dead_letter)
     observer = summary
     if alert_sink is not None:
         alerts = AlertEngine(load_alert_settings(config.sections.get("alerts")), sink=alert_sink)
@@ -85,7 +89,7 @@ def replay(
         decoded = decode(line)
         if type(decoded) is BadInput:
             summary.bad[decoded.reason] += 1
-            dead_letter_out.write(dead_letter_record(decoded, source_name, lines) + b"\n")
+            dead_letter(decoded, lines)
             continue
         for finding in process(decoded):
             write(finding.to_json() + b"\n")

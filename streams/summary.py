@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
-from detectors.events import Event
+from detectors.events import BadInput, Event
 from detectors.findings import Finding
 from detectors.observer import EngineObserver
+from streams.dead_letter import detector_error_input
 
 
 class RunSummary(EngineObserver):
-    """Counts events, bad input, duplicates, late events and findings."""
+    """Counts events, bad input, duplicates, late events, findings and detector errors.
 
-    def __init__(self) -> None:
+    An event a detector raised on goes to `dead_letter` (when given) as bad input, so a
+    plugin's bug loses no event silently.
+    """
+
+    def __init__(self, dead_letter: Callable[[BadInput, str], None] | None = None) -> None:
+        self.dead_letter = dead_letter
+        self.detector_errors: Counter[str] = Counter()
         self.events = 0
         self.bad: Counter[str] = Counter()
         self.duplicates: Counter[str] = Counter()
@@ -28,6 +36,11 @@ class RunSummary(EngineObserver):
     def on_duplicate(self, detector: str, event: Event) -> None:
         self.duplicates[detector] += 1
 
+    def on_detector_error(self, detector: str, event: Event | None, error: Exception) -> None:
+        self.detector_errors[detector] += 1
+        if event is not None and self.dead_letter is not None:
+            self.dead_letter(detector_error_input(detector, event, error), event.event_id)
+
     def on_finding(self, finding: Finding) -> None:
         self.findings[(finding.detector, finding.kind)] += 1
 
@@ -42,6 +55,12 @@ class RunSummary(EngineObserver):
         out.append(f"duplicate deliveries dropped: {sum(self.duplicates.values())}")
         out += [f"  {name}: {count}" for name, count in sorted(self.duplicates.items())]
         out.append(f"late events (behind the watermark, still applied): {self.late}")
+        if self.detector_errors:
+            out.append(
+                f"detector errors (events in the dead letters): "
+                f"{sum(self.detector_errors.values())}"
+            )
+            out += [f"  {name}: {n}" for name, n in sorted(self.detector_errors.items())]
         out.append(f"findings: {sum(self.findings.values())}")
         out += [f"  {det} {kind}: {count}" for (det, kind), count in sorted(self.findings.items())]
         return "\n".join(out)

@@ -444,6 +444,18 @@ def pipeline_health() -> Dashboard:
             width=8,
         ),
         graph(
+            "Detector errors",
+            "Events or deadlines a detector raised on, per second, by detector: the events "
+            "are in the dead letters with reason detector_error.",
+            [
+                query(
+                    f"sum by (detector) (rate(friction_detector_errors_total[{RATE}]))",
+                    "{{detector}}",
+                )
+            ],
+            width=8,
+        ),
+        graph(
             "Late events",
             "Events behind the watermark per second.",
             [

@@ -1,0 +1,61 @@
+"""A detector that raises does not stop the stream, and loses no event silently."""
+
+from __future__ import annotations
+
+import io
+
+import orjson
+
+from detectors import Context, Detector, Event
+from detectors.builtin.slow_checkout import SlowCheckout
+from detectors.config import Config
+from detectors.schema import CONTRACT_TYPES
+from detectors.testing import DetectorHarness, make_event
+from streams.replay import replay
+
+
+class Broken(Detector):
+    """Raises on every page load, as a plugin with a bug would."""
+
+    name = "broken"
+    description = "raises"
+    consumes = {"page_load": CONTRACT_TYPES["page_load"]}
+
+    def state_ttl_ms(self) -> int:
+        return 1000
+
+    def key(self, event: Event) -> str | None:
+        return event.session_id
+
+    def on_event(self, state: dict, event: Event, ctx: Context) -> None:
+        raise KeyError("missing_attr")
+
+
+def slow_load(at: str) -> dict:
+    return make_event("page_load", at, page="/checkout/pay", duration_ms=9000)
+
+
+def test_other_detectors_still_find_when_one_raises():
+    harness = DetectorHarness(Broken(), SlowCheckout())
+    harness.feed(slow_load("2026-11-22T10:00:00Z"))
+    harness.advance("2026-11-22T10:01:00Z")
+    assert harness.kinds() == ["slow_load"]
+
+
+def test_replay_puts_the_event_a_detector_raised_on_in_the_dead_letters():
+    source = io.BytesIO(
+        orjson.dumps(slow_load("2026-11-22T10:00:00Z"))
+        + b"\n"
+        + orjson.dumps(make_event("tick", "2026-11-22T11:00:00Z"))
+        + b"\n"
+    )
+    findings, dead = io.BytesIO(), io.BytesIO()
+    summary = replay(source, Config(detectors=[Broken(), SlowCheckout()]), findings, dead, "f")
+    (letter,) = [orjson.loads(line) for line in dead.getvalue().splitlines()]
+    assert letter["reason"] == "detector_error"
+    assert "broken raised KeyError" in letter["detail"]
+    assert orjson.loads(letter["raw"])["attrs"]["duration_ms"] == 9000
+    assert summary.detector_errors == {"broken": 1}
+    assert [orjson.loads(f)["detector"] for f in findings.getvalue().splitlines()] == [
+        "slow_checkout"
+    ]
