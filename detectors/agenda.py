@@ -33,6 +33,16 @@ class Agenda:
         else:
             self._wheel.setdefault(at // BUCKET_MS, []).append((at, kind, skey))
 
+    def anything_due(self, watermark: int) -> bool:
+        """Whether a release up to `watermark` has work: the cheap check done on every event."""
+        arrivals, heap, loaded = self.arrivals, self._heap, self._loaded_until
+        return bool(
+            (arrivals and arrivals[0][0] < watermark)
+            or (heap and heap[0][0] < watermark)
+            or loaded is None
+            or watermark > loaded
+        )
+
     def due_arrivals(self, watermark: int):
         """Pop arrivals in arrival order while the oldest is before the watermark.
 

@@ -149,7 +149,11 @@ class Engine:
                 record = self._new_record(detector, skey, event.time)
             if item is None:
                 item = _pending_item(event)
-            _insert_pending(record["p"], item)
+            pending = record["p"]
+            if not pending or pending[-1][0] < item[0]:
+                pending.append(item)  # in order: the usual case
+            else:
+                _insert_pending(pending, item)
             arrive((event.time, skey, detector))
             store[skey] = record
         return self._advance_event_time(event.time)
@@ -217,6 +221,9 @@ class Engine:
         if watermark <= self.watermark:
             return
         self.watermark = watermark
+        if not self.agenda.anything_due(watermark):
+            self.observer.on_watermark(watermark)
+            return
         store = self.store
         detectors = self.detectors
         for _, skey, detector in self.agenda.due_arrivals(watermark):
