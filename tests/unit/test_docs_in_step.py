@@ -1,0 +1,37 @@
+"""The detector and event references name every installed detector, parameter and event type."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from detectors.registry import installed_detectors
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+BUILT_IN = {
+    name: cls
+    for name, cls in installed_detectors().items()
+    if cls.__module__.startswith("detectors.")
+}
+
+
+@pytest.mark.parametrize("name", sorted(BUILT_IN))
+def test_detector_reference_documents_each_parameter_and_default(name):
+    text = (DOCS / "detectors.md").read_text()
+    section = text.split(f"## `{name}`\n", 1)
+    assert len(section) == 2, f"docs/detectors.md has no section for {name}"
+    body = section[1].split("\n## ", 1)[0]
+    for pname, spec in BUILT_IN[name].params.items():
+        default = spec.default
+        shown = (
+            ", ".join(f"`{v}`" for v in default) if isinstance(default, list) else f"`{default!r}`"
+        )
+        assert f"| `{pname}` | {shown} |" in body, f"{name}.{pname} default"
+
+
+def test_event_reference_documents_every_consumed_type():
+    text = (DOCS / "events.md").read_text()
+    consumed = {t for cls in BUILT_IN.values() for t in cls.consumes}
+    missing = sorted(t for t in consumed if f"`{t}`" not in text)
+    assert missing == []
