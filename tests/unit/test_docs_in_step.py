@@ -24,7 +24,10 @@ def test_detector_reference_documents_each_parameter_and_default(name):
     body = section[1].split("\n## ", 1)[0]
     for pname, spec in BUILT_IN[name].params.items():
         default = spec.default
-        shown = (
+        if isinstance(default, list) and default:
+            shown = ", ".join(f"`{v}`" for v in default)
+        else:
+            shown = f"`{default!r}`"
             ", ".join(f"`{v}`" for v in default) if isinstance(default, list) else f"`{default!r}`"
         )
         assert f"| `{pname}` | {shown} |" in body, f"{name}.{pname} default"
