@@ -14,8 +14,8 @@ class AwaitedReply(Detector):
     """A request is answered late after one limit and is missing at a second; one finding each.
 
     A subclass says which events open a request (and with what segment and limits), which
-    answer it, which close it unanswered, and how to word the finding. Replies after the
-    outcome is settled are still measured, so distributions show the whole tail.
+    answer it, which close it unanswered, and how to word the finding. Only the reply that
+    settles a request is measured: one reported missing is counted as missing, not twice.
     """
 
     subject_attr: ClassVar[str]
@@ -72,12 +72,11 @@ class AwaitedReply(Detector):
         waited_ms = event.time - state["opened"]
         late_ms = self.limits_ms(state)[0]
         if self.is_reply(event):
-            if state.get("replied"):
-                return
-            state["replied"] = True
+            if not self._settle(state, ctx):
+                return  # already reported missing (or answered): counted once, as that
             segment = self.reply_segment(event, state)
             ctx.observe(self.measurement, waited_ms / 1000, segment)
-            if self._settle(state, ctx) and waited_ms > late_ms:
+            if waited_ms > late_ms:
                 self._report(state, ctx, self.late_kind, "warning", waited_ms, segment)
         elif self.is_close(event) and self._settle(state, ctx) and waited_ms > late_ms:
             self._report(state, ctx, self.missing_kind, "critical", waited_ms, state["segment"])

@@ -110,13 +110,19 @@ def test_email_after_missing_gives_nothing_more():
     assert harness.kinds() == ["missing"]
 
 
-def test_email_after_missing_is_still_measured():
+def test_email_after_missing_is_counted_once_as_missing_not_measured_again():
     harness = DetectorHarness(LateResetEmail())
     harness.feed(requested())
     harness.advance(DEADLINE + 1)
     harness.feed(delivered(700 * SECOND))
     harness.advance(LATER)
-    assert harness.measurements == [("reset_email_delay", 700.0, "password_reset")]
+    assert harness.kinds() == ["missing"]
+    assert harness.measurements == []
+
+
+def test_a_delivered_email_is_measured_once():
+    harness = run(requested(), delivered(90 * SECOND), delivered(95 * SECOND, event_id="again"))
+    assert harness.measurements == [("reset_email_delay", 90.0, "password_reset")]
 
 
 def test_email_on_time_cancels_the_missing_deadline():
