@@ -20,7 +20,8 @@ HOUR = 60 * MINUTE
 Events = list[dict]
 
 
-def _id(rng: random.Random, prefix: str) -> str:
+def new_id(rng: random.Random, prefix: str) -> str:
+    """A short random id from the caller's seeded generator, so a seed replays the same ids."""
     return f"{prefix}-{rng.getrandbits(48):012x}"
 
 
@@ -34,12 +35,11 @@ def event(
     event_type: str,
     time_ms: int,
     attrs: dict,
-    *,
     user_id: str | None = None,
     session_id: str | None = None,
 ) -> dict:
     return {
-        "event_id": _id(rng, "e"),
+        "event_id": new_id(rng, "e"),
         "type": event_type,
         "time": time_ms,
         "user_id": user_id,
@@ -50,14 +50,14 @@ def event(
 
 def clock_event(time_ms: int, rng: random.Random) -> dict:
     """A harmless page view that moves event time forward, e.g. past pending deadlines."""
-    return event(rng, "page_view", time_ms, {"page": "/"}, session_id=_id(rng, "s"))
+    return event(rng, "page_view", time_ms, {"page": "/"}, session_id=new_id(rng, "s"))
 
 
 # -- one friction moment each ---------------------------------------------------------------
 
 
 def inject_rage_click(start_ms: int, rng: random.Random) -> Events:
-    user, session = _id(rng, "u"), _id(rng, "s")
+    user, session = new_id(rng, "u"), new_id(rng, "s")
     x, y = rng.randint(100, 900), rng.randint(100, 600)
     return [
         event(
@@ -74,11 +74,13 @@ def inject_rage_click(start_ms: int, rng: random.Random) -> Events:
 
 def inject_dead_click(start_ms: int, rng: random.Random) -> Events:
     attrs = {"target": "button.apply-coupon", "x": 410, "y": 520, "page": "/cart"}
-    return [event(rng, "click", start_ms, attrs, user_id=_id(rng, "u"), session_id=_id(rng, "s"))]
+    return [
+        event(rng, "click", start_ms, attrs, user_id=new_id(rng, "u"), session_id=new_id(rng, "s"))
+    ]
 
 
 def inject_error_click(start_ms: int, rng: random.Random) -> Events:
-    user, session = _id(rng, "u"), _id(rng, "s")
+    user, session = new_id(rng, "u"), new_id(rng, "s")
     return [
         event(
             rng,
@@ -100,7 +102,7 @@ def inject_error_click(start_ms: int, rng: random.Random) -> Events:
 
 
 def inject_account_info_detour(start_ms: int, rng: random.Random) -> Events:
-    user, session = _id(rng, "u"), _id(rng, "s")
+    user, session = new_id(rng, "u"), new_id(rng, "s")
     steps = [
         ("page_view", {"page": "/"}),
         ("page_view", {"page": "/help"}),
@@ -117,7 +119,7 @@ def inject_account_info_detour(start_ms: int, rng: random.Random) -> Events:
 
 
 def inject_late_transactional_email(start_ms: int, rng: random.Random) -> Events:
-    user, request = _id(rng, "u"), _id(rng, "r")
+    user, request = new_id(rng, "u"), new_id(rng, "r")
     return [
         event(
             rng,
@@ -137,17 +139,17 @@ def inject_late_transactional_email(start_ms: int, rng: random.Random) -> Events
 
 
 def inject_order_silence(start_ms: int, rng: random.Random) -> Events:
-    attrs = {"order_id": _id(rng, "o"), "channel": "web"}
-    return [event(rng, "order_placed", start_ms, attrs, user_id=_id(rng, "u"))]
+    attrs = {"order_id": new_id(rng, "o"), "channel": "web"}
+    return [event(rng, "order_placed", start_ms, attrs, user_id=new_id(rng, "u"))]
 
 
 def inject_unannounced_delay(start_ms: int, rng: random.Random) -> Events:
-    attrs = {"ref_id": _id(rng, "sh"), "ref_type": "shipment", "reason": "carrier"}
-    return [event(rng, "delay_marked", start_ms, attrs, user_id=_id(rng, "u"))]
+    attrs = {"ref_id": new_id(rng, "sh"), "ref_type": "shipment", "reason": "carrier"}
+    return [event(rng, "delay_marked", start_ms, attrs, user_id=new_id(rng, "u"))]
 
 
 def inject_billing_surprise(start_ms: int, rng: random.Random) -> Events:
-    user, quote = _id(rng, "u"), _id(rng, "q")
+    user, quote = new_id(rng, "u"), new_id(rng, "q")
     return [
         event(
             rng,
@@ -160,14 +162,14 @@ def inject_billing_surprise(start_ms: int, rng: random.Random) -> Events:
             rng,
             "invoice_issued",
             start_ms + 30 * MINUTE,
-            {"quote_id": quote, "amount": 260, "currency": "EUR", "invoice_id": _id(rng, "i")},
+            {"quote_id": quote, "amount": 260, "currency": "EUR", "invoice_id": new_id(rng, "i")},
             user_id=user,
         ),
     ]
 
 
 def inject_repeated_info_request(start_ms: int, rng: random.Random) -> Events:
-    user = _id(rng, "u")
+    user = new_id(rng, "u")
     given = {"name": _hash(rng), "street": _hash(rng), "postcode": _hash(rng)}
     return [
         event(
@@ -176,7 +178,7 @@ def inject_repeated_info_request(start_ms: int, rng: random.Random) -> Events:
             start_ms,
             {"form_id": "checkout_address", "channel": "web", "field_hashes": given},
             user_id=user,
-            session_id=_id(rng, "s"),
+            session_id=new_id(rng, "s"),
         ),
         event(
             rng,
@@ -189,7 +191,7 @@ def inject_repeated_info_request(start_ms: int, rng: random.Random) -> Events:
 
 
 def inject_slow_ticket_response(start_ms: int, rng: random.Random) -> Events:
-    user, ticket = _id(rng, "u"), _id(rng, "t")
+    user, ticket = new_id(rng, "u"), new_id(rng, "t")
     return [
         event(
             rng, "ticket_created", start_ms, {"ticket_id": ticket, "queue": "billing"}, user_id=user
@@ -204,7 +206,7 @@ def inject_slow_ticket_response(start_ms: int, rng: random.Random) -> Events:
 
 
 def inject_handoff_bounce(start_ms: int, rng: random.Random) -> Events:
-    user, ticket = _id(rng, "u"), _id(rng, "t")
+    user, ticket = new_id(rng, "u"), new_id(rng, "t")
     events = [
         event(
             rng, "ticket_created", start_ms, {"ticket_id": ticket, "queue": "general"}, user_id=user
@@ -223,7 +225,7 @@ def inject_handoff_bounce(start_ms: int, rng: random.Random) -> Events:
 
 
 def inject_ticket_reopened(start_ms: int, rng: random.Random) -> Events:
-    user, ticket = _id(rng, "u"), _id(rng, "t")
+    user, ticket = new_id(rng, "u"), new_id(rng, "t")
     return [
         event(
             rng, "ticket_created", start_ms, {"ticket_id": ticket, "queue": "returns"}, user_id=user
@@ -260,7 +262,7 @@ INJECTORS: dict[str, Callable[[int, random.Random], Events]] = {
 
 def _browsing(start_ms: int, rng: random.Random) -> Events:
     """A session that clicks calmly (responses INP-good), searches, and finds its account."""
-    user, session = _id(rng, "u"), _id(rng, "s")
+    user, session = new_id(rng, "u"), new_id(rng, "s")
     events, t = [], start_ms
     for _ in range(rng.randint(1, 3)):
         events.append(
@@ -296,12 +298,14 @@ def _browsing(start_ms: int, rng: random.Random) -> Events:
 def _script_error(start_ms: int, rng: random.Random) -> Events:
     attrs = {"message": "ResizeObserver loop limit exceeded", "page": "/shop"}
     return [
-        event(rng, "js_error", start_ms, attrs, user_id=_id(rng, "u"), session_id=_id(rng, "s"))
+        event(
+            rng, "js_error", start_ms, attrs, user_id=new_id(rng, "u"), session_id=new_id(rng, "s")
+        )
     ]
 
 
 def _email(start_ms: int, rng: random.Random) -> Events:
-    request = _id(rng, "r")
+    request = new_id(rng, "r")
     template = rng.choice(["verification_code", "magic_link", "receipt", "newsletter_optin"])
     return [
         event(rng, "email_requested", start_ms, {"request_id": request, "template": template}),
@@ -315,7 +319,7 @@ def _email(start_ms: int, rng: random.Random) -> Events:
 
 
 def _order(start_ms: int, rng: random.Random) -> Events:
-    order, user = _id(rng, "o"), _id(rng, "u")
+    order, user = new_id(rng, "o"), new_id(rng, "u")
     return [
         event(rng, "order_placed", start_ms, {"order_id": order}, user_id=user),
         event(
@@ -329,7 +333,7 @@ def _order(start_ms: int, rng: random.Random) -> Events:
 
 
 def _delay(start_ms: int, rng: random.Random) -> Events:
-    ref = _id(rng, "ap")
+    ref = new_id(rng, "ap")
     return [
         event(rng, "delay_marked", start_ms, {"ref_id": ref, "ref_type": "appointment"}),
         event(
@@ -342,7 +346,7 @@ def _delay(start_ms: int, rng: random.Random) -> Events:
 
 
 def _bill(start_ms: int, rng: random.Random) -> Events:
-    quote = _id(rng, "q")
+    quote = new_id(rng, "q")
     events = [event(rng, "quote_issued", start_ms, {"quote_id": quote, "amount": 100})]
     invoiced = 105
     if rng.random() < 0.5:
@@ -357,7 +361,7 @@ def _bill(start_ms: int, rng: random.Random) -> Events:
 
 
 def _info(start_ms: int, rng: random.Random) -> Events:
-    user = _id(rng, "u")
+    user = new_id(rng, "u")
     given = {"email": _hash(rng), "phone": _hash(rng)}
     attrs = {"form_id": "newsletter", "channel": "web", "field_hashes": given}
     return [
@@ -367,7 +371,7 @@ def _info(start_ms: int, rng: random.Random) -> Events:
 
 
 def _ticket(start_ms: int, rng: random.Random) -> Events:
-    ticket, user = _id(rng, "t"), _id(rng, "u")
+    ticket, user = new_id(rng, "t"), new_id(rng, "u")
     return [
         event(
             rng, "ticket_created", start_ms, {"ticket_id": ticket, "queue": "orders"}, user_id=user
@@ -396,7 +400,7 @@ def _ticket(start_ms: int, rng: random.Random) -> Events:
 
 
 def _chat(start_ms: int, rng: random.Random) -> Events:
-    conversation, user = _id(rng, "c"), _id(rng, "u")
+    conversation, user = new_id(rng, "c"), new_id(rng, "u")
     events = [
         event(
             rng,

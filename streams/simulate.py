@@ -16,48 +16,21 @@ import random
 import sys
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 
 import orjson
 
-from streams.incidents import INJECTORS
+from streams.incidents import INJECTORS, event, new_id
 
 SECOND = 1000
 Scenario = Callable[[int, random.Random], list[dict]]
-
-
-class _Ids:
-    """Short random ids from the simulator's seeded generator."""
-
-    def __init__(self, rng: random.Random) -> None:
-        self.rng = rng
-
-    def __call__(self, prefix: str) -> str:
-        return f"{prefix}-{self.rng.getrandbits(40):010x}"
-
-
-def _event(
-    rng: random.Random,
-    event_type: str,
-    time_ms: int,
-    attrs: dict,
-    user_id: str | None = None,
-    session_id: str | None = None,
-) -> dict:
-    return {
-        "event_id": _Ids(rng)("e"),
-        "type": event_type,
-        "time": time_ms,
-        "user_id": user_id,
-        "session_id": session_id,
-        "attrs": attrs,
-    }
 
 
 # -- everyday traffic ---------------------------------------------------------------------------
 
 
 def shopping(start: int, rng: random.Random, slow_checkout: bool = False) -> list[dict]:
-    ids = _Ids(rng)
+    ids = partial(new_id, rng)
     user, session = ids("u"), ids("s")
     pages = ["/", "/shop", f"/product/{rng.randint(1, 500)}", "/cart"]
     if rng.random() < 0.6 or slow_checkout:
@@ -67,7 +40,7 @@ def shopping(start: int, rng: random.Random, slow_checkout: bool = False) -> lis
     for i, page in enumerate(pages):
         duration = rng.randint(5000, 9000) if i == slow_at else rng.randint(200, 2500)
         events.append(
-            _event(rng, "page_load", t, {"page": page, "duration_ms": duration}, user, session)
+            event(rng, "page_load", t, {"page": page, "duration_ms": duration}, user, session)
         )
         t += duration + rng.randint(1, 8) * SECOND
         for _ in range(rng.randint(0, 2)):
@@ -78,13 +51,13 @@ def shopping(start: int, rng: random.Random, slow_checkout: bool = False) -> lis
                 "response_ms": rng.randint(20, 180),
                 "page": page,
             }
-            events.append(_event(rng, "click", t, attrs, user, session))
+            events.append(event(rng, "click", t, attrs, user, session))
             t += rng.randint(2, 6) * SECOND
     return events
 
 
 def form(start: int, rng: random.Random, repeated: bool = False) -> list[dict]:
-    ids = _Ids(rng)
+    ids = partial(new_id, rng)
     user, session = ids("u"), ids("s")
     form_id = rng.choice(["signup", "address", "newsletter", "contact"])
     submits = rng.randint(3, 5) if repeated else rng.choice([1, 1, 1, 2])
@@ -94,40 +67,40 @@ def form(start: int, rng: random.Random, repeated: bool = False) -> list[dict]:
         attrs = {"form_id": form_id, "outcome": "success" if last and not repeated else "error"}
         if attrs["outcome"] == "error":
             attrs["error_fields"] = [rng.choice(["email", "zip", "phone"])]
-        events.append(_event(rng, "form_submit", t, attrs, user, session))
+        events.append(event(rng, "form_submit", t, attrs, user, session))
         t += rng.randint(3, 15) * SECOND if repeated else rng.randint(20, 60) * SECOND
     return events
 
 
 def password_reset(start: int, rng: random.Random, delay_s: float | None = None) -> list[dict]:
     """A reset request and its email; `delay_s` None draws an on-time delivery, < 0 none."""
-    ids = _Ids(rng)
+    ids = partial(new_id, rng)
     user, request = ids("u"), ids("r")
-    events = [_event(rng, "password_reset_requested", start, {"request_id": request}, user)]
+    events = [event(rng, "password_reset_requested", start, {"request_id": request}, user)]
     delay = rng.uniform(2, 30) if delay_s is None else delay_s
     if delay >= 0:
         attrs = {"request_id": request, "template": "password_reset"}
-        events.append(_event(rng, "email_delivered", start + int(delay * SECOND), attrs, user))
+        events.append(event(rng, "email_delivered", start + int(delay * SECOND), attrs, user))
     return events
 
 
 def chat(start: int, rng: random.Random, agent_after_s: float | None = None) -> list[dict]:
     """A support chat; `agent_after_s` None draws a quick reply, < 0 an unanswered chat."""
-    ids = _Ids(rng)
+    ids = partial(new_id, rng)
     user, conversation = ids("u"), ids("c")
     queue = rng.choice(["sales", "support", "billing"])
     c = {"conversation_id": conversation}
     events = [
-        _event(rng, "chat_started", start, {**c, "queue": queue}, user),
-        _event(rng, "chat_message", start + 3 * SECOND, {**c, "author": "customer"}, user),
+        event(rng, "chat_started", start, {**c, "queue": queue}, user),
+        event(rng, "chat_message", start + 3 * SECOND, {**c, "author": "customer"}, user),
     ]
     wait = rng.uniform(5, 60) if agent_after_s is None else agent_after_s
     end = start + int(max(wait, 150) * SECOND) + 60 * SECOND
     if wait >= 0:
         events.append(
-            _event(rng, "chat_message", start + int(wait * SECOND), {**c, "author": "agent"})
+            event(rng, "chat_message", start + int(wait * SECOND), {**c, "author": "agent"})
         )
-    events.append(_event(rng, "chat_ended", end, c))
+    events.append(event(rng, "chat_ended", end, c))
     return events
 
 
@@ -180,8 +153,8 @@ class Traffic:
             events = self.incidents[name](start_ms, self.rng)
         else:
             events = self.rng.choice(EVERYDAY)(start_ms, self.rng)
-        for event in events:
-            heapq.heappush(self.heap, (event["time"], next(self.order), event))
+        for scheduled in events:
+            heapq.heappush(self.heap, (scheduled["time"], next(self.order), scheduled))
         return len(events)
 
     def due(self, now_ms: int) -> Iterator[dict]:
