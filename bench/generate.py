@@ -43,7 +43,13 @@ def events(count: int, seed: int = 7, rate_per_s: int = 2000) -> list[bytes]:
                 }
             ]
         elif roll < 0.65:
-            docs = [{"type": "click", "attrs": {"target": "#buy", "x": 10, "y": 20}}]
+            click = {
+                "target": rng.choice(["#buy", "#next", "a.help"]),
+                "x": 10,
+                "y": 20,
+                "response_ms": round(rng.lognormvariate(5, 0.8)),
+            }
+            docs = [{"type": "click", "attrs": click}]
         elif roll < 0.78:
             outcome = "error" if rng.random() < 0.2 else "success"
             docs = [
