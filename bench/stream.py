@@ -116,7 +116,7 @@ def start_worker(
         sys.executable, "-m", "streams.cli", "--config", str(config), "worker",
         "--broker", f"kafka://{bootstrap}", "--app-id", app_id, "--input-topic", topic,
         "--findings-topic", findings, "--metrics-port", "0", "--log-level", "INFO",
-        "--idle-advance-s", "2",
+        "--idle-advance-s", "2", "--data-dir", str(log.parent / "worker-data"),
     ]  # fmt: skip
     out = log.open("ab")
     return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)

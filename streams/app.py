@@ -23,6 +23,7 @@ import logging
 import time
 import weakref
 from collections.abc import Iterator, MutableMapping
+from pathlib import Path
 
 import faust
 import faust.streams as faust_streams
@@ -293,8 +294,11 @@ class FrictionApp:
         options: dict = {}
         if store.startswith("rocksdb://"):
             options["rocksdb_options"] = {"block_cache_size": s.rocksdb_block_cache_mb << 20}
+        datadir = Path(s.data_dir) / s.app_id
+        datadir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
         app = faust.App(
             s.app_id,
+            datadir=str(datadir),
             broker=s.broker,
             broker_credentials=s.faust_credentials(),
             store=store,

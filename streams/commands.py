@@ -151,7 +151,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         worker_log = open(home / "demo-worker.log", "ab")  # noqa: SIM115 - kept for the child
         worker = subprocess.Popen(
             cli + ["worker", "--app-id", "friction-demo", "--idle-advance-s", "2",
-                   "--metrics-port", str(args.metrics_port), "--log-level", "WARN"],
+                   "--metrics-port", str(args.metrics_port), "--log-level", "WARN",
+                   "--data-dir", str(home / "worker")],
             stdout=worker_log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )  # fmt: skip
         children.append(("worker", worker))

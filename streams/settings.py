@@ -133,6 +133,7 @@ class WorkerSettings(KafkaSettings):
     tick_interval_s: float = 1.0
     rocksdb_block_cache_mb: int = 64
     log_level: str = "WARN"
+    data_dir: str = ".friction/worker"
     alertmanager_url: str = ""
     alert_resend_s: float = 60.0
 
@@ -235,6 +236,13 @@ _WORKER_OPTIONS = (
         "RocksDB block cache per partition",
     ),
     ("log_level", "FRICTION_LOG_LEVEL", "--log-level", str, "Faust log level"),
+    (
+        "data_dir",
+        "FRICTION_DATA_DIR",
+        "--data-dir",
+        str,
+        "folder for the worker's local table stores, one sub-folder per app id",
+    ),
     (
         "alertmanager_url",
         "FRICTION_ALERTMANAGER_URL",

@@ -91,6 +91,8 @@ class Worker:
             "0.5",
             "--log-level",
             "INFO",
+            "--data-dir",
+            str(log.parent / f"{log.stem}-data"),
         ]
         self.proc: subprocess.Popen | None = None
 
