@@ -173,3 +173,30 @@ def test_the_critical_alert_mutes_the_warning_of_the_same_segment_only(alertmana
     assert got["FrictionCheckoutSlowLoads/critical /checkout/payment"] == "active"
     assert got["FrictionCheckoutSlowLoads/warning /checkout/payment"] == "suppressed"
     assert got["FrictionCheckoutSlowLoads/warning /checkout/cart"] == "active"
+
+
+def test_an_engine_alert_mutes_the_prometheus_rate_alert_of_its_detector_only(alertmanager):
+    got = states(
+        alertmanager,
+        [
+            {
+                "alertname": "FrictionResetEmailsDelayed",
+                "severity": "critical",
+                "detector": "late_reset_email",
+                "segment": "password_reset",
+            },
+            {
+                "alertname": "FrictionResetEmailsLate",
+                "severity": "warning",
+                "detector": "late_reset_email",
+            },
+            {
+                "alertname": "FrictionChatsUnanswered",
+                "severity": "warning",
+                "detector": "long_chat_wait",
+            },
+        ],
+    )
+    assert got["FrictionResetEmailsDelayed"] == "active"
+    assert got["FrictionResetEmailsLate"] == "suppressed"
+    assert got["FrictionChatsUnanswered"] == "active"
