@@ -1,13 +1,12 @@
 """The Faust app: two thin agents around the detection core, state in a changelogged table.
 
-Stage 1 (`route`) reads the input topics in batches, decodes, dead-letters bad input and sends,
-per batch, one message per routed partition to the internal routed topic, holding the batch's
-(detector, key) items whose state key belongs to that partition. Stage 2 (`detect`) reads the
-routed topic in batches with one `Engine` per partition, whose store is the partition's slice
-of a Faust table. Everything an engine touches while handling a message of partition P is a key
-of P, and its changes are written to changelog partition P, so a restart or rebalance recovers
-exactly that partition's state. docs/worker.md ("Delivery guarantees") says what each batch
-waits for before it is acknowledged, and why. When a partition has been quiet for
+Stage 1 (`route`) reads the input topics, decodes, dead-letters bad input and sends one
+message per (detector, key) to the internal routed topic, on the partition of that state key.
+Stage 2 (`detect`) reads the routed topic with one `Engine` per partition, whose store is the
+partition's slice of a Faust table. Everything an engine touches while handling a message of
+partition P is a key of P, so Faust, which writes a table change to the changelog partition of
+the message being processed, always writes it to the right one, and a restart or rebalance
+recovers exactly that partition's state. When a partition has been quiet for
 `idle_advance_s`, a timer sends it a tick; handling the tick moves that engine's watermark to
 the wall clock minus the allowed lateness, so deadlines fire at night too.
 
@@ -21,12 +20,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
 import faust
-import faust.streams as faust_streams
 import orjson
 
 from detectors.config import Config
@@ -44,82 +41,33 @@ from streams.topics import partition_for
 log = logging.getLogger(__name__)
 
 STATE_TABLE = "engine-state"
-# Both detection agents take messages in batches of at most BATCH_MAX, or what arrived within
-# BATCH_WITHIN_S: per-message sends and acknowledgements cost more than detection itself.
-BATCH_MAX = 1000
-BATCH_WITHIN_S = 0.05
-# A routed message carries a batch's items for one partition, split at about this size
-# (Kafka's default maximum message size is 1 MiB).
-ROUTED_MESSAGE_BYTES = 256 * 1024
-# Many small messages: let the producer batch them (Faust's default, 0 ms and 16 KiB, sends a
-# request per message or two). A few ms is nothing next to the latency goal.
-PRODUCER_LINGER_S = 0.005
-PRODUCER_MAX_BATCH_BYTES = 512 * 1024
 ALERT_TABLE = "alert-state"
 ALERT_SNAPSHOT_KEY = "engine"
 ROLLUP_INTERVAL_S = 1.0
 
 
-def _set_current_event(event) -> None:
-    """Make `event` Faust's current event in this task (None clears it).
-
-    A RocksDB store writes a key to the database of the current event's partition;
-    `Stream.take_events` fills its batch in another task, so the agent names the event itself.
-    """
-    faust_streams._current_event.set(None if event is None else weakref.ref(event))
-
-
-def _never_commit(app: faust.App, events) -> None:
-    """Keep these events' offsets out of every commit: mark their messages acknowledged.
-
-    `take_events` acknowledges every event of a batch when the agent asks for the next one,
-    and after a rebalance the consumer accepts an acknowledgement of any offset of a partition
-    it has been (re)assigned, even one far ahead of what it has redelivered and processed
-    since, and commits up to it. An event that was not fully handled in the current
-    generation must not be acknowledged, or a crash would skip what lies before it.
-    """
-    unacked = app.consumer._unacked_messages
-    for event in events:
-        message = event.message
-        message.acked = True
-        unacked.discard(message)
-
-
 # -- the routed message ---------------------------------------------------------------------
 
 
-def encode_route(detector: str, key: str, event: Event) -> bytes:
-    """One event for one detector key: a JSON array, an item of a routed message."""
+def encode_routed(detector: str, key: str, event: Event) -> bytes:
+    """One event for one detector key; a JSON array, so it is never mistaken for a tick."""
     return orjson.dumps(
         [detector, key, event.time, event.event_id, event.type, event.user_id,
          event.session_id, event.attrs]
     )  # fmt: skip
 
 
-def encode_routed(items: list[bytes]) -> bytes:
-    """A routed message: a JSON array of `encode_route` items, in order; never a tick."""
-    return b"[" + b",".join(items) + b"]"
-
-
 def encode_tick(now_ms: int) -> bytes:
     return orjson.dumps({"tick": now_ms})
 
 
-def decode_routed(raw: bytes) -> list[tuple[str, str, Event]] | int:
-    """The (detector, key, event) items of a routed message, or the wall-clock time of a tick.
-
-    A one-item message of an older worker (a bare item, not a list of them) is read too, so an
-    upgrade does not stumble on what is still in the routed topic.
-    """
+def decode_routed(raw: bytes) -> tuple[str, str, Event] | int:
+    """(detector, key, event), or the wall-clock time of a tick."""
     doc = orjson.loads(raw)
     if type(doc) is dict:
         return int(doc["tick"])
-    if doc and type(doc[0]) is str:
-        doc = [doc]
-    return [
-        (detector, key, Event(event_id, event_type, time_ms, user_id, session_id, attrs))
-        for detector, key, time_ms, event_id, event_type, user_id, session_id, attrs in doc
-    ]
+    detector, key, time_ms, event_id, event_type, user_id, session_id, attrs = doc
+    return detector, key, Event(event_id, event_type, time_ms, user_id, session_id, attrs)
 
 
 # -- state ----------------------------------------------------------------------------------
@@ -180,44 +128,23 @@ class PartitionStore(MutableMapping):
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
-    async def flush(self, send) -> list:
-        """Write pending changes to the table and its changelog partition; return the sends.
-
-        `send` is the Faust producer's `send`; the caller awaits the returned delivery futures
-        before it lets the messages that made these changes be acknowledged. The record goes
-        to this routed partition's changelog partition, serialized as Faust's own table writes
-        are, and the value to the store directly: what `table[key] = value` does, minus its
-        per-key buffering (Faust's `send_soon` buffer, which its commit does not wait for to
-        the end). With RocksDB, run it with one of the partition's events current.
-        """
+    def flush(self) -> None:
+        """Write pending changes to the table; must run inside the partition's message."""
         table = self.table
-        data = table.data
-        changelog = table.changelog_topic
-        topic = changelog.get_topic_name()
-        key_serializer, value_serializer = table.key_serializer, table.value_serializer
-        prepare_key, prepare_value = changelog.prepare_key, changelog.prepare_value
-        partition = self.partition
-        pending = list(self.pending.items())
-        self.pending.clear()
-        sent = []
-        for skey, value in pending:
-            key, _ = prepare_key(skey, key_serializer)
+        for skey, value in self.pending.items():
             if value is _DELETED:
-                if skey in data:
-                    sent.append(await send(topic, key, None, partition, None, None))
-                    del data[skey]
+                if skey in table:
+                    del table[skey]
             else:
-                payload, _ = prepare_value(value, value_serializer)
-                sent.append(await send(topic, key, payload, partition, None, None))
-                data[skey] = value
-        return sent
+                table[skey] = value
+        self.pending.clear()
 
 
 class _PartitionObserver(EngineObserver):
     """Forwards an engine's hooks to the metrics, summing state sizes over partitions.
 
     An event a detector raised on is kept in `letters` for the dead-letter topic, which the
-    detect agent sends with the batch's findings.
+    detect agent sends with the message's findings.
     """
 
     def __init__(
@@ -307,8 +234,6 @@ class FrictionApp:
             consumer_auto_offset_reset="earliest",
             table_standby_replicas=0,
             producer_acks=-1,
-            producer_linger=PRODUCER_LINGER_S,
-            producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
             **options,
         )
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
@@ -335,94 +260,33 @@ class FrictionApp:
     # -- stage 1 ------------------------------------------------------------------------
 
     async def _route(self, stream) -> None:
-        """Decode and route input in batches: one routed message per routed partition.
-
-        A batch's routes are grouped by the partition of their state key, in input order, and
-        each group is sent as one routed message (split when large), so stage 2 pays Faust's
-        per-message cost once per group. The batch's sends (routed messages and dead letters)
-        are awaited until the broker has them before the batch's input messages are
-        acknowledged: an input offset is never committed ahead of what it routed, whatever
-        Faust's commit flushes. Messages fetched before a rebalance are left alone (see
-        `_current_batch`).
-        """
         decode = self.decoder.decode
         metrics = self.metrics
-        observe = metrics.processing.observe
         routes = self.router.routes
+        routed = self.routed
         n = self.settings.partitions
-        routed_topic = self.settings.routed_topic
-        dead_topic = self.settings.dead_letter_topic
-        perf = time.perf_counter
-        async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            batch = self._current_batch(batch)
-            if not batch:
-                continue
-            generation = self.app.consumer_generation_id
+        async for message in stream.events():
+            started = time.perf_counter()
             self.last_input = time.monotonic()
-            send = self.app.producer.send
-            sent = []
-            groups: dict[int, list[bytes]] = {}
-            sizes: dict[int, int] = {}
-            for message in batch:
-                started = perf()
-                raw = message.value if message.value is not None else b""
-                decoded = decode(raw)
-                if type(decoded) is BadInput:
-                    source = message.message
-                    metrics.on_bad_input(decoded.reason)
-                    record = dead_letter_record(
-                        decoded, source=source.topic, position=f"{source.partition}:{source.offset}"
-                    )
-                    sent.append(await send(dead_topic, source.key, record, None, None, None))
-                    continue
-                metrics.on_event(decoded)
-                for detector, key in routes(decoded):
-                    skey = store_key(detector.name, key).encode()
-                    partition = partition_for(skey, n)
-                    item = encode_route(detector.name, key, decoded)
-                    group = groups.get(partition)
-                    if group is None:
-                        group = groups[partition] = []
-                        sizes[partition] = 0
-                    elif sizes[partition] + len(item) > ROUTED_MESSAGE_BYTES:
-                        value = encode_routed(group)
-                        sent.append(await send(routed_topic, None, value, partition, None, None))
-                        group = groups[partition] = []
-                        sizes[partition] = 0
-                    group.append(item)
-                    sizes[partition] += len(item) + 1
-                observe(perf() - started)
-            for partition, group in groups.items():
-                value = encode_routed(group)
-                sent.append(await send(routed_topic, None, value, partition, None, None))
-            if sent:
-                await asyncio.gather(*sent)
-            if self.app.consumer_generation_id != generation:
-                _never_commit(self.app, batch)  # a rebalance meanwhile: redelivered anyway
-
-    def _current_batch(self, batch: list) -> list:
-        """The events of a batch fetched in the current generation from assigned partitions.
-
-        `take_events` holds events fetched before a rebalance and hands them over after it;
-        Faust's own per-message loop skips such events. Processing them would rebuild a
-        revoked partition's engine, or write its state, behind the new owner's back. They are
-        dropped and never committed (the partition's owner reads them again from its committed
-        offset).
-        """
-        app = self.app
-        generation = app.consumer_generation_id
-        assignment = app.consumer.assignment()
-        current = []
-        stale = []
-        for event in batch:
-            message = event.message
-            if message.generation_id == generation and message.tp in assignment:
-                current.append(event)
-            else:
-                stale.append(event)
-        if stale:
-            _never_commit(app, stale)
-        return current
+            raw = message.value if message.value is not None else b""
+            decoded = decode(raw)
+            source = message.message
+            if type(decoded) is BadInput:
+                metrics.on_bad_input(decoded.reason)
+                record = dead_letter_record(
+                    decoded, source=source.topic, position=f"{source.partition}:{source.offset}"
+                )
+                await self.dead_letters.send(key=source.key, value=record)
+                continue
+            metrics.on_event(decoded)
+            for detector, key in routes(decoded):
+                skey = store_key(detector.name, key).encode()
+                await routed.send(
+                    key=skey,
+                    value=encode_routed(detector.name, key, decoded),
+                    partition=partition_for(skey, n),
+                )
+            metrics.processing.observe(time.perf_counter() - started)
 
     # -- stage 2 ------------------------------------------------------------------------
 
@@ -450,70 +314,33 @@ class FrictionApp:
         return engine
 
     async def _detect(self, stream) -> None:
-        """Run a batch of routed messages, publish its findings, then write its state.
-
-        Every message of the batch runs against its partition's engine, with no await in
-        between; the engines' writes wait in their `PartitionStore`s. The batch's findings are
-        then sent and awaited until the broker has them; only then is each touched partition's
-        state written to the table and its changelog partition, and those writes are awaited
-        too. The batch's messages are acknowledged after this body returns, so a committed
-        routed offset always has its findings and its state in Kafka. A rebalance during the
-        awaits leaves the state of the revoked engines unwritten and the batch uncommitted:
-        the partition's owner replays it against the state in the changelog.
-        """
         lateness = self.config.engine.allowed_lateness_ms
-        findings_topic = self.settings.findings_topic
-        dead_letters = self.settings.dead_letter_topic
-        observe = self.metrics.processing.observe
-        perf = time.perf_counter
-        async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            batch = self._current_batch(batch)
-            if not batch:
-                continue
-            generation = self.app.consumer_generation_id
-            send = self.app.producer.send
-            found = []
-            touched: dict[int, tuple[PartitionStore, object]] = {}
-            now = time.monotonic()
-            for message in batch:
-                started = perf()
-                partition = message.message.partition
-                engine = self.engine_for(partition)
-                touched[partition] = (self.stores[partition], message)
-                routed = decode_routed(message.value)
-                if type(routed) is int:
-                    found += engine.advance(routed - lateness)
-                else:
-                    self.last_routed[partition] = now
-                    detectors = engine.detectors
-                    for name, key, event in routed:
-                        detector = detectors.get(name)
-                        if detector is None:  # routed before a configuration change disabled it
-                            continue
-                        found += engine.process_routed(event, ((detector, key),))
-                observe(perf() - started)
-            sent = [
-                await send(findings_topic, f.finding_id.encode(), f.to_json(), None, None, None)
-                for f in found
-            ]
+        findings_topic = self.findings
+        async for message in stream.events():
+            started = time.perf_counter()
+            partition = message.message.partition
+            engine = self.engine_for(partition)
+            routed = decode_routed(message.value)
+            if type(routed) is int:
+                found = engine.advance(routed - lateness)
+            else:
+                self.last_routed[partition] = time.monotonic()
+                name, key, event = routed
+                detector = engine.detectors.get(name)
+                if detector is None:  # routed before a configuration change disabled it
+                    continue
+                found = engine.process_routed(event, ((detector, key),))
             letters = self.detector_letters
-            sent += [await send(dead_letters, None, letter, None, None, None) for letter in letters]
-            letters.clear()
-            if sent:
+            if found or letters:
+                sent = [
+                    await findings_topic.send(key=f.finding_id.encode(), value=f.to_json())
+                    for f in found
+                ]
+                sent += [await self.dead_letters.send(value=letter) for letter in letters]
+                letters.clear()
                 await asyncio.gather(*sent)
-            written = []
-            for partition, (store, message) in touched.items():
-                if self.stores.get(partition) is not store:
-                    continue  # revoked meanwhile: its owner replays these messages
-                _set_current_event(message)  # the partition a RocksDB store writes to
-                try:
-                    written += await store.flush(send)
-                finally:
-                    _set_current_event(None)
-            if written:
-                await asyncio.gather(*written)
-            if self.app.consumer_generation_id != generation:
-                _never_commit(self.app, batch)
+            self.stores[partition].flush()
+            self.metrics.processing.observe(time.perf_counter() - started)
 
     async def _tick(self) -> None:
         """Advance quiet partitions by the wall clock, through the partition itself."""
@@ -558,13 +385,9 @@ class FrictionApp:
         await loop.run_in_executor(None, self.alertmanager.resend_due)
 
     async def _on_rebalance_complete(self, app, **kwargs) -> None:
-        """Resuming after a rebalance counts as input, as starting does.
-
-        A worker may wait long to join its group (a killed predecessor holds its partitions
-        until its session times out) and to recover its tables. Without this, the first tick
-        after that wait would move event time to the clock before stage 1 has read the input
-        backlog, and the backlog would arrive late.
-        """
+        """Resuming after a rebalance counts as input, as starting does: a restarted worker
+        may wait long to rejoin its group, and its first tick must not move event time past
+        the backlog it has yet to read."""
         self.last_input = time.monotonic()
 
     async def _on_revoked(self, app, revoked, **kwargs) -> None:

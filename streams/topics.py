@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from functools import lru_cache
 
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -19,7 +18,6 @@ from kafka.partitioner.default import murmur2
 from streams.settings import KafkaSettings, SettingsError
 
 
-@lru_cache(maxsize=1 << 16)  # murmur2 is pure Python; a key's events tend to come together
 def partition_for(key: bytes, partitions: int) -> int:
     """Kafka's default partitioner (murmur2), so our choice matches any client's."""
     return (murmur2(key) & 0x7FFFFFFF) % partitions
