@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -13,8 +12,6 @@ from detectors.config import ConfigError, load_config
 from detectors.registry import RegistryError, installed_detectors
 from streams.commands import add_streaming_commands
 from streams.local_kafka import add_kafka_commands
-
-Handler = Callable[[argparse.Namespace], int]
 
 
 def _open(files: contextlib.ExitStack, path: str | None, mode: str, default: BinaryIO) -> BinaryIO:

@@ -145,12 +145,6 @@ class FrictionMetrics(EngineObserver):
             for name, (metric, label, help_text, buckets) in MEASUREMENTS.items()
         }
 
-    def exported_names(self) -> set[str]:
-        """Metric family names as a scrape shows them (counters without `_total`)."""
-        return {family.name for family in self.registry.collect()}
-
-    # -- engine hooks ------------------------------------------------------------------------
-
     def on_event(self, event: Event) -> None:
         label = event.type if event.type in self.consumed_types else "other"
         self.events.labels(label).inc()
