@@ -11,6 +11,7 @@ needs attention is derived from the records and rebuilt by `restore`.
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping, Sequence
+from functools import partial
 
 from detectors.agenda import Agenda
 from detectors.api import Detector
@@ -22,6 +23,8 @@ DEFAULT_ALLOWED_LATENESS_MS = 30_000
 DEFAULT_DEDUP_HORIZON_MS = 15 * 60_000
 
 _DEADLINE, _EXPIRY = 1, 2
+_ID, _TIME = Event._fields.index("event_id"), Event._fields.index("time")  # in pending items
+_DEDUP_TRIM_AT = 8  # a key remembers at least this many ids, older ones only within the horizon
 _NO_WATERMARK = -(2**62)
 KEY_SEPARATOR = "/"
 
@@ -106,6 +109,7 @@ class Engine:
                 self._routes.setdefault(event_type, []).append(detector)
         self._lifetime = {d.name: max(d.state_ttl_ms(), dedup_horizon_ms) for d in detectors}
         self._keys = dict.fromkeys(self.detectors, 0)
+        self._keys_changed = False
         self._emitted: list[Finding] = []
         self._reaction = _Reaction(self)
 
@@ -127,43 +131,22 @@ class Engine:
     def process(self, event: Event) -> list[Finding]:
         """Take one event; return the findings that became due."""
         self.observer.on_event(event)
-        detectors = self._routes.get(event.type)
-        if detectors is None:
-            return self._advance_event_time(event.time)
-        if event.time < self.watermark:
-            return self.process_routed(event, self.routes(event))
-        store = self.store
-        arrive = self.agenda.arrivals.append
-        item = None
-        for detector in detectors:
-            try:
-                key = detector.key(event)
-            except Exception as error:  # a detector's bug must not stop the stream
-                self.observer.on_detector_error(detector.name, event, error)
-                continue
-            if key is None:
-                continue
-            skey = detector.name + KEY_SEPARATOR + key
-            record = store.get(skey)
-            if record is None:
-                record = self._new_record(detector, skey, event.time)
-            if item is None:
-                item = _pending_item(event)
-            pending = record["p"]
-            if not pending or pending[-1][0] < item[0]:
-                pending.append(item)  # in order: the usual case
-            else:
-                _insert_pending(pending, item)
-            arrive((event.time, skey, detector))
-            store[skey] = record
+        if event.type in self._routes:
+            self._take(event, self.routes(event))
         return self._advance_event_time(event.time)
 
     def process_routed(self, event: Event, routes: Iterable[tuple[Detector, str]]) -> list[Finding]:
         """Take an event already routed (the worker routes before repartitioning)."""
+        self._take(event, routes)
+        return self._advance_event_time(event.time)
+
+    def _take(self, event: Event, routes: Iterable[tuple[Detector, str]]) -> None:
+        """Queue an event in each of its keys' records, or apply it at once when it is late."""
         late = event.time < self.watermark
         if late:
             self.observer.on_late(event, self.watermark)
         store = self.store
+        item = None
         for detector, key in routes:
             skey = detector.name + KEY_SEPARATOR + key
             record = store.get(skey)
@@ -174,10 +157,15 @@ class Engine:
                 self._apply_event(detector, skey, record, event)
                 self._advance_key(detector, skey, record, self.watermark)  # deadlines it passed
             else:
-                _insert_pending(record["p"], _pending_item(event))
-                self.agenda.arrive(event.time, skey, detector)
+                if item is None:
+                    item = list(event)  # plain data while it waits (the worker's table stores it)
+                pending = record["p"]
+                if pending and pending[-1][_TIME] >= event.time:
+                    _insert_pending(pending, item)
+                else:
+                    pending.append(item)  # in order: the usual case
+                self.agenda.arrivals.append((event.time, skey, detector))
             store[skey] = record
-        return self._advance_event_time(event.time)
 
     def _advance_event_time(self, time: int) -> list[Finding]:
         if time > self.max_event_time:
@@ -200,7 +188,7 @@ class Engine:
             if name not in keys:
                 continue
             keys[name] += 1
-            arrivals.extend((item[0], skey) for item in record["p"])
+            arrivals.extend((item[_TIME], skey) for item in record["p"])
             for at in record["t"].values():
                 self.agenda.wake(at, _DEADLINE, skey)
             self.agenda.wake(record["x"], _EXPIRY, skey)
@@ -221,54 +209,46 @@ class Engine:
         if watermark <= self.watermark:
             return
         self.watermark = watermark
-        if not self.agenda.anything_due(watermark):
-            self.observer.on_watermark(watermark)
-            return
-        store = self.store
-        detectors = self.detectors
-        for _, skey, detector in self.agenda.due_arrivals(watermark):
-            record = store.get(skey)
-            if record is not None and record["p"]:
+        agenda = self.agenda
+        if agenda.anything_due(watermark):
+            store = self.store
+            arrivals = agenda.arrivals
+            while arrivals and arrivals[0][0] < watermark:
+                _, skey, detector = arrivals.popleft()
+                record = store.get(skey)
+                if record is not None and record["p"]:
+                    self._advance_key(detector, skey, record, watermark)
+            detectors = self.detectors
+            for at, kind, skey in agenda.due_wakeups(watermark):
+                record = store.get(skey)
+                if record is None:
+                    continue
+                detector = detectors[skey.split(KEY_SEPARATOR, 1)[0]]
                 self._advance_key(detector, skey, record, watermark)
-        for at, kind, skey in self.agenda.due_wakeups(watermark):
-            record = store.get(skey)
-            if record is None:
-                continue
-            detector = detectors[skey.split(KEY_SEPARATOR, 1)[0]]
-            self._advance_key(detector, skey, record, watermark)
-            if kind == _EXPIRY:
-                self._expire_or_postpone(detector, skey, record, at)
+                if kind == _EXPIRY:
+                    self._expire_or_postpone(detector, skey, record, at)
+        if self._keys_changed:
+            self._keys_changed = False
+            for name, count in self._keys.items():
+                self.observer.on_state_size(name, count)
         self.observer.on_watermark(watermark)
 
     def _advance_key(self, detector: Detector, skey: str, record: dict, limit: int) -> None:
         """Apply a key's pending events and deadlines before `limit`, in event-time order."""
         pending = record["p"]
         timers = record["t"]
-        if not timers:  # the common case: events only, already in order
-            if not pending or pending[0][0] >= limit:
-                return
-            while pending and pending[0][0] < limit:
-                self._apply_event(detector, skey, record, _event_of(pending.pop(0)))
-                if timers:
-                    break  # the event set a deadline: interleave from here on
-            else:
-                self.store[skey] = record
-                return
-        while True:
-            event_at = pending[0][0] if pending and pending[0][0] < limit else None
-            tag = min(timers, key=timers.__getitem__) if timers else None
-            timer_at = timers[tag] if tag is not None and timers[tag] < limit else None
-            if event_at is None and timer_at is None:
+        while pending or timers:
+            event_at = pending[0][_TIME] if pending else limit
+            if timers:
+                tag = min(timers, key=timers.__getitem__)
+                timer_at = timers[tag]
+                if timer_at < limit and timer_at < event_at:
+                    del timers[tag]
+                    self._react(detector, skey, record, timer_at, None, tag)
+                    continue
+            if event_at >= limit:
                 break
-            if timer_at is None or (event_at is not None and event_at <= timer_at):
-                self._apply_event(detector, skey, record, _event_of(pending.pop(0)))
-            else:
-                del timers[tag]
-                reaction = self._bind(detector, skey, record, timer_at)
-                try:
-                    detector.on_deadline(record["s"], tag, reaction)
-                except Exception as error:  # a detector's bug must not stop the stream
-                    self.observer.on_detector_error(detector.name, None, error)
+            self._apply_event(detector, skey, record, _event_of(pending.pop(0)))
         self.store[skey] = record
 
     def _expire_or_postpone(self, detector: Detector, skey: str, record: dict, at: int) -> None:
@@ -278,7 +258,7 @@ class Engine:
             expiry = max(expiry, max(record["t"].values()) + 1)
         wake = expiry  # pending events keep the record, not the state: `x` ignores them
         if record["p"]:
-            wake = max(wake, record["p"][-1][0] + self._lifetime[detector.name])
+            wake = max(wake, record["p"][-1][_TIME] + self._lifetime[detector.name])
         if wake > at:
             record["x"] = expiry
             self.agenda.wake(wake, _EXPIRY, skey)
@@ -289,7 +269,8 @@ class Engine:
     # -- one key -------------------------------------------------------------------------
 
     def _apply_event(self, detector: Detector, skey: str, record: dict, event: Event) -> None:
-        if event.time > record["x"] and not record["t"]:
+        time = event.time
+        if time > record["x"] and not record["t"]:
             # Idle past its lifetime: start afresh, as if the key had been dropped before this
             # event arrived; whether it was depends on arrival order, which must not matter.
             record["s"] = {}
@@ -298,18 +279,36 @@ class Engine:
         if event.event_id in seen:
             self.observer.on_duplicate(detector.name, event)
             return
-        seen[event.event_id] = event.time
-        horizon = event.time - self.dedup_horizon_ms
-        for oldest in seen:
-            if seen[oldest] >= horizon:
-                break
-            del seen[oldest]
-            break  # at most one per event: the map shrinks as fast as it grows
-        expiry = event.time + self._lifetime[detector.name]
+        if len(seen) >= _DEDUP_TRIM_AT:  # drop at most one: the map shrinks as fast as it grows
+            oldest = next(iter(seen))  # ids are kept in the order the key applied them
+            if seen[oldest] < time - self.dedup_horizon_ms:
+                del seen[oldest]
+        seen[event.event_id] = time
+        expiry = time + self._lifetime[detector.name]
         if expiry > record["x"]:
             record["x"] = expiry
+        self._react(detector, skey, record, time, event, None)
+
+    def _react(
+        self,
+        detector: Detector,
+        skey: str,
+        record: dict,
+        now: int,
+        event: Event | None,
+        tag: str | None,
+    ) -> None:
+        """Call the detector on an event, or at a deadline when `event` is None."""
+        reaction = self._reaction
+        reaction.detector = detector
+        reaction.skey = skey
+        reaction.record = record
+        reaction.now = now
         try:
-            detector.on_event(record["s"], event, self._bind(detector, skey, record, event.time))
+            if event is not None:
+                detector.on_event(record["s"], event, reaction)
+            else:
+                detector.on_deadline(record["s"], tag, reaction)
         except Exception as error:  # a detector's bug must not stop the stream
             self.observer.on_detector_error(detector.name, event, error)
 
@@ -320,17 +319,10 @@ class Engine:
         self._count_key(detector.name, 1)
         return {"s": {}, "p": [], "t": {}, "d": {}, "x": expiry}
 
-    def _bind(self, detector: Detector, skey: str, record: dict, now: int) -> _Reaction:
-        reaction = self._reaction
-        reaction.detector = detector
-        reaction.skey = skey
-        reaction.record = record
-        reaction.now = now
-        return reaction
-
     def _count_key(self, name: str, delta: int) -> None:
+        """Count a key; the observer hears the totals once per watermark move, not per key."""
         self._keys[name] += delta
-        self.observer.on_state_size(name, self._keys[name])
+        self._keys_changed = True
 
     def _take_emitted(self) -> list[Finding]:
         if not self._emitted:
@@ -341,18 +333,12 @@ class Engine:
 
 def _insert_pending(pending: list, item: list) -> None:
     """Keep a key's pending events sorted by (time, event_id); arrival is nearly always in order."""
-    if not pending or (pending[-1][0], pending[-1][1]) <= (item[0], item[1]):
-        pending.append(item)
-        return
     pending.append(item)
-    pending.sort(key=lambda entry: (entry[0], entry[1]))
+    pending.sort(key=_order)
 
 
-def _pending_item(event: Event) -> list:
-    """An event as stored while it waits: time and id first, the order it is released in."""
-    return [event.time, event.event_id, event.type, event.user_id, event.session_id, event.attrs]
+def _order(item: list) -> tuple[int, str]:
+    return item[_TIME], item[_ID]
 
 
-def _event_of(item: list) -> Event:
-    time, event_id, event_type, user_id, session_id, attrs = item
-    return Event(event_id, event_type, time, user_id, session_id, attrs)
+_event_of = partial(tuple.__new__, Event)  # a pending item back to an Event, at C speed

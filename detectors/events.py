@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import orjson
@@ -30,6 +31,8 @@ class BadInput(NamedTuple):
     detail: str
     raw: bytes
 
+
+_new_event = partial(tuple.__new__, Event)  # skips the keyword handling of Event(...)
 
 INVALID_JSON = "invalid_json"
 NOT_OBJECT = "not_object"
@@ -115,4 +118,4 @@ class EventDecoder:
             elif not accepts(value):
                 reason = INVALID_VALUE if rule.kind_matches(value) else WRONG_TYPE
                 return BadInput(reason, f"{event_type}: attrs.{name} {rule.problem(value)}", raw)
-        return Event(event_id, event_type, time_ms, user_id, session_id, attrs)
+        return _new_event((event_id, event_type, time_ms, user_id, session_id, attrs))
