@@ -37,10 +37,13 @@ def store_key(detector: str, key: str) -> str:
 class _Reaction:
     """The `Context` handed to a detector: bound to one record for the length of one reaction."""
 
-    __slots__ = ("engine", "detector", "record", "skey", "now")
+    __slots__ = ("emitted", "observer", "agenda", "detector", "record", "skey", "now")
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, emitted: list[Finding], observer: EngineObserver, agenda: Agenda) -> None:
+        # Not the engine itself: a cycle would keep all its state from reference counting.
+        self.emitted = emitted
+        self.observer = observer
+        self.agenda = agenda
 
     def emit(
         self,
@@ -67,20 +70,18 @@ class _Reaction:
             session_id=session_id,
             segment=segment,
         )
-        self.engine._emitted.append(finding)
-        self.engine.observer.on_finding(finding)
+        self.emitted.append(finding)
+        self.observer.on_finding(finding)
 
     def schedule(self, tag: str, at_ms: int) -> None:
         self.record["t"][tag] = at_ms
-        self.engine.agenda.wake(at_ms, _DEADLINE, self.skey)
+        self.agenda.wake(at_ms, _DEADLINE, self.skey)
 
     def cancel(self, tag: str) -> None:
         self.record["t"].pop(tag, None)
 
     def observe(self, measurement: str, seconds: float, segment: str = "") -> None:
-        self.engine.observer.on_measurement(
-            self.detector.name, measurement, seconds, segment, self.now
-        )
+        self.observer.on_measurement(self.detector.name, measurement, seconds, segment, self.now)
 
 
 class Engine:
@@ -111,7 +112,7 @@ class Engine:
         self._keys = dict.fromkeys(self.detectors, 0)
         self._keys_changed = False
         self._emitted: list[Finding] = []
-        self._reaction = _Reaction(self)
+        self._reaction = _Reaction(self._emitted, self.observer, self.agenda)
 
     # -- input ---------------------------------------------------------------------------
 
@@ -325,10 +326,12 @@ class Engine:
         self._keys_changed = True
 
     def _take_emitted(self) -> list[Finding]:
-        if not self._emitted:
+        emitted = self._emitted
+        if not emitted:
             return []
-        emitted, self._emitted = self._emitted, []
-        return emitted
+        taken = emitted[:]
+        emitted.clear()
+        return taken
 
 
 def _insert_pending(pending: list, item: list) -> None:
