@@ -7,6 +7,7 @@ broker, its security and the topic names. docs/worker.md lists them.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import ssl
 from dataclasses import dataclass, field, fields
@@ -141,6 +142,11 @@ class WorkerSettings(KafkaSettings):
         super().validate()
         if not self.store.startswith(("memory://", "rocksdb://")):
             raise SettingsError(f"store must be memory:// or rocksdb://, got {self.store!r}")
+        if self.store.startswith("rocksdb://") and importlib.util.find_spec("rocksdict") is None:
+            raise SettingsError(
+                "store rocksdb:// needs the rocksdict package: "
+                "pip install 'friction-detector[rocksdb]'"
+            )
         if self.idle_advance_s <= 0 or self.tick_interval_s <= 0:
             raise SettingsError("idle-advance-s and tick-interval-s must be positive")
         if self.alert_resend_s <= 0:

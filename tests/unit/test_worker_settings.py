@@ -1,0 +1,35 @@
+"""The worker's store setting: a clear error before Faust starts, not an import error in it."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+
+import pytest
+
+from streams.settings import SettingsError, resolve
+
+
+def _resolve_store(store: str) -> str:
+    return resolve(argparse.Namespace(store=store), worker=True, env={}).store
+
+
+def test_memory_and_rocksdb_stores_are_accepted():
+    assert _resolve_store("memory://") == "memory://"
+    assert _resolve_store("rocksdb://") == "rocksdb://"
+
+
+def test_an_unknown_store_is_refused_with_the_choices():
+    with pytest.raises(SettingsError, match="memory:// or rocksdb://"):
+        _resolve_store("redis://")
+
+
+def test_rocksdb_without_rocksdict_says_what_to_install(monkeypatch):
+    real_find_spec = importlib.util.find_spec
+
+    def without_rocksdict(name, *args):
+        return None if name == "rocksdict" else real_find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", without_rocksdict)
+    with pytest.raises(SettingsError, match=r"friction-detector\[rocksdb\]"):
+        _resolve_store("rocksdb://")
