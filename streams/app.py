@@ -33,6 +33,7 @@ from detectors.observer import EngineObserver, FanOut
 from streams.alerting import WorkerAlerting
 from streams.alertmanager import AlertmanagerClient
 from streams.dead_letter import dead_letter_record, detector_error_input
+from streams.faust_consumer import use_seek_safe_consumer
 from streams.kafka_sensor import KafkaClientSensor
 from streams.metrics import FrictionMetrics
 from streams.settings import WorkerSettings
@@ -236,6 +237,7 @@ class FrictionApp:
             producer_acks=-1,
             **options,
         )
+        use_seek_safe_consumer(app)
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
         self.input = app.topic(*s.input_topics, **raw)
         self.routed = app.topic(s.routed_topic, partitions=s.partitions, internal=True, **raw)
