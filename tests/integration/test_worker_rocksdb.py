@@ -1,0 +1,61 @@
+"""The worker with its state in RocksDB (`--store rocksdb://`): the same findings as replay,
+across a restart that reopens the local database."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import pytest
+from helpers_worker import (
+    Names,
+    TopicReader,
+    Worker,
+    compact_events,
+    expected_finding_ids,
+    produce_events,
+    write_config,
+)
+
+pytestmark = pytest.mark.kafka
+
+LATENESS_MS = 20_000
+FINDINGS_TIMEOUT_S = 90
+
+
+def test_a_rocksdb_worker_restarts_on_its_local_state_and_finds_what_replay_finds(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "friction.toml", LATENESS_MS)
+    names = Names("rocksdb")
+    log = tmp_path / "worker.log"
+    first = Worker(kafka_bootstrap, config, names, log)
+    first.args += ["--store", "rocksdb://"]
+    second = Worker(kafka_bootstrap, config, names, log)
+    second.args += ["--store", "rocksdb://"]
+    reader = TopicReader(kafka_bootstrap, names.findings)
+    try:
+        first.start().wait_ready()
+        rng = random.Random(5)
+        before = compact_events(rng, 300, int(time.time() * 1000))
+        produce_events(kafka_bootstrap, names.input, before)
+        reader.wait_for(expected_finding_ids(config, before, LATENESS_MS), FINDINGS_TIMEOUT_S)
+        first.stop()
+        data = log.parent / f"{log.stem}-data"
+        assert list(data.rglob("CURRENT")), "no RocksDB database under the data folder"
+
+        second.start().wait_ready()
+        after = compact_events(rng, 300, int(time.time() * 1000))
+        produce_events(kafka_bootstrap, names.input, after)
+        expected = expected_finding_ids(config, before + after, LATENESS_MS)
+
+        found = set(reader.wait_for(expected, FINDINGS_TIMEOUT_S))
+
+        assert sorted(expected - found) == [], "lost findings"
+        assert sorted(found - expected) == [], "findings replay does not give"
+    finally:
+        reader.close()
+        first.stop()
+        if second.proc is not None:
+            second.stop()
