@@ -14,7 +14,8 @@ WORKDIR /build
 COPY pyproject.toml README.md* ./
 COPY detectors ./detectors
 COPY streams ./streams
-RUN pip install . && rm -rf /build
+# With the rocksdb extra, so FRICTION_STORE=rocksdb:// works in the image.
+RUN pip install ".[rocksdb]" && rm -rf /build
 
 # Faust keeps its local state (tables, RocksDB) under the working directory.
 RUN useradd --system --uid 10001 --create-home --home-dir /var/lib/friction friction
