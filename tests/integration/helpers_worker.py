@@ -123,6 +123,9 @@ class Worker:
             self.proc.wait(10)
 
     def stop(self) -> None:
+        """Stop with SIGTERM (SIGKILL after 20 s); nothing to do if never started."""
+        if self.proc is None:
+            return
         if self.alive():
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -249,3 +252,13 @@ class TopicReader:
 
     def close(self) -> None:
         self.consumer.close()
+
+
+def assert_replay_findings(
+    reader: TopicReader, config: Path, events: list[dict], lateness_ms: int, timeout: float
+) -> None:
+    """The findings topic holds exactly what replay finds in `events`: none lost, none more."""
+    expected = expected_finding_ids(config, events, lateness_ms)
+    found = set(reader.wait_for(expected, timeout))
+    assert sorted(expected - found) == [], "lost findings"
+    assert sorted(found - expected) == [], "findings replay does not give"

@@ -12,6 +12,7 @@ from helpers_worker import (
     Names,
     TopicReader,
     Worker,
+    assert_replay_findings,
     compact_events,
     expected_finding_ids,
     produce_events,
@@ -48,14 +49,8 @@ def test_a_rocksdb_worker_restarts_on_its_local_state_and_finds_what_replay_find
         second.start().wait_ready()
         after = compact_events(rng, 300, int(time.time() * 1000))
         produce_events(kafka_bootstrap, names.input, after)
-        expected = expected_finding_ids(config, before + after, LATENESS_MS)
-
-        found = set(reader.wait_for(expected, FINDINGS_TIMEOUT_S))
-
-        assert sorted(expected - found) == [], "lost findings"
-        assert sorted(found - expected) == [], "findings replay does not give"
+        assert_replay_findings(reader, config, before + after, LATENESS_MS, FINDINGS_TIMEOUT_S)
     finally:
         reader.close()
         first.stop()
-        if second.proc is not None:
-            second.stop()
+        second.stop()

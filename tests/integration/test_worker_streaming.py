@@ -14,6 +14,7 @@ from helpers_worker import (
     Names,
     TopicReader,
     Worker,
+    assert_replay_findings,
     compact_events,
     expected_finding_ids,
     produce,
@@ -125,17 +126,11 @@ def test_a_killed_worker_restarts_without_losing_or_inventing_findings(
         after = compact_events(rng, 300, now_ms())
         produce_events(kafka_bootstrap, names.input, after)
         restarted.wait_ready()
-        expected = expected_finding_ids(config, before + after, LATENESS_MS)
-
-        found = set(reader.wait_for(expected, FINDINGS_TIMEOUT_S))
-
-        assert sorted(expected - found) == [], "lost findings"
-        assert sorted(found - expected) == [], "findings replay does not give"
+        assert_replay_findings(reader, config, before + after, LATENESS_MS, FINDINGS_TIMEOUT_S)
     finally:
         reader.close()
         worker.stop()
-        if restarted.proc is not None:
-            restarted.stop()
+        restarted.stop()
 
 
 def test_bad_input_goes_to_dead_letters_and_the_worker_keeps_going(
