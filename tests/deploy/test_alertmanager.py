@@ -4,15 +4,13 @@ inhibits friction alerts while the pipeline is broken."""
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from debian_tools import assert_ok, run, tool
+from loopback import running_alertmanager
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
@@ -51,12 +49,6 @@ def test_alerts_are_routed_by_severity(labels, receiver):
 # -- a real Alertmanager ------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def call(url: str, body: object | None = None) -> object:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
@@ -68,38 +60,8 @@ def call(url: str, body: object | None = None) -> object:
 @pytest.fixture
 def alertmanager(tmp_path: Path) -> Iterator[str]:
     """The base URL of a fresh Alertmanager on a free loopback port, with our configuration."""
-    binary = tool("prometheus-alertmanager")
-    port = free_port()
-    storage = tmp_path
-    log = (storage / "log").open("w")
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={CONFIG}",
-            f"--storage.path={storage}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",  # no gossip: a single instance
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/-/ready", timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.flush()
-                    pytest.fail(f"Alertmanager did not start:\n{(storage / 'log').read_text()}")
-                time.sleep(0.2)
+    with running_alertmanager(tool("prometheus-alertmanager"), CONFIG, tmp_path) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 def states(url: str, alerts: list[dict[str, str]]) -> dict[str, str]:

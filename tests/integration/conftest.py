@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
 import time
 import urllib.parse
 import urllib.request
@@ -14,15 +12,9 @@ from pathlib import Path
 
 import orjson
 import pytest
+from loopback import free_port, loopback_server, running_alertmanager
 
 from streams.local_kafka import LocalKafka
-
-
-def free_port() -> int:
-    """A port the OS just handed out: no clash with a developer's own broker."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_broker(home: Path) -> LocalKafka:
@@ -81,52 +73,11 @@ def alertmanager_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.fail(f"{BINARY} not found: install the Debian package prometheus-alertmanager")
     home: Path = tmp_path_factory.mktemp("alertmanager")
     (home / "alertmanager.yml").write_text(CONFIG)
-    port = free_port()
-    log = open(home / "alertmanager.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={home / 'alertmanager.yml'}",
-            f"--storage.path={home / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url + "/-/ready", timeout=1).read()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(
-                        "Alertmanager did not start:\n" + (home / "alertmanager.log").read_text()
-                    )
-                time.sleep(0.2)
+    with running_alertmanager(binary, home / "alertmanager.yml", home) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 # -- Prometheus (Debian package prometheus) ------------------------------------------------
-
-
-def wait_http(url: str, process: subprocess.Popen, what: str, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=1).read()
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"{what} did not start:\n{log.read_text()}")
-            time.sleep(0.2)
 
 
 @contextmanager
@@ -146,25 +97,15 @@ def running_prometheus(home: Path, ports: list[int]) -> Iterator[str]:
         f"      - targets: [{targets}]\n"
     )
     port = free_port()
-    log = open(home / "prometheus.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={home / 'prometheus.yml'}",
-            f"--storage.tsdb.path={home / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(url + "/-/ready", process, "Prometheus", home / "prometheus.log")
+    command = [
+        binary,
+        f"--config.file={home / 'prometheus.yml'}",
+        f"--storage.tsdb.path={home / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    with loopback_server(command, url + "/-/ready", "Prometheus", home / "prometheus.log"):
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 def query_series(url: str, promql: str) -> list[dict]:

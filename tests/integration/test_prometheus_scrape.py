@@ -12,7 +12,8 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from conftest import free_port, query, running_prometheus, wait_http
+from conftest import query, running_prometheus
+from loopback import free_port, wait_http
 
 # 3 slow checkout loads in 3 sessions, 2 fast ones, then a later page load that moves the
 # watermark past them all: 6 page_load events, 3 slow_checkout findings, 1 alert firing.

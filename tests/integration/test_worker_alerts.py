@@ -8,8 +8,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-from conftest import free_port, get_json, query_series, running_prometheus
+from conftest import get_json, query_series, running_prometheus
 from helpers_worker import CONTRACT_DETECTORS, Names, TopicReader, Worker, produce_events
+from loopback import free_port
 
 from detectors.registry import installed_detectors
 from detectors.timefmt import format_time
