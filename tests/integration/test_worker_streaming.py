@@ -29,6 +29,10 @@ pytestmark = pytest.mark.kafka
 # event falls behind a watermark moved by the clock: the worker sees what replay sees.
 LATENESS_MS = 20_000
 FINDINGS_TIMEOUT_S = 90
+# A restarted worker joins its group only once the killed member's session has timed out
+# (Faust's default broker_session_timeout), then recovers; a 60 s bound raced the join itself.
+SESSION_TIMEOUT_S = 60
+READY_AFTER_JOIN_S = 60
 
 
 def now_ms() -> int:
@@ -125,7 +129,7 @@ def test_a_killed_worker_restarts_without_losing_or_inventing_findings(
         restarted.start()
         after = compact_events(rng, 300, now_ms())
         produce_events(kafka_bootstrap, names.input, after)
-        restarted.wait_ready()
+        restarted.wait_ready(timeout=SESSION_TIMEOUT_S + READY_AFTER_JOIN_S)
         assert_replay_findings(reader, config, before + after, LATENESS_MS, FINDINGS_TIMEOUT_S)
     finally:
         reader.close()
