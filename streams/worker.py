@@ -8,6 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 from detectors.config import Config
 from streams.app import FrictionApp
 from streams.metrics import FrictionMetrics
+from streams.recovery_watchdog import RecoveryWatchdog
 from streams.settings import SettingsError, WorkerSettings
 from streams.topics import ensure_topics
 
@@ -59,6 +60,7 @@ def run_worker(settings: WorkerSettings, config: Config) -> int:
     )
     worker = faust.Worker(
         friction.app,
+        RecoveryWatchdog(friction.app),
         loglevel=settings.log_level,
         quiet=True,
         redirect_stdouts=False,

@@ -62,12 +62,19 @@ class Names:
 class Worker:
     """`friction worker` as a subprocess, logging to a file the test can read."""
 
-    def __init__(self, bootstrap: str, config: Path, names: Names, log: Path) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        config: Path,
+        names: Names,
+        log: Path,
+        launcher: tuple[str, ...] = ("-m", "streams.cli"),
+    ) -> None:
+        """`launcher` is what follows the interpreter: the CLI module, or a script wrapping it."""
         self.log = log
         self.args = [
             sys.executable,
-            "-m",
-            "streams.cli",
+            *launcher,
             "--config",
             str(config),
             "worker",
@@ -193,13 +200,19 @@ def compact_events(rng: random.Random, scenarios: int, end_ms: int) -> list[dict
 
 
 def expected_finding_ids(config_path: Path, events: list[dict], lateness_ms: int) -> set[str]:
-    """What `friction replay` finds, with a last event that moves time past every deadline."""
+    """Ids of what `friction replay` finds (see `replay_findings`)."""
+    return set(replay_findings(config_path, events, lateness_ms))
+
+
+def replay_findings(config_path: Path, events: list[dict], lateness_ms: int) -> dict[str, dict]:
+    """What `friction replay` finds, by id; a last event moves time past every deadline."""
     last = max(e["time"] for e in events)
     clock = {"event_id": "clock", "type": "heartbeat", "time": last + 60_000 + lateness_ms}
     lines = b"\n".join(orjson.dumps(e) for e in events + [clock]) + b"\n"
     out = io.BytesIO()
     replay(io.BytesIO(lines), load_config(config_path), out, io.BytesIO(), source_name="test")
-    return {orjson.loads(line)["finding_id"] for line in out.getvalue().splitlines()}
+    findings = (orjson.loads(line) for line in out.getvalue().splitlines())
+    return {f["finding_id"]: f for f in findings}
 
 
 # -- Kafka ----------------------------------------------------------------------------------
@@ -237,6 +250,9 @@ class TopicReader:
         for records in self.consumer.poll(timeout_ms=int(seconds * 1000)).values():
             self.values.extend(r.value for r in records)
 
+    def by_id(self) -> dict[str, dict]:
+        return {f["finding_id"]: f for f in map(orjson.loads, self.values)}
+
     def ids(self, field: str = "finding_id") -> list[str]:
         return [orjson.loads(v)[field] for v in self.values]
 
@@ -258,7 +274,17 @@ def assert_replay_findings(
     reader: TopicReader, config: Path, events: list[dict], lateness_ms: int, timeout: float
 ) -> None:
     """The findings topic holds exactly what replay finds in `events`: none lost, none more."""
-    expected = expected_finding_ids(config, events, lateness_ms)
-    found = set(reader.wait_for(expected, timeout))
-    assert sorted(expected - found) == [], "lost findings"
-    assert sorted(found - expected) == [], "findings replay does not give"
+    expected = replay_findings(config, events, lateness_ms)
+    reader.wait_for(set(expected), timeout)
+    assert_same_findings(reader.by_id(), expected)
+
+
+def assert_same_findings(found: dict[str, dict], expected: dict[str, dict]) -> None:
+    """Equal sets of finding ids; on failure, says which moments were lost or added."""
+    lost = [describe(expected[i]) for i in sorted(set(expected) - set(found))]
+    added = [describe(found[i]) for i in sorted(set(found) - set(expected))]
+    assert (lost, added) == ([], []), f"lost {len(lost)}, added {len(added)}"
+
+
+def describe(finding: dict) -> str:
+    return f"{finding['detector']}/{finding['kind']} {finding['subject']} at {finding['time']}"

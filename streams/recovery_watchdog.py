@@ -1,0 +1,93 @@
+"""Reads a table's changelog partition again when Faust's recovery stops receiving it.
+
+After a rebalance, Faust restores each table partition by reading its changelog up to the
+highwater it measured, and the worker is not ready until every partition is there. In Faust
+0.15.3 a changelog record can get lost between the Kafka fetcher and the recovery (records
+taken from the fetcher while the flow is stopped are dropped, and the recovery queue is
+cleared whenever the flow resumes). The fetcher's position is then past the lost records, so
+the recovery waits for them forever: the log repeats "No event received for active tp" and
+the partitions the worker owns are never processed.
+
+The watchdog checks the recovery every few seconds. A changelog partition that is below its
+highwater and has not advanced for `stall_s` is sought back to the first offset the recovery
+has not applied, which is what the recovery itself does when it starts. Records it has
+applied already are skipped by the recovery, so reading again never applies a change twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Hashable, Mapping
+
+import faust
+from mode import Service
+
+log = logging.getLogger(__name__)
+
+CHECK_INTERVAL_S = 1.0
+STALL_S = 5.0
+
+
+class StallTracker:
+    """Which partitions have stayed behind their highwater, without progress, for `stall_s`."""
+
+    def __init__(self, stall_s: float = STALL_S) -> None:
+        self.stall_s = stall_s
+        self._since: dict[Hashable, tuple[int, float]] = {}  # partition -> (offset, since)
+
+    def stalled(self, progress: Mapping[Hashable, tuple[int, int]], now: float) -> list:
+        """Partitions of `progress` ({partition: (applied offset, highwater)}) that are stuck.
+
+        A partition reported stuck starts a new period, so it is reported again only after
+        another `stall_s` without progress.
+        """
+        stuck = []
+        for tp, (applied, highwater) in progress.items():
+            if applied >= highwater:
+                self._since.pop(tp, None)
+                continue
+            seen = self._since.get(tp)
+            if seen is None or seen[0] != applied:
+                self._since[tp] = (applied, now)
+            elif now - seen[1] >= self.stall_s:
+                stuck.append(tp)
+                self._since[tp] = (applied, now)
+        for tp in [tp for tp in self._since if tp not in progress]:
+            del self._since[tp]
+        return stuck
+
+
+class RecoveryWatchdog(Service):
+    """Runs beside the app (started before it, so it also covers the first recovery)."""
+
+    def __init__(self, app: faust.App, stall_s: float = STALL_S, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.app = app
+        self.tracker = StallTracker(stall_s)
+
+    @Service.timer(CHECK_INTERVAL_S)
+    async def _check(self) -> None:
+        recovery = self.app.tables.recovery
+        if not recovery.in_recovery:
+            self.tracker.stalled({}, time.monotonic())
+            return
+        highwaters = recovery.active_highwaters
+        progress = {
+            tp: (recovery.active_offsets.get(tp, -1), highwaters[tp])
+            for tp in list(recovery.active_tps)
+            if highwaters.get(tp) is not None
+        }
+        for tp in self.tracker.stalled(progress, time.monotonic()):
+            await self._read_again(tp, *progress[tp])
+
+    async def _read_again(self, tp, applied: int, highwater: int) -> None:
+        consumer = self.app.consumer
+        position = await consumer.position(tp)
+        log.warning(
+            "table recovery of %s[%d] stalled at offset %d of %d (fetch position %s); "
+            "reading the changelog again from offset %d",
+            tp.topic, tp.partition, applied, highwater, position, applied + 1,
+        )  # fmt: skip
+        consumer.resume_partitions({tp})
+        await consumer.seek_wait({tp: applied + 1})

@@ -1,0 +1,61 @@
+"""A worker whose table recovery loses changelog records still recovers all of its state."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import pytest
+from helpers_worker import (
+    Names,
+    TopicReader,
+    Worker,
+    assert_replay_findings,
+    compact_events,
+    produce_events,
+    write_config,
+)
+
+from streams.recovery_watchdog import CHECK_INTERVAL_S, STALL_S
+
+pytestmark = pytest.mark.kafka
+
+LATENESS_MS = 20_000
+FINDINGS_TIMEOUT_S = 90
+LOSSY = Path(__file__).with_name("lossy_recovery_worker.py")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def test_a_recovery_that_loses_changelog_records_reads_them_again(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "friction.toml", LATENESS_MS)
+    names = Names("lossy")
+    log = tmp_path / "worker.log"
+    first = Worker(kafka_bootstrap, config, names, log)
+    lossy = Worker(kafka_bootstrap, config, names, log, launcher=(str(LOSSY),))
+    reader = TopicReader(kafka_bootstrap, names.findings)
+    rng = random.Random(4)
+    try:
+        first.start().wait_ready()
+        before = compact_events(rng, 300, now_ms())
+        produce_events(kafka_bootstrap, names.input, before)
+        time.sleep(3.0)  # state written to the changelog; deadlines still ahead
+        first.stop()
+
+        lossy.start().wait_ready(timeout=60 + STALL_S + 2 * CHECK_INTERVAL_S)
+        text = log.read_text(errors="replace")
+        assert "lossy recovery: dropped" in text
+        assert "reading the changelog again" in text
+        after = compact_events(rng, 200, now_ms())
+        produce_events(kafka_bootstrap, names.input, after)
+
+        assert_replay_findings(reader, config, before + after, LATENESS_MS, FINDINGS_TIMEOUT_S)
+    finally:
+        reader.close()
+        first.stop()
+        lossy.stop()
