@@ -33,7 +33,7 @@ from detectors.observer import EngineObserver, FanOut
 from streams.alerting import WorkerAlerting
 from streams.alertmanager import AlertmanagerClient
 from streams.dead_letter import dead_letter_record, detector_error_input
-from streams.faust_consumer import use_seek_safe_consumer
+from streams.faust_app import FrictionFaustApp
 from streams.kafka_sensor import KafkaClientSensor
 from streams.metrics import FrictionMetrics
 from streams.settings import WorkerSettings
@@ -224,7 +224,7 @@ class FrictionApp:
             options["rocksdb_options"] = {"block_cache_size": s.rocksdb_block_cache_mb << 20}
         datadir = Path(s.data_dir) / s.app_id
         datadir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
-        app = faust.App(
+        app = FrictionFaustApp(
             s.app_id,
             datadir=str(datadir),
             broker=s.broker,
@@ -237,7 +237,6 @@ class FrictionApp:
             producer_acks=-1,
             **options,
         )
-        use_seek_safe_consumer(app)
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
         self.input = app.topic(*s.input_topics, **raw)
         self.routed = app.topic(s.routed_topic, partitions=s.partitions, internal=True, **raw)

@@ -283,7 +283,9 @@ def assert_same_findings(found: dict[str, dict], expected: dict[str, dict]) -> N
     """Equal sets of finding ids; on failure, says which moments were lost or added."""
     lost = [describe(expected[i]) for i in sorted(set(expected) - set(found))]
     added = [describe(found[i]) for i in sorted(set(found) - set(expected))]
-    assert (lost, added) == ([], []), f"lost {len(lost)}, added {len(added)}"
+    assert (lost, added) == ([], []), "\n".join(
+        [f"lost {len(lost)}:", *lost, f"added {len(added)}:", *added]
+    )
 
 
 def describe(finding: dict) -> str:

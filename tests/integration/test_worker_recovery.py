@@ -1,4 +1,4 @@
-"""A worker whose table recovery loses changelog records still recovers all of its state."""
+"""Workers that lose records around a rebalance, on purpose, still find what replay finds."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ pytestmark = pytest.mark.kafka
 LATENESS_MS = 20_000
 FINDINGS_TIMEOUT_S = 90
 LOSSY = Path(__file__).with_name("lossy_recovery_worker.py")
+SLOW = Path(__file__).with_name("slow_seek_worker.py")
 
 
 def now_ms() -> int:
@@ -59,3 +60,25 @@ def test_a_recovery_that_loses_changelog_records_reads_them_again(
         reader.close()
         first.stop()
         lossy.stop()
+
+
+def test_input_read_while_a_rebalance_ends_is_all_processed(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "friction.toml", LATENESS_MS)
+    names = Names("resume")
+    first = Worker(kafka_bootstrap, config, names, tmp_path / "first.log", launcher=(str(SLOW),))
+    second = Worker(kafka_bootstrap, config, names, tmp_path / "second.log", launcher=(str(SLOW),))
+    reader = TopicReader(kafka_bootstrap, names.findings)
+    try:
+        first.start().wait_ready()
+        events = compact_events(random.Random(5), 1500, now_ms())
+        second.start()
+        produce_events(kafka_bootstrap, names.input, events)  # a backlog when the group rebalances
+        second.wait_ready()
+
+        assert_replay_findings(reader, config, events, LATENESS_MS, FINDINGS_TIMEOUT_S)
+    finally:
+        reader.close()
+        first.stop()
+        second.stop()
