@@ -24,7 +24,7 @@ pytestmark = pytest.mark.kafka
 LATENESS_MS = 20_000
 FINDINGS_TIMEOUT_S = 90
 LOSSY = Path(__file__).with_name("lossy_recovery_worker.py")
-SLOW = Path(__file__).with_name("slow_seek_worker.py")
+SLOW = Path(__file__).with_name("slow_recovery_worker.py")
 
 
 def now_ms() -> int:
@@ -72,9 +72,10 @@ def test_input_read_while_a_rebalance_ends_is_all_processed(
     reader = TopicReader(kafka_bootstrap, names.findings)
     try:
         first.start().wait_ready()
-        events = compact_events(random.Random(5), 1500, now_ms())
         second.start()
-        produce_events(kafka_bootstrap, names.input, events)  # a backlog when the group rebalances
+        _wait_for_log(first, "Revoking previously assigned partitions", times=2)
+        events = compact_events(random.Random(5), 1000, now_ms())
+        produce_events(kafka_bootstrap, names.input, events)  # arrives while the group rebalances
         second.wait_ready()
 
         assert_replay_findings(reader, config, events, LATENESS_MS, FINDINGS_TIMEOUT_S)
@@ -82,3 +83,12 @@ def test_input_read_while_a_rebalance_ends_is_all_processed(
         reader.close()
         first.stop()
         second.stop()
+
+
+def _wait_for_log(worker: Worker, text: str, times: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.log.read_text(errors="replace").count(text) >= times:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} not logged {times} times within {timeout}s:\n{worker.tail()}")
