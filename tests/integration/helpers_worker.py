@@ -151,6 +151,10 @@ class Worker:
 # -- events ---------------------------------------------------------------------------------
 
 
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 def compact_events(rng: random.Random, scenarios: int, end_ms: int) -> list[dict]:
     """Contract scenarios, found and not, with every event in the 5 s before `end_ms`."""
     events: list[dict] = []

@@ -13,6 +13,7 @@ from helpers_worker import (
     Worker,
     assert_replay_findings,
     compact_events,
+    now_ms,
     produce_events,
     write_config,
 )
@@ -25,10 +26,6 @@ LATENESS_MS = 20_000
 FINDINGS_TIMEOUT_S = 90
 LOSSY = Path(__file__).with_name("lossy_recovery_worker.py")
 SLOW = Path(__file__).with_name("slow_recovery_worker.py")
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def test_a_recovery_that_loses_changelog_records_reads_them_again(

@@ -4,7 +4,6 @@ across a restart that reopens the local database."""
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from helpers_worker import (
     assert_replay_findings,
     compact_events,
     expected_finding_ids,
+    now_ms,
     produce_events,
     write_config,
 )
@@ -39,7 +39,7 @@ def test_a_rocksdb_worker_restarts_on_its_local_state_and_finds_what_replay_find
     try:
         first.start().wait_ready()
         rng = random.Random(5)
-        before = compact_events(rng, 300, int(time.time() * 1000))
+        before = compact_events(rng, 300, now_ms())
         produce_events(kafka_bootstrap, names.input, before)
         reader.wait_for(expected_finding_ids(config, before, LATENESS_MS), FINDINGS_TIMEOUT_S)
         first.stop()
@@ -47,7 +47,7 @@ def test_a_rocksdb_worker_restarts_on_its_local_state_and_finds_what_replay_find
         assert list(data.rglob("CURRENT")), "no RocksDB database under the data folder"
 
         second.start().wait_ready()
-        after = compact_events(rng, 300, int(time.time() * 1000))
+        after = compact_events(rng, 300, now_ms())
         produce_events(kafka_bootstrap, names.input, after)
         assert_replay_findings(reader, config, before + after, LATENESS_MS, FINDINGS_TIMEOUT_S)
     finally:

@@ -17,6 +17,7 @@ from helpers_worker import (
     assert_replay_findings,
     assert_same_findings,
     compact_events,
+    now_ms,
     produce,
     produce_events,
     replay_findings,
@@ -34,10 +35,6 @@ FINDINGS_TIMEOUT_S = 90
 # (Faust's default broker_session_timeout), then recovers; a 60 s bound raced the join itself.
 SESSION_TIMEOUT_S = 60
 READY_AFTER_JOIN_S = 60
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @pytest.fixture
