@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 
 import faust
 from mode import Service
@@ -58,6 +58,25 @@ class StallTracker:
         return stuck
 
 
+def recovery_progress(
+    tps: Iterable[Hashable],
+    offsets: Mapping[Hashable, int | None],
+    highwaters: Mapping[Hashable, int | None],
+) -> dict[Hashable, tuple[int, int]]:
+    """{partition: (applied offset, highwater)} of the partitions whose highwater is known.
+
+    Faust marks "nothing applied yet" as -1 or leaves the offset unset or None.
+    """
+    progress = {}
+    for tp in list(tps):
+        highwater = highwaters.get(tp)
+        if highwater is None:
+            continue
+        applied = offsets.get(tp)
+        progress[tp] = (-1 if applied is None else applied, highwater)
+    return progress
+
+
 class RecoveryWatchdog(Service):
     """Runs beside the app (started before it, so it also covers the first recovery)."""
 
@@ -68,18 +87,21 @@ class RecoveryWatchdog(Service):
 
     @Service.timer(CHECK_INTERVAL_S)
     async def _check(self) -> None:
-        recovery = self.app.tables.recovery
-        if not recovery.in_recovery:
-            self.tracker.stalled({}, time.monotonic())
-            return
-        highwaters = recovery.active_highwaters
-        progress = {
-            tp: (recovery.active_offsets.get(tp, -1), highwaters[tp])
-            for tp in list(recovery.active_tps)
-            if highwaters.get(tp) is not None
-        }
-        for tp in self.tracker.stalled(progress, time.monotonic()):
-            await self._read_again(tp, *progress[tp])
+        """One look at the recovery; a failure is logged, never allowed to stop the worker."""
+        try:
+            recovery = self.app.tables.recovery
+            progress = (
+                recovery_progress(
+                    recovery.active_tps, recovery.active_offsets, recovery.active_highwaters
+                )
+                if recovery.in_recovery
+                else {}
+            )
+            for tp in self.tracker.stalled(progress, time.monotonic()):
+                await self._read_again(tp, *progress[tp])
+        except Exception:
+            log.exception("table recovery watchdog: check failed; trying again in %ss",
+                          CHECK_INTERVAL_S)  # fmt: skip
 
     async def _read_again(self, tp, applied: int, highwater: int) -> None:
         consumer = self.app.consumer

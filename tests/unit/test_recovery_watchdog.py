@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.recovery_watchdog import StallTracker
+from streams.recovery_watchdog import StallTracker, recovery_progress
 
 
 def test_a_partition_behind_its_highwater_without_progress_is_stuck_after_the_stall_time() -> None:
@@ -45,3 +45,13 @@ def test_a_partition_that_leaves_the_recovery_is_forgotten() -> None:
 
     assert tracker.stalled({"p0": (3, 40)}, now=20) == []
     assert tracker.stalled({"p0": (3, 40)}, now=35) == ["p0"]
+
+
+def test_progress_counts_an_unset_or_none_offset_as_nothing_applied() -> None:
+    progress = recovery_progress(
+        ["p0", "p1", "p2", "p3"],
+        offsets={"p1": None, "p2": 7, "p3": 2},
+        highwaters={"p0": 40, "p1": 12, "p2": 9, "p3": None},
+    )
+
+    assert progress == {"p0": (-1, 40), "p1": (-1, 12), "p2": (7, 9)}
