@@ -131,6 +131,12 @@ class FrictionMetrics(EngineObserver):
             ["topic", "partition"],
             registry=reg,
         )
+        self.changelog_rereads = Counter(
+            "friction_changelog_rereads_total",
+            "Changelog partitions read again because table recovery stopped receiving them.",
+            ["topic"],
+            registry=reg,
+        )
         self.commit_latency = Histogram(
             "friction_commit_latency_seconds",
             "Time Faust takes to commit consumer offsets.",

@@ -23,6 +23,8 @@ from collections.abc import Hashable, Iterable, Mapping
 import faust
 from mode import Service
 
+from streams.metrics import FrictionMetrics
+
 log = logging.getLogger(__name__)
 
 CHECK_INTERVAL_S = 1.0
@@ -80,9 +82,16 @@ def recovery_progress(
 class RecoveryWatchdog(Service):
     """Runs beside the app (started before it, so it also covers the first recovery)."""
 
-    def __init__(self, app: faust.App, stall_s: float = STALL_S, **kwargs) -> None:
+    def __init__(
+        self,
+        app: faust.App,
+        metrics: FrictionMetrics | None = None,
+        stall_s: float = STALL_S,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         self.app = app
+        self.metrics = metrics
         self.tracker = StallTracker(stall_s)
 
     @Service.timer(CHECK_INTERVAL_S)
@@ -113,3 +122,5 @@ class RecoveryWatchdog(Service):
         )  # fmt: skip
         consumer.resume_partitions({tp})
         await consumer.seek_wait({tp: applied + 1})
+        if self.metrics is not None:
+            self.metrics.changelog_rereads.labels(topic=tp.topic).inc()

@@ -60,7 +60,7 @@ def run_worker(settings: WorkerSettings, config: Config) -> int:
     )
     worker = faust.Worker(
         friction.app,
-        RecoveryWatchdog(friction.app),
+        RecoveryWatchdog(friction.app, metrics),
         loglevel=settings.log_level,
         quiet=True,
         redirect_stdouts=False,

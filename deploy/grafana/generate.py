@@ -528,6 +528,19 @@ def pipeline_health() -> Dashboard:
             stacked=True,
         ),
         graph(
+            "Changelog re-reads",
+            "Changelog partitions a worker read again because its table recovery had stopped "
+            "receiving them (see the FrictionWatermarkStalled runbook).",
+            [
+                query(
+                    "sum by (instance, topic) "
+                    f"(increase(friction_changelog_rereads_total[{RATE}]))",
+                    "{{instance}} {{topic}}",
+                )
+            ],
+            width=12,
+        ),
+        graph(
             "Alert messages sent",
             "Alert messages of the alert engine, by alert and status.",
             [

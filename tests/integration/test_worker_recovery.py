@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from helpers_worker import (
     produce_events,
     write_config,
 )
+from loopback import free_port
 
 from streams.recovery_watchdog import CHECK_INTERVAL_S, STALL_S
 
@@ -36,6 +38,8 @@ def test_a_recovery_that_loses_changelog_records_reads_them_again(
     log = tmp_path / "worker.log"
     first = Worker(kafka_bootstrap, config, names, log)
     lossy = Worker(kafka_bootstrap, config, names, log, launcher=(str(LOSSY),))
+    metrics_port = free_port()
+    lossy.args[lossy.args.index("--metrics-port") + 1] = str(metrics_port)
     reader = TopicReader(kafka_bootstrap, names.findings)
     rng = random.Random(4)
     try:
@@ -49,6 +53,7 @@ def test_a_recovery_that_loses_changelog_records_reads_them_again(
         text = log.read_text(errors="replace")
         assert "lossy recovery: dropped" in text
         assert "reading the changelog again" in text
+        assert _rereads(metrics_port) >= 1
         after = compact_events(rng, 200, now_ms())
         produce_events(kafka_bootstrap, names.input, after)
 
@@ -89,3 +94,14 @@ def _wait_for_log(worker: Worker, text: str, times: int, timeout: float = 60) ->
             return
         time.sleep(0.05)
     raise AssertionError(f"{text!r} not logged {times} times within {timeout}s:\n{worker.tail()}")
+
+
+def _rereads(port: int) -> float:
+    """friction_changelog_rereads_total summed over topics, from the worker's /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        lines = response.read().decode().splitlines()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in lines
+        if line.startswith("friction_changelog_rereads_total{")
+    )
