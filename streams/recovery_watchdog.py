@@ -2,13 +2,12 @@
 
 After a rebalance, Faust restores each table partition by reading its changelog up to the
 highwater it measured, and the worker is not ready until every partition is there. In Faust
-0.15.3 a changelog record can get lost between the Kafka fetcher and the recovery (records
-taken from the fetcher while the flow is stopped are dropped, and the recovery queue is
-cleared whenever the flow resumes). The fetcher's position is then past the lost records, so
-the recovery waits for them forever: the log repeats "No event received for active tp" and
-the partitions the worker owns are never processed.
+0.15.3 a changelog record can get lost between the Kafka fetcher and the recovery (for example,
+records taken from the fetcher while the flow is stopped are dropped). The fetcher's position
+is then past the lost records, so the recovery waits for them forever: the log repeats "No
+event received for active tp" and the partitions the worker owns are never processed.
 
-The watchdog checks the recovery every few seconds. A changelog partition that is below its
+The watchdog checks the recovery every second. A changelog partition that is below its
 highwater and has not advanced for `stall_s` is sought back to the first offset the recovery
 has not applied, which is what the recovery itself does when it starts. Records it has
 applied already are skipped by the recovery, so reading again never applies a change twice.
@@ -85,7 +84,7 @@ class RecoveryWatchdog(Service):
     def __init__(
         self,
         app: faust.App,
-        metrics: FrictionMetrics | None = None,
+        metrics: FrictionMetrics,
         stall_s: float = STALL_S,
         **kwargs,
     ) -> None:
@@ -122,5 +121,4 @@ class RecoveryWatchdog(Service):
         )  # fmt: skip
         consumer.resume_partitions({tp})
         await consumer.seek_wait({tp: applied + 1})
-        if self.metrics is not None:
-            self.metrics.changelog_rereads.labels(topic=tp.topic).inc()
+        self.metrics.changelog_rereads.labels(topic=tp.topic).inc()

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from helpers_worker import (
+    FINDINGS_TIMEOUT_S,
+    LATENESS_MS,
     Names,
     TopicReader,
     Worker,
@@ -19,13 +21,12 @@ from helpers_worker import (
     write_config,
 )
 from loopback import free_port
+from prometheus_client.parser import text_string_to_metric_families
 
 from streams.recovery_watchdog import CHECK_INTERVAL_S, STALL_S
 
 pytestmark = pytest.mark.kafka
 
-LATENESS_MS = 20_000
-FINDINGS_TIMEOUT_S = 90
 LOSSY = Path(__file__).with_name("lossy_recovery_worker.py")
 SLOW = Path(__file__).with_name("slow_recovery_worker.py")
 
@@ -99,9 +100,10 @@ def _wait_for_log(worker: Worker, text: str, times: int, timeout: float = 60) ->
 def _rereads(port: int) -> float:
     """friction_changelog_rereads_total summed over topics, from the worker's /metrics."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        lines = response.read().decode().splitlines()
+        text = response.read().decode()
     return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in lines
-        if line.startswith("friction_changelog_rereads_total{")
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "friction_changelog_rereads_total"
     )

@@ -8,21 +8,20 @@ from pathlib import Path
 
 import pytest
 from helpers_worker import (
+    FINDINGS_TIMEOUT_S,
+    LATENESS_MS,
     Names,
     TopicReader,
     Worker,
     assert_replay_findings,
     compact_events,
-    expected_finding_ids,
     now_ms,
     produce_events,
+    replay_findings,
     write_config,
 )
 
 pytestmark = pytest.mark.kafka
-
-LATENESS_MS = 20_000
-FINDINGS_TIMEOUT_S = 90
 
 
 def test_a_rocksdb_worker_restarts_on_its_local_state_and_finds_what_replay_finds(
@@ -41,7 +40,7 @@ def test_a_rocksdb_worker_restarts_on_its_local_state_and_finds_what_replay_find
         rng = random.Random(5)
         before = compact_events(rng, 300, now_ms())
         produce_events(kafka_bootstrap, names.input, before)
-        reader.wait_for(expected_finding_ids(config, before, LATENESS_MS), FINDINGS_TIMEOUT_S)
+        reader.wait_for(set(replay_findings(config, before, LATENESS_MS)), FINDINGS_TIMEOUT_S)
         first.stop()
         data = log.parent / f"{log.stem}-data"
         assert list(data.rglob("CURRENT")), "no RocksDB database under the data folder"

@@ -11,6 +11,8 @@ from pathlib import Path
 import orjson
 import pytest
 from helpers_worker import (
+    FINDINGS_TIMEOUT_S,
+    LATENESS_MS,
     Names,
     TopicReader,
     Worker,
@@ -27,10 +29,6 @@ from kafka import KafkaAdminClient
 
 pytestmark = pytest.mark.kafka
 
-# Every event lies in the 5 s before it is sent and a restart takes well under 10 s, so no
-# event falls behind a watermark moved by the clock: the worker sees what replay sees.
-LATENESS_MS = 20_000
-FINDINGS_TIMEOUT_S = 90
 # A restarted worker joins its group only once the killed member's session has timed out
 # (Faust's default broker_session_timeout), then recovers; a 60 s bound raced the join itself.
 SESSION_TIMEOUT_S = 60
