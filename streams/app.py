@@ -1,8 +1,9 @@
 """The Faust app: two thin agents around the detection core, state in a changelogged table.
 
-Stage 1 (`route`) reads the input topics, decodes, dead-letters bad input and sends one
-message per (detector, key) to the internal routed topic, on the partition of that state key.
-Stage 2 (`detect`) reads the routed topic with one `Engine` per partition, whose store is the
+Stage 1 (`route`) reads the input topics, decodes, dead-letters bad input and sends each
+(detector, key) item to the internal routed topic, on the partition of that state key, grouped
+into one message per partition and batch (streams/routing.py). Stage 2 (`detect`) reads the
+routed topic with one `Engine` per partition, whose store is the
 partition's slice of a Faust table. Everything an engine touches while handling a message of
 partition P is a key of P, so Faust, which writes a table change to the changelog partition of
 the message being processed, always writes it to the right one, and a restart or rebalance
@@ -20,11 +21,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
 import faust
-import orjson
 
 from detectors.config import Config
 from detectors.engine import Engine, store_key
@@ -32,10 +31,13 @@ from detectors.events import BadInput, Event
 from detectors.observer import EngineObserver, FanOut
 from streams.alerting import WorkerAlerting
 from streams.alertmanager import AlertmanagerClient
+from streams.batching import BATCH_LINGER_S, EventBatch
 from streams.dead_letter import dead_letter_record, detector_error_input
-from streams.faust_app import FrictionFaustApp
+from streams.faust_app import FrictionFaustApp, current_event
 from streams.kafka_sensor import KafkaClientSensor
 from streams.metrics import FrictionMetrics
+from streams.partition_store import PartitionStore
+from streams.routing import RoutedBatch, decode_routed, encode_tick
 from streams.settings import WorkerSettings
 from streams.topics import partition_for
 
@@ -47,98 +49,7 @@ ALERT_SNAPSHOT_KEY = "engine"
 ROLLUP_INTERVAL_S = 1.0
 
 
-# -- the routed message ---------------------------------------------------------------------
-
-
-def encode_routed(detector: str, key: str, event: Event) -> bytes:
-    """One event for one detector key; a JSON array, so it is never mistaken for a tick."""
-    return orjson.dumps(
-        [detector, key, event.time, event.event_id, event.type, event.user_id,
-         event.session_id, event.attrs]
-    )  # fmt: skip
-
-
-def encode_tick(now_ms: int) -> bytes:
-    return orjson.dumps({"tick": now_ms})
-
-
-def decode_routed(raw: bytes) -> tuple[str, str, Event] | int:
-    """(detector, key, event), or the wall-clock time of a tick."""
-    doc = orjson.loads(raw)
-    if type(doc) is dict:
-        return int(doc["tick"])
-    detector, key, time_ms, event_id, event_type, user_id, session_id, attrs = doc
-    return detector, key, Event(event_id, event_type, time_ms, user_id, session_id, attrs)
-
-
 # -- state ----------------------------------------------------------------------------------
-
-_DELETED = object()
-
-
-class PartitionStore(MutableMapping):
-    """One routed partition's slice of the state table, as the engine's store.
-
-    Writes wait in `pending` until `flush`, which the agent calls once the message's findings
-    are acknowledged: a crash in between replays the message against the old state and sends
-    the findings again (same ids), never records state whose findings were lost.
-    """
-
-    def __init__(self, table: faust.Table, partition: int, partitions: int) -> None:
-        self.table = table
-        self.partition = partition
-        self.partitions = partitions
-        self.pending: dict[str, object] = {}
-
-    def owns(self, skey: str) -> bool:
-        return partition_for(skey.encode(), self.partitions) == self.partition
-
-    def __getitem__(self, skey: str) -> dict:
-        value = self.pending.get(skey)
-        if value is None:
-            return self.table[skey]
-        if value is _DELETED:
-            raise KeyError(skey)
-        return value
-
-    def get(self, skey: str, default=None):
-        value = self.pending.get(skey)
-        if value is None:
-            return self.table.get(skey, default)
-        return default if value is _DELETED else value
-
-    def __setitem__(self, skey: str, record: dict) -> None:
-        self.pending[skey] = record
-
-    def __delitem__(self, skey: str) -> None:
-        if self.get(skey) is None:
-            raise KeyError(skey)
-        self.pending[skey] = _DELETED
-
-    def __iter__(self) -> Iterator[str]:
-        seen = set()
-        for skey in list(self.table.keys()):
-            if self.owns(skey):
-                seen.add(skey)
-                if self.pending.get(skey) is not _DELETED:
-                    yield skey
-        for skey, value in list(self.pending.items()):
-            if skey not in seen and value is not _DELETED:
-                yield skey
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-    def flush(self) -> None:
-        """Write pending changes to the table; must run inside the partition's message."""
-        table = self.table
-        for skey, value in self.pending.items():
-            if value is _DELETED:
-                if skey in table:
-                    del table[skey]
-            else:
-                table[skey] = value
-        self.pending.clear()
 
 
 class _PartitionObserver(EngineObserver):
@@ -208,6 +119,7 @@ class FrictionApp:
         # that restarts with a backlog reads it before any tick moves event time on.
         self.last_input = time.monotonic()
         self.last_routed: dict[int, float] = {}  # per routed partition, excluding ticks
+        self.batches: dict[str, EventBatch] = {}  # per agent, its batch in progress
         self.alerting = WorkerAlerting(config, metrics, settings.partitions)
         self.alertmanager = (
             AlertmanagerClient(settings.alertmanager_url, settings.alert_resend_s)
@@ -249,6 +161,7 @@ class FrictionApp:
         app.agent(self.input, name="route", concurrency=1)(self._route)
         app.agent(self.routed, name="detect", concurrency=1)(self._detect)
         app.timer(s.tick_interval_s, name="tick")(self._tick)
+        app.timer(BATCH_LINGER_S, name="finish-stale-batches")(self._finish_stale_batches)
         app.agent(self.rollups, name="alert", concurrency=1)(self._alert)
         app.timer(ROLLUP_INTERVAL_S, name="rollup")(self._send_rollups)
         if self.alertmanager is not None:
@@ -261,33 +174,58 @@ class FrictionApp:
     # -- stage 1 ------------------------------------------------------------------------
 
     async def _route(self, stream) -> None:
+        """Decode and route input in batches (streams/batching.py).
+
+        A batch's routes travel as one routed message per routed partition (streams/routing.py)
+        and its bad input as dead letters; the batch's input messages are acknowledged once the
+        broker has all of them, so an input offset is never committed ahead of what it routed.
+        """
         decode = self.decoder.decode
         metrics = self.metrics
+        observe = metrics.processing.observe
         routes = self.router.routes
-        routed = self.routed
         n = self.settings.partitions
-        async for message in stream.events():
-            started = time.perf_counter()
+        routed_topic = self.settings.routed_topic
+        dead_topic = self.settings.dead_letter_topic
+        perf = time.perf_counter
+        routed = RoutedBatch()
+        letters: list[tuple[bytes | None, bytes]] = []
+
+        def route(message) -> None:
+            started = perf()
             self.last_input = time.monotonic()
             raw = message.value if message.value is not None else b""
             decoded = decode(raw)
-            source = message.message
             if type(decoded) is BadInput:
+                source = message.message
                 metrics.on_bad_input(decoded.reason)
-                record = dead_letter_record(
-                    decoded, source=source.topic, position=f"{source.partition}:{source.offset}"
+                position = f"{source.partition}:{source.offset}"
+                letters.append(
+                    (
+                        source.key,
+                        dead_letter_record(decoded, source=source.topic, position=position),
+                    )
                 )
-                await self.dead_letters.send(key=source.key, value=record)
-                continue
-            metrics.on_event(decoded)
-            for detector, key in routes(decoded):
-                skey = store_key(detector.name, key).encode()
-                await routed.send(
-                    key=skey,
-                    value=encode_routed(detector.name, key, decoded),
-                    partition=partition_for(skey, n),
-                )
-            metrics.processing.observe(time.perf_counter() - started)
+            else:
+                metrics.on_event(decoded)
+                for detector, key in routes(decoded):
+                    name = detector.name
+                    routed.add(partition_for(store_key(name, key).encode(), n), name, key, decoded)
+            observe(perf() - started)
+
+        async def publish(events: list) -> None:
+            send = self.app.producer.send
+            sent = [await send(dead_topic, key, value, None, None, None) for key, value in letters]
+            letters.clear()
+            for partition, value in routed.drain():
+                sent.append(await send(routed_topic, None, value, partition, None, None))
+            if sent:
+                await asyncio.gather(*sent)
+
+        stream = stream.noack()
+        batch = self.batches["route"] = EventBatch(stream, publish)
+        async for message in stream.events():
+            await batch.handle(message, route)
 
     # -- stage 2 ------------------------------------------------------------------------
 
@@ -315,33 +253,72 @@ class FrictionApp:
         return engine
 
     async def _detect(self, stream) -> None:
+        """Run routed messages through their partitions' engines, in batches.
+
+        A batch's findings (and the events detectors raised on, as dead letters) are sent and
+        awaited first; only then is each touched partition's state written to the table, and
+        so to its changelog partition. The batch's messages are acknowledged after that, so a
+        committed routed offset always has its findings in Kafka, and a crash in between
+        replays the messages against the old state and sends the same findings again (same
+        `finding_id`).
+        """
         lateness = self.config.engine.allowed_lateness_ms
-        findings_topic = self.findings
-        async for message in stream.events():
-            started = time.perf_counter()
+        findings_topic = self.settings.findings_topic
+        dead_topic = self.settings.dead_letter_topic
+        observe = self.metrics.processing.observe
+        perf = time.perf_counter
+        found: list = []
+
+        def detect(message) -> None:
+            started = perf()
             partition = message.message.partition
             engine = self.engine_for(partition)
             routed = decode_routed(message.value)
             if type(routed) is int:
-                found = engine.advance(routed - lateness)
+                found.extend(engine.advance(routed - lateness))
             else:
                 self.last_routed[partition] = time.monotonic()
-                name, key, event = routed
-                detector = engine.detectors.get(name)
-                if detector is None:  # routed before a configuration change disabled it
-                    continue
-                found = engine.process_routed(event, ((detector, key),))
+                detectors = engine.detectors
+                for name, key, event in routed:
+                    detector = detectors.get(name)
+                    if detector is None:  # routed before a configuration change disabled it
+                        continue
+                    found.extend(engine.process_routed(event, ((detector, key),)))
+            observe(perf() - started)
+
+        async def publish(events: list) -> None:
+            send = self.app.producer.send
+            sent = [
+                await send(findings_topic, f.finding_id.encode(), f.to_json(), None, None, None)
+                for f in found
+            ]
+            found.clear()
             letters = self.detector_letters
-            if found or letters:
-                sent = [
-                    await findings_topic.send(key=f.finding_id.encode(), value=f.to_json())
-                    for f in found
-                ]
-                sent += [await self.dead_letters.send(value=letter) for letter in letters]
-                letters.clear()
+            sent += [await send(dead_topic, None, letter, None, None, None) for letter in letters]
+            letters.clear()
+            if sent:
                 await asyncio.gather(*sent)
-            self.stores[partition].flush()
-            self.metrics.processing.observe(time.perf_counter() - started)
+            last_of_partition = {event.message.partition: event for event in events}
+            written = []
+            for partition, event in last_of_partition.items():
+                store = self.stores.get(partition)
+                if store is None:  # revoked (Faust waits for acknowledgements first, so never)
+                    continue
+                with current_event(event):  # a RocksDB store writes to the event's partition
+                    sent = await store.flush(send)
+                if sent:
+                    written.append((store, asyncio.gather(*sent)))
+            for store, delivered in written:
+                store.persisted((await delivered)[-1].offset)
+
+        stream = stream.noack()
+        batch = self.batches["detect"] = EventBatch(stream, publish)
+        async for message in stream.events():
+            await batch.handle(message, detect)
+
+    async def _finish_stale_batches(self) -> None:
+        for batch in list(self.batches.values()):
+            await batch.finish_stale()
 
     async def _tick(self) -> None:
         """Advance quiet partitions by the wall clock, through the partition itself."""

@@ -14,7 +14,13 @@ a rebalance.
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import faust
+import faust.streams as faust_streams
+from faust.types import EventT
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
 
@@ -37,3 +43,17 @@ class FrictionFaustApp(faust.App):
     @cached_property
     def flow_control(self) -> FlowControlEvent:
         return FlowControlKeepingQueues(loop=self.loop)
+
+
+@contextmanager
+def current_event(event: EventT) -> Iterator[None]:
+    """Make `event` Faust's current event while the block runs.
+
+    A table write goes to the changelog partition (and, with RocksDB, the database) of the
+    current event; an agent that writes a batch's state after the batch names the event.
+    """
+    token = faust_streams._current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        faust_streams._current_event.reset(token)
