@@ -1,0 +1,107 @@
+"""A batch is finished when its agent's queue runs dry, when full, or by the timer when left
+waiting; its events are acknowledged only after its outputs were published."""
+
+from __future__ import annotations
+
+import asyncio
+
+from streams.batching import EventBatch
+
+
+class Stream:
+    """What EventBatch uses of a Faust stream: its channel's queue and `ack`."""
+
+    def __init__(self, log: list) -> None:
+        self.channel = self
+        self.queue = asyncio.Queue()
+        self.log = log
+
+    async def ack(self, event: str) -> None:
+        self.log.append(("ack", event))
+
+
+def make_batch(max_events: int = 1000, linger_s: float = 0.05) -> tuple[EventBatch, list]:
+    log: list = []
+
+    async def publish(events: list) -> None:
+        await asyncio.sleep(0)  # a real publish awaits the broker
+        log.append(("publish", tuple(events)))
+
+    return EventBatch(Stream(log), publish, max_events=max_events, linger_s=linger_s), log
+
+
+def handled(log: list):
+    return lambda event: log.append(("handle", event))
+
+
+def test_an_event_with_nothing_queued_behind_it_is_published_then_acknowledged_at_once() -> None:
+    async def scenario() -> list:
+        batch, log = make_batch()
+        await batch.handle("e1", handled(log))
+        return log
+
+    assert asyncio.run(scenario()) == [("handle", "e1"), ("publish", ("e1",)), ("ack", "e1")]
+
+
+def test_events_are_held_while_more_wait_in_the_queue_and_published_together() -> None:
+    async def scenario() -> list:
+        batch, log = make_batch()
+        queue = batch.queue
+        for event in ("e2", "e3"):
+            queue.put_nowait(event)
+        await batch.handle("e1", handled(log))
+        while not queue.empty():
+            await batch.handle(queue.get_nowait(), handled(log))
+        return log
+
+    assert asyncio.run(scenario()) == [
+        ("handle", "e1"), ("handle", "e2"), ("handle", "e3"),
+        ("publish", ("e1", "e2", "e3")),
+        ("ack", "e1"), ("ack", "e2"), ("ack", "e3"),
+    ]  # fmt: skip
+
+
+def test_a_full_batch_is_published_although_more_wait() -> None:
+    async def scenario() -> list:
+        batch, log = make_batch(max_events=2)
+        batch.queue.put_nowait("more")
+        await batch.handle("e1", handled(log))
+        await batch.handle("e2", handled(log))
+        return log
+
+    assert asyncio.run(scenario())[2:] == [("publish", ("e1", "e2")), ("ack", "e1"), ("ack", "e2")]
+
+
+def test_a_batch_left_waiting_is_finished_by_the_timer_only_after_the_linger() -> None:
+    async def scenario() -> tuple[list, list]:
+        batch, log = make_batch(linger_s=0.05)
+        batch.queue.put_nowait("skipped by the stream")  # looked busy; the agent now waits
+        await batch.handle("e1", handled(log))
+        await batch.finish_stale()
+        early = list(log)
+        await asyncio.sleep(0.06)
+        await batch.finish_stale()
+        return early, log
+
+    early, log = asyncio.run(scenario())
+
+    assert early == [("handle", "e1")]
+    assert log == [("handle", "e1"), ("publish", ("e1",)), ("ack", "e1")]
+
+
+def test_no_event_is_handled_while_a_batch_is_being_published() -> None:
+    async def scenario() -> list:
+        batch, log = make_batch(linger_s=0)
+        batch.queue.put_nowait("e2")
+        await batch.handle("e1", handled(log))
+        batch.queue.get_nowait()
+        timer = asyncio.create_task(batch.finish_stale())
+        await asyncio.sleep(0)  # the timer is now inside publish, awaiting the broker
+        await batch.handle("e2", handled(log))
+        await timer
+        return log
+
+    assert asyncio.run(scenario()) == [
+        ("handle", "e1"), ("publish", ("e1",)), ("ack", "e1"),
+        ("handle", "e2"), ("publish", ("e2",)), ("ack", "e2"),
+    ]  # fmt: skip
