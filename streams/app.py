@@ -152,8 +152,6 @@ class FrictionApp:
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
         self.input = app.topic(*s.input_topics, **raw)
         self.routed = app.topic(s.routed_topic, partitions=s.partitions, internal=True, **raw)
-        self.findings = app.topic(s.findings_topic, **raw)
-        self.dead_letters = app.topic(s.dead_letter_topic, **raw)
         self.table = app.Table(STATE_TABLE, partitions=s.partitions, key_type=str, value_type=None)
         self.alerts = app.topic(s.alerts_topic, **raw)
         self.rollups = app.topic(s.rollups_topic, partitions=1, internal=True, **raw)
@@ -200,12 +198,8 @@ class FrictionApp:
                 source = message.message
                 metrics.on_bad_input(decoded.reason)
                 position = f"{source.partition}:{source.offset}"
-                letters.append(
-                    (
-                        source.key,
-                        dead_letter_record(decoded, source=source.topic, position=position),
-                    )
-                )
+                record = dead_letter_record(decoded, source=source.topic, position=position)
+                letters.append((source.key, record))
             else:
                 metrics.on_event(decoded)
                 for detector, key in routes(decoded):
@@ -305,9 +299,9 @@ class FrictionApp:
                 if store is None:  # revoked (Faust waits for acknowledgements first, so never)
                     continue
                 with current_event(event):  # a RocksDB store writes to the event's partition
-                    sent = await store.flush(send)
-                if sent:
-                    written.append((store, asyncio.gather(*sent)))
+                    changes = await store.flush(send)
+                if changes:
+                    written.append((store, asyncio.gather(*changes)))
             for store, delivered in written:
                 store.persisted((await delivered)[-1].offset)
 
