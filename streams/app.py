@@ -1,15 +1,16 @@
 """The Faust app: two thin agents around the detection core, state in a changelogged table.
 
-Stage 1 (`route`) reads the input topics, decodes, dead-letters bad input and sends each
-(detector, key) item to the internal routed topic, on the partition of that state key, grouped
-into one message per partition and batch (streams/routing.py). Stage 2 (`detect`) reads the
-routed topic with one `Engine` per partition, whose store is the
-partition's slice of a Faust table. Everything an engine touches while handling a message of
-partition P is a key of P, so Faust, which writes a table change to the changelog partition of
-the message being processed, always writes it to the right one, and a restart or rebalance
-recovers exactly that partition's state. When a partition has been quiet for
-`idle_advance_s`, a timer sends it a tick; handling the tick moves that engine's watermark to
-the wall clock minus the allowed lateness, so deadlines fire at night too.
+Both agents work in batches (streams/batching.py): events are handled one by one and
+acknowledged once what a batch produced is in Kafka. Stage 1 (`route`) reads the input topics,
+decodes, dead-letters bad input and sends each (detector, key) item to the internal routed
+topic, on the partition of that state key, grouped into one message per partition and batch
+(streams/routing.py). Stage 2 (`detect`) reads the routed topic with one `Engine` per partition,
+whose store is the partition's slice of a Faust table (streams/partition_store.py). Everything
+an engine touches while handling a message of partition P is a key of P, and the worker writes
+the partition's changes to changelog partition P, so a restart or rebalance recovers exactly
+that partition's state. When a partition has been quiet for `idle_advance_s`, a timer sends it
+a tick; handling the tick moves that engine's watermark to the wall clock minus the allowed
+lateness, so deadlines fire at night too.
 
 Alerting (`alert`): each engine also counts its findings and measurements in a rollup; a
 timer sends the rollups to a one-partition topic, whose owner merges them into the alert
@@ -31,7 +32,7 @@ from detectors.events import BadInput, Event
 from detectors.observer import EngineObserver, FanOut
 from streams.alerting import WorkerAlerting
 from streams.alertmanager import AlertmanagerClient
-from streams.batching import BATCH_LINGER_S, EventBatch
+from streams.batching import BATCH_LINGER_S
 from streams.dead_letter import dead_letter_record, detector_error_input
 from streams.faust_app import FrictionFaustApp, current_event
 from streams.kafka_sensor import KafkaClientSensor
@@ -56,7 +57,7 @@ class _PartitionObserver(EngineObserver):
     """Forwards an engine's hooks to the metrics, summing state sizes over partitions.
 
     An event a detector raised on is kept in `letters` for the dead-letter topic, which the
-    detect agent sends with the message's findings.
+    detect agent sends with the batch's findings.
     """
 
     def __init__(
@@ -90,13 +91,38 @@ class _PartitionObserver(EngineObserver):
         self.metrics.on_watermark(watermark)
 
     def on_detector_error(self, detector: str, event: Event | None, error: Exception) -> None:
-        self.metrics.on_detector_error(detector, event, error)
-        where = f"event {event.event_id}" if event is not None else "a deadline"
-        log.warning("detector %s raised on %s: %r", detector, where, error)
-        if event is not None:
-            bad = detector_error_input(detector, event, error)
-            source = f"detection partition {self.partition}"
-            self.letters.append(dead_letter_record(bad, source=source, position=event.event_id))
+        letter = _detector_error(
+            self.metrics, detector, event, error, f"detection partition {self.partition}"
+        )
+        if letter is not None:
+            self.letters.append(letter)
+
+
+class _RouterObserver(EngineObserver):
+    """Stage 1's routing engine: a detector whose key raised is counted, and the event goes to
+    the dead letters (`letters`, sent with the batch's routed messages)."""
+
+    def __init__(self, metrics: FrictionMetrics, letters: list[tuple[bytes | None, bytes]]):
+        self.metrics = metrics
+        self.letters = letters
+
+    def on_detector_error(self, detector: str, event: Event | None, error: Exception) -> None:
+        letter = _detector_error(self.metrics, detector, event, error, "routing")
+        if letter is not None:
+            self.letters.append((None, letter))
+
+
+def _detector_error(
+    metrics: FrictionMetrics, detector: str, event: Event | None, error: Exception, source: str
+) -> bytes | None:
+    """Count and log a detector's error; the dead letter of the event it raised on, if any."""
+    metrics.on_detector_error(detector, event, error)
+    where = f"event {event.event_id}" if event is not None else "a deadline"
+    log.warning("detector %s raised on %s: %r", detector, where, error)
+    if event is None:
+        return None
+    bad = detector_error_input(detector, event, error)
+    return dead_letter_record(bad, source=source, position=event.event_id)
 
 
 # -- the app --------------------------------------------------------------------------------
@@ -110,7 +136,10 @@ class FrictionApp:
         self.config = config
         self.metrics = metrics
         self.decoder = config.decoder()
-        self.router = Engine(config.detectors)  # routes only; holds no state
+        # Dead letters of stage 1's current batch: bad input, and events a detector's key raised on.
+        self.route_letters: list[tuple[bytes | None, bytes]] = []
+        router_observer = _RouterObserver(metrics, self.route_letters)
+        self.router = Engine(config.detectors, observer=router_observer)  # routes; holds no state
         self.engines: dict[int, Engine] = {}
         self.stores: dict[int, PartitionStore] = {}
         self.state_sizes: dict[str, dict[int, int]] = {}
@@ -119,7 +148,6 @@ class FrictionApp:
         # that restarts with a backlog reads it before any tick moves event time on.
         self.last_input = time.monotonic()
         self.last_routed: dict[int, float] = {}  # per routed partition, excluding ticks
-        self.batches: dict[str, EventBatch] = {}  # per agent, its batch in progress
         self.alerting = WorkerAlerting(config, metrics, settings.partitions)
         self.alertmanager = (
             AlertmanagerClient(settings.alertmanager_url, settings.alert_resend_s)
@@ -187,7 +215,7 @@ class FrictionApp:
         dead_topic = self.settings.dead_letter_topic
         perf = time.perf_counter
         routed = RoutedBatch()
-        letters: list[tuple[bytes | None, bytes]] = []
+        letters = self.route_letters
 
         def route(message) -> None:
             started = perf()
@@ -217,7 +245,7 @@ class FrictionApp:
                 await asyncio.gather(*sent)
 
         stream = stream.noack()
-        batch = self.batches["route"] = EventBatch(stream, publish)
+        batch = self.app.event_batch("route", stream, publish)
         async for message in stream.events():
             await batch.handle(message, route)
 
@@ -293,25 +321,26 @@ class FrictionApp:
             if sent:
                 await asyncio.gather(*sent)
             last_of_partition = {event.message.partition: event for event in events}
-            written = []
+            stores, deliveries = [], []
             for partition, event in last_of_partition.items():
                 store = self.stores.get(partition)
-                if store is None:  # revoked (Faust waits for acknowledgements first, so never)
-                    continue
+                if store is None:  # Faust revokes only after acknowledgements: a bug if seen
+                    raise RuntimeError(f"routed partition {partition} revoked inside a batch")
                 with current_event(event):  # a RocksDB store writes to the event's partition
                     changes = await store.flush(send)
-                if changes:
-                    written.append((store, asyncio.gather(*changes)))
-            for store, delivered in written:
-                store.persisted((await delivered)[-1].offset)
+                stores.append(store)
+                deliveries.append(asyncio.gather(*changes))
+            for store, delivered in zip(stores, await asyncio.gather(*deliveries), strict=True):
+                if delivered:
+                    store.persisted(delivered[-1].offset)
 
         stream = stream.noack()
-        batch = self.batches["detect"] = EventBatch(stream, publish)
+        batch = self.app.event_batch("detect", stream, publish)
         async for message in stream.events():
             await batch.handle(message, detect)
 
     async def _finish_stale_batches(self) -> None:
-        for batch in list(self.batches.values()):
+        for batch in list(self.app.event_batches.values()):
             await batch.finish_stale()
 
     async def _tick(self) -> None:

@@ -8,25 +8,35 @@ load goes out event by event and a heavy one in batches of what queued meanwhile
 broker's round trip and Faust's per-message costs once per batch is what lets one worker keep
 up with thousands of events per second.
 
-A held event is never left behind: if the queue looked busy but everything in it was then
-skipped (during a rebalance), the agent waits for input with events unacknowledged, and Faust's
-revocation waits for those acknowledgements. A timer therefore finishes any batch that has been
-waiting longer than `linger_s` (`finish_stale`).
+Faust waits for every message it handed out to be acknowledged before partitions are revoked
+and before the worker stops. An agent waiting for input with a batch held would never finish
+it (if everything queued behind the batch was then skipped, or the worker is stopping), so
+the app finishes held batches first (`finish_held`, see streams/faust_app.py), and a timer
+finishes any batch left waiting longer than `linger_s` (`finish_stale`).
+
+A batch that fails (its outputs could not be sent, or handling raised) keeps its events
+unacknowledged for good and reports the failure: the worker stops without committing them,
+and its successor reads them again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 # At most this many events are handled before their outputs are sent.
 BATCH_MAX = 1000
 # A batch left waiting this long is finished by the timer.
 BATCH_LINGER_S = 0.05
 
-Event = Any  # a Faust event (faust.types.EventT)
+FaustEvent = Any  # faust.types.EventT: a message with its stream's acknowledgement
+Finish = Callable[[list[FaustEvent]], Awaitable[None]]
+OnFailure = Callable[[BaseException], Awaitable[None]]
 
 
 class EventBatch:
@@ -40,38 +50,61 @@ class EventBatch:
     def __init__(
         self,
         stream: Any,
-        finish: Callable[[list[Event]], Awaitable[None]],
+        finish: Finish,
+        on_failure: OnFailure,
         max_events: int = BATCH_MAX,
         linger_s: float = BATCH_LINGER_S,
     ) -> None:
         self.stream = stream
         self.queue = stream.channel.queue
         self.finish = finish
+        self.on_failure = on_failure
         self.max_events = max_events
         self.linger_s = linger_s
         self.lock = asyncio.Lock()
-        self.events: list[Event] = []
+        self.events: list[FaustEvent] = []
         self.last_added = 0.0
+        self.failed: BaseException | None = None
 
-    async def handle(self, event: Event, handler: Callable[[Event], None]) -> None:
+    async def handle(self, event: FaustEvent, handler: Callable[[FaustEvent], None]) -> None:
         """Run `handler(event)` (synchronous: it only records work) and hold the event."""
         async with self.lock:
-            handler(event)
-            self.events.append(event)
+            if self.failed is not None:
+                raise RuntimeError("event batch failed earlier") from self.failed
+            self.events.append(event)  # held, whatever happens next, until finished
             self.last_added = time.monotonic()
-            if len(self.events) >= self.max_events or self.queue.empty():
-                await self._finish()
+            try:
+                handler(event)
+                if len(self.events) >= self.max_events or self.queue.empty():
+                    await self._finish()
+            except Exception as exc:
+                await self._fail(exc)
+                raise
 
     async def finish_stale(self) -> None:
         """Finish a batch that has waited longer than `linger_s` for its agent."""
         if self.events and time.monotonic() - self.last_added >= self.linger_s:
-            async with self.lock:
-                if self.events:
-                    await self._finish()
+            await self.finish_held()
+
+    async def finish_held(self) -> None:
+        """Finish the batch now, if one is held and nothing failed."""
+        async with self.lock:
+            if not self.events or self.failed is not None:
+                return
+            try:
+                await self._finish()
+            except Exception as exc:
+                await self._fail(exc)
 
     async def _finish(self) -> None:
-        events, self.events = self.events, []
+        events = self.events
         await self.finish(events)
+        self.events = []
         ack = self.stream.ack
         for event in events:
             await ack(event)
+
+    async def _fail(self, exc: BaseException) -> None:
+        self.failed = exc
+        log.error("a batch of %d events failed and stays uncommitted: %r", len(self.events), exc)
+        await self.on_failure(exc)

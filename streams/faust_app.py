@@ -1,5 +1,6 @@
 """The Faust app class the worker runs: Faust's, with two guards against records lost around
-a rebalance.
+a rebalance, and the agents' event batches (streams/batching.py) finished before Faust waits
+for their acknowledgements.
 
 - Its Kafka transport sends partitions with no commit back to their start when Faust seeks
   back to committed offsets (see streams/faust_consumer.py).
@@ -24,6 +25,7 @@ from faust.types import EventT
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
 
+from streams.batching import EventBatch, Finish
 from streams.faust_consumer import use_seek_safe_consumer
 
 
@@ -39,6 +41,29 @@ class FrictionFaustApp(faust.App):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         use_seek_safe_consumer(self)
+        self.event_batches: dict[str, EventBatch] = {}  # per agent, its batch in progress
+        self.batch_failure: BaseException | None = None
+
+    def event_batch(self, agent: str, stream, finish: Finish) -> EventBatch:
+        """A new batch for `agent`'s stream, finished before Faust waits for acknowledgements."""
+        batch = self.event_batches[agent] = EventBatch(stream, finish, self._on_batch_failure)
+        return batch
+
+    async def _on_batch_failure(self, exc: BaseException) -> None:
+        """Stop the worker: its successor reads the failed batch again from committed offsets."""
+        self.batch_failure = exc
+        await self.crash(exc)
+
+    async def _consumer_wait_empty(self, consumer, logger) -> None:
+        """Faust waits here, on revocation and on stop, for every message it handed out to be
+        acknowledged: finish the held batches first, and after a failed one do not wait for
+        (or commit) anything."""
+        for batch in list(self.event_batches.values()):
+            await batch.finish_held()
+        if self.batch_failure is not None:
+            logger.warning("a batch failed (%r): its offsets stay uncommitted", self.batch_failure)
+            return
+        await super()._consumer_wait_empty(consumer, logger)
 
     @cached_property
     def flow_control(self) -> FlowControlEvent:

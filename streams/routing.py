@@ -16,7 +16,7 @@ from detectors.events import Event
 ROUTED_MESSAGE_BYTES = 256 * 1024
 
 
-def encode_route(detector: str, key: str, event: Event) -> bytes:
+def encode_item(detector: str, key: str, event: Event) -> bytes:
     """One event for one detector key: a JSON array, an item of a routed message."""
     return orjson.dumps(
         [detector, key, event.time, event.event_id, event.type, event.user_id,
@@ -24,8 +24,8 @@ def encode_route(detector: str, key: str, event: Event) -> bytes:
     )  # fmt: skip
 
 
-def encode_routed(items: list[bytes]) -> bytes:
-    """A routed message: a JSON array of `encode_route` items, in order; never a tick."""
+def encode_message(items: list[bytes]) -> bytes:
+    """A routed message: a JSON array of `encode_item` items, in order; never a tick."""
     return b"[" + b",".join(items) + b"]"
 
 
@@ -60,13 +60,13 @@ class RoutedBatch:
         self.full: list[tuple[int, bytes]] = []  # split-off messages, in order
 
     def add(self, partition: int, detector: str, key: str, event: Event) -> None:
-        item = encode_route(detector, key, event)
+        item = encode_item(detector, key, event)
         group = self.groups.get(partition)
         if group is None:
             group = self.groups[partition] = []
             self.sizes[partition] = 0
         elif self.sizes[partition] + len(item) > self.max_bytes:
-            self.full.append((partition, encode_routed(group)))
+            self.full.append((partition, encode_message(group)))
             group = self.groups[partition] = []
             self.sizes[partition] = 0
         group.append(item)
@@ -74,7 +74,7 @@ class RoutedBatch:
 
     def drain(self) -> list[tuple[int, bytes]]:
         """The (partition, value) messages of the batch, each partition's in item order."""
-        messages = self.full + [(p, encode_routed(group)) for p, group in self.groups.items()]
+        messages = self.full + [(p, encode_message(group)) for p, group in self.groups.items()]
         self.full = []
         self.groups.clear()
         self.sizes.clear()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from streams.batching import EventBatch
 
 
@@ -20,14 +22,22 @@ class Stream:
         self.log.append(("ack", event))
 
 
-def make_batch(max_events: int = 1000, linger_s: float = 0.05) -> tuple[EventBatch, list]:
+def make_batch(
+    max_events: int = 1000, linger_s: float = 0.05, broker_down: bool = False
+) -> tuple[EventBatch, list]:
     log: list = []
 
     async def publish(events: list) -> None:
         await asyncio.sleep(0)  # a real publish awaits the broker
+        if broker_down:
+            raise ConnectionError("broker unreachable")
         log.append(("publish", tuple(events)))
 
-    return EventBatch(Stream(log), publish, max_events=max_events, linger_s=linger_s), log
+    async def on_failure(exc: BaseException) -> None:
+        log.append(("failed", repr(exc)))
+
+    batch = EventBatch(Stream(log), publish, on_failure, max_events=max_events, linger_s=linger_s)
+    return batch, log
 
 
 def handled(log: list):
@@ -105,3 +115,48 @@ def test_no_event_is_handled_while_a_batch_is_being_published() -> None:
         ("handle", "e1"), ("publish", ("e1",)), ("ack", "e1"),
         ("handle", "e2"), ("publish", ("e2",)), ("ack", "e2"),
     ]  # fmt: skip
+
+
+def test_a_batch_that_cannot_be_published_is_never_acknowledged_and_reports_the_failure() -> None:
+    async def scenario() -> tuple[list, str, list]:
+        batch, log = make_batch(broker_down=True)
+        with pytest.raises(ConnectionError):
+            await batch.handle("e1", handled(log))
+        with pytest.raises(RuntimeError) as refusal:
+            await batch.handle("e2", handled(log))
+        refused = str(refusal.value)
+        await batch.finish_held()  # what the app does before Faust waits for acknowledgements
+        return log, refused, batch.events
+
+    log, refused, held = asyncio.run(scenario())
+
+    assert log == [("handle", "e1"), ("failed", "ConnectionError('broker unreachable')")]
+    assert refused == "event batch failed earlier"
+    assert held == ["e1"]
+
+
+def test_a_handler_that_raises_fails_the_batch_with_its_event_held() -> None:
+    def broken(event: str) -> None:
+        raise ValueError(f"cannot handle {event}")
+
+    async def scenario() -> tuple[list, list]:
+        batch, log = make_batch()
+        with pytest.raises(ValueError):
+            await batch.handle("e1", broken)
+        return log, batch.events
+
+    log, held = asyncio.run(scenario())
+
+    assert log == [("failed", "ValueError('cannot handle e1')")]
+    assert held == ["e1"]
+
+
+def test_finish_held_finishes_a_waiting_batch_at_once() -> None:
+    async def scenario() -> list:
+        batch, log = make_batch(linger_s=3600)
+        batch.queue.put_nowait("skipped by the stream")
+        await batch.handle("e1", handled(log))
+        await batch.finish_held()
+        return log
+
+    assert asyncio.run(scenario()) == [("handle", "e1"), ("publish", ("e1",)), ("ack", "e1")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from detectors.events import Event
-from streams.routing import RoutedBatch, decode_routed, encode_route, encode_tick
+from streams.routing import RoutedBatch, decode_routed, encode_item, encode_tick
 
 
 def event(n: int, attrs: dict | None = None) -> Event:
@@ -44,7 +44,7 @@ def test_a_large_group_is_split_below_the_size_limit_without_losing_or_reorderin
 
 
 def test_a_single_item_message_of_an_older_worker_is_still_read() -> None:
-    older = encode_route("late_reset_email", "u1", event(1))
+    older = encode_item("late_reset_email", "u1", event(1))
 
     assert decode_routed(older) == [("late_reset_email", "u1", event(1))]
 
