@@ -4,6 +4,7 @@ dead letters. Each test has its own topics and consumer group."""
 from __future__ import annotations
 
 import random
+import signal
 import time
 from collections import Counter
 from pathlib import Path
@@ -33,6 +34,8 @@ pytestmark = pytest.mark.kafka
 # (Faust's default broker_session_timeout), then recovers; a 60 s bound raced the join itself.
 SESSION_TIMEOUT_S = 60
 READY_AFTER_JOIN_S = 60
+# A stopped worker finishes its held batches and commits; Faust's own stop takes a few seconds.
+STOP_TIMEOUT_S = 30
 
 
 @pytest.fixture
@@ -131,6 +134,47 @@ def test_a_killed_worker_restarts_without_losing_or_inventing_findings(
         reader.close()
         worker.stop()
         restarted.stop()
+
+
+def _committed_input(bootstrap: str, names: Names) -> int:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        offsets = admin.list_group_offsets({names.app_id: None}).get(names.app_id, {})
+    finally:
+        admin.close()
+    return sum(max(meta.offset, 0) for tp, meta in offsets.items() if tp.topic == names.input)
+
+
+def test_a_worker_stopped_mid_backlog_exits_and_its_successor_loses_nothing(
+    kafka_bootstrap: str, config: Path, tmp_path: Path
+) -> None:
+    """A rolling restart: SIGTERM mid-backlog exits cleanly, and the successor loses nothing.
+
+    Whether a batch is held at the moment Faust stops its timers depends on timing: the stop
+    hang this guards against (fixed by `FrictionFaustApp._consumer_wait_empty`) showed in one of
+    two stops by hand and is not forced here.
+    """
+    names = Names("stop")
+    log = tmp_path / "worker.log"
+    worker = Worker(kafka_bootstrap, config, names, log).start()
+    successor = Worker(kafka_bootstrap, config, names, log)
+    reader = TopicReader(kafka_bootstrap, names.findings)
+    try:
+        worker.wait_ready()
+        events = compact_events(random.Random(5), 8000, now_ms())
+        produce_events(kafka_bootstrap, names.input, events)
+        time.sleep(1.0)  # mid-backlog
+        worker.proc.send_signal(signal.SIGTERM)
+        assert worker.proc.wait(STOP_TIMEOUT_S) == 0, worker.tail()
+        assert _committed_input(kafka_bootstrap, names) < len(events)  # stopped mid-backlog
+
+        successor.start()
+        successor.wait_ready()  # the first worker left its group: no session to time out
+        assert_replay_findings(reader, config, events, LATENESS_MS, FINDINGS_TIMEOUT_S)
+    finally:
+        reader.close()
+        worker.stop()
+        successor.stop()
 
 
 def test_bad_input_goes_to_dead_letters_and_the_worker_keeps_going(
