@@ -73,9 +73,9 @@ class PartitionStore(MutableMapping):
         awaits them and passes the last offset to `persisted` before it acknowledges the
         messages that made the changes. This is what `table[key] = value` does, with the
         changelog record serialized as Faust serializes it, minus Faust's per-write send
-        buffer, which cost several times more than detection. Run it with an event of this
-        partition current (`streams.faust_app.current_event`): a RocksDB store writes to the
-        database of the current event's partition.
+        buffer (which cost several times more than detection) and its table sensors. Run it
+        with an event of this partition current (`streams.faust_app.current_event`): a RocksDB
+        store writes to the database of the current event's partition.
         """
         table = self.table
         data = table.data

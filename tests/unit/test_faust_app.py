@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from streams.faust_app import FrictionFaustApp
+import faust
+
+from streams.faust_app import FrictionFaustApp, current_event
 
 
 def test_resuming_the_flow_keeps_queued_records_and_clearing_empties_them() -> None:
@@ -25,3 +27,16 @@ def test_resuming_the_flow_keeps_queued_records_and_clearing_empties_them() -> N
 
     assert kept == 2
     assert after_clear == 0
+
+
+def test_current_event_is_what_faust_sees_as_the_current_event_inside_the_block_only() -> None:
+    """The worker names the event whose partition a state write goes to; this relies on a
+    private context variable of Faust, so an upgrade that changes it must fail here."""
+    event = object.__new__(faust.Event)
+    before = faust.current_event()
+
+    with current_event(event):
+        inside = faust.current_event()
+
+    assert inside is event
+    assert faust.current_event() is before
