@@ -82,7 +82,12 @@ class EventBatch:
                 raise
 
     async def finish_stale(self) -> None:
-        """Finish a batch that has waited longer than `linger_s` for its agent."""
+        """Finish a batch that has waited longer than `linger_s` for its agent.
+
+        A locked batch is being handled or finished right now, so it is not waiting: the timer
+        leaves it alone rather than wait for it (and overrun its interval)."""
+        if self.lock.locked():
+            return
         if self.events and time.monotonic() - self.last_added >= self.linger_s:
             await self.finish_held()
 

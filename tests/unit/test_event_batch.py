@@ -160,3 +160,19 @@ def test_finish_held_finishes_a_waiting_batch_at_once() -> None:
         return log
 
     assert asyncio.run(scenario()) == [("handle", "e1"), ("publish", ("e1",)), ("ack", "e1")]
+
+
+def test_the_timer_leaves_a_batch_alone_while_its_agent_is_publishing_it() -> None:
+    async def scenario() -> tuple[list, list]:
+        batch, log = make_batch(linger_s=0)
+        publishing = asyncio.create_task(batch.handle("e1", handled(log)))
+        await asyncio.sleep(0)  # the agent is now inside publish, awaiting the broker
+        await batch.finish_stale()  # returns at once instead of waiting for the lock
+        during = list(log)
+        await publishing
+        return during, log
+
+    during, log = asyncio.run(scenario())
+
+    assert during == [("handle", "e1")]
+    assert log == [("handle", "e1"), ("publish", ("e1",)), ("ack", "e1")]
