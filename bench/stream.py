@@ -139,13 +139,24 @@ def committed(admin: KafkaAdminClient, group: str, topic: str) -> int:
 
 
 def throughput(
-    bootstrap: str, topic: str, n: int, config: Path, home: Path, profile: Path | None = None
+    bootstrap: str,
+    topic: str,
+    n: int,
+    config: Path,
+    home: Path,
+    profile: Path | None = None,
+    workers: int = 1,
 ) -> tuple[float, float]:
+    """Events/s through stage 1 and until detection committed everything, for `workers`
+    processes in one group started together; the clock starts when the first is ready."""
     app_id = f"bench-{uuid.uuid4().hex[:6]}"
-    log = home / f"{app_id}.log"
-    proc = start_worker(bootstrap, app_id, topic, f"{app_id}-findings", config, log, profile)
+    procs = []
+    for i in range(workers):
+        log = home / f"{app_id}-{i}.log"
+        findings = f"{app_id}-findings"
+        procs.append((start_worker(bootstrap, app_id, topic, findings, config, log, profile), log))
     try:
-        ready = wait_ready(log, proc)
+        ready = min(wait_ready(log, proc) for proc, log in procs)
         admin = KafkaAdminClient(bootstrap_servers=bootstrap)
         while committed(admin, app_id, topic) < n:
             time.sleep(0.1)
@@ -162,21 +173,22 @@ def throughput(
         all_done = time.monotonic()
         consumer.close()
         admin.close()
-        cpu = _cpu_seconds(_worker_pid(proc, profile is not None))
+        cpu = sum(_cpu_seconds(_worker_pid(proc, profile is not None)) for proc, _ in procs)
         print(
             f"  {end:,} routed messages; worker CPU {cpu:.1f} s over "
             f"{all_done - ready:.1f} s wall ({cpu / (all_done - ready):.0%})"
         )
         return n / (input_done - ready), n / (all_done - ready)
     finally:
-        if profile is not None:  # stop the worker: py-spy then writes its profile and exits
-            for task in Path(f"/proc/{proc.pid}/task").iterdir():
-                for child in (task / "children").read_text().split():
-                    subprocess.run(["kill", "-TERM", child], check=False)
-            proc.wait(60)
-        else:
-            proc.terminate()
-            proc.wait(30)
+        for proc, _ in procs:
+            if profile is not None:  # stop the worker: py-spy then writes its profile and exits
+                for task in Path(f"/proc/{proc.pid}/task").iterdir():
+                    for child in (task / "children").read_text().split():
+                        subprocess.run(["kill", "-TERM", child], check=False)
+                proc.wait(60)
+            else:
+                proc.terminate()
+                proc.wait(30)
 
 
 def _worker_pid(proc: subprocess.Popen, profiled: bool) -> int:
@@ -282,7 +294,12 @@ def main() -> int:
     )
     parser.add_argument("--profile", type=Path, help="py-spy profile of the throughput worker")
     parser.add_argument("--no-latency", action="store_true", help="skip the latency run")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes in one group (throughput run)"
+    )
     args = parser.parse_args()
+    if args.profile is not None and args.workers != 1:
+        parser.error("--profile samples one worker: use it with --workers 1")
 
     home = Path(tempfile.mkdtemp(prefix="friction-bench-"))
     broker = LocalKafka(home / "kafka", port=free_port(), controller_port=free_port())
@@ -306,12 +323,12 @@ def main() -> int:
         print(f"ceiling (bare kafka-python consumer, read + parse): {bare:,.0f} events/s")
 
         routed_rate, total_rate = throughput(
-            bootstrap, topic, len(messages), default_config, home, args.profile
+            bootstrap, topic, len(messages), default_config, home, args.profile, args.workers
         )
         which = f"config {args.config}" if args.config else "all detectors"
         print(
-            f"worker, {which}, 1 process: {routed_rate:,.0f} events/s through stage 1, "
-            f"{total_rate:,.0f} events/s until detection committed everything"
+            f"worker, {which}, {args.workers} process(es): {routed_rate:,.0f} events/s "
+            f"through stage 1, {total_rate:,.0f} events/s until detection committed everything"
         )
 
         if args.no_latency:
