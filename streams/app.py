@@ -32,7 +32,6 @@ from detectors.events import BadInput, Event
 from detectors.observer import EngineObserver, FanOut
 from streams.alerting import WorkerAlerting
 from streams.alertmanager import AlertmanagerClient
-from streams.batching import BATCH_LINGER_S
 from streams.dead_letter import dead_letter_record, detector_error_input
 from streams.faust_app import FrictionFaustApp, current_event
 from streams.kafka_sensor import KafkaClientSensor
@@ -187,7 +186,6 @@ class FrictionApp:
         app.agent(self.input, name="route", concurrency=1)(self._route)
         app.agent(self.routed, name="detect", concurrency=1)(self._detect)
         app.timer(s.tick_interval_s, name="tick")(self._tick)
-        app.timer(BATCH_LINGER_S, name="finish-stale-batches")(self._finish_stale_batches)
         app.agent(self.rollups, name="alert", concurrency=1)(self._alert)
         app.timer(ROLLUP_INTERVAL_S, name="rollup")(self._send_rollups)
         if self.alertmanager is not None:
@@ -338,10 +336,6 @@ class FrictionApp:
         batch = self.app.event_batch("detect", stream, publish)
         async for message in stream.events():
             await batch.handle(message, detect)
-
-    async def _finish_stale_batches(self) -> None:
-        for batch in list(self.app.event_batches.values()):
-            await batch.finish_stale()
 
     async def _tick(self) -> None:
         """Advance quiet partitions by the wall clock, through the partition itself."""

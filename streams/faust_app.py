@@ -25,7 +25,7 @@ from faust.types import EventT
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
 
-from streams.batching import EventBatch, Finish
+from streams.batching import BATCH_LINGER_S, EventBatch, Finish
 from streams.faust_consumer import use_seek_safe_consumer
 
 
@@ -43,11 +43,16 @@ class FrictionFaustApp(faust.App):
         use_seek_safe_consumer(self)
         self.event_batches: dict[str, EventBatch] = {}  # per agent, its batch in progress
         self.batch_failure: BaseException | None = None
+        self.timer(BATCH_LINGER_S, name="finish-stale-batches")(self._finish_stale_batches)
 
     def event_batch(self, agent: str, stream, finish: Finish) -> EventBatch:
         """A new batch for `agent`'s stream, finished before Faust waits for acknowledgements."""
         batch = self.event_batches[agent] = EventBatch(stream, finish, self._on_batch_failure)
         return batch
+
+    async def _finish_stale_batches(self) -> None:
+        for batch in list(self.event_batches.values()):
+            await batch.finish_stale()
 
     async def _on_batch_failure(self, exc: BaseException) -> None:
         """Stop the worker: its successor reads the failed batch again from committed offsets."""
@@ -74,8 +79,8 @@ class FrictionFaustApp(faust.App):
 def current_event(event: EventT) -> Iterator[None]:
     """Make `event` Faust's current event while the block runs.
 
-    A table write goes to the changelog partition (and, with RocksDB, the database) of the
-    current event; an agent that writes a batch's state after the batch names the event.
+    A RocksDB store writes a key to the database of the current event's partition; an agent
+    that writes a batch's state after the batch names an event of that partition.
     """
     token = faust_streams._current_event.set(weakref.ref(event))
     try:
