@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import orjson
 
-from detectors.events import Event
+from detectors.events import Event, event_from_fields
 
 # Kafka's default maximum message size is 1 MiB; a group is split well below it.
 ROUTED_MESSAGE_BYTES = 256 * 1024
@@ -44,10 +44,11 @@ def decode_routed(raw: bytes) -> list[tuple[str, str, Event]] | int:
         return int(doc["tick"])
     if doc and type(doc[0]) is str:
         doc = [doc]
-    return [
-        (detector, key, Event(event_id, event_type, time_ms, user_id, session_id, attrs))
-        for detector, key, time_ms, event_id, event_type, user_id, session_id, attrs in doc
-    ]
+    items = []
+    for detector, key, time_ms, event_id, event_type, user_id, session_id, attrs in doc:
+        fields = (event_id, event_type, time_ms, user_id, session_id, attrs)
+        items.append((detector, key, event_from_fields(fields)))
+    return items
 
 
 class RoutedBatch:
