@@ -1,6 +1,8 @@
 """Streaming benchmark through a real broker: worker throughput, end-to-end latency, ceiling.
 
-1. ceiling: a bare kafka-python consumer that reads and parses the pre-loaded events;
+1. ceilings: a bare kafka-python consumer that reads and parses the pre-loaded events, and a
+   bare Faust agent (bench/faust_ceiling.py) that reads, parses and acknowledges them, which
+   no Faust worker can beat;
 2. throughput: one `friction worker` with every installed detector catches up on the same
    events; the clock runs from "Worker ready" until its group has committed all of them;
 3. latency: with a worker live (allowed lateness 0, background traffic moving event time), a
@@ -96,6 +98,34 @@ def ceiling(bootstrap: str, topic: str, n: int) -> float:
     elapsed = time.monotonic() - started
     consumer.close()
     return n / elapsed
+
+
+def faust_ceiling(bootstrap: str, topic: str, n: int, home: Path) -> float:
+    """Events/s of bench/faust_ceiling.py, from "Worker ready" until its group committed all."""
+    app_id = f"faust-ceiling-{uuid.uuid4().hex[:6]}"
+    log = home / f"{app_id}.log"
+    env = {
+        **os.environ,
+        "FRICTION_BENCH_BROKER": f"kafka://{bootstrap}",
+        "FRICTION_BENCH_TOPIC": topic,
+        "FRICTION_BENCH_APP_ID": app_id,
+        "FRICTION_BENCH_DATA_DIR": str(home / app_id),
+    }
+    command = [sys.executable, str(ROOT / "bench" / "faust_ceiling.py"), "worker", "-l", "info"]
+    proc = subprocess.Popen(command, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    try:
+        ready = wait_ready(log, proc)
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        while committed(admin, app_id, topic) < n:
+            if proc.poll() is not None:
+                raise SystemExit(f"Faust ceiling app exited:\n{log.read_text()[-3000:]}")
+            time.sleep(0.05)
+        done = time.monotonic()
+        admin.close()
+        return n / (done - ready)
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 def start_worker(
@@ -321,6 +351,11 @@ def main() -> int:
 
         bare = ceiling(bootstrap, topic, len(messages))
         print(f"ceiling (bare kafka-python consumer, read + parse): {bare:,.0f} events/s")
+        bare_faust = faust_ceiling(bootstrap, topic, len(messages), home)
+        print(
+            f"Faust ceiling (bare Faust agent, read + parse + acknowledge): "
+            f"{bare_faust:,.0f} events/s"
+        )
 
         routed_rate, total_rate = throughput(
             bootstrap, topic, len(messages), default_config, home, args.profile, args.workers
