@@ -1,7 +1,9 @@
 """Replay throughput: `friction replay` over a million mixed events, against a bare parse loop.
 
 The bare loop (read lines, `orjson.loads` each) is the ceiling for any Python pipeline over the
-same file; the figure that matters is replay's rate and its share of that ceiling.
+same file; the figure that matters is replay's rate and its share of that ceiling. A second loop
+reads the lines and decodes them with replay's own decoder (parse, then validate against the
+contract), without detection: what is left of the ceiling once input is checked.
 """
 
 from __future__ import annotations
@@ -20,6 +22,16 @@ BARE_LOOP = (
     "with open(sys.argv[1], 'rb') as f:\n"
     "    for line in f:\n"
     "        orjson.loads(line)\n"
+)
+
+DECODE_LOOP = (
+    "import sys\n"
+    "from pathlib import Path\n"
+    "from detectors.config import load_config\n"
+    "decode = load_config(Path(sys.argv[2])).decoder().decode\n"
+    "with open(sys.argv[1], 'rb') as f:\n"
+    "    for line in f:\n"
+    "        decode(line.rstrip(b'\\r\\n'))\n"
 )
 
 
@@ -46,6 +58,8 @@ def main() -> int:
     friction = [python, "-m", "streams.cli"]
     commands = {
         "bare read + orjson.loads (ceiling)": [python, "-c", BARE_LOOP, str(args.file)],
+        "read + decode and validate, no detection": [python, "-c", DECODE_LOOP, str(args.file)]
+        + [str(CONTRACT_CONFIG)],
         "friction replay, 4 contract detectors": friction
         + ["--config", str(CONTRACT_CONFIG), "replay", str(args.file), "--findings", "/dev/null"],
         "friction replay, every installed detector": friction
