@@ -8,9 +8,9 @@ topic, on the partition of that state key, grouped into one message per partitio
 whose store is the partition's slice of a Faust table (streams/partition_store.py). Everything
 an engine touches while handling a message of partition P is a key of P, and the worker writes
 the partition's changes to changelog partition P, so a restart or rebalance recovers exactly
-that partition's state. When a partition has been quiet for `idle_advance_s`, a timer sends it
-a tick; handling the tick moves that engine's watermark to the wall clock minus the allowed
-lateness, so deadlines fire at night too.
+that partition's state. When a partition has been quiet for `idle_advance_s`, and the group has
+read all its input (streams/backlog.py), a timer sends it a tick; handling the tick moves that
+engine's watermark to the wall clock minus the allowed lateness, so deadlines fire at night too.
 
 Alerting (`alert`): each engine also counts its findings and measurements in a rollup; a
 timer sends the rollups to a one-partition topic, whose owner merges them into the alert
@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import faust
+from kafka.errors import KafkaError
 
 from detectors.config import Config
 from detectors.engine import Engine, store_key
@@ -32,6 +33,7 @@ from detectors.events import BadInput, Event
 from detectors.observer import EngineObserver, FanOut
 from streams.alerting import WorkerAlerting
 from streams.alertmanager import AlertmanagerClient
+from streams.backlog import InputBacklog
 from streams.dead_letter import dead_letter_record, detector_error_input
 from streams.faust_app import FrictionFaustApp, current_event
 from streams.kafka_sensor import KafkaClientSensor
@@ -147,6 +149,8 @@ class FrictionApp:
         # that restarts with a backlog reads it before any tick moves event time on.
         self.last_input = time.monotonic()
         self.last_routed: dict[int, float] = {}  # per routed partition, excluding ticks
+        self.input_backlog = InputBacklog(settings, settings.app_id, settings.input_topics)
+        self.ticks_held = False  # whether the last tick waited for unread input (logged once)
         self.alerting = WorkerAlerting(config, metrics, settings.partitions)
         self.alertmanager = (
             AlertmanagerClient(settings.alertmanager_url, settings.alert_resend_s)
@@ -192,6 +196,7 @@ class FrictionApp:
             app.timer(min(15.0, s.alert_resend_s / 2), name="alert-resend")(self._resend)
         app.on_partitions_revoked.connect(self._on_revoked)
         app.on_rebalance_complete.connect(self._on_rebalance_complete)
+        app.on_before_shutdown.connect(self._on_shutdown)
         app.sensors.add(KafkaClientSensor(app, self.metrics))
         return app
 
@@ -343,6 +348,8 @@ class FrictionApp:
         idle = self.settings.idle_advance_s
         if now - self.last_input < idle:
             return  # input is flowing: event time moves with it (or catches up)
+        if await self._group_has_unread_input():
+            return  # a backlog waits on partitions no live worker reads: it comes first
         assignment = self.app.consumer.assignment() if self.app.consumer else set()
         tick = encode_tick(int(time.time() * 1000))
         for tp in assignment:
@@ -350,6 +357,27 @@ class FrictionApp:
                 continue
             if now - self.last_routed.get(tp.partition, 0.0) >= idle:
                 await self.routed.send(value=tick, partition=tp.partition)
+
+    async def _group_has_unread_input(self) -> bool:
+        """Whether input waits that no worker of the group has committed (streams/backlog.py).
+
+        When the broker cannot tell, the tick waits too: a tick held back only delays
+        deadlines, one sent too early makes the backlog late.
+        """
+        loop = asyncio.get_running_loop()
+        try:
+            unread = await loop.run_in_executor(None, self.input_backlog.unread)
+        except KafkaError as error:
+            if not self.ticks_held:
+                log.warning("idle ticks held: cannot count the group's unread input: %r", error)
+            self.ticks_held = True
+            return True
+        if unread and not self.ticks_held:
+            log.info("idle ticks held: %d input messages not yet read by the group", unread)
+        elif not unread and self.ticks_held:
+            log.info("idle ticks resumed: the group has read all input")
+        self.ticks_held = unread > 0
+        return self.ticks_held
 
     # -- alerting -----------------------------------------------------------------------
 
@@ -384,6 +412,9 @@ class FrictionApp:
         may wait long to rejoin its group, and its first tick must not move event time past
         the backlog it has yet to read."""
         self.last_input = time.monotonic()
+
+    async def _on_shutdown(self, app, **kwargs) -> None:
+        self.input_backlog.close()
 
     async def _on_revoked(self, app, revoked, **kwargs) -> None:
         """A partition that moves away takes its state along: drop its engine."""

@@ -48,7 +48,7 @@ def ensure_topics(
                     [_new_topic(name, n) for name, n in missing.items()],
                     timeout_ms=30_000,
                 )
-        counts = _partition_counts(admin, list(topics))
+        counts = partition_counts(admin, list(topics))
     finally:
         admin.close()
     for name in exact:
@@ -70,7 +70,7 @@ def _admin(settings: KafkaSettings) -> KafkaAdminClient:
     return KafkaAdminClient(client_id="friction-admin", **settings.client_config())
 
 
-def _partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, int]:
+def partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, int]:
     """Partition counts once metadata shows every topic (creation is asynchronous)."""
     deadline = time.monotonic() + 30
     while True:

@@ -223,3 +223,65 @@ def test_bad_input_goes_to_dead_letters_and_the_worker_keeps_going(
         dead.close()
         findings.close()
         worker.stop()
+
+
+def _chat_event(kind: str, chat: str, time_ms: int, **attrs: str) -> dict:
+    return {
+        "event_id": f"{kind}-{chat}",
+        "type": kind,
+        "time": time_ms,
+        "session_id": f"s-{chat}",
+        "attrs": {"conversation_id": chat, **attrs},
+    }
+
+
+def test_idle_ticks_wait_for_input_a_killed_member_left_unread(
+    kafka_bootstrap: str, config: Path, tmp_path: Path
+) -> None:
+    """Until the group notices a killed member (its session times out), input on its partitions
+    waits unread while the survivor is idle. A tick then would move event time past that
+    backlog and fire "unanswered" for chats whose replies are in it; the survivor holds its
+    ticks until the group has read all input, then ticks again."""
+    names = Names("held")
+    survivor = Worker(kafka_bootstrap, config, names, tmp_path / "survivor.log").start()
+    killed = Worker(kafka_bootstrap, config, names, tmp_path / "killed.log")
+    reader = TopicReader(kafka_bootstrap, names.findings)
+    try:
+        survivor.wait_ready()
+        killed.start().wait_ready()
+        _wait_group_stable(kafka_bootstrap, names.app_id, 2)
+        opened_at = now_ms()
+        chats = [f"c-{i}" for i in range(40)]
+        opened = [_chat_event("chat_started", chat, opened_at) for chat in [*chats, "c-control"]]
+        produce_events(kafka_bootstrap, names.input, opened)
+        deadline = time.monotonic() + 30
+        while _committed_input(kafka_bootstrap, names) < len(opened):
+            assert time.monotonic() < deadline, "the openings were not all read"
+            time.sleep(0.2)
+
+        killed.kill()
+        replies = [
+            _chat_event("chat_message", chat, opened_at + 1000, author="agent") for chat in chats
+        ]
+        produce_events(kafka_bootstrap, names.input, replies)
+
+        # Only the control chat, never answered, is unanswered: once the survivor has read the
+        # killed member's partitions, its ticks move event time past the control's deadline.
+        timeout = SESSION_TIMEOUT_S + FINDINGS_TIMEOUT_S
+        deadline = time.monotonic() + timeout
+        while not any(f["subject"] == {"conversation_id": "c-control"} for f in _found(reader)):
+            assert time.monotonic() < deadline, f"no control finding:\n{survivor.tail()}"
+            reader.poll()
+        reader.wait_for(set(), timeout=0, settle=3.0)
+        found = sorted((f["subject"]["conversation_id"], f["kind"]) for f in _found(reader))
+        assert found == [("c-control", "unanswered")]
+        assert "idle ticks held" in survivor.log.read_text()
+        assert _committed_input(kafka_bootstrap, names) == len(opened) + len(replies)
+    finally:
+        reader.close()
+        survivor.stop()
+        killed.stop()
+
+
+def _found(reader: TopicReader) -> list[dict]:
+    return list(reader.by_id().values())

@@ -1,0 +1,64 @@
+"""How much input the worker group has not read yet, so an idle tick never overtakes it.
+
+An idle tick moves a partition's event time to the wall clock. Input that no worker has read
+yet would arrive behind it: late, after deadlines it answers had fired. That happens whenever
+input waits on partitions no live worker reads: a member killed, a worker restarting, the
+minute before the group notices. The group's committed offsets on the input topics say how
+much waits: the worker holds its ticks until they reach the partitions' ends.
+"""
+
+from __future__ import annotations
+
+from kafka import KafkaAdminClient, TopicPartition
+from kafka.admin import OffsetSpec
+
+from streams.settings import KafkaSettings
+from streams.topics import partition_counts
+
+
+class InputBacklog:
+    """Counts the input messages a consumer group has not committed; blocking, so call it from
+    a thread. One admin connection, opened on first use and kept."""
+
+    def __init__(self, settings: KafkaSettings, group: str, topics: list[str]) -> None:
+        self.settings = settings
+        self.group = group
+        self.topics = topics
+        self._admin: KafkaAdminClient | None = None
+
+    def unread(self) -> int:
+        """Messages between the group's committed offsets and the ends of the input partitions.
+
+        A partition the group never committed is read from its start, as the worker reads it.
+        Raises `kafka.errors.KafkaError` when the broker cannot tell.
+        """
+        admin = self._connect()
+        partitions = [
+            TopicPartition(topic, p)
+            for topic, count in partition_counts(admin, self.topics).items()
+            for p in range(count)
+        ]
+        if not partitions:
+            return 0
+        ends = admin.list_partition_offsets(dict.fromkeys(partitions, OffsetSpec.LATEST))
+        committed = admin.list_group_offsets({self.group: partitions}).get(self.group, {})
+        read_from = {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
+        never_committed = [tp for tp in partitions if tp not in read_from]
+        if never_committed:
+            starts = admin.list_partition_offsets(
+                dict.fromkeys(never_committed, OffsetSpec.EARLIEST)
+            )
+            read_from.update((tp, starts[tp].offset) for tp in never_committed)
+        return sum(max(0, ends[tp].offset - read_from[tp]) for tp in partitions)
+
+    def close(self) -> None:
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
+
+    def _connect(self) -> KafkaAdminClient:
+        if self._admin is None:
+            self._admin = KafkaAdminClient(
+                client_id="friction-backlog", **self.settings.client_config()
+            )
+        return self._admin
