@@ -367,9 +367,13 @@ class FrictionApp:
         loop = asyncio.get_running_loop()
         try:
             unread = await loop.run_in_executor(None, self.input_backlog.unread)
-        except KafkaError as error:
+        except Exception as error:  # a tick must never stop the worker
             if not self.ticks_held:
-                log.warning("idle ticks held: cannot count the group's unread input: %r", error)
+                log.warning(
+                    "idle ticks held: cannot count the group's unread input: %r",
+                    error,
+                    exc_info=not isinstance(error, KafkaError),
+                )
             self.ticks_held = True
             return True
         if unread and not self.ticks_held:
