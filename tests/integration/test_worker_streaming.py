@@ -7,6 +7,8 @@ import random
 import signal
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
@@ -57,6 +59,26 @@ def _wait_group_stable(bootstrap: str, group: str, members: int, timeout: float 
     raise AssertionError(f"group {group} did not settle with {members} members")
 
 
+@contextmanager
+def _two_workers_in_one_group(
+    bootstrap: str, config: Path, names: Names, logs: tuple[Path, Path]
+) -> Iterator[tuple[Worker, Worker, TopicReader]]:
+    """Two workers, started one after the other, once their group is stable with both, and a
+    reader of their findings; all stopped and closed on the way out."""
+    first = Worker(bootstrap, config, names, logs[0]).start()
+    second = Worker(bootstrap, config, names, logs[1])
+    reader = TopicReader(bootstrap, names.findings)
+    try:
+        first.wait_ready()
+        second.start().wait_ready()
+        _wait_group_stable(bootstrap, names.app_id, 2)
+        yield first, second, reader
+    finally:
+        reader.close()
+        first.stop()
+        second.stop()
+
+
 def test_worker_finds_the_same_moments_as_replay(
     kafka_bootstrap: str, config: Path, tmp_path: Path
 ) -> None:
@@ -83,13 +105,9 @@ def test_two_workers_in_one_group_share_the_work_without_duplicates(
     kafka_bootstrap: str, config: Path, tmp_path: Path
 ) -> None:
     names = Names("pair")
-    first = Worker(kafka_bootstrap, config, names, tmp_path / "first.log").start()
-    second = Worker(kafka_bootstrap, config, names, tmp_path / "second.log")
-    reader = TopicReader(kafka_bootstrap, names.findings)
-    try:
-        first.wait_ready()
-        second.start().wait_ready()
-        _wait_group_stable(kafka_bootstrap, names.app_id, 2)
+    logs = (tmp_path / "first.log", tmp_path / "second.log")
+    with _two_workers_in_one_group(kafka_bootstrap, config, names, logs) as group:
+        first, second, reader = group
         events = compact_events(random.Random(2), 400, now_ms())
         expected = replay_findings(config, events, LATENESS_MS)
         produce_events(kafka_bootstrap, names.input, events)
@@ -102,10 +120,6 @@ def test_two_workers_in_one_group_share_the_work_without_duplicates(
         assert first.alive() and second.alive()
         both = (first.log.read_text() + second.log.read_text()).count("Worker ready")
         assert both >= 2
-    finally:
-        reader.close()
-        first.stop()
-        second.stop()
 
 
 def test_a_killed_worker_restarts_without_losing_or_inventing_findings(
@@ -243,13 +257,9 @@ def test_idle_ticks_wait_for_input_a_killed_member_left_unread(
     backlog and fire "unanswered" for chats whose replies are in it; the survivor holds its
     ticks until the group has read all input, then ticks again."""
     names = Names("held")
-    survivor = Worker(kafka_bootstrap, config, names, tmp_path / "survivor.log").start()
-    killed = Worker(kafka_bootstrap, config, names, tmp_path / "killed.log")
-    reader = TopicReader(kafka_bootstrap, names.findings)
-    try:
-        survivor.wait_ready()
-        killed.start().wait_ready()
-        _wait_group_stable(kafka_bootstrap, names.app_id, 2)
+    logs = (tmp_path / "survivor.log", tmp_path / "killed.log")
+    with _two_workers_in_one_group(kafka_bootstrap, config, names, logs) as group:
+        survivor, killed, reader = group
         opened_at = now_ms()
         chats = [f"c-{i}" for i in range(40)]
         opened = [_chat_event("chat_started", chat, opened_at) for chat in [*chats, "c-control"]]
@@ -277,10 +287,6 @@ def test_idle_ticks_wait_for_input_a_killed_member_left_unread(
         assert found == [("c-control", "unanswered")]
         assert "idle ticks held" in survivor.log.read_text()
         assert _committed_input(kafka_bootstrap, names) == len(opened) + len(replies)
-    finally:
-        reader.close()
-        survivor.stop()
-        killed.stop()
 
 
 def _found(reader: TopicReader) -> list[dict]:
