@@ -116,11 +116,7 @@ def faust_ceiling(bootstrap: str, topic: str, n: int, home: Path) -> float:
     try:
         ready = wait_ready(log, proc)
         admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-        while committed(admin, app_id, topic) < n:
-            if proc.poll() is not None:
-                raise SystemExit(f"Faust ceiling app exited:\n{log.read_text()[-3000:]}")
-            time.sleep(0.05)
-        done = time.monotonic()
+        done = wait_committed(admin, app_id, topic, n, watch=(proc, log))
         admin.close()
         return n / (done - ready)
     finally:
@@ -168,6 +164,22 @@ def committed(admin: KafkaAdminClient, group: str, topic: str) -> int:
     return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
 
 
+def wait_committed(
+    admin: KafkaAdminClient,
+    group: str,
+    topic: str,
+    n: int,
+    watch: tuple[subprocess.Popen, Path] | None = None,
+) -> float:
+    """Monotonic time once `group` has committed `n` offsets of `topic`; the benchmark ends
+    with its log if the `watch`ed process exits first."""
+    while committed(admin, group, topic) < n:
+        if watch is not None and watch[0].poll() is not None:
+            raise SystemExit(f"{watch[1].name}: process exited:\n{watch[1].read_text()[-3000:]}")
+        time.sleep(0.1)
+    return time.monotonic()
+
+
 def throughput(
     bootstrap: str,
     topic: str,
@@ -188,9 +200,7 @@ def throughput(
     try:
         ready = min(wait_ready(log, proc) for proc, log in procs)
         admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-        while committed(admin, app_id, topic) < n:
-            time.sleep(0.1)
-        input_done = time.monotonic()
+        input_done = wait_committed(admin, app_id, topic, n)
         routed = f"{app_id}-routed"
         consumer = KafkaConsumer(bootstrap_servers=bootstrap)
         from kafka import TopicPartition
@@ -198,9 +208,7 @@ def throughput(
         tps = [TopicPartition(routed, p) for p in consumer.partitions_for_topic(routed)]
         end = sum(consumer.end_offsets(tps).values())
         # Ticks may add a few messages after input ends: stop at the end seen now.
-        while committed(admin, app_id, routed) < end:
-            time.sleep(0.1)
-        all_done = time.monotonic()
+        all_done = wait_committed(admin, app_id, routed, end)
         consumer.close()
         admin.close()
         cpu = sum(_cpu_seconds(_worker_pid(proc, profile is not None)) for proc, _ in procs)
