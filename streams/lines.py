@@ -31,11 +31,12 @@ def bounded_lines(source: BinaryIO, limit: int) -> Iterator[bytes | LongLine]:
     # limit + 2 bytes hold any line of up to `limit` bytes with its `\r\n`.
     most = limit + 2
     while line := readline(most):
-        if len(line) < most or line[-1:] == b"\n":
-            if len(line.rstrip(b"\r\n")) <= limit:
-                yield line
-                continue
-        yield _long_line(line, readline, limit)
+        if len(line) <= limit or (
+            (len(line) < most or line[-1:] == b"\n") and len(line.rstrip(b"\r\n")) <= limit
+        ):
+            yield line
+        else:
+            yield _long_line(line, readline, limit)
 
 
 def _long_line(head: bytes, readline, limit: int) -> LongLine:
