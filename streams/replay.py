@@ -11,9 +11,10 @@ from typing import BinaryIO
 from detectors.alerts import Alert, AlertEngine, load_alert_settings
 from detectors.config import Config
 from detectors.engine import Engine
-from detectors.events import BadInput
+from detectors.events import TOO_LARGE, BadInput
 from detectors.observer import FanOut
 from streams.dead_letter import dead_letter_record
+from streams.lines import LongLine, bounded_lines
 from streams.summary import RunSummary
 
 PROGRESS_EVERY_S = 2.0
@@ -43,6 +44,11 @@ class Progress:
         if self.total:
             done = f", {100 * self.source.tell() / self.total:.0f}%"
         print(f"replay: {lines:,} lines ({rate:,.0f}/s{done})", file=self.stream, flush=True)
+
+
+def too_large(line: LongLine, max_bytes: int) -> BadInput:
+    """The decoder's verdict on a line too long to read whole: its first bytes stand for it."""
+    return BadInput(TOO_LARGE, f"message is {line.size} bytes, limit {max_bytes}", line.head)
 
 
 def replay(
@@ -79,10 +85,15 @@ def replay(
     write = findings_out.write
     progress = Progress(source)
     lines = 0
-    for line in source:
+    max_bytes = config.engine.max_event_bytes
+    for line in bounded_lines(source, max_bytes):
         lines += 1
         if not lines % _CHECK_EVERY_LINES:
             progress.tick(lines)
+        if type(line) is LongLine:
+            summary.bad[TOO_LARGE] += 1
+            dead_letter(too_large(line, max_bytes), lines)
+            continue
         line = line.rstrip(b"\r\n")
         if not line.strip():
             continue

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
 import sys
 
 import orjson
@@ -238,3 +240,49 @@ def test_replay_with_bad_config_exits_2(stream_file, tmp_path, capsys):
     path.write_text("[detectors.nope]\n")
     assert replay(str(path), str(stream_file)) == 2
     assert "unknown detector(s) nope" in capsys.readouterr().err
+
+
+def test_a_line_over_max_event_bytes_is_dead_lettered_with_its_head_only(config_path, tmp_path):
+    path = tmp_path / "events.jsonl"
+    huge = b'{"event_id": "e-big", "pad": "' + b"x" * 200_000 + b'"}'
+    path.write_bytes(
+        lines(
+            line("e-1", "page_load", 0, page="/checkout", duration_ms=5230),
+            huge,
+            line("e-2", "page_view", 700 * SECOND),
+        )
+    )
+    dead, out = tmp_path / "dead.jsonl", tmp_path / "findings.jsonl"
+    replay(config_path, str(path), "--findings", str(out), "--dead-letter", str(dead))
+    [record] = read_json_lines(dead)
+    assert (record["reason"], record["position"]) == ("too_large", 2)
+    assert record["detail"] == f"message is {len(huge)} bytes, limit 65536"
+    assert record["raw"].encode() == huge[:65536]
+    assert [f["kind"] for f in read_json_lines(out)] == ["slow_load"]
+
+
+def peak_rss_kib(config_path: str, path, tmp_path) -> int:
+    """Peak resident memory of one `friction replay` process, from the kernel's accounting."""
+    outputs = ["--findings", str(tmp_path / "f.jsonl"), "--dead-letter", str(tmp_path / "d.jsonl")]
+    command = [sys.executable, "-m", "streams.cli", "--config", config_path, "replay", str(path)]
+    command += outputs
+    child = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    assert child.returncode == 0
+    return usage.ru_maxrss
+
+
+def test_a_50_mb_line_is_skipped_without_being_held_in_memory(config_path, tmp_path):
+    good = lines(*(line(f"e-{n}", "page_view", n * SECOND) for n in range(1000)))
+    huge_size = 50 * 1024 * 1024
+    plain, with_huge = tmp_path / "plain.jsonl", tmp_path / "huge.jsonl"
+    plain.write_bytes(good + good)
+    with with_huge.open("wb") as out:
+        out.write(good)
+        out.write(b'{"pad": "' + b"x" * huge_size + b'"}\n')
+        out.write(good)
+    baseline = peak_rss_kib(config_path, plain, tmp_path)
+    peak = peak_rss_kib(config_path, with_huge, tmp_path)
+    print(f"peak RSS: {baseline:,} KiB without the line, {peak:,} KiB with a 50 MiB line")
+    assert peak - baseline < huge_size // 2 // 1024
