@@ -8,7 +8,15 @@ from pathlib import Path
 
 from detectors.api import Detector
 from detectors.engine import DEFAULT_ALLOWED_LATENESS_MS, DEFAULT_DEDUP_HORIZON_MS
-from detectors.events import DEFAULT_MAX_EVENT_BYTES, EventDecoder
+from detectors.events import (
+    DEFAULT_MAX_ATTRS,
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_EVENT_BYTES,
+    DEFAULT_MAX_FUTURE_MS,
+    DEFAULT_MAX_STRING_CHARS,
+    MAX_DEPTH_CEILING,
+    EventDecoder,
+)
 from detectors.registry import installed_detectors
 from detectors.schema import CONTRACT_TYPES, merge_schemas
 
@@ -22,6 +30,10 @@ class EngineSettings:
     allowed_lateness_ms: int = DEFAULT_ALLOWED_LATENESS_MS
     dedup_horizon_ms: int = DEFAULT_DEDUP_HORIZON_MS
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    max_future_ms: int = DEFAULT_MAX_FUTURE_MS
+    max_depth: int = DEFAULT_MAX_DEPTH
+    max_attrs: int = DEFAULT_MAX_ATTRS
+    max_string_chars: int = DEFAULT_MAX_STRING_CHARS
 
 
 @dataclass
@@ -34,7 +46,15 @@ class Config:
 
     def decoder(self) -> EventDecoder:
         schemas = merge_schemas([CONTRACT_TYPES] + [d.consumes for d in self.detectors])
-        return EventDecoder(schemas, self.engine.max_event_bytes)
+        engine = self.engine
+        return EventDecoder(
+            schemas,
+            engine.max_event_bytes,
+            max_future_ms=engine.max_future_ms,
+            max_depth=engine.max_depth,
+            max_attrs=engine.max_attrs,
+            max_string_chars=engine.max_string_chars,
+        )
 
 
 def load_config(path: Path | None) -> Config:
@@ -99,4 +119,9 @@ def _engine_settings(raw: dict, source: str) -> EngineSettings:
                 f"{source}: engine.{key} must be a non-negative integer, got {value!r}"
             )
         setattr(settings, key, value)
+    if settings.max_depth > MAX_DEPTH_CEILING:
+        raise ConfigError(
+            f"{source}: engine.max_depth must be at most {MAX_DEPTH_CEILING}, got"
+            f" {settings.max_depth}: deeper events could not be written on to the next stage"
+        )
     return settings

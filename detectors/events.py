@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
 
 import orjson
 
 from detectors.schema import EventSchema
-from detectors.timefmt import parse_time
+from detectors.timefmt import format_time, parse_time
 
 DEFAULT_MAX_EVENT_BYTES = 64 * 1024
+DEFAULT_MAX_FUTURE_MS = 60 * 60 * 1000
+DEFAULT_MAX_DEPTH = 32
+DEFAULT_MAX_ATTRS = 64
+DEFAULT_MAX_STRING_CHARS = 8192
+# Ids become state keys and parts of findings: an id longer than this is a producer's bug.
+MAX_ID_CHARS = 256
+# orjson writes at most 254 levels, and an event is re-encoded inside routed messages and engine
+# state a few levels down: a depth limit above this would let accepted events crash the worker.
+MAX_DEPTH_CEILING = 128
 
 
 class Event(NamedTuple):
@@ -42,16 +53,42 @@ MISSING_FIELD = "missing_field"
 WRONG_TYPE = "wrong_type"
 INVALID_VALUE = "invalid_value"
 TOO_LARGE = "too_large"
-BAD_INPUT_REASONS = (INVALID_JSON, NOT_OBJECT, MISSING_FIELD, WRONG_TYPE, INVALID_VALUE, TOO_LARGE)
+TOO_DEEP = "too_deep"
+TOO_LONG = "too_long"
+TOO_MANY_ATTRS = "too_many_attrs"
+FUTURE_TIME = "future_time"
+BAD_INPUT_REASONS = (
+    INVALID_JSON,
+    NOT_OBJECT,
+    MISSING_FIELD,
+    WRONG_TYPE,
+    INVALID_VALUE,
+    TOO_LARGE,
+    TOO_DEEP,
+    TOO_LONG,
+    TOO_MANY_ATTRS,
+    FUTURE_TIME,
+)
+
+
+def wall_clock_ms() -> int:
+    """The decoder's default clock: epoch milliseconds now."""
+    return time.time_ns() // 1_000_000
 
 
 class EventDecoder:
-    """Validates raw messages against the contract and the attribute rules of enabled detectors."""
+    """Validates raw messages against the contract, the limits and the attribute rules."""
 
     def __init__(
         self,
         schemas: dict[str, EventSchema],
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        *,
+        max_future_ms: int = DEFAULT_MAX_FUTURE_MS,
+        max_depth: int = DEFAULT_MAX_DEPTH,
+        max_attrs: int = DEFAULT_MAX_ATTRS,
+        max_string_chars: int = DEFAULT_MAX_STRING_CHARS,
+        now_ms: Callable[[], int] = wall_clock_ms,
     ) -> None:
         self.schemas = schemas
         self._checks = {
@@ -61,6 +98,12 @@ class EventDecoder:
             for event_type, rules in schemas.items()
         }
         self.max_event_bytes = max_event_bytes
+        self.max_future_ms = max_future_ms
+        self.max_depth = max_depth
+        self.max_attrs = max_attrs
+        self.max_string_chars = max_string_chars
+        self.now_ms = now_ms
+        self._horizon_ms = now_ms() + max_future_ms
 
     def decode(self, raw: bytes) -> Event | BadInput:
         """Parse one message; never raises on bad input."""
@@ -71,13 +114,26 @@ class EventDecoder:
         try:
             doc = orjson.loads(raw)
         except orjson.JSONDecodeError as err:
+            # orjson refuses more than 1024 levels outright: that is our limit's breach too.
+            if err.msg == "depth limit exceeded":
+                return BadInput(TOO_DEEP, self._too_deep_detail(), raw)
             return BadInput(INVALID_JSON, f"not valid JSON: {err}", raw)
         if type(doc) is not dict:
             return BadInput(NOT_OBJECT, f"expected a JSON object, got {type(doc).__name__}", raw)
         return self.from_object(doc, raw)
 
     def from_object(self, doc: dict, raw: bytes = b"") -> Event | BadInput:
-        """Validate an already parsed object."""
+        """Validate an already parsed object; `raw`, when given, lets small messages skip a walk."""
+        # A string has no more characters than its bytes, and each level needs its own `[` or
+        # `{`: the bytes of a typical event prove it within the limits without a walk.
+        if (
+            not raw
+            or len(raw) > self.max_string_chars
+            or raw.count(b"{") + raw.count(b"[") > self.max_depth
+        ):
+            breach = self._structure_breach(doc)
+            if breach is not None:
+                return BadInput(*breach, raw)
         event_id = doc.get("event_id")
         event_type = doc.get("type")
         time_value = doc.get("time")
@@ -99,17 +155,34 @@ class EventDecoder:
             return BadInput(
                 WRONG_TYPE, "field 'time' must be an RFC 3339 string or epoch milliseconds", raw
             )
+        if time_ms > self._horizon_ms and time_ms > self._refresh_horizon():
+            return BadInput(
+                FUTURE_TIME,
+                f"field 'time' {format_time(time_ms)} is {time_ms - self._horizon_ms} ms beyond"
+                f" the limit of {self.max_future_ms} ms ahead of the wall clock",
+                raw,
+            )
         user_id = doc.get("user_id")
         session_id = doc.get("session_id")
         if user_id is not None and type(user_id) is not str:
             return BadInput(WRONG_TYPE, "field 'user_id' must be a string", raw)
         if session_id is not None and type(session_id) is not str:
             return BadInput(WRONG_TYPE, "field 'session_id' must be a string", raw)
+        if (
+            len(event_id) > MAX_ID_CHARS
+            or (user_id is not None and len(user_id) > MAX_ID_CHARS)
+            or (session_id is not None and len(session_id) > MAX_ID_CHARS)
+        ):
+            return BadInput(TOO_LONG, _long_id_detail(event_id, user_id, session_id), raw)
         attrs = doc.get("attrs")
         if attrs is None:
             attrs = {}
         elif type(attrs) is not dict:
             return BadInput(WRONG_TYPE, "field 'attrs' must be an object", raw)
+        elif len(attrs) > self.max_attrs:
+            return BadInput(
+                TOO_MANY_ATTRS, f"attrs has {len(attrs)} fields, limit {self.max_attrs}", raw
+            )
         for name, required, accepts, rule in self._checks.get(event_type, ()):
             value = attrs.get(name)
             if value is None:
@@ -121,3 +194,46 @@ class EventDecoder:
                 reason = INVALID_VALUE if rule.kind_matches(value) else WRONG_TYPE
                 return BadInput(reason, f"{event_type}: attrs.{name} {rule.problem(value)}", raw)
         return event_from_fields((event_id, event_type, time_ms, user_id, session_id, attrs))
+
+    def _structure_breach(self, doc: dict) -> tuple[str, str] | None:
+        """The first nesting or string-length breach, walking the containers without recursion."""
+        max_depth = self.max_depth
+        max_chars = self.max_string_chars
+        if max_depth < 1:
+            return TOO_DEEP, self._too_deep_detail()
+        stack: list[tuple[dict | list, int]] = [(doc, 1)]
+        while stack:
+            node, depth = stack.pop()
+            if type(node) is dict:
+                for key in node:
+                    if len(key) > max_chars:
+                        return TOO_LONG, f"a key is {len(key)} characters, limit {max_chars}"
+                children = node.values()
+            else:
+                children = node
+            for child in children:
+                kind = type(child)
+                if kind is str:
+                    if len(child) > max_chars:
+                        return TOO_LONG, f"a string is {len(child)} characters, limit {max_chars}"
+                elif kind is dict or kind is list:
+                    if depth == max_depth:
+                        return TOO_DEEP, self._too_deep_detail()
+                    stack.append((child, depth + 1))
+        return None
+
+    def _refresh_horizon(self) -> int:
+        """Read the clock again: a time under the last horizon is fine without a read, since the
+        clock only moves on, so only times beyond it pay for one."""
+        self._horizon_ms = self.now_ms() + self.max_future_ms
+        return self._horizon_ms
+
+    def _too_deep_detail(self) -> str:
+        return f"nested deeper than {self.max_depth} levels (the event object is level 1)"
+
+
+def _long_id_detail(event_id: str, user_id: str | None, session_id: str | None) -> str:
+    """Which id field is over MAX_ID_CHARS, and by how much."""
+    ids = {"event_id": event_id, "user_id": user_id, "session_id": session_id}
+    name, value = next((n, v) for n, v in ids.items() if v is not None and len(v) > MAX_ID_CHARS)
+    return f"field {name!r} is {len(value)} characters, limit {MAX_ID_CHARS}"

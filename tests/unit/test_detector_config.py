@@ -8,7 +8,7 @@ from contract_stream import CONTRACT_DETECTORS, contract_only
 from detectors.builtin.slow_checkout import SlowCheckout
 from detectors.config import ConfigError, build_config, load_config
 from detectors.engine import DEFAULT_ALLOWED_LATENESS_MS, DEFAULT_DEDUP_HORIZON_MS
-from detectors.events import DEFAULT_MAX_EVENT_BYTES
+from detectors.events import DEFAULT_MAX_EVENT_BYTES, MAX_DEPTH_CEILING
 from streams.cli import main
 
 
@@ -141,6 +141,33 @@ def test_engine_settings_are_applied():
         60_000,
         10,
     )
+
+
+def test_empty_configuration_has_default_decoder_limits():
+    engine = build_config({}).engine
+    limits = (engine.max_future_ms, engine.max_depth, engine.max_attrs, engine.max_string_chars)
+    assert limits == (3_600_000, 32, 64, 8192)
+
+
+def test_decoder_limits_are_passed_to_the_decoder():
+    limits = {"max_future_ms": 5, "max_depth": 4, "max_attrs": 3, "max_string_chars": 2}
+    decoder = build_config(contract_only({"engine": limits})).decoder()
+    applied = {name: getattr(decoder, name) for name in limits}
+    assert applied == limits
+
+
+def test_depth_limit_above_what_can_be_written_on_is_an_error():
+    message = config_error({"engine": {"max_depth": MAX_DEPTH_CEILING + 1}})
+    assert f"engine.max_depth must be at most {MAX_DEPTH_CEILING}" in message
+
+
+def test_depth_limit_at_the_ceiling_is_accepted():
+    assert build_config({"engine": {"max_depth": MAX_DEPTH_CEILING}}).engine.max_depth == 128
+
+
+@pytest.mark.parametrize("key", ["max_future_ms", "max_depth", "max_attrs", "max_string_chars"])
+def test_decoder_limit_that_is_negative_is_an_error(key):
+    assert f"engine.{key} must be a non-negative integer" in config_error({"engine": {key: -1}})
 
 
 def test_other_sections_are_kept_for_other_parts():

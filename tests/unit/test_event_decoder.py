@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import time
+
 import orjson
 import pytest
 from contract_stream import contract_only
 
 from detectors.config import build_config
 from detectors.events import (
+    FUTURE_TIME,
     INVALID_JSON,
     INVALID_VALUE,
     MISSING_FIELD,
     NOT_OBJECT,
+    TOO_DEEP,
     TOO_LARGE,
+    TOO_LONG,
+    TOO_MANY_ATTRS,
     WRONG_TYPE,
     BadInput,
     Event,
@@ -319,4 +325,159 @@ def test_epoch_milliseconds_outside_the_calendar_are_invalid_value(decoder, valu
 
 
 def test_last_millisecond_of_year_9999_is_accepted(decoder):
-    assert decode(decoder, doc(time=253_402_300_799_999)).time == 253_402_300_799_999
+    # The parser's upper bound, read by a clock that has reached it.
+    at_the_end = EventDecoder(decoder.schemas, now_ms=lambda: 253_402_300_799_999)
+    assert decode(at_the_end, doc(time=253_402_300_799_999)).time == 253_402_300_799_999
+
+
+# -- limits ------------------------------------------------------------------------------------
+
+
+def nested_lists(levels: int) -> object:
+    value: object = "leaf"
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def test_the_issue_example_nested_600_levels_is_too_deep(decoder):
+    raw = (
+        b'{"event_id":"d","type":"click","time":1790000000500,"session_id":"s","attrs":'
+        b'{"target":"a","junk":' + b"[" * 600 + b"]" * 600 + b"}}"
+    )
+    bad = decoder.decode(raw)
+    assert bad.reason == TOO_DEEP
+    assert "32 levels" in bad.detail
+
+
+def test_nesting_of_exactly_the_depth_limit_is_accepted(decoder):
+    # The envelope is level 1, attrs level 2, and 30 lists make 32.
+    document = doc(type="x", attrs={"junk": nested_lists(30)})
+    assert isinstance(decode(decoder, document), Event)
+    assert isinstance(decoder.from_object(document), Event)
+
+
+def test_nesting_one_level_past_the_depth_limit_is_too_deep(decoder):
+    assert reason_of(decoder, doc(type="x", attrs={"junk": nested_lists(31)})) == TOO_DEEP
+
+
+def test_nesting_deeper_than_the_parser_allows_is_too_deep(decoder):
+    raw = orjson.dumps(doc(type="x", attrs={"junk": "@"})).replace(
+        b'"@"', b"[" * 1100 + b"]" * 1100
+    )
+    assert decoder.decode(raw).reason == TOO_DEEP
+
+
+def test_brackets_inside_strings_are_not_nesting(decoder):
+    event = decode(decoder, doc(type="x", attrs={"note": "[{" * 100}))
+    assert isinstance(event, Event)
+
+
+def test_depth_limit_is_checked_on_parsed_objects_too(decoder):
+    bad = decoder.from_object(doc(type="x", attrs={"junk": nested_lists(31)}))
+    assert bad.reason == TOO_DEEP
+
+
+def test_configured_depth_limit_applies():
+    decoder = build_config(contract_only({"engine": {"max_depth": 3}})).decoder()
+    assert isinstance(decode(decoder, doc(type="x", attrs={"a": {"b": 1}})), Event)
+    bad = decode(decoder, doc(type="x", attrs={"a": {"b": []}}))
+    assert bad.reason == TOO_DEEP
+    assert "3 levels" in bad.detail
+
+
+def test_attrs_at_the_count_limit_are_accepted(decoder):
+    attrs = {f"a{i}": i for i in range(64)}
+    assert isinstance(decode(decoder, doc(type="x", attrs=attrs)), Event)
+
+
+def test_attrs_over_the_count_limit_are_too_many_attrs(decoder):
+    bad = decode(decoder, doc(type="x", attrs={f"a{i}": i for i in range(65)}))
+    assert bad.reason == TOO_MANY_ATTRS
+    assert "65" in bad.detail
+    assert "limit 64" in bad.detail
+
+
+def test_configured_attrs_limit_applies():
+    decoder = build_config(contract_only({"engine": {"max_attrs": 2}})).decoder()
+    assert isinstance(decode(decoder, doc()), Event)
+    assert reason_of(decoder, doc(attrs={"page": "/p", "duration_ms": 1, "x": 0})) == TOO_MANY_ATTRS
+
+
+def test_string_at_the_length_limit_is_accepted(decoder):
+    assert isinstance(decode(decoder, doc(type="x", attrs={"note": "x" * 8192})), Event)
+
+
+def test_string_limit_counts_characters_not_bytes(decoder):
+    assert isinstance(decode(decoder, doc(type="x", attrs={"note": "é" * 8192})), Event)
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        {"note": "x" * 8193},
+        {"x" * 8193: 1},
+        {"deep": [{"list": ["ok", "x" * 8193]}]},
+    ],
+    ids=["value", "key", "nested value"],
+)
+def test_string_or_key_over_the_length_limit_is_too_long(decoder, attrs):
+    bad = decode(decoder, doc(type="x", attrs=attrs))
+    assert bad.reason == TOO_LONG
+    assert "8193 characters, limit 8192" in bad.detail
+
+
+def test_long_string_outside_attrs_is_too_long(decoder):
+    assert reason_of(decoder, doc(type="x" * 8193)) == TOO_LONG
+
+
+def test_string_limit_is_checked_on_parsed_objects_too(decoder):
+    assert decoder.from_object(doc(type="x", attrs={"note": "x" * 8193})).reason == TOO_LONG
+
+
+@pytest.mark.parametrize("field", ["event_id", "user_id", "session_id"])
+def test_id_at_256_characters_is_accepted(decoder, field):
+    assert isinstance(decode(decoder, doc(**{field: "i" * 256})), Event)
+
+
+@pytest.mark.parametrize("field", ["event_id", "user_id", "session_id"])
+def test_id_over_256_characters_is_too_long(decoder, field):
+    bad = decode(decoder, doc(**{field: "i" * 257}))
+    assert bad.reason == TOO_LONG
+    assert f"'{field}' is 257 characters, limit 256" in bad.detail
+
+
+def clock_at(now_ms: int) -> EventDecoder:
+    return EventDecoder(CONTRACT_TYPES, now_ms=lambda: now_ms)
+
+
+def test_event_an_hour_ahead_of_the_wall_clock_is_accepted():
+    event = decode(clock_at(T_MS), doc(time=T_MS + 3_600_000))
+    assert isinstance(event, Event)
+
+
+def test_event_more_than_an_hour_ahead_of_the_wall_clock_is_future_time():
+    bad = decode(clock_at(T_MS), doc(time=T_MS + 3_600_001))
+    assert bad.reason == FUTURE_TIME
+    assert "limit of 3600000 ms" in bad.detail
+
+
+def test_event_dated_9999_12_31_is_future_time(decoder):
+    bad = decode(decoder, doc(time="9999-12-31T23:59:59.999Z"))
+    assert bad.reason == FUTURE_TIME
+    assert "9999-12-31T23:59:59.999Z" in bad.detail
+
+
+def test_future_time_is_judged_by_the_clock_at_decode_time():
+    now = [T_MS]
+    decoder = EventDecoder(CONTRACT_TYPES, now_ms=lambda: now[0])
+    two_hours_on = doc(time=T_MS + 2 * 3_600_000)
+    assert reason_of(decoder, two_hours_on) == FUTURE_TIME
+    now[0] += 3_600_000
+    assert isinstance(decode(decoder, two_hours_on), Event)
+
+
+def test_configured_future_limit_applies():
+    decoder = build_config(contract_only({"engine": {"max_future_ms": 0}})).decoder()
+    in_a_minute = time.time_ns() // 1_000_000 + 60_000
+    assert reason_of(decoder, doc(time=in_a_minute)) == FUTURE_TIME
