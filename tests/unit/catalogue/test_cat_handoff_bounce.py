@@ -1,7 +1,7 @@
 from detectors.builtin.handoff_bounce import HandoffBounce
 from detectors.testing import DetectorHarness, make_event
 
-T0 = 1_800_000_000_000
+T0 = 1_768_550_400_000  # 2026-01-16T08:00:00Z, a Friday on the hour, in the past
 
 
 def transfer(offset_ms, ticket="t-1", queue="tech"):

@@ -8,7 +8,7 @@ import orjson
 from streams.cli import main
 from streams.incidents import HOUR, INJECTORS, MINUTE, background, clock_event
 
-T0 = 1_800_000_000_000
+T0 = 1_768_550_400_000  # 2026-01-16T08:00:00Z, a Friday on the hour, in the past
 
 
 def write_mixed_file(path, seed=7):
