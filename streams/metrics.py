@@ -7,6 +7,7 @@ No label carries a user, session or request id; event types no detector consumes
 from __future__ import annotations
 
 import time
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
@@ -194,6 +195,10 @@ class FrictionMetrics(EngineObserver):
     def on_bad_input(self, reason: str) -> None:
         self.bad_input.labels(reason).inc()
 
-    def serve(self, port: int, addr: str = "0.0.0.0") -> None:
-        """Expose /metrics over HTTP in a background thread."""
-        start_http_server(port, addr=addr, registry=self.registry)
+    def serve(self, port: int, addr: str = "0.0.0.0") -> WSGIServer:
+        """Expose /metrics over HTTP in a background thread, on `addr` (all interfaces by default).
+
+        Returns the server: `server_address` says where it listens (port 0 takes a free port).
+        """
+        server, _ = start_http_server(port, addr=addr, registry=self.registry)
+        return server

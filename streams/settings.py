@@ -41,6 +41,12 @@ class KafkaSettings:
     dead_letter_topic: str = DEFAULT_DEAD_LETTER_TOPIC
     alerts_topic: str = DEFAULT_ALERTS_TOPIC
     partitions: int = 4
+    log_level: str = "WARN"
+
+    @property
+    def debug(self) -> bool:
+        """At DEBUG a failure also prints its traceback; otherwise one line says what failed."""
+        return self.log_level.upper() == "DEBUG"
 
     @property
     def bootstrap(self) -> list[str]:
@@ -130,10 +136,10 @@ class WorkerSettings(KafkaSettings):
     app_id: str = DEFAULT_APP_ID
     store: str = "memory://"
     metrics_port: int = 9108
+    metrics_addr: str = "0.0.0.0"
     idle_advance_s: float = 5.0
     tick_interval_s: float = 1.0
     rocksdb_block_cache_mb: int = 64
-    log_level: str = "WARN"
     data_dir: str = ".friction/worker"
     alertmanager_url: str = ""
     alert_resend_s: float = 60.0
@@ -209,6 +215,13 @@ _KAFKA_OPTIONS = (
         int,
         "partitions of topics the worker creates",
     ),
+    (
+        "log_level",
+        "FRICTION_LOG_LEVEL",
+        "--log-level",
+        str,
+        "log level (Faust's for the worker); DEBUG also prints the traceback of a failure",
+    ),
 )
 _WORKER_OPTIONS = (
     ("app_id", "FRICTION_APP_ID", "--app-id", str, "Faust app id = consumer group"),
@@ -219,6 +232,13 @@ _WORKER_OPTIONS = (
         "--metrics-port",
         int,
         "Prometheus port, 0 disables",
+    ),
+    (
+        "metrics_addr",
+        "FRICTION_METRICS_ADDR",
+        "--metrics-addr",
+        str,
+        "address /metrics listens on (127.0.0.1: this machine only)",
     ),
     (
         "idle_advance_s",
@@ -241,7 +261,6 @@ _WORKER_OPTIONS = (
         int,
         "RocksDB block cache per partition",
     ),
-    ("log_level", "FRICTION_LOG_LEVEL", "--log-level", str, "Faust log level"),
     (
         "data_dir",
         "FRICTION_DATA_DIR",

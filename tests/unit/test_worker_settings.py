@@ -7,6 +7,7 @@ import importlib.util
 
 import pytest
 
+from streams.cli import build_parser
 from streams.settings import SettingsError, resolve
 
 
@@ -33,3 +34,24 @@ def test_rocksdb_without_rocksdict_says_what_to_install(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", without_rocksdict)
     with pytest.raises(SettingsError, match=r"friction-detector\[rocksdb\]"):
         _resolve_store("rocksdb://")
+
+
+def test_metrics_listen_on_all_interfaces_by_default():
+    assert resolve(argparse.Namespace(), worker=True, env={}).metrics_addr == "0.0.0.0"
+
+
+def test_metrics_address_comes_from_the_environment():
+    env = {"FRICTION_METRICS_ADDR": "127.0.0.1"}
+    assert resolve(argparse.Namespace(), worker=True, env=env).metrics_addr == "127.0.0.1"
+
+
+def test_metrics_address_option_overrides_the_environment():
+    args = build_parser().parse_args(["worker", "--metrics-addr", "::1"])
+    env = {"FRICTION_METRICS_ADDR": "127.0.0.1"}
+    assert resolve(args, worker=True, env=env).metrics_addr == "::1"
+
+
+def test_send_and_tail_take_the_log_level_too():
+    for command in ("send", "tail"):
+        argv = [command, "--log-level", "DEBUG"] + (["events.jsonl"] if command == "send" else [])
+        assert resolve(build_parser().parse_args(argv), env={}).debug
