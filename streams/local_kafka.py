@@ -81,18 +81,38 @@ class LocalKafka:
 
     ``home`` holds the rendered config, the data, the logs and a pid file, so ``down``
     and ``is_running`` work from another process than the one that called ``up``.
+
+    With ``sasl_users`` (user name -> password) and ``sasl_port``, the broker also listens
+    on ``sasl_port`` with SASL_PLAINTEXT and the PLAIN mechanism, for trying authentication;
+    ``port`` stays PLAINTEXT for the broker itself and for checking it is ready.
     """
 
-    def __init__(self, home: Path, port: int = 9092, controller_port: int = 9093) -> None:
+    def __init__(
+        self,
+        home: Path,
+        port: int = 9092,
+        controller_port: int = 9093,
+        sasl_users: dict[str, str] | None = None,
+        sasl_port: int | None = None,
+    ) -> None:
+        if (sasl_users is None) != (sasl_port is None):
+            raise ValueError("sasl_users and sasl_port go together")
         self.home = Path(home).resolve()
         self.port = port
         self.controller_port = controller_port
+        self.sasl_users = sasl_users
+        self.sasl_port = sasl_port
         self.libs = default_libs_dir()
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def sasl_bootstrap(self) -> str:
+        """host:port of the SASL_PLAINTEXT listener (only with ``sasl_users``)."""
+        return f"127.0.0.1:{self.sasl_port}"
 
     @property
     def pid_file(self) -> Path:
@@ -168,14 +188,32 @@ class LocalKafka:
     def _render_config(self) -> Path:
         template = Template((DEPLOY_DIR / "server.properties").read_text())
         config = self.home / "server.properties"
-        config.write_text(
-            template.substitute(
-                port=self.port,
-                controller_port=self.controller_port,
-                data_dir=self.home / "data",
-            )
+        text = template.substitute(
+            port=self.port,
+            controller_port=self.controller_port,
+            data_dir=self.home / "data",
         )
+        config.write_text(text + self._sasl_properties())
         return config
+
+    def _sasl_properties(self) -> str:
+        """Lines that add the SASL listener; in a properties file the last value of a key wins."""
+        if self.sasl_users is None:
+            return ""
+        users = " ".join(f'user_{name}="{password}"' for name, password in self.sasl_users.items())
+        plain = f"127.0.0.1:{self.port}"
+        sasl = f"127.0.0.1:{self.sasl_port}"
+        return (
+            "\n# A SASL_PLAINTEXT listener with the PLAIN mechanism (LocalKafka sasl_users).\n"
+            f"listeners=PLAINTEXT://{plain},SASL_PLAINTEXT://{sasl},"
+            f"CONTROLLER://127.0.0.1:{self.controller_port}\n"
+            f"advertised.listeners=PLAINTEXT://{plain},SASL_PLAINTEXT://{sasl}\n"
+            "listener.security.protocol.map="
+            "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT\n"
+            "sasl.enabled.mechanisms=PLAIN\n"
+            "listener.name.sasl_plaintext.plain.sasl.jaas.config="
+            f"org.apache.kafka.common.security.plain.PlainLoginModule required {users};\n"
+        )
 
     def _format_storage(self, config: Path) -> None:
         """KRaft refuses unformatted storage; format once so later runs keep data.
@@ -210,8 +248,8 @@ class LocalKafka:
         if self.is_running():
             self._wait_ready(timeout)
             return
-        for port in (self.port, self.controller_port):
-            if _port_in_use(port):
+        for port in (self.port, self.controller_port, self.sasl_port):
+            if port is not None and _port_in_use(port):
                 raise BrokerError(
                     f"port {port} on 127.0.0.1 is already in use; stop what listens "
                     "there or choose other ports (--port, --controller-port)"
