@@ -9,10 +9,11 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from detectors.config import load_config
-from streams.settings import SettingsError, add_kafka_options, resolve
+from streams.settings import KafkaSettings, SettingsError, add_kafka_options, resolve
 
 DEMO_HOME = Path(".friction")
 DEMO_CONFIG = """\
@@ -31,6 +32,17 @@ def _settings(args: argparse.Namespace, worker: bool = False):
         return None
 
 
+def report_failure(command: str, what: str, err: BaseException, debug: bool = False) -> None:
+    """One line on standard error naming what failed and why; the traceback only when debugging."""
+    print(f"friction {command}: {what}: {err}", file=sys.stderr, flush=True)
+    if debug:
+        traceback.print_exception(err)
+
+
+def _brokers(settings: KafkaSettings) -> str:
+    return ",".join(settings.bootstrap)
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from streams.worker import run_worker
 
@@ -42,27 +54,52 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
+    """Exit 1 when a line was skipped (over the message limit), so scripts notice."""
+    from kafka.errors import KafkaError
+
+    from streams.kafka_check import AuthenticationFailed, check_authentication
     from streams.send import send_file
 
     settings = _settings(args)
     if settings is None:
         return 2
+    topic = args.topic or settings.input_topics[0]
     try:
-        send_file(args.path, settings, topic=args.topic)
+        check_authentication(settings)
+        result = send_file(args.path, settings, topic=topic)
+    except AuthenticationFailed as err:
+        print(f"friction send: {err}", file=sys.stderr)
+        return 2
     except OSError as err:
         print(f"friction send: cannot read {args.path}: {err.strerror}", file=sys.stderr)
         return 2
-    return 0
+    except KafkaError as err:
+        what = f"sending {args.path} to {topic} at {_brokers(settings)}"
+        report_failure("send", what, err, settings.debug)
+        return 1
+    return 1 if result.skipped else 0
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
+    from kafka.errors import KafkaError
+
+    from streams.kafka_check import AuthenticationFailed, check_authentication
     from streams.tail import tail
 
     settings = _settings(args)
     if settings is None:
         return 2
     topics = args.topic or [settings.findings_topic, settings.alerts_topic]
-    tail(settings, topics, from_beginning=args.from_beginning, as_json=args.json)
+    try:
+        check_authentication(settings)
+        tail(settings, topics, from_beginning=args.from_beginning, as_json=args.json)
+    except AuthenticationFailed as err:
+        print(f"friction tail: {err}", file=sys.stderr)
+        return 2
+    except KafkaError as err:
+        what = f"following {', '.join(topics)} at {_brokers(settings)}"
+        report_failure("tail", what, err, settings.debug)
+        return 1
     return 0
 
 
@@ -87,12 +124,23 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             simulate(emit, args.rate, args.incident_rate, args.duration, args.seed)
         return 0
 
+    from kafka.errors import KafkaError
+
+    from streams.kafka_check import AuthenticationFailed, check_authentication
     from streams.send import message_key, producer_for
 
     settings = _settings(args)
     if settings is None:
         return 2
-    producer = producer_for(settings, acks=1)
+    try:
+        check_authentication(settings)
+        producer = producer_for(settings, acks=1)
+    except AuthenticationFailed as err:
+        print(f"friction simulate: {err}", file=sys.stderr)
+        return 2
+    except KafkaError as err:
+        report_failure("simulate", f"connecting to {_brokers(settings)}", err, settings.debug)
+        return 1
     topic = settings.input_topics[0]
 
     def send(event: dict) -> None:

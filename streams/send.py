@@ -1,19 +1,23 @@
 """`friction send FILE`: JSON Lines onto the input topic, one message per line.
 
 Bad lines are sent as they are: the worker dead-letters them with their reason, exactly as it
-would a producer's bad message, so the whole path can be tried from a file.
+would a producer's bad message, so the whole path can be tried from a file. A line Kafka cannot
+take (over the producer's `max_request_size`) is reported with its line number and skipped, and
+the rest is sent; it is read in bounded chunks, never whole.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
-from collections.abc import Iterable
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple, TextIO
 
 import orjson
 from kafka import KafkaProducer
+from kafka.errors import MessageSizeTooLargeError
 
+from streams.lines import LongLine, bounded_lines
 from streams.settings import KafkaSettings
 
 PROGRESS_EVERY_S = 2.0
@@ -40,45 +44,74 @@ def producer_for(settings: KafkaSettings, **overrides) -> KafkaProducer:
     return KafkaProducer(**config)
 
 
+class SendResult(NamedTuple):
+    """What `send` did: lines sent, and lines skipped because Kafka cannot take them."""
+
+    sent: int
+    skipped: int
+
+
 def send_lines(
-    lines: Iterable[bytes],
+    source: BinaryIO,
     producer: KafkaProducer,
     topic: str,
-    progress: BinaryIO | None = sys.stderr,
-) -> int:
-    """Send every non-blank line; returns how many were sent (flushed)."""
+    out: TextIO | None = None,
+) -> SendResult:
+    """Send every non-blank line; report each line over the message limit and go on.
+
+    Reports, progress and the summary go to `out`, standard error by default.
+    """
+    out = out or sys.stderr
+    limit = producer.config["max_request_size"]
     started = last = time.monotonic()
-    sent = 0
-    for line in lines:
+    sent = skipped = 0
+    for number, line in enumerate(bounded_lines(source, limit), 1):
+        if type(line) is LongLine:
+            _report_skipped(number, line.size, limit, out)
+            skipped += 1
+            continue
         line = line.rstrip(b"\r\n")
         if not line.strip():
             continue
-        producer.send(topic, key=message_key(line), value=line)
+        try:
+            producer.send(topic, key=message_key(line), value=line)
+        except MessageSizeTooLargeError:  # within the limit, but not with the record's framing
+            _report_skipped(number, len(line), limit, out, " once framed as a record")
+            skipped += 1
+            continue
         sent += 1
-        if progress is not None and not sent % 4096:
+        if not sent % 4096:
             now = time.monotonic()
             if now - last >= PROGRESS_EVERY_S:
                 last = now
                 rate = sent / (now - started)
-                print(f"send: {sent:,} messages ({rate:,.0f}/s)", file=progress, flush=True)
+                print(f"send: {sent:,} messages ({rate:,.0f}/s)", file=out, flush=True)
     producer.flush()
-    if progress is not None:
-        elapsed = max(time.monotonic() - started, 1e-9)
-        print(
-            f"send: {sent:,} messages to {topic} in {elapsed:.1f}s ({sent / elapsed:,.0f}/s)",
-            file=progress,
-            flush=True,
-        )
-    return sent
+    elapsed = max(time.monotonic() - started, 1e-9)
+    print(
+        f"send: {sent:,} messages to {topic} in {elapsed:.1f}s ({sent / elapsed:,.0f}/s)"
+        + (f"; {skipped:,} lines skipped, over the message limit" if skipped else ""),
+        file=out,
+        flush=True,
+    )
+    return SendResult(sent, skipped)
 
 
-def send_file(path: str, settings: KafkaSettings, topic: str | None = None) -> int:
+def _report_skipped(number: int, size: int, limit: int, out: TextIO, how: str = "") -> None:
+    print(
+        f"line {number}: {size:,} bytes, over the {limit:,}-byte message limit{how}; not sent",
+        file=out,
+        flush=True,
+    )
+
+
+def send_file(path: str, settings: KafkaSettings, topic: str | None = None) -> SendResult:
+    """Send a file (or standard input for `-`); the file is opened before Kafka is reached."""
     topic = topic or settings.input_topics[0]
-    producer = producer_for(settings)
-    try:
-        if path == "-":
-            return send_lines(sys.stdin.buffer, producer, topic)
-        with open(path, "rb") as source:
+    with contextlib.ExitStack() as files:
+        source = sys.stdin.buffer if path == "-" else files.enter_context(open(path, "rb"))
+        producer = producer_for(settings)
+        try:
             return send_lines(source, producer, topic)
-    finally:
-        producer.close()
+        finally:
+            producer.close()

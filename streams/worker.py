@@ -5,8 +5,12 @@ from __future__ import annotations
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
+from kafka.errors import KafkaError
+
 from detectors.config import Config
 from streams.app import FrictionApp
+from streams.commands import report_failure
+from streams.kafka_check import AuthenticationFailed, check_authentication
 from streams.metrics import FrictionMetrics
 from streams.recovery_watchdog import RecoveryWatchdog
 from streams.settings import SettingsError, WorkerSettings
@@ -41,20 +45,30 @@ def run_worker(settings: WorkerSettings, config: Config) -> int:
     import faust
 
     try:
+        check_authentication(settings)
         prepare_topics(settings)
-    except SettingsError as err:
+    except (SettingsError, AuthenticationFailed) as err:
         print(f"friction worker: {err}", file=sys.stderr)
         return 2
+    except KafkaError as err:
+        what = f"creating topics at {','.join(settings.bootstrap)}"
+        report_failure("worker", what, err, settings.debug)
+        return 1
     consumed = {t for d in config.detectors for t in d.consumes}
     metrics = FrictionMetrics(consumed, version=_version())
+    where = f"{settings.metrics_addr}:{settings.metrics_port}"
     if settings.metrics_port:
-        metrics.serve(settings.metrics_port)
+        try:
+            metrics.serve(settings.metrics_port, settings.metrics_addr)
+        except OSError as err:
+            report_failure("worker", f"serving metrics on {where}", err, settings.debug)
+            return 2
     friction = FrictionApp(settings, config, metrics)
     print(
         f"friction worker {settings.app_id}: {', '.join(settings.input_topics)} -> "
         f"{settings.findings_topic} ({len(config.detectors)} detectors, store "
         f"{settings.store}, metrics "
-        f"{'on :' + str(settings.metrics_port) if settings.metrics_port else 'off'})",
+        f"{'on ' + where if settings.metrics_port else 'off'})",
         file=sys.stderr,
         flush=True,
     )
