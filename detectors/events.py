@@ -199,11 +199,11 @@ class EventDecoder:
         """The first nesting or string-length breach, walking the containers without recursion."""
         max_depth = self.max_depth
         max_chars = self.max_string_chars
-        if max_depth < 1:
-            return TOO_DEEP, self._too_deep_detail()
         stack: list[tuple[dict | list, int]] = [(doc, 1)]
         while stack:
             node, depth = stack.pop()
+            if depth > max_depth:
+                return TOO_DEEP, self._too_deep_detail()
             if type(node) is dict:
                 for key in node:
                     if len(key) > max_chars:
@@ -217,8 +217,6 @@ class EventDecoder:
                     if len(child) > max_chars:
                         return TOO_LONG, f"a string is {len(child)} characters, limit {max_chars}"
                 elif kind is dict or kind is list:
-                    if depth == max_depth:
-                        return TOO_DEEP, self._too_deep_detail()
                     stack.append((child, depth + 1))
         return None
 
