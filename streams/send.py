@@ -90,7 +90,7 @@ def send_lines(
     elapsed = max(time.monotonic() - started, 1e-9)
     print(
         f"send: {sent:,} messages to {topic} in {elapsed:.1f}s ({sent / elapsed:,.0f}/s)"
-        + (f"; {skipped:,} lines skipped, over the message limit" if skipped else ""),
+        + (f"; skipped {skipped:,} over the message limit" if skipped else ""),
         file=out,
         flush=True,
     )
