@@ -20,7 +20,7 @@ from streams.routing import encode_item
 NOW_MS = 1_795_342_503_120  # 2026-11-22T10:15:03.120Z
 DECODER = EventDecoder(build_config({}).decoder().schemas, now_ms=lambda: NOW_MS)
 EVENT_TYPES = sorted(DECODER.schemas) + ["unknown_type"]
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 scalars = st.one_of(
     st.none(),
