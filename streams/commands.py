@@ -14,7 +14,13 @@ import traceback
 from pathlib import Path
 
 from detectors.config import load_config
-from streams.settings import KafkaSettings, SettingsError, add_kafka_options, resolve
+from streams.settings import (
+    KafkaSettings,
+    SettingsError,
+    add_kafka_options,
+    resolve,
+    topic_name,
+)
 
 DEMO_HOME = Path(".friction")
 DEMO_CONFIG = """\
@@ -266,13 +272,18 @@ def add_streaming_commands(
 
     send = subparsers.add_parser("send", help="send a JSON Lines file of events to the input topic")
     send.add_argument("path", help="JSON Lines file, or - for standard input")
-    send.add_argument("--topic", help="send here instead of the (first) input topic")
+    send.add_argument(
+        "--topic", type=topic_name, help="send here instead of the (first) input topic"
+    )
     add_kafka_options(send)
     send.set_defaults(func=cmd_send)
 
     tail = subparsers.add_parser("tail", help="print findings and alerts as they arrive")
     tail.add_argument(
-        "--topic", action="append", help="topic to follow (repeatable; default findings, alerts)"
+        "--topic",
+        action="append",
+        type=topic_name,
+        help="topic to follow (repeatable; default findings, alerts)",
     )
     tail.add_argument("--from-beginning", action="store_true", help="start at the oldest message")
     tail.add_argument("--json", action="store_true", help="print the messages as they are")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import re
 import ssl
 from dataclasses import dataclass, field, fields
 
@@ -19,10 +20,27 @@ DEFAULT_FINDINGS_TOPIC = "friction-findings"
 DEFAULT_DEAD_LETTER_TOPIC = "friction-dead-letters"
 DEFAULT_ALERTS_TOPIC = "friction-alerts"
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+_TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
 
 
 class SettingsError(ValueError):
     """A setting that cannot work; the message names the variable or option."""
+
+
+def is_topic_name(name: str) -> bool:
+    """Kafka's rule for topic names, checked here so a bad one is a message, not a traceback."""
+    return bool(_TOPIC_NAME.fullmatch(name)) and name not in (".", "..")
+
+
+def not_a_topic(name: str) -> str:
+    return f"{name!r} is not a Kafka topic name (1 to 249 of the characters A-Z a-z 0-9 . _ -)"
+
+
+def topic_name(text: str) -> str:
+    """An argparse type for topic options: a bad name is a usage error naming the option."""
+    if not is_topic_name(text):
+        raise argparse.ArgumentTypeError(not_a_topic(text))
+    return text
 
 
 @dataclass
@@ -82,6 +100,16 @@ class KafkaSettings:
                 raise SettingsError(f"{name.replace('_', '-')}: no such file {path}")
         if self.partitions < 1:
             raise SettingsError(f"partitions must be at least 1, got {self.partitions}")
+        for what, topic in self._topics():
+            if not is_topic_name(topic):
+                raise SettingsError(f"{what}: {not_a_topic(topic)}")
+
+    def _topics(self) -> list[tuple[str, str]]:
+        return [("input topic", topic) for topic in self.input_topics] + [
+            ("findings topic", self.findings_topic),
+            ("dead-letter topic", self.dead_letter_topic),
+            ("alerts topic", self.alerts_topic),
+        ]
 
     def ssl_context(self) -> ssl.SSLContext | None:
         if not self.uses_tls:

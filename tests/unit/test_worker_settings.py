@@ -55,3 +55,16 @@ def test_send_and_tail_take_the_log_level_too():
     for command in ("send", "tail"):
         argv = [command, "--log-level", "DEBUG"] + (["events.jsonl"] if command == "send" else [])
         assert resolve(build_parser().parse_args(argv), env={}).debug
+
+
+def test_a_topic_name_kafka_refuses_is_a_settings_error_naming_the_setting():
+    env = {"FRICTION_FINDINGS_TOPIC": "my findings"}
+    with pytest.raises(SettingsError, match="findings topic: 'my findings' is not a Kafka topic"):
+        resolve(argparse.Namespace(), env=env)
+
+
+def test_a_bad_topic_option_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["send", "events.jsonl", "--topic", "bad topic!"])
+    assert exit_.value.code == 2
+    assert "argument --topic: 'bad topic!' is not a Kafka topic name" in capsys.readouterr().err
