@@ -40,10 +40,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
         except OSError as err:
             print(f"friction replay: cannot read {args.path}: {err.strerror}", file=sys.stderr)
             return 2
-        findings_out = _open(files, args.findings, "wb", sys.stdout.buffer)
-        dead_out = _open(files, args.dead_letter, "wb", sys.stderr.buffer)
-        if args.alerts:
-            alert_sink = JsonLinesAlertSink(_open(files, args.alerts, "wb", sys.stdout.buffer))
+        try:
+            findings_out = _open(files, args.findings, "wb", sys.stdout.buffer)
+            dead_out = _open(files, args.dead_letter, "wb", sys.stderr.buffer)
+            if args.alerts:
+                alert_sink = JsonLinesAlertSink(_open(files, args.alerts, "wb", sys.stdout.buffer))
+        except OSError as err:
+            print(f"friction replay: cannot write {err.filename}: {err.strerror}", file=sys.stderr)
+            return 2
         with long_lived_state():
             summary = replay(
                 source, config, findings_out, dead_out, source_name=args.path, alert_sink=alert_sink

@@ -286,3 +286,14 @@ def test_a_50_mb_line_is_skipped_without_being_held_in_memory(config_path, tmp_p
     peak = peak_rss_kib(config_path, with_huge, tmp_path)
     print(f"peak RSS: {baseline:,} KiB without the line, {peak:,} KiB with a 50 MiB line")
     assert peak - baseline < huge_size // 2 // 1024
+
+
+def test_an_output_that_cannot_be_written_exits_2_naming_it(
+    config_path, stream_file, tmp_path, capsys
+):
+    out = tmp_path / "absent" / "findings.jsonl"
+    assert replay(config_path, str(stream_file), "--findings", str(out)) == 2
+    assert (
+        capsys.readouterr().err
+        == f"friction replay: cannot write {out}: No such file or directory\n"
+    )
