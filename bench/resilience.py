@@ -483,8 +483,14 @@ def run(
         last_report = 0.0
         while producer.is_alive() or chaos or restarts:
             now = time.monotonic() - stream_began
-            # A kill waits for its target's restart when a broker restart held up the plan.
-            if chaos and chaos[0][0] <= now and workers[target].alive():
+            for due, worker in list(restarts):
+                if due <= now:
+                    restarts.remove((due, worker))
+                    worker.start()
+                    progress(f"restarted {worker.log.stem}")
+            # One worker down at a time: when a broker restart held up the plan, the next
+            # action waits for the killed worker's restart.
+            if chaos and chaos[0][0] <= now and not restarts:
                 _, action = chaos.pop(0)
                 if action == "kill":
                     worker = workers[target]
@@ -502,11 +508,6 @@ def run(
                     broker.up(timeout=90)
                     figures.broker_restarts += 1
                     progress("broker: up again on the same ports and data")
-            for due, worker in list(restarts):
-                if due <= now:
-                    restarts.remove((due, worker))
-                    worker.start()
-                    progress(f"restarted {worker.log.stem}")
             figures.unexpected_exits += _restart_exited(workers, restarts, progress)
             if now - last_report >= 10:
                 last_report = now
