@@ -10,7 +10,7 @@ needs attention is derived from the records and rebuilt by `restore`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 
 from detectors.agenda import Agenda
 from detectors.api import Detector
@@ -26,6 +26,8 @@ _ID, _TIME = Event._fields.index("event_id"), Event._fields.index("time")  # in 
 _DEDUP_TRIM_AT = 8  # a key remembers at least this many ids, older ones only within the horizon
 _NO_WATERMARK = -(2**62)
 KEY_SEPARATOR = "/"
+# The store key of the input sources' progress (`Engine.advance_sources`); never a detector's.
+SOURCES_KEY = "~sources"
 
 
 def store_key(detector: str, key: str) -> str:
@@ -94,6 +96,7 @@ class Engine:
         dedup_horizon_ms: int = DEFAULT_DEDUP_HORIZON_MS,
         store: MutableMapping[str, dict] | None = None,
         observer: EngineObserver | None = None,
+        sources_key: str = SOURCES_KEY,
     ) -> None:
         self.detectors = {d.name: d for d in detectors}
         self.allowed_lateness_ms = allowed_lateness_ms
@@ -102,6 +105,10 @@ class Engine:
         self.observer = observer or EngineObserver()
         self.max_event_time = _NO_WATERMARK
         self.watermark = _NO_WATERMARK
+        # Event time each input source (a Kafka partition) has reached; None: expected, not yet
+        # heard from. Kept in the store under `sources_key`, so a restart resumes from it.
+        self.sources: dict[str, int | None] = {}
+        self.sources_key = sources_key
         self.agenda = Agenda()
         self._routes: dict[str, list[Detector]] = {}
         for detector in detectors:
@@ -135,10 +142,10 @@ class Engine:
             self._take(event, self.routes(event))
         return self._advance_event_time(event.time)
 
-    def process_routed(self, event: Event, routes: Iterable[tuple[Detector, str]]) -> list[Finding]:
-        """Take an event already routed (the worker routes before repartitioning)."""
+    def take(self, event: Event, routes: Iterable[tuple[Detector, str]]) -> None:
+        """Queue an event already routed without moving event time: the caller moves the
+        watermark by how far each input source has read (`advance_sources`)."""
         self._take(event, routes)
-        return self._advance_event_time(event.time)
 
     def _take(self, event: Event, routes: Iterable[tuple[Detector, str]]) -> None:
         """Queue an event in each of its keys' records, or apply it at once when it is late."""
@@ -178,8 +185,51 @@ class Engine:
         self._release(watermark)
         return self._take_emitted()
 
+    # -- input sources -----------------------------------------------------------------------
+
+    def expect_sources(self, sources: Iterable[str]) -> None:
+        """Hold the watermark until each of `sources` has reported progress (replay of a dump
+        whose partitions it knows in advance)."""
+        for source in sources:
+            self.sources.setdefault(source, None)
+
+    def forget_sources(self, keep: Callable[[str], bool]) -> None:
+        """Drop sources no longer read (an input topic removed from the settings), so they do
+        not hold the watermark for ever."""
+        gone = [source for source in self.sources if not keep(source)]
+        for source in gone:
+            del self.sources[source]
+        if gone:
+            self._store_sources()
+
+    def advance_sources(self, progress: Mapping[str, int]) -> list[Finding]:
+        """Record how far input sources have read in event time; the watermark follows the
+        slowest source, minus the allowed lateness.
+
+        Event time is then no longer the newest event seen anywhere: a backlog that waits on a
+        stalled partition is not late when it is read, and no single producer's clock moves
+        everyone's time. A source's progress never goes back (a re-read replays old events).
+        """
+        sources = self.sources
+        changed = False
+        for source, time in progress.items():
+            known = sources.get(source)
+            if known is None or time > known:
+                sources[source] = time
+                changed = True
+        if changed:
+            self._store_sources()
+            slowest = min(sources.values(), key=_unknown_first)
+            if slowest is not None:
+                self._release(slowest - self.allowed_lateness_ms)
+        return self._take_emitted()
+
+    def _store_sources(self) -> None:
+        self.store[self.sources_key] = {s: t for s, t in self.sources.items() if t is not None}
+
     def restore(self) -> None:
         """Rebuild the agenda from stored records, after recovery or a rebalance."""
+        self.sources.update(self.store.get(self.sources_key) or {})
         self.agenda.clear()
         arrivals = []
         keys = dict.fromkeys(self.detectors, 0)
@@ -331,6 +381,10 @@ class Engine:
         taken = emitted[:]
         emitted.clear()
         return taken
+
+
+def _unknown_first(time: int | None) -> int:
+    return _NO_WATERMARK if time is None else time
 
 
 def _insert_pending(pending: list, item: list) -> None:

@@ -42,10 +42,13 @@ def alerts_of_partitions(events: list[Event], drain_every: int) -> list[dict]:
     rollups = [Rollup(p, settings.bucket_s * 1000) for p in range(PARTITIONS)]
     engines = [Engine(config.detectors, observer=rollups[p]) for p in range(PARTITIONS)]
     router = Engine(config.detectors)
+    progress = {"events:0": 0}  # one input partition, as stage 1 reports it
     for n, event in enumerate(events):
+        progress["events:0"] = max(progress["events:0"], event.time)
         for detector, key in router.routes(event):
             partition = partition_for(store_key(detector.name, key).encode(), PARTITIONS)
-            engines[partition].process_routed(event, ((detector, key),))
+            engines[partition].take(event, ((detector, key),))
+            engines[partition].advance_sources(progress)
         if n % drain_every == 0:
             for rollup in rollups:
                 message = rollup.drain()
