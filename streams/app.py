@@ -1,16 +1,19 @@
 """The Faust app: two thin agents around the detection core, state in a changelogged table.
 
 Both agents work in batches (streams/batching.py): events are handled one by one and
-acknowledged once what a batch produced is in Kafka. Stage 1 (`route`) reads the input topics,
-decodes, dead-letters bad input and sends each (detector, key) item to the internal routed
-topic, on the partition of that state key, grouped into one message per partition and batch
-(streams/routing.py). Stage 2 (`detect`) reads the routed topic with one `Engine` per partition,
-whose store is the partition's slice of a Faust table (streams/partition_store.py). Everything
-an engine touches while handling a message of partition P is a key of P, and the worker writes
-the partition's changes to changelog partition P, so a restart or rebalance recovers exactly
-that partition's state. When a partition has been quiet for `idle_advance_s`, and the group has
-read all its input (streams/backlog.py), a timer sends it a tick; handling the tick moves that
-engine's watermark to the wall clock minus the allowed lateness, so deadlines fire at night too.
+acknowledged once what a batch produced is in Kafka (streams/delivery.py). A message whose
+handling raises goes to the dead letters, and the batch goes on. Stage 1 (`route`) reads the
+input topics, decodes, dead-letters bad input and sends each (detector, key) item to the
+internal routed topic, on the partition of that state key, grouped into one message per
+partition and batch (streams/routing.py), with how far each input partition has read in event
+time (streams/progress.py). Stage 2 (`detect`) reads the routed topic with one `Engine` per
+partition, whose store is the partition's slice of a Faust table (streams/partition_store.py),
+and whose watermark follows the slowest input partition. Everything an engine touches while
+handling a message of partition P is a key of P, and the worker writes the partition's changes
+to changelog partition P, so a restart or rebalance recovers exactly that partition's state. A
+timer reports the progress to every routed partition; an input partition that is quiet for
+`idle_advance_s`, and that the group has read all of (streams/backlog.py), follows the wall
+clock, so deadlines fire at night too.
 
 Alerting (`alert`): each engine also counts its findings and measurements in a rollup; a
 timer sends the rollups to a one-partition topic, whose owner merges them into the alert
@@ -22,24 +25,37 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import faust
+import orjson
 from kafka.errors import KafkaError
 
 from detectors.config import Config
-from detectors.engine import Engine, store_key
+from detectors.engine import KEY_SEPARATOR, SOURCES_KEY, Engine, store_key
 from detectors.events import BadInput, Event
+from detectors.findings import Finding
 from detectors.observer import EngineObserver, FanOut
 from streams.alerting import WorkerAlerting
 from streams.alertmanager import AlertmanagerClient
 from streams.backlog import InputBacklog
 from streams.dead_letter import dead_letter_record, detector_error_input
+from streams.delivery import Outgoing, deliver
 from streams.faust_app import FrictionFaustApp, current_event
 from streams.kafka_sensor import KafkaClientSensor
 from streams.metrics import FrictionMetrics
 from streams.partition_store import PartitionStore
-from streams.routing import RoutedBatch, decode_routed, encode_tick
+from streams.progress import InputProgress
+from streams.routing import (
+    RoutedBatch,
+    decode_routed,
+    encode_item,
+    encode_message,
+    encode_progress,
+    input_source,
+    source_topic,
+)
 from streams.settings import WorkerSettings
 from streams.topics import partition_for
 
@@ -49,6 +65,11 @@ STATE_TABLE = "engine-state"
 ALERT_TABLE = "alert-state"
 ALERT_SNAPSHOT_KEY = "engine"
 ROLLUP_INTERVAL_S = 1.0
+# Dead-letter reasons of the worker itself, beside the decoder's (detectors/events.py).
+PROCESSING_ERROR = "processing_error"  # handling the message raised
+REFUSED_BY_BROKER = "refused_by_broker"  # the broker refused what the message produced
+# A dead letter the broker refuses is sent again cut to this size: reason, hash, no payload.
+SMALLEST_LETTER_BYTES = 2048
 
 
 # -- state ----------------------------------------------------------------------------------
@@ -57,17 +78,21 @@ ROLLUP_INTERVAL_S = 1.0
 class _PartitionObserver(EngineObserver):
     """Forwards an engine's hooks to the metrics, summing state sizes over partitions.
 
-    An event a detector raised on is kept in `letters` for the dead-letter topic, which the
-    detect agent sends with the batch's findings.
+    An event a detector raised on goes to the dead letters (`letter`), which the detect agent
+    sends with the batch's findings.
     """
 
     def __init__(
-        self, metrics: FrictionMetrics, sizes: dict, partition: int, letters: list[bytes]
+        self,
+        metrics: FrictionMetrics,
+        sizes: dict,
+        partition: int,
+        letter: Callable[[BadInput, str, str], None],
     ) -> None:
         self.metrics = metrics
         self.sizes = sizes
         self.partition = partition
-        self.letters = letters
+        self.letter = letter
 
     def on_late(self, event: Event, watermark: int) -> None:
         self.metrics.on_late(event, watermark)
@@ -92,38 +117,44 @@ class _PartitionObserver(EngineObserver):
         self.metrics.on_watermark(watermark)
 
     def on_detector_error(self, detector: str, event: Event | None, error: Exception) -> None:
-        letter = _detector_error(
-            self.metrics, detector, event, error, f"detection partition {self.partition}"
-        )
-        if letter is not None:
-            self.letters.append(letter)
+        _detector_error(
+            self.metrics, self.letter, detector, event, error,
+            f"detection partition {self.partition}",
+        )  # fmt: skip
 
 
 class _RouterObserver(EngineObserver):
     """Stage 1's routing engine: a detector whose key raised is counted, and the event goes to
-    the dead letters (`letters`, sent with the batch's routed messages)."""
+    the dead letters (`letter`, sent with the batch's routed messages)."""
 
-    def __init__(self, metrics: FrictionMetrics, letters: list[tuple[bytes | None, bytes]]):
+    def __init__(
+        self, metrics: FrictionMetrics, letter: Callable[[BadInput, str, str], None]
+    ) -> None:
         self.metrics = metrics
-        self.letters = letters
+        self.letter = letter
 
     def on_detector_error(self, detector: str, event: Event | None, error: Exception) -> None:
-        letter = _detector_error(self.metrics, detector, event, error, "routing")
-        if letter is not None:
-            self.letters.append((None, letter))
+        _detector_error(self.metrics, self.letter, detector, event, error, "routing")
 
 
 def _detector_error(
-    metrics: FrictionMetrics, detector: str, event: Event | None, error: Exception, source: str
-) -> bytes | None:
-    """Count and log a detector's error; the dead letter of the event it raised on, if any."""
+    metrics: FrictionMetrics,
+    letter: Callable[[BadInput, str, str], None],
+    detector: str,
+    event: Event | None,
+    error: Exception,
+    source: str,
+) -> None:
+    """Count and log a detector's error; dead-letter the event it raised on, if any."""
     metrics.on_detector_error(detector, event, error)
     where = f"event {event.event_id}" if event is not None else "a deadline"
     log.warning("detector %s raised on %s: %r", detector, where, error)
-    if event is None:
-        return None
-    bad = detector_error_input(detector, event, error)
-    return dead_letter_record(bad, source=source, position=event.event_id)
+    if event is not None:
+        letter(detector_error_input(detector, event, error), source, event.event_id)
+
+
+def _failure(reason: str, error: BaseException, raw: bytes) -> BadInput:
+    return BadInput(reason, f"{type(error).__name__}: {error}", raw)
 
 
 # -- the app --------------------------------------------------------------------------------
@@ -137,20 +168,21 @@ class FrictionApp:
         self.config = config
         self.metrics = metrics
         self.decoder = config.decoder()
-        # Dead letters of stage 1's current batch: bad input, and events a detector's key raised on.
-        self.route_letters: list[tuple[bytes | None, bytes]] = []
-        router_observer = _RouterObserver(metrics, self.route_letters)
-        self.router = Engine(config.detectors, observer=router_observer)  # routes; holds no state
+        # Dead letters of stage 1's current batch: bad input, and events a detector's key raised
+        # on; and of stage 2's: events detectors raised on. Each stage sends its own with its
+        # batch's output.
+        self.route_letters: list[Outgoing] = []
+        self.detect_letters: list[Outgoing] = []
+        self.router = Engine(  # routes; holds no state
+            config.detectors,
+            observer=_RouterObserver(metrics, self._letter_to(self.route_letters)),
+        )
         self.engines: dict[int, Engine] = {}
         self.stores: dict[int, PartitionStore] = {}
         self.state_sizes: dict[str, dict[int, int]] = {}
-        self.detector_letters: list[bytes] = []  # events detectors raised on, for dead letters
-        # Monotonic time stage 1 last saw input; starting counts as input, so that a worker
-        # that restarts with a backlog reads it before any tick moves event time on.
-        self.last_input = time.monotonic()
-        self.last_routed: dict[int, float] = {}  # per routed partition, excluding ticks
+        self.progress = InputProgress(settings.idle_advance_s)
         self.input_backlog = InputBacklog(settings, settings.app_id, settings.input_topics)
-        self.ticks_held = False  # whether the last tick waited for unread input (logged once)
+        self.idle_held: set[str] = set()  # quiet partitions held by unread input (logged once)
         self.alerting = WorkerAlerting(config, metrics, settings.partitions)
         self.alertmanager = (
             AlertmanagerClient(settings.alertmanager_url, settings.alert_resend_s)
@@ -189,16 +221,71 @@ class FrictionApp:
         self.alert_table = app.Table(ALERT_TABLE, partitions=1, key_type=str, value_type=None)
         app.agent(self.input, name="route", concurrency=1)(self._route)
         app.agent(self.routed, name="detect", concurrency=1)(self._detect)
-        app.timer(s.tick_interval_s, name="tick")(self._tick)
+        app.timer(s.tick_interval_s, name="report-progress")(self._report_progress)
         app.agent(self.rollups, name="alert", concurrency=1)(self._alert)
         app.timer(ROLLUP_INTERVAL_S, name="rollup")(self._send_rollups)
         if self.alertmanager is not None:
             app.timer(min(15.0, s.alert_resend_s / 2), name="alert-resend")(self._resend)
         app.on_partitions_revoked.connect(self._on_revoked)
-        app.on_rebalance_complete.connect(self._on_rebalance_complete)
         app.on_before_shutdown.connect(self._on_shutdown)
         app.sensors.add(KafkaClientSensor(app, self.metrics))
         return app
+
+    # -- dead letters -------------------------------------------------------------------
+
+    def _dead_letter(
+        self, bad: BadInput, source: str, position: str, key: bytes | None = None
+    ) -> Outgoing:
+        """A counted dead letter; if the broker refuses it, it goes again without its payload."""
+        self.metrics.on_bad_input(bad.reason)
+        topic = self.settings.dead_letter_topic
+
+        def smallest(error: BaseException) -> list[Outgoing]:
+            value = dead_letter_record(bad, source, position, max_bytes=SMALLEST_LETTER_BYTES)
+            return [Outgoing(topic, key, value)]
+
+        value = dead_letter_record(bad, source, position)
+        return Outgoing(topic, key, value, instead=smallest)
+
+    def _letter_to(self, letters: list[Outgoing]) -> Callable[[BadInput, str, str], None]:
+        def letter(bad: BadInput, source: str, position: str) -> None:
+            letters.append(self._dead_letter(bad, source, position))
+
+        return letter
+
+    def _refused(self, raw: bytes, source: str, position: str) -> Callable:
+        """What replaces a record the broker refused: the dead letter of what it carried."""
+
+        def instead(error: BaseException) -> list[Outgoing]:
+            return [self._dead_letter(_failure(REFUSED_BY_BROKER, error, raw), source, position)]
+
+        return instead
+
+    def _routed_instead(self, value: bytes, partition: int) -> Callable:
+        """A refused routed message goes again item by item; a refused item, to dead letters."""
+        topic = self.settings.routed_topic
+
+        def instead(error: BaseException) -> list[Outgoing]:
+            doc = orjson.loads(value)
+            items = [orjson.dumps(item) for item in doc["items"]]
+            if len(items) == 1:
+                return self._refused(items[0], topic, f"partition {partition}")(error)
+            progress = doc.get("progress")
+            return [
+                Outgoing(
+                    topic, None, encode_message([item], progress), partition,
+                    instead=self._routed_instead(encode_message([item], progress), partition),
+                )
+                for item in items
+            ]  # fmt: skip
+
+        return instead
+
+    def _finding_record(self, finding: Finding) -> Outgoing:
+        topic = self.settings.findings_topic
+        value = finding.to_json()
+        instead = self._refused(value, topic, finding.finding_id)
+        return Outgoing(topic, finding.finding_id.encode(), value, instead=instead)
 
     # -- stage 1 ------------------------------------------------------------------------
 
@@ -206,8 +293,9 @@ class FrictionApp:
         """Decode and route input in batches (streams/batching.py).
 
         A batch's routes travel as one routed message per routed partition (streams/routing.py)
-        and its bad input as dead letters; the batch's input messages are acknowledged once the
-        broker has all of them, so an input offset is never committed ahead of what it routed.
+        with the input partitions' progress, and its bad input as dead letters; the batch's
+        input messages are acknowledged once the broker has all of them, so an input offset is
+        never committed ahead of what it routed.
         """
         decode = self.decoder.decode
         metrics = self.metrics
@@ -215,42 +303,110 @@ class FrictionApp:
         routes = self.router.routes
         n = self.settings.partitions
         routed_topic = self.settings.routed_topic
-        dead_topic = self.settings.dead_letter_topic
+        progress = self.progress
         perf = time.perf_counter
         routed = RoutedBatch()
         letters = self.route_letters
 
         def route(message) -> None:
             started = perf()
-            self.last_input = time.monotonic()
+            source = message.message
             raw = message.value if message.value is not None else b""
             decoded = decode(raw)
+            name = input_source(source.topic, source.partition)
             if type(decoded) is BadInput:
-                source = message.message
-                metrics.on_bad_input(decoded.reason)
+                progress.saw(name, None)
                 position = f"{source.partition}:{source.offset}"
-                record = dead_letter_record(decoded, source=source.topic, position=position)
-                letters.append((source.key, record))
+                letters.append(self._dead_letter(decoded, source.topic, position, source.key))
             else:
+                items = [  # all or nothing: an item that cannot be encoded fails the message
+                    (
+                        partition_for(store_key(detector.name, key).encode(), n),
+                        encode_item(detector.name, key, decoded),
+                    )
+                    for detector, key in routes(decoded)
+                ]
                 metrics.on_event(decoded)
-                for detector, key in routes(decoded):
-                    name = detector.name
-                    routed.add(partition_for(store_key(name, key).encode(), n), name, key, decoded)
+                for partition, item in items:
+                    routed.add(partition, item)
+                progress.saw(name, decoded.time)
             observe(perf() - started)
 
+        def failed(message, error: Exception) -> None:
+            source = message.message
+            raw = message.value if message.value is not None else b""
+            position = f"{source.partition}:{source.offset}"
+            log.warning(
+                "input %s %s: handling raised %r: dead-lettered", source.topic, position, error
+            )
+            bad = _failure(PROCESSING_ERROR, error, raw)
+            letters.append(self._dead_letter(bad, source.topic, position, source.key))
+
         async def publish(events: list) -> None:
-            send = self.app.producer.send
-            sent = [await send(dead_topic, key, value, None, None, None) for key, value in letters]
+            outgoing = letters[:]
             letters.clear()
-            for partition, value in routed.drain():
-                sent.append(await send(routed_topic, None, value, partition, None, None))
-            if sent:
-                await asyncio.gather(*sent)
+            for partition, value in routed.drain(progress.for_batch()):
+                instead = self._routed_instead(value, partition)
+                outgoing.append(Outgoing(routed_topic, None, value, partition, instead=instead))
+            await deliver(self.app.producer.send, outgoing)
+            progress.batch_published()
 
         stream = stream.noack()
-        batch = self.app.event_batch("route", stream, publish)
+        batch = self.app.event_batch("route", stream, publish, failed)
         async for message in stream.events():
             await batch.handle(message, route)
+
+    async def _report_progress(self) -> None:
+        """Send every routed partition the input partitions' progress, when it has moved.
+
+        Partitions that got no items hear of it here; quiet input partitions whose every
+        message the group has committed are idle and follow the wall clock.
+        """
+        consumer = self.app.consumer
+        if consumer is None:
+            return
+        inputs = set(self.settings.input_topics)
+        self.progress.assigned(
+            input_source(tp.topic, tp.partition) for tp in consumer.assignment()
+            if tp.topic in inputs
+        )  # fmt: skip
+        quiet = self.progress.quiet()
+        if quiet:
+            self.progress.idle(await self._without_unread_input(quiet), int(time.time() * 1000))
+        report = self.progress.report()
+        if report is None:
+            return
+        value = encode_progress(report)
+        for partition in range(self.settings.partitions):
+            await self.routed.send(value=value, partition=partition)
+
+    async def _without_unread_input(self, quiet: list[str]) -> list[str]:
+        """Those of the `quiet` input partitions whose every message the group has committed.
+
+        When the broker cannot tell, none: a partition held back only delays deadlines, one
+        moved on too early makes its backlog late.
+        """
+        loop = asyncio.get_running_loop()
+        try:
+            unread = await loop.run_in_executor(None, self.input_backlog.unread_by_partition)
+        except Exception as error:  # a timer must never stop the worker
+            if not self.idle_held:
+                log.warning(
+                    "idle input held: cannot count the group's unread input: %r",
+                    error,
+                    exc_info=not isinstance(error, KafkaError),
+                )
+            self.idle_held = set(quiet)
+            return []
+        waiting = {input_source(tp.topic, tp.partition): n for tp, n in unread.items() if n}
+        held = {s for s in quiet if s in waiting}
+        for source in sorted(held - self.idle_held):
+            log.info("idle input held: %s has %d messages not yet read", source, waiting[source])
+        if self.idle_held - held:
+            log.info("idle input resumed: the group has read all input of %s",
+                     ", ".join(sorted(self.idle_held - held)))  # fmt: skip
+        self.idle_held = held
+        return [s for s in quiet if s not in held]
 
     # -- stage 2 ------------------------------------------------------------------------
 
@@ -267,12 +423,18 @@ class FrictionApp:
                 store=store,
                 observer=FanOut(
                     _PartitionObserver(
-                        self.metrics, self.state_sizes, partition, self.detector_letters
+                        self.metrics,
+                        self.state_sizes,
+                        partition,
+                        self._letter_to(self.detect_letters),
                     ),
                     self.alerting.rollup_for(partition),
                 ),
+                sources_key=f"{SOURCES_KEY}{KEY_SEPARATOR}{partition}",
             )
             engine.restore()
+            inputs = set(self.settings.input_topics)
+            engine.forget_sources(lambda source: source_topic(source) in inputs)
             self.engines[partition] = engine
             self.stores[partition] = store
         return engine
@@ -280,49 +442,50 @@ class FrictionApp:
     async def _detect(self, stream) -> None:
         """Run routed messages through their partitions' engines, in batches.
 
-        A batch's findings (and the events detectors raised on, as dead letters) are sent and
-        awaited first; only then is each touched partition's state written to the table, and
-        so to its changelog partition. The batch's messages are acknowledged after that, so a
-        committed routed offset always has its findings in Kafka, and a crash in between
-        replays the messages against the old state and sends the same findings again (same
-        `finding_id`).
+        A message's items are queued in their keys' records, then its progress moves the
+        engine's watermark (the slowest input partition's event time, minus the allowed
+        lateness). A batch's findings (and the events detectors raised on, as dead letters)
+        are sent and awaited first; only then is each touched partition's state written to the
+        table, and so to its changelog partition. The batch's messages are acknowledged after
+        that, so a committed routed offset always has its findings in Kafka, and a crash in
+        between replays the messages against the old state and sends the same findings again
+        (same `finding_id`).
         """
-        lateness = self.config.engine.allowed_lateness_ms
-        findings_topic = self.settings.findings_topic
-        dead_topic = self.settings.dead_letter_topic
+        routed_topic = self.settings.routed_topic
         observe = self.metrics.processing.observe
         perf = time.perf_counter
         found: list = []
+        letters = self.detect_letters
 
         def detect(message) -> None:
             started = perf()
             partition = message.message.partition
             engine = self.engine_for(partition)
-            routed = decode_routed(message.value)
-            if type(routed) is int:
-                found.extend(engine.advance(routed - lateness))
-            else:
-                self.last_routed[partition] = time.monotonic()
-                detectors = engine.detectors
-                for name, key, event in routed:
-                    detector = detectors.get(name)
-                    if detector is None:  # routed before a configuration change disabled it
-                        continue
-                    found.extend(engine.process_routed(event, ((detector, key),)))
+            items, progress = decode_routed(message.value)
+            detectors = engine.detectors
+            for name, key, event in items:
+                detector = detectors.get(name)
+                if detector is None:  # routed before a configuration change disabled it
+                    continue
+                engine.take(event, ((detector, key),))
+            if progress:
+                found.extend(engine.advance_sources(progress))
             observe(perf() - started)
 
+        def failed(message, error: Exception) -> None:
+            source = message.message
+            position = f"{source.partition}:{source.offset}"
+            log.warning("routed %s: handling raised %r: dead-lettered", position, error)
+            bad = _failure(PROCESSING_ERROR, error, message.value or b"")
+            letters.append(self._dead_letter(bad, routed_topic, position))
+
         async def publish(events: list) -> None:
-            send = self.app.producer.send
-            sent = [
-                await send(findings_topic, f.finding_id.encode(), f.to_json(), None, None, None)
-                for f in found
-            ]
+            outgoing = [self._finding_record(finding) for finding in found]
             found.clear()
-            letters = self.detector_letters
-            sent += [await send(dead_topic, None, letter, None, None, None) for letter in letters]
+            outgoing += letters
             letters.clear()
-            if sent:
-                await asyncio.gather(*sent)
+            send = self.app.producer.send
+            await deliver(send, outgoing)
             last_of_partition = {event.message.partition: event for event in events}
             stores, deliveries = [], []
             for partition, event in last_of_partition.items():
@@ -338,50 +501,9 @@ class FrictionApp:
                     store.persisted(delivered[-1].offset)
 
         stream = stream.noack()
-        batch = self.app.event_batch("detect", stream, publish)
+        batch = self.app.event_batch("detect", stream, publish, failed)
         async for message in stream.events():
             await batch.handle(message, detect)
-
-    async def _tick(self) -> None:
-        """Advance quiet partitions by the wall clock, through the partition itself."""
-        now = time.monotonic()
-        idle = self.settings.idle_advance_s
-        if now - self.last_input < idle:
-            return  # input is flowing: event time moves with it (or catches up)
-        if await self._group_has_unread_input():
-            return  # a backlog waits on partitions no live worker reads: it comes first
-        assignment = self.app.consumer.assignment() if self.app.consumer else set()
-        tick = encode_tick(int(time.time() * 1000))
-        for tp in assignment:
-            if tp.topic != self.routed.get_topic_name():
-                continue
-            if now - self.last_routed.get(tp.partition, 0.0) >= idle:
-                await self.routed.send(value=tick, partition=tp.partition)
-
-    async def _group_has_unread_input(self) -> bool:
-        """Whether input waits that no worker of the group has committed (streams/backlog.py).
-
-        When the broker cannot tell, the tick waits too: a tick held back only delays
-        deadlines, one sent too early makes the backlog late.
-        """
-        loop = asyncio.get_running_loop()
-        try:
-            unread = await loop.run_in_executor(None, self.input_backlog.unread)
-        except Exception as error:  # a tick must never stop the worker
-            if not self.ticks_held:
-                log.warning(
-                    "idle ticks held: cannot count the group's unread input: %r",
-                    error,
-                    exc_info=not isinstance(error, KafkaError),
-                )
-            self.ticks_held = True
-            return True
-        if unread and not self.ticks_held:
-            log.info("idle ticks held: %d input messages not yet read by the group", unread)
-        elif not unread and self.ticks_held:
-            log.info("idle ticks resumed: the group has read all input")
-        self.ticks_held = unread > 0
-        return self.ticks_held
 
     # -- alerting -----------------------------------------------------------------------
 
@@ -411,12 +533,6 @@ class FrictionApp:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.alertmanager.resend_due)
 
-    async def _on_rebalance_complete(self, app, **kwargs) -> None:
-        """Resuming after a rebalance counts as input, as starting does: a restarted worker
-        may wait long to rejoin its group, and its first tick must not move event time past
-        the backlog it has yet to read."""
-        self.last_input = time.monotonic()
-
     async def _on_shutdown(self, app, **kwargs) -> None:
         self.input_backlog.close()
 
@@ -429,4 +545,3 @@ class FrictionApp:
                 self.alerting.forget(tp.partition)
                 self.engines.pop(tp.partition, None)
                 self.stores.pop(tp.partition, None)
-                self.last_routed.pop(tp.partition, None)

@@ -1,10 +1,9 @@
-"""How much input the worker group has not read yet, so an idle tick never overtakes it.
+"""How much input the worker group has not read yet, per input partition.
 
-An idle tick moves a partition's event time to the wall clock. Input that no worker has read
-yet would arrive behind it: late, after deadlines it answers had fired. That happens whenever
-input waits on partitions no live worker reads: a member killed, a worker restarting, the
-minute before the group notices. The group's committed offsets on the input topics say how
-much waits: the worker holds its ticks until they reach the partitions' ends.
+An idle input partition's progress follows the wall clock (see streams/progress.py). Input
+on it that the group has not read yet would then arrive behind the watermark: late, after
+deadlines it answers had fired. The group's committed offsets say how much waits: a partition
+counts as idle only once they reach its end.
 """
 
 from __future__ import annotations
@@ -27,7 +26,11 @@ class InputBacklog:
         self._admin: KafkaAdminClient | None = None
 
     def unread(self) -> int:
-        """Messages between the group's committed offsets and the ends of the input partitions.
+        """Messages between the group's committed offsets and the ends of the input partitions."""
+        return sum(self.unread_by_partition().values())
+
+    def unread_by_partition(self) -> dict[TopicPartition, int]:
+        """Per input partition, messages between the group's committed offset and its end.
 
         A partition the group never committed is read from its start, as the worker reads it.
         Raises `kafka.errors.KafkaError` when the broker cannot tell.
@@ -39,7 +42,7 @@ class InputBacklog:
             for p in range(count)
         ]
         if not partitions:
-            return 0
+            return {}
         ends = admin.list_partition_offsets(dict.fromkeys(partitions, OffsetSpec.LATEST))
         committed = admin.list_group_offsets({self.group: partitions}).get(self.group, {})
         read_from = {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
@@ -49,7 +52,7 @@ class InputBacklog:
                 dict.fromkeys(never_committed, OffsetSpec.EARLIEST)
             )
             read_from.update((tp, starts[tp].offset) for tp in never_committed)
-        return sum(max(0, ends[tp].offset - read_from[tp]) for tp in partitions)
+        return {tp: max(0, ends[tp].offset - read_from[tp]) for tp in partitions}
 
     def close(self) -> None:
         if self._admin is not None:

@@ -14,9 +14,11 @@ it (if everything queued behind the batch was then skipped, or the worker is sto
 the app finishes held batches first (`finish_held`, see streams/faust_app.py), and a timer
 finishes any batch left waiting longer than `linger_s` (`finish_stale`).
 
-A batch that fails (its outputs could not be sent, or handling raised) keeps its events
-unacknowledged for good and reports the failure: the worker stops without committing them,
-and its successor reads them again.
+A message whose handling raises is the message's fault, not the batch's: `on_error` turns it
+into a dead letter and the batch goes on. A batch that fails (its outputs could not be sent:
+the broker is down, say; streams/delivery.py replaces records refused for their own sake)
+keeps its events unacknowledged for good and reports the failure: the worker stops without
+committing them, and its successor reads them again.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ BATCH_LINGER_S = 0.05
 FaustEvent = Any  # faust.types.EventT: a message with its stream's acknowledgement
 Finish = Callable[[list[FaustEvent]], Awaitable[None]]
 OnFailure = Callable[[BaseException], Awaitable[None]]
+OnError = Callable[[FaustEvent, Exception], None]  # dead-letters a message handling raised on
 
 
 class EventBatch:
@@ -51,6 +54,7 @@ class EventBatch:
         self,
         stream: Any,
         finish: Finish,
+        on_error: OnError,
         on_failure: OnFailure,
         max_events: int = BATCH_MAX,
         linger_s: float = BATCH_LINGER_S,
@@ -58,6 +62,7 @@ class EventBatch:
         self.stream = stream
         self.queue = stream.channel.queue
         self.finish = finish
+        self.on_error = on_error
         self.on_failure = on_failure
         self.max_events = max_events
         self.linger_s = linger_s
@@ -74,7 +79,10 @@ class EventBatch:
             self.events.append(event)  # held, whatever happens next, until finished
             self.last_added = time.monotonic()
             try:
-                handler(event)
+                try:
+                    handler(event)
+                except Exception as exc:  # this message's fault: dead-letter it and go on
+                    self.on_error(event, exc)
                 if len(self.events) >= self.max_events or self.queue.empty():
                     await self._finish()
             except Exception as exc:
@@ -111,5 +119,25 @@ class EventBatch:
 
     async def _fail(self, exc: BaseException) -> None:
         self.failed = exc
-        log.error("a batch of %d events failed and stays uncommitted: %r", len(self.events), exc)
+        log.error(
+            "a batch of %d events (%s) failed and stays uncommitted: %r",
+            len(self.events),
+            describe_positions(self.events),
+            exc,
+        )
+        log.debug("the batch's failure", exc_info=exc)
         await self.on_failure(exc)
+
+
+def describe_positions(events: list[FaustEvent]) -> str:
+    """Where a batch's events came from: topic, partition and offsets, one entry per partition."""
+    spans: dict[tuple[str, int], list[int]] = {}
+    for event in events:
+        message = event.message
+        span = spans.setdefault((message.topic, message.partition), [message.offset] * 2)
+        span[0] = min(span[0], message.offset)
+        span[1] = max(span[1], message.offset)
+    return ", ".join(
+        f"{topic} partition {partition} offsets {first}-{last}"
+        for (topic, partition), (first, last) in spans.items()
+    )

@@ -25,7 +25,7 @@ from faust.types import EventT
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
 
-from streams.batching import BATCH_LINGER_S, EventBatch, Finish
+from streams.batching import BATCH_LINGER_S, EventBatch, Finish, OnError
 from streams.faust_consumer import use_seek_safe_consumer
 
 
@@ -45,9 +45,10 @@ class FrictionFaustApp(faust.App):
         self.batch_failure: BaseException | None = None
         self.timer(BATCH_LINGER_S, name="finish-stale-batches")(self._finish_stale_batches)
 
-    def event_batch(self, agent: str, stream, finish: Finish) -> EventBatch:
+    def event_batch(self, agent: str, stream, finish: Finish, on_error: OnError) -> EventBatch:
         """A new batch for `agent`'s stream, finished before Faust waits for acknowledgements."""
-        batch = self.event_batches[agent] = EventBatch(stream, finish, self._on_batch_failure)
+        batch = EventBatch(stream, finish, on_error, self._on_batch_failure)
+        self.event_batches[agent] = batch
         return batch
 
     async def _finish_stale_batches(self) -> None:

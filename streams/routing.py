@@ -3,10 +3,19 @@
 Stage 1 routes a batch of input events at a time. Its (detector, key) items are grouped by the
 routed partition of their state key, in input order, and each group travels as one message, so
 stage 2 pays Faust's per-message cost (fetch, stream, acknowledgement, table write) once per
-group rather than once per item. A tick is a message of its own.
+group rather than once per item.
+
+A message also says how far, in event time, stage 1 has read each input partition (its
+`progress`): every item that a source's events sent to this routed partition up to that time is
+in this message or an earlier one. Stage 2's engines move their watermark by the slowest input
+partition (`Engine.advance_sources`). A message with progress and no items is a progress report:
+stage 1 sends those to every routed partition on a timer, so partitions that got no items hear
+of the progress too, and an idle input partition's progress follows the wall clock.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import orjson
 
@@ -14,6 +23,18 @@ from detectors.events import Event, event_from_fields
 
 # Kafka's default maximum message size is 1 MiB; a group is split well below it.
 ROUTED_MESSAGE_BYTES = 256 * 1024
+
+Progress = Mapping[str, int]  # input source ("topic:partition") -> event time it has reached
+RoutedItem = tuple[str, str, Event]
+
+
+def input_source(topic: str, partition: int) -> str:
+    """The name of an input partition in progress reports (Kafka topic names have no colon)."""
+    return f"{topic}:{partition}"
+
+
+def source_topic(source: str) -> str:
+    return source.rsplit(":", 1)[0]
 
 
 def encode_item(detector: str, key: str, event: Event) -> bytes:
@@ -24,31 +45,38 @@ def encode_item(detector: str, key: str, event: Event) -> bytes:
     )  # fmt: skip
 
 
-def encode_message(items: list[bytes]) -> bytes:
-    """A routed message: a JSON array of `encode_item` items, in order; never a tick."""
-    return b"[" + b",".join(items) + b"]"
+def encode_message(items: list[bytes], progress: Progress | None = None) -> bytes:
+    """A routed message: `encode_item` items in order, and the progress they bring (if any)."""
+    body = b'{"items":[' + b",".join(items) + b"]"
+    if progress:
+        body += b',"progress":' + orjson.dumps(progress)
+    return body + b"}"
 
 
-def encode_tick(now_ms: int) -> bytes:
-    return orjson.dumps({"tick": now_ms})
+def encode_progress(progress: Progress) -> bytes:
+    """A progress report: no items, only how far each input partition has read."""
+    return orjson.dumps({"progress": progress})
 
 
-def decode_routed(raw: bytes) -> list[tuple[str, str, Event]] | int:
-    """The (detector, key, event) items of a routed message, or the wall-clock time of a tick.
+def decode_routed(raw: bytes) -> tuple[list[RoutedItem], dict[str, int]]:
+    """The (detector, key, event) items of a routed message, and the progress it reports.
 
-    A one-item message of an older worker (a bare item, not a list of them) is read too, so an
-    upgrade does not stumble on what is still in the routed topic.
+    Messages of an older worker are read too, so an upgrade does not stumble on what is still in
+    the routed topic: a bare list of items (or one bare item) reports no progress, and its
+    wall-clock tick (`{"tick": ms}`) none either: the new worker's own reports take over.
     """
     doc = orjson.loads(raw)
     if type(doc) is dict:
-        return int(doc["tick"])
-    if doc and type(doc[0]) is str:
-        doc = [doc]
+        rows = doc.get("items", ())
+        progress = doc.get("progress") or {}
+    else:
+        rows = [doc] if doc and type(doc[0]) is str else doc
+        progress = {}
     items = []
-    for detector, key, time_ms, event_id, event_type, user_id, session_id, attrs in doc:
+    for detector, key, time_ms, event_id, event_type, user_id, session_id, attrs in rows:
         fields = (event_id, event_type, time_ms, user_id, session_id, attrs)
         items.append((detector, key, event_from_fields(fields)))
-    return items
+    return items, progress
 
 
 class RoutedBatch:
@@ -60,8 +88,8 @@ class RoutedBatch:
         self.sizes: dict[int, int] = {}
         self.full: list[tuple[int, bytes]] = []  # split-off messages, in order
 
-    def add(self, partition: int, detector: str, key: str, event: Event) -> None:
-        item = encode_item(detector, key, event)
+    def add(self, partition: int, item: bytes) -> None:
+        """Add an `encode_item` item to its routed partition's group."""
         group = self.groups.get(partition)
         if group is None:
             group = self.groups[partition] = []
@@ -73,9 +101,15 @@ class RoutedBatch:
         group.append(item)
         self.sizes[partition] += len(item) + 1
 
-    def drain(self) -> list[tuple[int, bytes]]:
-        """The (partition, value) messages of the batch, each partition's in item order."""
-        messages = self.full + [(p, encode_message(group)) for p, group in self.groups.items()]
+    def drain(self, progress: Progress | None = None) -> list[tuple[int, bytes]]:
+        """The (partition, value) messages of the batch, each partition's in item order.
+
+        Each partition's last message carries `progress`: the batch's items of that partition
+        are all in it or before it, so the progress holds when stage 2 reads it.
+        """
+        messages = self.full + [
+            (p, encode_message(group, progress)) for p, group in self.groups.items()
+        ]
         self.full = []
         self.groups.clear()
         self.sizes.clear()

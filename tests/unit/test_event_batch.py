@@ -4,6 +4,8 @@ waiting; its events are acknowledged only after its outputs were published."""
 from __future__ import annotations
 
 import asyncio
+import logging
+from types import SimpleNamespace
 
 import pytest
 
@@ -36,8 +38,22 @@ def make_batch(
     async def on_failure(exc: BaseException) -> None:
         log.append(("failed", repr(exc)))
 
-    batch = EventBatch(Stream(log), publish, on_failure, max_events=max_events, linger_s=linger_s)
+    def on_error(event: str, exc: Exception) -> None:
+        log.append(("dead-lettered", event, repr(exc)))
+
+    batch = EventBatch(
+        Stream(log), publish, on_error, on_failure, max_events=max_events, linger_s=linger_s
+    )
     return batch, log
+
+
+class Received(str):
+    """An event named like the others here, with the position Faust's events carry."""
+
+    def __new__(cls, name: str, topic: str, partition: int, offset: int) -> Received:
+        event = super().__new__(cls, name)
+        event.message = SimpleNamespace(topic=topic, partition=partition, offset=offset)
+        return event
 
 
 def handled(log: list):
@@ -117,11 +133,17 @@ def test_no_event_is_handled_while_a_batch_is_being_published() -> None:
     ]  # fmt: skip
 
 
-def test_a_batch_that_cannot_be_published_is_never_acknowledged_and_reports_the_failure() -> None:
+def test_a_batch_that_cannot_be_published_is_never_acknowledged_and_reports_the_failure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     async def scenario() -> tuple[list, str, list]:
         batch, log = make_batch(broker_down=True)
+        batch.queue.put_nowait("e1")
+        for offset in (7, 9):
+            await batch.handle(Received("e1", "events", 2, offset), handled(log))
+        batch.queue.get_nowait()
         with pytest.raises(ConnectionError):
-            await batch.handle("e1", handled(log))
+            await batch.handle(Received("e1", "events", 3, 40), handled(log))
         with pytest.raises(RuntimeError) as refusal:
             await batch.handle("e2", handled(log))
         refused = str(refusal.value)
@@ -130,25 +152,37 @@ def test_a_batch_that_cannot_be_published_is_never_acknowledged_and_reports_the_
 
     log, refused, held = asyncio.run(scenario())
 
-    assert log == [("handle", "e1"), ("failed", "ConnectionError('broker unreachable')")]
+    assert log == [("handle", "e1")] * 3 + [("failed", "ConnectionError('broker unreachable')")]
     assert refused == "event batch failed earlier"
-    assert held == ["e1"]
+    assert held == ["e1"] * 3
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == [
+        "a batch of 3 events (events partition 2 offsets 7-9, events partition 3 offsets 40-40)"
+        " failed and stays uncommitted: ConnectionError('broker unreachable')"
+    ]
 
 
-def test_a_handler_that_raises_fails_the_batch_with_its_event_held() -> None:
-    def broken(event: str) -> None:
-        raise ValueError(f"cannot handle {event}")
-
-    async def scenario() -> tuple[list, list]:
+def test_a_message_whose_handler_raises_is_dead_lettered_and_the_batch_goes_on() -> None:
+    async def scenario() -> list:
         batch, log = make_batch()
-        with pytest.raises(ValueError):
-            await batch.handle("e1", broken)
-        return log, batch.events
 
-    log, held = asyncio.run(scenario())
+        def broken_for_e2(event: str) -> None:
+            if event == "e2":
+                raise ValueError(f"cannot handle {event}")
+            log.append(("handle", event))
 
-    assert log == [("failed", "ValueError('cannot handle e1')")]
-    assert held == ["e1"]
+        for event in ("e2", "e3"):
+            batch.queue.put_nowait(event)
+        await batch.handle("e1", broken_for_e2)
+        while not batch.queue.empty():
+            await batch.handle(batch.queue.get_nowait(), broken_for_e2)
+        return log
+
+    assert asyncio.run(scenario()) == [
+        ("handle", "e1"), ("dead-lettered", "e2", "ValueError('cannot handle e2')"),
+        ("handle", "e3"),
+        ("publish", ("e1", "e2", "e3")), ("ack", "e1"), ("ack", "e2"), ("ack", "e3"),
+    ]  # fmt: skip
 
 
 def test_finish_held_finishes_a_waiting_batch_at_once() -> None:

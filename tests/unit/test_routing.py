@@ -1,11 +1,19 @@
-"""Routed messages carry a batch's items per partition, in order, and read back as events."""
+"""Routed messages carry a batch's items per partition, in order, with the input partitions'
+progress, and read back as events."""
 
 from __future__ import annotations
 
 import orjson
 
 from detectors.events import Event
-from streams.routing import RoutedBatch, decode_routed, encode_item, encode_tick
+from streams.routing import (
+    RoutedBatch,
+    decode_routed,
+    encode_item,
+    encode_progress,
+    input_source,
+    source_topic,
+)
 
 
 def event(n: int, attrs: dict | None = None) -> Event:
@@ -13,42 +21,62 @@ def event(n: int, attrs: dict | None = None) -> Event:
                  attrs or {"page": "checkout", "load_ms": 100 + n})  # fmt: skip
 
 
+def add(batch: RoutedBatch, partition: int, detector: str, key: str, e: Event) -> None:
+    batch.add(partition, encode_item(detector, key, e))
+
+
 def test_items_are_grouped_by_partition_in_the_order_they_were_added() -> None:
     batch = RoutedBatch()
     added = {0: [], 1: []}
     for n in range(10):
         partition = n % 2
-        batch.add(partition, "slow_checkout", f"s{n}", event(n))
+        add(batch, partition, "slow_checkout", f"s{n}", event(n))
         added[partition].append(("slow_checkout", f"s{n}", event(n)))
 
-    messages = batch.drain()
+    messages = batch.drain({"events:0": 123})
 
     assert [p for p, _ in messages] == [0, 1]
-    assert {p: decode_routed(value) for p, value in messages} == added
+    assert {p: decode_routed(value) for p, value in messages} == {
+        p: (items, {"events:0": 123}) for p, items in added.items()
+    }
     assert batch.drain() == []  # drained: the next batch starts empty
 
 
-def test_a_large_group_is_split_below_the_size_limit_without_losing_or_reordering_items() -> None:
+def test_a_large_group_is_split_below_the_size_limit_and_only_its_last_part_reports_progress():
     limit = 2_000
     batch = RoutedBatch(max_bytes=limit)
     items = [("slow_checkout", f"s{n}", event(n, {"note": "x" * 150})) for n in range(40)]
     for detector, key, e in items:
-        batch.add(3, detector, key, e)
+        add(batch, 3, detector, key, e)
 
-    messages = batch.drain()
+    messages = batch.drain({"events:1": 99})
+    decoded = [decode_routed(value) for _, value in messages]
 
     assert len(messages) > 1
     assert all(partition == 3 for partition, _ in messages)
-    assert all(len(value) <= limit for _, value in messages)
-    assert [item for _, value in messages for item in decode_routed(value)] == items
+    assert all(len(value) <= limit + 100 for _, value in messages)
+    assert [item for part, _ in decoded for item in part] == items
+    # The progress vouches for every item before it: only the last part may carry it.
+    assert [progress for _, progress in decoded] == [{}] * (len(decoded) - 1) + [{"events:1": 99}]
 
 
-def test_a_single_item_message_of_an_older_worker_is_still_read() -> None:
-    older = encode_item("late_reset_email", "u1", event(1))
+def test_messages_of_an_older_worker_are_still_read_and_report_no_progress() -> None:
+    single = encode_item("late_reset_email", "u1", event(1))
+    listed = b"[" + single + b"]"
 
-    assert decode_routed(older) == [("late_reset_email", "u1", event(1))]
+    assert decode_routed(single) == ([("late_reset_email", "u1", event(1))], {})
+    assert decode_routed(listed) == ([("late_reset_email", "u1", event(1))], {})
+    assert decode_routed(orjson.dumps({"tick": 5})) == ([], {})
 
 
-def test_a_tick_reads_as_its_wall_clock_time() -> None:
-    assert decode_routed(encode_tick(1_700_000_123_456)) == 1_700_000_123_456
-    assert type(orjson.loads(encode_tick(5))) is dict  # never mistaken for a list of items
+def test_a_progress_report_has_no_items() -> None:
+    assert decode_routed(encode_progress({"a:0": 5, "b.c-d:12": 7})) == (
+        [],
+        {"a:0": 5, "b.c-d:12": 7},
+    )
+
+
+def test_an_input_source_names_its_topic_and_partition() -> None:
+    source = input_source("friction-events.v2", 11)
+    assert source == "friction-events.v2:11"
+    assert source_topic(source) == "friction-events.v2"

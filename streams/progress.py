@@ -1,0 +1,86 @@
+"""Stage 1's event-time progress per input partition: what routed messages report to stage 2.
+
+Each input partition's progress is the newest event time read from it. Stage 2's engines keep
+the progress of every input partition and move their watermark by the slowest one
+(`Engine.advance_sources`), so a stalled partition's backlog is on time when it is read, and a
+busy partition cannot make a quiet one's events late.
+
+Progress is published only once the broker has every routed message of the events it covers:
+a report never runs ahead of the items it vouches for. An input partition this worker reads
+that has been quiet for `idle_after_s`, and whose every message the group has committed, is
+idle: its progress follows the wall clock, so deadlines still fire when input stops (as Kafka
+Streams and Flink stop waiting for idle partitions). A partition that nobody reads (its member
+was killed and the group has not noticed yet) is never idle here: it holds the watermark until
+its new owner reads its backlog.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+
+class InputProgress:
+    """Progress of the input partitions this worker reads, and which of them are idle."""
+
+    def __init__(
+        self, idle_after_s: float, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.idle_after_s = idle_after_s
+        self.monotonic = monotonic
+        self.published: dict[str, int] = {}  # progress whose routed items the broker has
+        self.batch: dict[str, int] = {}  # progress of the batch being handled
+        self.last_input: dict[str, float] = {}  # per assigned source: when it last had input
+        self.reported: dict[str, int] = {}  # what the last progress report said
+
+    def saw(self, source: str, time_ms: int | None) -> None:
+        """An input message of `source`; `time_ms` is its event time (None: bad input)."""
+        self.last_input[source] = self.monotonic()
+        if time_ms is not None and time_ms > self.batch.get(source, time_ms - 1):
+            self.batch[source] = time_ms
+
+    def for_batch(self) -> dict[str, int]:
+        """What the batch's routed messages report: the published progress and the batch's."""
+        merged = dict(self.published)
+        _merge(merged, self.batch)
+        return merged
+
+    def batch_published(self) -> None:
+        """The broker has the batch's routed messages: its progress is published."""
+        _merge(self.published, self.batch)
+        self.batch.clear()
+
+    def assigned(self, sources: Iterable[str]) -> None:
+        """The input partitions this worker reads now: a new one's idle clock starts now, and
+        a lost one's progress is its new owner's to report."""
+        sources = set(sources)
+        now = self.monotonic()
+        for source in sources - self.last_input.keys():
+            self.last_input[source] = now
+        for source in self.last_input.keys() - sources:
+            del self.last_input[source]
+            self.published.pop(source, None)
+
+    def quiet(self) -> list[str]:
+        """Assigned partitions without input for `idle_after_s`: idle once the group's committed
+        offsets show nothing unread on them."""
+        now = self.monotonic()
+        return [s for s, at in self.last_input.items() if now - at >= self.idle_after_s]
+
+    def idle(self, sources: Iterable[str], wall_ms: int) -> None:
+        """`sources` are idle: their progress follows the wall clock."""
+        quiet = set(self.quiet())
+        _merge(self.published, {s: wall_ms for s in sources if s in quiet})
+
+    def report(self) -> dict[str, int] | None:
+        """The published progress, when it has changed since the last report."""
+        if self.published == self.reported:
+            return None
+        self.reported = dict(self.published)
+        return self.reported
+
+
+def _merge(into: dict[str, int], progress: dict[str, int]) -> None:
+    for source, time_ms in progress.items():
+        if time_ms > into.get(source, time_ms - 1):
+            into[source] = time_ms

@@ -1,0 +1,107 @@
+"""Stage 1's progress per input partition: published only with its routed items, idle only when
+quiet and fully read by the group, and the hold on unread input logged once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from types import SimpleNamespace
+
+import pytest
+from kafka import TopicPartition
+from kafka.errors import KafkaConnectionError
+
+from streams.app import FrictionApp
+from streams.progress import InputProgress
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_batch_reports_its_progress_and_publishes_it_only_once_sent() -> None:
+    progress = InputProgress(idle_after_s=5)
+    progress.saw("in:0", 1_000)
+    progress.saw("in:0", 900)  # out of order within the partition: progress stays
+    progress.saw("in:1", None)  # bad input moves no event time
+
+    assert progress.for_batch() == {"in:0": 1_000}
+    assert progress.report() is None  # nothing published yet: a report would run ahead
+    progress.batch_published()
+    assert progress.report() == {"in:0": 1_000}
+    assert progress.report() is None  # unchanged since the last report
+
+
+def test_a_quiet_partition_becomes_idle_and_follows_the_wall_clock() -> None:
+    clock = Clock()
+    progress = InputProgress(idle_after_s=5, monotonic=clock)
+    progress.assigned(["in:0", "in:1"])
+    progress.saw("in:0", 1_000)
+    progress.batch_published()
+    clock.now += 4
+    progress.saw("in:1", 2_000)
+    progress.batch_published()
+    clock.now += 1
+
+    assert progress.quiet() == ["in:0"]
+    progress.idle(["in:0", "in:1"], wall_ms=50_000)  # in:1 had input: not idle
+    assert progress.published == {"in:0": 50_000, "in:1": 2_000}
+
+
+def test_a_lost_partition_is_its_new_owners_to_report() -> None:
+    progress = InputProgress(idle_after_s=5)
+    progress.assigned(["in:0", "in:1"])
+    progress.saw("in:1", 7)
+    progress.batch_published()
+    progress.assigned(["in:0"])
+    assert progress.published == {}
+    assert progress.quiet() == []  # in:0's idle clock started at its assignment
+
+
+class _Counts:
+    """Stands in for InputBacklog: answers each count from a script, or raises."""
+
+    def __init__(self, *answers: dict | Exception) -> None:
+        self.answers = list(answers)
+
+    def unread_by_partition(self) -> dict:
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return {TopicPartition("in", p): n for p, n in answer.items()}
+
+
+def _idle(counts: _Counts, times: int) -> list[list[str]]:
+    worker = SimpleNamespace(input_backlog=counts, idle_held=set())
+
+    async def ask() -> list[list[str]]:
+        quiet = ["in:0", "in:1"]
+        return [await FrictionApp._without_unread_input(worker, quiet) for _ in range(times)]
+
+    return asyncio.run(ask())
+
+
+def test_quiet_partitions_with_unread_input_are_held_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="streams.app")
+    answers = [{0: 0, 1: 0}, {0: 12, 1: 0}, {0: 3, 1: 0}, {0: 0, 1: 0}]
+    assert _idle(_Counts(*answers), 4) == [["in:0", "in:1"], ["in:1"], ["in:1"], ["in:0", "in:1"]]
+    assert [r.getMessage() for r in caplog.records] == [
+        "idle input held: in:0 has 12 messages not yet read",
+        "idle input resumed: the group has read all input of in:0",
+    ]
+
+
+@pytest.mark.parametrize("error", [KafkaConnectionError("broker gone"), KeyError("p0")])
+def test_a_count_that_fails_holds_every_quiet_partition_and_is_logged_once(
+    error: Exception, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert _idle(_Counts(error, error, {0: 0, 1: 0}), 3) == [[], [], ["in:0", "in:1"]]
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert repr(error) in warnings[0].getMessage()
