@@ -142,6 +142,14 @@ class Engine:
             self._take(event, self.routes(event))
         return self._advance_event_time(event.time)
 
+    def process_from(self, source: str, event: Event) -> list[Finding]:
+        """Take one event read from `source` (a Kafka partition); the watermark follows the
+        slowest source (`advance_sources`), as in the worker."""
+        self.observer.on_event(event)
+        if event.type in self._routes:
+            self._take(event, self.routes(event))
+        return self.advance_sources({source: event.time})
+
     def take(self, event: Event, routes: Iterable[tuple[Detector, str]]) -> None:
         """Queue an event already routed without moving event time: the caller moves the
         watermark by how far each input source has read (`advance_sources`)."""

@@ -50,7 +50,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
             return 2
         with long_lived_state():
             summary = replay(
-                source, config, findings_out, dead_out, source_name=args.path, alert_sink=alert_sink
+                source,
+                config,
+                findings_out,
+                dead_out,
+                source_name=args.path,
+                alert_sink=alert_sink,
+                sourced=args.sourced,
             )
         findings_out.flush()
         dead_out.flush()
@@ -100,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--findings", help="write findings here (default: standard output)")
     replay.add_argument(
         "--dead-letter", help="write bad lines with reasons here (default: standard error)"
+    )
+    replay.add_argument(
+        "--sourced",
+        action="store_true",
+        help="each line says its topic and partition (`friction tail --with-source`): event "
+        "time follows the slowest partition, as in the worker",
     )
     replay.add_argument(
         "--alerts",

@@ -118,7 +118,13 @@ def cmd_tail(args: argparse.Namespace) -> int:
     topics = args.topic or [settings.findings_topic, settings.alerts_topic]
     try:
         check_authentication(settings)
-        tail(settings, topics, from_beginning=args.from_beginning, as_json=args.json)
+        tail(
+            settings,
+            topics,
+            from_beginning=args.from_beginning,
+            as_json=args.json,
+            with_source=args.with_source,
+        )
     except AuthenticationFailed as err:
         print(f"friction tail: {err}", file=sys.stderr)
         return 2
@@ -287,6 +293,12 @@ def add_streaming_commands(
     )
     tail.add_argument("--from-beginning", action="store_true", help="start at the oldest message")
     tail.add_argument("--json", action="store_true", help="print the messages as they are")
+    tail.add_argument(
+        "--with-source",
+        action="store_true",
+        help="print each message as a JSON line with its topic, partition and offset "
+        "(for `friction replay --sourced`)",
+    )
     add_kafka_options(tail)
     tail.set_defaults(func=cmd_tail)
 

@@ -15,6 +15,7 @@ from detectors.events import TOO_LARGE, BadInput
 from detectors.observer import FanOut
 from streams.dead_letter import dead_letter_record
 from streams.lines import LongLine, bounded_lines
+from streams.sourced import read_sourced
 from streams.summary import RunSummary
 
 PROGRESS_EVERY_S = 2.0
@@ -51,6 +52,18 @@ def too_large(line: LongLine, max_bytes: int) -> BadInput:
     return BadInput(TOO_LARGE, f"message is {line.size} bytes, limit {max_bytes}", line.head)
 
 
+def sources_of(source: BinaryIO, max_bytes: int) -> set[str]:
+    """The partitions a file of sourced lines names; the file is left at its start."""
+    sources = set()
+    for line in bounded_lines(source, max_bytes):
+        if type(line) is not LongLine:
+            read = read_sourced(line)
+            if type(read) is not BadInput:
+                sources.add(read[0])
+    source.seek(0)
+    return sources
+
+
 def replay(
     source: BinaryIO,
     config: Config,
@@ -59,11 +72,15 @@ def replay(
     source_name: str,
     summary: RunSummary | None = None,
     alert_sink: Callable[[Alert], None] | None = None,
+    sourced: bool = False,
 ) -> RunSummary:
     """Run every enabled detector over `source`; bad lines go to `dead_letter_out` with reasons.
 
     With `alert_sink`, the alert engine of `[alerts]` runs beside the detectors and hands each
-    firing and resolved message to the sink as the watermark passes it.
+    firing and resolved message to the sink as the watermark passes it. With `sourced`, each
+    line is a sourced line (streams/sourced.py) and event time follows the slowest partition,
+    as in the worker; a file (not a pipe) is read twice, first for its partitions, so the
+    watermark waits for every one of them.
     """
 
     def dead_letter(bad: BadInput, position: int | str) -> None:
@@ -83,9 +100,11 @@ def replay(
     decode = config.decoder().decode
     process = engine.process
     write = findings_out.write
+    max_bytes = config.engine.max_event_bytes
+    if sourced and source.seekable():
+        engine.expect_sources(sources_of(source, max_bytes))
     progress = Progress(source)
     lines = 0
-    max_bytes = config.engine.max_event_bytes
     for line in bounded_lines(source, max_bytes):
         lines += 1
         if not lines % _CHECK_EVERY_LINES:
@@ -97,12 +116,20 @@ def replay(
         line = line.rstrip(b"\r\n")
         if not line.strip():
             continue
+        if sourced:
+            read = read_sourced(line)
+            if type(read) is BadInput:
+                summary.bad[read.reason] += 1
+                dead_letter(read, lines)
+                continue
+            origin, line = read
         decoded = decode(line)
         if type(decoded) is BadInput:
             summary.bad[decoded.reason] += 1
             dead_letter(decoded, lines)
             continue
-        for finding in process(decoded):
+        found = engine.process_from(origin, decoded) if sourced else process(decoded)
+        for finding in found:
             write(finding.to_json() + b"\n")
     summary.lines = lines
     summary.elapsed_s = time.monotonic() - progress.started

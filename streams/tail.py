@@ -9,6 +9,7 @@ import orjson
 from kafka import KafkaConsumer
 
 from streams.settings import KafkaSettings
+from streams.sourced import sourced_line
 
 
 def describe(topic: str, value: bytes) -> str:
@@ -41,8 +42,12 @@ def tail(
     out: TextIO = sys.stdout,
     max_messages: int | None = None,
     idle_timeout_s: float | None = None,
+    with_source: bool = False,
 ) -> int:
-    """Follow `topics` until interrupted (or `max_messages`, or idle for `idle_timeout_s`)."""
+    """Follow `topics` until interrupted (or `max_messages`, or idle for `idle_timeout_s`).
+
+    `with_source` prints sourced lines (streams/sourced.py): a dump `friction replay --sourced`
+    reads as the worker read the topic."""
     consumer = KafkaConsumer(
         *topics,
         group_id=None,
@@ -54,7 +59,11 @@ def tail(
     shown = 0
     try:
         for message in consumer:
-            if as_json:
+            if with_source:
+                line = sourced_line(
+                    message.topic, message.partition, message.offset, message.value
+                ).decode()
+            elif as_json:
                 line = message.value.decode("utf-8", errors="replace")
             else:
                 line = describe(message.topic, message.value)
