@@ -273,14 +273,14 @@ _WORKER_OPTIONS = (
         "FRICTION_IDLE_ADVANCE_S",
         "--idle-advance-s",
         float,
-        "advance event time by the clock after this long without input",
+        "an input partition without input this long, and fully read, follows the clock",
     ),
     (
         "tick_interval_s",
         "FRICTION_TICK_INTERVAL_S",
         "--tick-interval-s",
         float,
-        "how often idle partitions are advanced",
+        "how often the input partitions' progress is reported to every routed partition",
     ),
     (
         "rocksdb_block_cache_mb",
