@@ -24,6 +24,8 @@ from helpers_worker import (
     replay_findings,
     write_config,
 )
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
 
 pytestmark = pytest.mark.kafka
 
@@ -76,6 +78,47 @@ def test_poison_messages_are_dead_lettered_and_the_good_events_found_as_replay_f
         assert cut == [300_000, 700_000]
         assert worker.alive()
         assert "stays uncommitted" not in worker.log.read_text()
+    finally:
+        findings.close()
+        dead.close()
+        worker.stop()
+
+
+def test_a_dead_letter_the_broker_refuses_goes_again_cut_to_fit(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """A dead-letter topic that takes only small messages: the worker's dead letter of a 20 KB
+    bad message is refused, sent again without its payload, and the worker goes on."""
+    config = write_config(tmp_path / "friction.toml", LATENESS_MS)
+    names = Names("refused")
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        topic = NewTopic(names.dead_letters, 1, 1, topic_configs={"max.message.bytes": "4096"})
+        admin.create_topics([topic])
+    finally:
+        admin.close()
+    worker = Worker(kafka_bootstrap, config, names, tmp_path / "worker.log").start()
+    findings = TopicReader(kafka_bootstrap, names.findings)
+    dead = TopicReader(kafka_bootstrap, names.dead_letters)
+    try:
+        worker.wait_ready()
+        bad = b"{" + b"x" * 20_000
+        produce(kafka_bootstrap, names.input, [bad], [b"s"])
+        events = compact_events(random.Random(12), 100, now_ms())
+        expected = replay_findings(config, events, LATENESS_MS)
+        produce_events(kafka_bootstrap, names.input, events)
+
+        findings.wait_for(set(expected), FINDINGS_TIMEOUT_S)
+        deadline = time.monotonic() + FINDINGS_TIMEOUT_S
+        while not dead.values and time.monotonic() < deadline:
+            dead.poll()
+
+        assert_same_findings(findings.by_id(), expected)
+        [letter] = [orjson.loads(value) for value in dead.values]
+        assert letter["reason"] == "invalid_json"
+        assert (letter["raw_truncated"], letter["raw_bytes"]) == (True, len(bad))
+        assert worker.alive()
+        assert "the broker refused a" in worker.log.read_text()
     finally:
         findings.close()
         dead.close()
