@@ -45,7 +45,7 @@ from streams.delivery import Outgoing, deliver
 from streams.faust_app import FrictionFaustApp, current_event
 from streams.kafka_sensor import KafkaClientSensor
 from streams.metrics import FrictionMetrics
-from streams.partition_store import PartitionStore
+from streams.partition_store import PartitionStore, own_key
 from streams.progress import InputProgress
 from streams.routing import (
     RoutedBatch,
@@ -415,7 +415,8 @@ class FrictionApp:
         engine = self.engines.get(partition)
         if engine is None:
             settings = self.config.engine
-            store = PartitionStore(self.table, partition, self.settings.partitions)
+            partitions = self.settings.partitions
+            store = self.stores[partition] = PartitionStore(self.table, partition, partitions)
             engine = Engine(
                 self.config.detectors,
                 allowed_lateness_ms=settings.allowed_lateness_ms,
@@ -430,13 +431,12 @@ class FrictionApp:
                     ),
                     self.alerting.rollup_for(partition),
                 ),
-                sources_key=f"{SOURCES_KEY}{KEY_SEPARATOR}{partition}",
+                sources_key=own_key(SOURCES_KEY + KEY_SEPARATOR, partition, partitions),
             )
             engine.restore()
             inputs = set(self.settings.input_topics)
             engine.forget_sources(lambda source: source_topic(source) in inputs)
             self.engines[partition] = engine
-            self.stores[partition] = store
         return engine
 
     async def _detect(self, stream) -> None:

@@ -13,6 +13,18 @@ from streams.topics import partition_for
 _DELETED = object()
 
 
+def own_key(prefix: str, partition: int, partitions: int) -> str:
+    """A key of `partition` for a record of the partition as a whole (`prefix` + a suffix).
+
+    Every key a partition's store holds must hash to that partition: the store lists its keys by
+    hash, and a RocksDB table looks a key up in the database of its partition.
+    """
+    suffix = 0
+    while partition_for(f"{prefix}{suffix}".encode(), partitions) != partition:
+        suffix += 1
+    return f"{prefix}{suffix}"
+
+
 class PartitionStore(MutableMapping):
     """One routed partition's slice of the state table, as the engine's store.
 
