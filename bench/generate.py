@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 import orjson
-
-from detectors.timefmt import format_time
+from friction_detector.detectors.timefmt import format_time
 
 START_MS = 1_795_300_000_000  # 2026-11-22, near the contract's examples
 PAGES = ["/home", "/search", "/product/42", "/cart", "/account", "/help"]

@@ -27,7 +27,7 @@ BARE_LOOP = (
 DECODE_LOOP = (
     "import sys\n"
     "from pathlib import Path\n"
-    "from detectors.config import load_config\n"
+    "from friction_detector.detectors.config import load_config\n"
     "decode = load_config(Path(sys.argv[2])).decoder().decode\n"
     "with open(sys.argv[1], 'rb') as f:\n"
     "    for line in f:\n"
@@ -55,7 +55,7 @@ def main() -> int:
             check=True,
         )
     lines = sum(1 for _ in args.file.open("rb"))
-    friction = [python, "-m", "streams.cli"]
+    friction = [python, "-m", "friction_detector.streams.cli.main"]
     commands = {
         "bare read + orjson.loads (ceiling)": [python, "-c", BARE_LOOP, str(args.file)],
         "read + decode and validate, no detection": [python, "-c", DECODE_LOOP, str(args.file)]

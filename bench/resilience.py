@@ -38,11 +38,11 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from detectors.config import load_config  # noqa: E402
-from detectors.engine import DEFAULT_ALLOWED_LATENESS_MS  # noqa: E402
-from detectors.registry import installed_detectors  # noqa: E402
-from streams.local_kafka import LocalKafka  # noqa: E402
-from streams.replay import replay  # noqa: E402
+from friction_detector.detectors.config import load_config  # noqa: E402
+from friction_detector.detectors.engine import DEFAULT_ALLOWED_LATENESS_MS  # noqa: E402
+from friction_detector.detectors.registry import installed_detectors  # noqa: E402
+from friction_detector.streams.cli.replay import replay  # noqa: E402
+from friction_detector.streams.devkit.local_kafka import LocalKafka  # noqa: E402
 
 CONTRACT_DETECTORS = {
     "slow_checkout": "",
@@ -116,7 +116,8 @@ class Worker:
     ) -> None:
         self.log = log
         self.args = [
-            sys.executable, "-m", "streams.cli", "--config", str(config), "worker",
+            sys.executable, "-m", "friction_detector.streams.cli.main",
+            "--config", str(config), "worker",
             "--broker", f"kafka://{bootstrap}", "--app-id", names.app_id,
             "--input-topic", names.input, "--findings-topic", names.findings,
             "--dead-letter-topic", names.dead_letters, "--alerts-topic", names.alerts,

@@ -30,8 +30,8 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from streams.local_kafka import LocalKafka  # noqa: E402
-from streams.simulate import Traffic  # noqa: E402
+from friction_detector.streams.devkit.local_kafka import LocalKafka  # noqa: E402
+from friction_detector.streams.devkit.simulate import Traffic  # noqa: E402
 
 
 def free_port() -> int:
@@ -139,7 +139,8 @@ def start_worker(
         prefix = [str(spy), "record", "--rate", "200", "--format", "speedscope",
                   "-o", str(profile), "--"]  # fmt: skip
     args = prefix + [
-        sys.executable, "-m", "streams.cli", "--config", str(config), "worker",
+        sys.executable, "-m", "friction_detector.streams.cli.main",
+        "--config", str(config), "worker",
         "--broker", f"kafka://{bootstrap}", "--app-id", app_id, "--input-topic", topic,
         "--findings-topic", findings, "--metrics-port", "0", "--log-level", "INFO",
         "--idle-advance-s", "2", "--data-dir", str(log.parent / "worker-data"),

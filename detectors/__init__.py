@@ -1,9 +1,9 @@
 """Detection of customer-experience friction: the core, the plugin API and built-in detectors."""
 
-from detectors.api import Context, Detector, Param
-from detectors.events import BadInput, Event
-from detectors.findings import Finding
-from detectors.schema import NUMBER, OBJECT, STRING, STRING_LIST, Attr
+from friction_detector.detectors.api import Context, Detector, Param
+from friction_detector.detectors.events import BadInput, Event
+from friction_detector.detectors.findings import Finding
+from friction_detector.detectors.schema import NUMBER, OBJECT, STRING, STRING_LIST, Attr
 
 __all__ = [
     "NUMBER",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
-from detectors.events import Event
-from detectors.schema import EventSchema
+from friction_detector.detectors.events import Event
+from friction_detector.detectors.schema import EventSchema
 
 ParamValue = int | float | str | bool | list
 

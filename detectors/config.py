@@ -6,9 +6,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from detectors.api import Detector
-from detectors.engine import DEFAULT_ALLOWED_LATENESS_MS, DEFAULT_DEDUP_HORIZON_MS
-from detectors.events import (
+from friction_detector.detectors.api import Detector
+from friction_detector.detectors.engine import DEFAULT_ALLOWED_LATENESS_MS, DEFAULT_DEDUP_HORIZON_MS
+from friction_detector.detectors.events import (
     DEFAULT_MAX_ATTRS,
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_EVENT_BYTES,
@@ -17,8 +17,8 @@ from detectors.events import (
     MAX_DEPTH_CEILING,
     EventDecoder,
 )
-from detectors.registry import installed_detectors
-from detectors.schema import CONTRACT_TYPES, merge_schemas
+from friction_detector.detectors.registry import installed_detectors
+from friction_detector.detectors.schema import CONTRACT_TYPES, merge_schemas
 
 
 class ConfigError(Exception):

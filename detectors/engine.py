@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 
-from detectors.agenda import Agenda
-from detectors.api import Detector
-from detectors.events import Event, event_from_fields
-from detectors.findings import Finding
-from detectors.observer import EngineObserver
+from friction_detector.detectors.agenda import Agenda
+from friction_detector.detectors.api import Detector
+from friction_detector.detectors.events import Event, event_from_fields
+from friction_detector.detectors.findings import Finding
+from friction_detector.detectors.observer import EngineObserver
 
 DEFAULT_ALLOWED_LATENESS_MS = 30_000
 DEFAULT_DEDUP_HORIZON_MS = 15 * 60_000

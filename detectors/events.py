@@ -8,9 +8,8 @@ from functools import partial
 from typing import NamedTuple
 
 import orjson
-
-from detectors.schema import EventSchema
-from detectors.timefmt import format_time, parse_time
+from friction_detector.detectors.schema import EventSchema
+from friction_detector.detectors.timefmt import format_time, parse_time
 
 DEFAULT_MAX_EVENT_BYTES = 64 * 1024
 DEFAULT_MAX_FUTURE_MS = 60 * 60 * 1000

@@ -6,8 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 import orjson
-
-from detectors.timefmt import format_time
+from friction_detector.detectors.timefmt import format_time
 
 SEVERITIES = ("info", "warning", "critical")
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from detectors.events import Event
-from detectors.findings import Finding
+from friction_detector.detectors.events import Event
+from friction_detector.detectors.findings import Finding
 
 
 class EngineObserver:

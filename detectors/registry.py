@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from detectors.api import Detector
+from friction_detector.detectors.api import Detector
 
 ENTRY_POINT_GROUP = "friction.detectors"
 

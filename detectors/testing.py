@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import itertools
 
-from detectors.api import Detector
-from detectors.engine import Engine
-from detectors.events import BadInput, Event, EventDecoder
-from detectors.findings import Finding
-from detectors.observer import EngineObserver
-from detectors.schema import CONTRACT_TYPES, merge_schemas
-from detectors.timefmt import parse_time
+from friction_detector.detectors.api import Detector
+from friction_detector.detectors.engine import Engine
+from friction_detector.detectors.events import BadInput, Event, EventDecoder
+from friction_detector.detectors.findings import Finding
+from friction_detector.detectors.observer import EngineObserver
+from friction_detector.detectors.schema import CONTRACT_TYPES, merge_schemas
+from friction_detector.detectors.timefmt import parse_time
 
 _ids = itertools.count(1)
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import orjson
-
-from detectors.events import BadInput, Event
+from friction_detector.detectors.events import BadInput, Event
 
 DETECTOR_ERROR = "detector_error"
 # Comfortably under Kafka's default message.max.bytes (1,048,588), leaving room for the key,

@@ -1,8 +1,8 @@
 """Alerts: spikes of findings per segment, firing then resolved, in event time; no I/O here."""
 
-from detectors.alerts.alert import Alert
-from detectors.alerts.engine import AlertEngine
-from detectors.alerts.rules import (
+from friction_detector.detectors.alerts.alert import Alert
+from friction_detector.detectors.alerts.engine import AlertEngine
+from friction_detector.detectors.alerts.rules import (
     DEFAULT_RULES,
     AlertConfigError,
     AlertRule,

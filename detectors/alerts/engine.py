@@ -16,13 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from detectors.alerts.alert import Alert
-from detectors.alerts.baseline import Baseline
-from detectors.alerts.rules import AlertRule, AlertSettings
-from detectors.alerts.windows import WindowCounts, finding_series, measurement_series
-from detectors.findings import Finding
-from detectors.observer import EngineObserver
-from detectors.timefmt import format_time
+from friction_detector.detectors.alerts.alert import Alert
+from friction_detector.detectors.alerts.baseline import Baseline
+from friction_detector.detectors.alerts.rules import AlertRule, AlertSettings
+from friction_detector.detectors.alerts.windows import (
+    WindowCounts,
+    finding_series,
+    measurement_series,
+)
+from friction_detector.detectors.findings import Finding
+from friction_detector.detectors.observer import EngineObserver
+from friction_detector.detectors.timefmt import format_time
 
 SNAPSHOT_VERSION = 1
 

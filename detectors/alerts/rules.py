@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, fields, replace
 
-from detectors.findings import SEVERITIES
+from friction_detector.detectors.findings import SEVERITIES
 
 CONDITIONS = ("rate", "share", "baseline")
 SEASONALITIES = ("none", "hour_of_week")

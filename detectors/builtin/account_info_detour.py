@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from detectors.api import Context, Detector, Param
-from detectors.builtin.catalogue_types import types
-from detectors.builtin.segments import page_group
-from detectors.events import Event
+from friction_detector.detectors.api import Context, Detector, Param
+from friction_detector.detectors.builtin.catalogue_types import types
+from friction_detector.detectors.builtin.segments import page_group
+from friction_detector.detectors.events import Event
 
 MAX_REMEMBERED_STEPS = 100
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from detectors.api import Context, Detector
-from detectors.events import Event
+from friction_detector.detectors.api import Context, Detector
+from friction_detector.detectors.events import Event
 
 DEADLINE = "deadline"
 

@@ -7,7 +7,14 @@ schema merger never sees two versions of one attribute. Values that could identi
 
 from __future__ import annotations
 
-from detectors.schema import CONTRACT_TYPES, NUMBER, OBJECT, STRING, Attr, EventSchema
+from friction_detector.detectors.schema import (
+    CONTRACT_TYPES,
+    NUMBER,
+    OBJECT,
+    STRING,
+    Attr,
+    EventSchema,
+)
 
 AUTHORS = ("customer", "agent", "bot")
 

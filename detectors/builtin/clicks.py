@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-from detectors.api import Param
+from friction_detector.detectors.api import Param
 
 # Core Web Vitals, Interaction to Next Paint: good <= 200 ms, poor > 500 ms (web.dev/inp).
 INP_GOOD_MS = 200

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from detectors.api import Context, Detector, Param
-from detectors.builtin.catalogue_types import types
-from detectors.builtin.clicks import (
+from friction_detector.detectors.api import Context, Detector, Param
+from friction_detector.detectors.builtin.catalogue_types import types
+from friction_detector.detectors.builtin.clicks import (
     dead_after_param,
     ignore_param,
     inp_rating,
@@ -13,7 +13,7 @@ from detectors.builtin.clicks import (
     missing_response_param,
     target_segment,
 )
-from detectors.events import Event
+from friction_detector.detectors.events import Event
 
 
 class DeadClick(Detector):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from detectors.api import Context, Detector, Param
-from detectors.builtin.catalogue_types import types
-from detectors.builtin.clicks import ignore_param, is_ignored, target_segment
-from detectors.events import Event
+from friction_detector.detectors.api import Context, Detector, Param
+from friction_detector.detectors.builtin.catalogue_types import types
+from friction_detector.detectors.builtin.clicks import ignore_param, is_ignored, target_segment
+from friction_detector.detectors.events import Event
 
 MAX_REMEMBERED_CLICKS = 32
 

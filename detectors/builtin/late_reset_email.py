@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from detectors.api import Param
-from detectors.builtin.awaited_reply import AwaitedReply
-from detectors.events import Event
-from detectors.schema import CONTRACT_TYPES
+from friction_detector.detectors.api import Param
+from friction_detector.detectors.builtin.awaited_reply import AwaitedReply
+from friction_detector.detectors.events import Event
+from friction_detector.detectors.schema import CONTRACT_TYPES
 
 SEGMENT = "password_reset"
 

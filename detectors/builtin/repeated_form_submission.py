@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from detectors.api import Context, Detector, Param
-from detectors.events import Event
-from detectors.schema import CONTRACT_TYPES
+from friction_detector.detectors.api import Context, Detector, Param
+from friction_detector.detectors.events import Event
+from friction_detector.detectors.schema import CONTRACT_TYPES
 
 
 class RepeatedFormSubmission(Detector):

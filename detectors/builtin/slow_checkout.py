@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from detectors.api import Context, Detector, Param
-from detectors.builtin.segments import page_group
-from detectors.events import Event
-from detectors.schema import CONTRACT_TYPES
+from friction_detector.detectors.api import Context, Detector, Param
+from friction_detector.detectors.builtin.segments import page_group
+from friction_detector.detectors.events import Event
+from friction_detector.detectors.schema import CONTRACT_TYPES
 
 
 class SlowCheckout(Detector):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from detectors.api import Param
-from detectors.builtin.awaited_reply import AwaitedReply
-from detectors.builtin.catalogue_types import types
-from detectors.events import Event
+from friction_detector.detectors.api import Param
+from friction_detector.detectors.builtin.awaited_reply import AwaitedReply
+from friction_detector.detectors.builtin.catalogue_types import types
+from friction_detector.detectors.events import Event
 
 
 class SlowTicketResponse(AwaitedReply):

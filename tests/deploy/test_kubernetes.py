@@ -6,8 +6,7 @@ import tomllib
 from pathlib import Path
 
 import yaml
-
-from detectors.config import build_config
+from friction_detector.detectors.config import build_config
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = sorted((ROOT / "deploy" / "kubernetes").glob("*.yaml"))

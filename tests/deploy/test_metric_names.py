@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from friction_detector.streams.observability.metrics import FrictionMetrics
 from promql_names import metric_names
-
-from streams.metrics import FrictionMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "deploy" / "prometheus"

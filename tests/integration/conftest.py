@@ -12,9 +12,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from friction_detector.streams.devkit.local_kafka import LocalKafka
 from loopback import free_port, loopback_server, running_alertmanager
-
-from streams.local_kafka import LocalKafka
 
 
 def start_broker(home: Path) -> LocalKafka:

@@ -13,11 +13,10 @@ import uuid
 from pathlib import Path
 
 import orjson
+from friction_detector.detectors.config import load_config
+from friction_detector.detectors.registry import installed_detectors
+from friction_detector.streams.cli.replay import replay
 from kafka import KafkaConsumer, KafkaProducer
-
-from detectors.config import load_config
-from detectors.registry import installed_detectors
-from streams.replay import replay
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_DETECTORS = (
@@ -73,7 +72,7 @@ class Worker:
         config: Path,
         names: Names,
         log: Path,
-        launcher: tuple[str, ...] = ("-m", "streams.cli"),
+        launcher: tuple[str, ...] = ("-m", "friction_detector.streams.cli.main"),
     ) -> None:
         """`launcher` is what follows the interpreter: the CLI module, or a script wrapping it."""
         self.log = log

@@ -12,8 +12,7 @@ import sys
 import time
 
 from faust.tables.manager import TableManager
-
-from streams.cli import main
+from friction_detector.streams.cli.main import main
 
 LOSS_WINDOW_S = 3.0
 

@@ -12,8 +12,7 @@ import asyncio
 import sys
 
 from faust.tables.recovery import Recovery
-
-from streams.cli import main
+from friction_detector.streams.cli.main import main
 
 DELAY_S = 3.0
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 
 from conftest import get_json
-
-from detectors.alerts import Alert
-from streams.alertmanager import AlertmanagerClient
+from friction_detector.detectors.alerts import Alert
+from friction_detector.streams.observability.alertmanager import AlertmanagerClient
 
 
 def incident(status: str, starts_at_ms: int, ends_at_ms: int | None = None) -> Alert:

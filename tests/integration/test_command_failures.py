@@ -6,9 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from friction_detector.streams.cli.main import main
 from kafka import KafkaAdminClient, KafkaConsumer
-
-from streams.cli import main
 
 LIMIT = 1_048_576
 
@@ -62,8 +61,8 @@ def test_send_skips_a_line_under_the_limit_that_its_record_framing_takes_over(
 
 
 def worker(bootstrap: str, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "streams.cli", "worker", "--broker", bootstrap,
-               "--input-topic", "failing.input", "--metrics-port", "0",
+    command = [sys.executable, "-m", "friction_detector.streams.cli.main", "worker",
+               "--broker", bootstrap, "--input-topic", "failing.input", "--metrics-port", "0",
                "--data-dir", str(tmp_path), *extra]  # fmt: skip
     return subprocess.run(command, capture_output=True, text=True, timeout=60)
 

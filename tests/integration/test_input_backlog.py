@@ -6,13 +6,12 @@ import time
 import uuid
 
 import pytest
+from friction_detector.streams.kafka.settings import KafkaSettings
+from friction_detector.streams.worker.backlog import InputBacklog
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
-
-from streams.backlog import InputBacklog
-from streams.settings import KafkaSettings
 
 pytestmark = pytest.mark.kafka
 

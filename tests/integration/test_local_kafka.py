@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import socket
 
+from friction_detector.streams.devkit.local_kafka import LocalKafka
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-
-from streams.local_kafka import LocalKafka
 
 
 def test_messages_produced_to_a_new_topic_are_consumed_back_in_order(

@@ -19,14 +19,14 @@ from loopback import free_port, wait_http
 # watermark past them all: 6 page_load events, 3 slow_checkout findings, 1 alert firing.
 EXPORTER = r"""
 import sys, time
-from detectors.alerts import AlertEngine, AlertRule, AlertSettings
-from detectors.builtin.slow_checkout import SlowCheckout
-from detectors.engine import Engine
-from detectors.events import EventDecoder
-from detectors.observer import FanOut
-from detectors.schema import CONTRACT_TYPES
-from streams.alert_sink import count_alert
-from streams.metrics import FrictionMetrics
+from friction_detector.detectors.alerts import AlertEngine, AlertRule, AlertSettings
+from friction_detector.detectors.builtin.slow_checkout import SlowCheckout
+from friction_detector.detectors.engine import Engine
+from friction_detector.detectors.events import EventDecoder
+from friction_detector.detectors.observer import FanOut
+from friction_detector.detectors.schema import CONTRACT_TYPES
+from friction_detector.streams.cli.alert_sink import count_alert
+from friction_detector.streams.observability.metrics import FrictionMetrics
 
 metrics = FrictionMetrics({"page_load"}, version="test")
 rule = AlertRule(

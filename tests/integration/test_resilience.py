@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from streams.local_kafka import LocalKafka
+from friction_detector.streams.devkit.local_kafka import LocalKafka
 
 pytestmark = pytest.mark.kafka
 

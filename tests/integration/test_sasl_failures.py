@@ -10,10 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from friction_detector.streams.devkit.local_kafka import LocalKafka
 from kafka import KafkaConsumer
 from loopback import free_port
-
-from streams.local_kafka import LocalKafka
 
 USER, PASSWORD = "alice", "alice-secret"
 LIMIT_S = 10
@@ -53,7 +52,7 @@ def friction(broker: LocalKafka, password: str, *args: str) -> tuple[int, str, f
     }
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args],
+        [sys.executable, "-m", "friction_detector.streams.cli.main", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -11,9 +11,8 @@ import asyncio
 import uuid
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from friction_detector.streams.worker.faust_consumer import seek_to_committed_or_beginning
 from kafka import KafkaProducer
-
-from streams.faust_consumer import seek_to_committed_or_beginning
 
 RECORDS = 10
 

@@ -9,11 +9,10 @@ from pathlib import Path
 import orjson
 import pytest
 from conftest import get_json, query_series, running_prometheus
+from friction_detector.detectors.registry import installed_detectors
+from friction_detector.detectors.timefmt import format_time
 from helpers_worker import CONTRACT_DETECTORS, Names, TopicReader, Worker, produce_events
 from loopback import free_port
-
-from detectors.registry import installed_detectors
-from detectors.timefmt import format_time
 
 pytestmark = pytest.mark.kafka
 

@@ -8,6 +8,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from friction_detector.streams.worker.recovery_watchdog import CHECK_INTERVAL_S, STALL_S
 from helpers_worker import (
     FINDINGS_TIMEOUT_S,
     LATENESS_MS,
@@ -22,8 +23,6 @@ from helpers_worker import (
 )
 from loopback import free_port
 from prometheus_client.parser import text_string_to_metric_families
-
-from streams.recovery_watchdog import CHECK_INTERVAL_S, STALL_S
 
 pytestmark = pytest.mark.kafka
 

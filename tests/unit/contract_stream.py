@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import random
 
+from friction_detector.detectors.builtin.late_reset_email import LateResetEmail
+from friction_detector.detectors.builtin.long_chat_wait import LongChatWait
+from friction_detector.detectors.builtin.repeated_form_submission import RepeatedFormSubmission
+from friction_detector.detectors.builtin.slow_checkout import SlowCheckout
+from friction_detector.detectors.events import Event
+from friction_detector.detectors.testing import at
 from hypothesis import strategies as st
-
-from detectors.builtin.late_reset_email import LateResetEmail
-from detectors.builtin.long_chat_wait import LongChatWait
-from detectors.builtin.repeated_form_submission import RepeatedFormSubmission
-from detectors.builtin.slow_checkout import SlowCheckout
-from detectors.events import Event
-from detectors.testing import at
 
 T0 = at("2026-11-22T10:00:00Z")
 SECOND = 1000
@@ -120,7 +119,7 @@ CONTRACT_DETECTORS = (
 
 def contract_only(raw: dict | None = None) -> dict:
     """A raw configuration with every installed detector but the contract's four disabled."""
-    from detectors.registry import installed_detectors
+    from friction_detector.detectors.registry import installed_detectors
 
     raw = dict(raw or {})
     sections = {name: {"enabled": False} for name in installed_detectors()}

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import orjson
 from contract_stream import SECOND, T0, arrival_order, contract_detectors, event_streams
+from friction_detector.detectors.engine import Engine
+from friction_detector.detectors.events import Event
+from friction_detector.detectors.observer import EngineObserver
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from detectors.engine import Engine
-from detectors.events import Event
-from detectors.observer import EngineObserver
 
 LATENESS_MS = 30_000
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from streams import lines
-from streams.lines import LongLine, bounded_lines
+from friction_detector.streams.cli import lines
+from friction_detector.streams.cli.lines import LongLine, bounded_lines
 
 
 def read(data: bytes, limit: int) -> list:

@@ -6,11 +6,10 @@ import hashlib
 
 import orjson
 import pytest
+from friction_detector.detectors.events import TOO_LARGE, BadInput
+from friction_detector.streams.dead_letter import DEAD_LETTER_MAX_BYTES, dead_letter_record
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from detectors.events import TOO_LARGE, BadInput
-from streams.dead_letter import DEAD_LETTER_MAX_BYTES, dead_letter_record
 
 KAFKA_DEFAULT_MESSAGE_MAX_BYTES = 1_048_588
 TRUNCATION_FIELDS = {"raw_bytes", "raw_sha256", "raw_truncated"}

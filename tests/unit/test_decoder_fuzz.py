@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 
 import orjson
+from friction_detector.detectors.config import build_config
+from friction_detector.detectors.events import BAD_INPUT_REASONS, BadInput, Event, EventDecoder
+from friction_detector.streams.dead_letter import (
+    DEAD_LETTER_MAX_BYTES,
+    dead_letter_record,
+    detector_error_input,
+)
+from friction_detector.streams.worker.routing import encode_item
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-
-from detectors.config import build_config
-from detectors.events import BAD_INPUT_REASONS, BadInput, Event, EventDecoder
-from streams.dead_letter import DEAD_LETTER_MAX_BYTES, dead_letter_record, detector_error_input
-from streams.routing import encode_item
 
 NOW_MS = 1_795_342_503_120  # 2026-11-22T10:15:03.120Z
 DECODER = EventDecoder(build_config({}).decoder().schemas, now_ms=lambda: NOW_MS)

@@ -7,8 +7,7 @@ import asyncio
 
 import pytest
 from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
-
-from streams.delivery import Outgoing, deliver, refused_for_itself
+from friction_detector.streams.worker.delivery import Outgoing, deliver, refused_for_itself
 
 
 class Broker:

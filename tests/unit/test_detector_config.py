@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 from contract_stream import CONTRACT_DETECTORS, contract_only
-
-from detectors.builtin.slow_checkout import SlowCheckout
-from detectors.config import ConfigError, build_config, load_config
-from detectors.engine import DEFAULT_ALLOWED_LATENESS_MS, DEFAULT_DEDUP_HORIZON_MS
-from detectors.events import DEFAULT_MAX_EVENT_BYTES, MAX_DEPTH_CEILING
-from streams.cli import main
+from friction_detector.detectors.builtin.slow_checkout import SlowCheckout
+from friction_detector.detectors.config import ConfigError, build_config, load_config
+from friction_detector.detectors.engine import DEFAULT_ALLOWED_LATENESS_MS, DEFAULT_DEDUP_HORIZON_MS
+from friction_detector.detectors.events import DEFAULT_MAX_EVENT_BYTES, MAX_DEPTH_CEILING
+from friction_detector.streams.cli.main import main
 
 
 def config_error(raw: dict) -> str:
@@ -181,7 +180,7 @@ def test_detector_rejects_unknown_parameter_when_built_directly():
 
 
 def test_float_parameter_accepts_an_integer():
-    from detectors.api import Param
+    from friction_detector.detectors.api import Param
 
     assert Param(0.5, "a share").check("share", 1) is None
 
@@ -255,7 +254,9 @@ def listing(capsys, *args: str) -> dict[str, list[str]]:
 def test_detectors_list_shows_the_four_contract_detectors_enabled(capsys):
     blocks = listing(capsys)
     for name in CONTRACT_DETECTORS:
-        assert blocks[name][0].startswith(f"{name} (enabled, detectors.builtin.{name}): ")
+        assert blocks[name][0].startswith(
+            f"{name} (enabled, friction_detector.detectors.builtin.{name}): "
+        )
 
 
 @pytest.mark.parametrize("name", CONTRACT_DETECTORS)

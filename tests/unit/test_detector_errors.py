@@ -5,13 +5,12 @@ from __future__ import annotations
 import io
 
 import orjson
-
-from detectors import Context, Detector, Event
-from detectors.builtin.slow_checkout import SlowCheckout
-from detectors.config import Config
-from detectors.schema import CONTRACT_TYPES
-from detectors.testing import DetectorHarness, make_event
-from streams.replay import replay
+from friction_detector.detectors import Context, Detector, Event
+from friction_detector.detectors.builtin.slow_checkout import SlowCheckout
+from friction_detector.detectors.config import Config
+from friction_detector.detectors.schema import CONTRACT_TYPES
+from friction_detector.detectors.testing import DetectorHarness, make_event
+from friction_detector.streams.cli.replay import replay
 
 
 class Broken(Detector):

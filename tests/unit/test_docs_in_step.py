@@ -8,17 +8,16 @@ from pathlib import Path
 
 import orjson
 import pytest
-
-from detectors.config import EngineSettings
-from detectors.events import BAD_INPUT_REASONS, BadInput, EventDecoder
-from detectors.registry import installed_detectors
-from streams.dead_letter import DETECTOR_ERROR, dead_letter_record
+from friction_detector.detectors.config import EngineSettings
+from friction_detector.detectors.events import BAD_INPUT_REASONS, BadInput, EventDecoder
+from friction_detector.detectors.registry import installed_detectors
+from friction_detector.streams.dead_letter import DETECTOR_ERROR, dead_letter_record
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 BUILT_IN = {
     name: cls
     for name, cls in installed_detectors().items()
-    if cls.__module__.startswith("detectors.")
+    if cls.__module__.startswith("friction_detector.detectors.")
 }
 # The [engine] settings the decoder enforces; docs/events.md lists each with its default.
 LIMITS = {"max_event_bytes", "max_future_ms", "max_depth", "max_attrs", "max_string_chars"}

@@ -5,16 +5,15 @@ from __future__ import annotations
 import orjson
 import pytest
 from contract_stream import SECOND, T0, arrival_order, contract_detectors, event_streams
+from friction_detector.detectors.builtin.late_reset_email import LateResetEmail
+from friction_detector.detectors.builtin.long_chat_wait import LongChatWait
+from friction_detector.detectors.builtin.repeated_form_submission import RepeatedFormSubmission
+from friction_detector.detectors.builtin.slow_checkout import SlowCheckout
+from friction_detector.detectors.engine import DEFAULT_DEDUP_HORIZON_MS, Engine
+from friction_detector.detectors.events import Event
+from friction_detector.detectors.testing import DetectorHarness, make_event
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from detectors.builtin.late_reset_email import LateResetEmail
-from detectors.builtin.long_chat_wait import LongChatWait
-from detectors.builtin.repeated_form_submission import RepeatedFormSubmission
-from detectors.builtin.slow_checkout import SlowCheckout
-from detectors.engine import DEFAULT_DEDUP_HORIZON_MS, Engine
-from detectors.events import Event
-from detectors.testing import DetectorHarness, make_event
 
 LATENESS_MS = 30_000
 

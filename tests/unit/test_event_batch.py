@@ -8,8 +8,7 @@ import logging
 from types import SimpleNamespace
 
 import pytest
-
-from streams.batching import EventBatch
+from friction_detector.streams.worker.batching import EventBatch
 
 
 class Stream:

@@ -7,9 +7,8 @@ import time
 import orjson
 import pytest
 from contract_stream import contract_only
-
-from detectors.config import build_config
-from detectors.events import (
+from friction_detector.detectors.config import build_config
+from friction_detector.detectors.events import (
     FUTURE_TIME,
     INVALID_JSON,
     INVALID_VALUE,
@@ -24,7 +23,7 @@ from detectors.events import (
     Event,
     EventDecoder,
 )
-from detectors.schema import CONTRACT_TYPES
+from friction_detector.detectors.schema import CONTRACT_TYPES
 
 # 2026-11-22T10:15:03.120Z in epoch milliseconds.
 T_MS = 1_795_342_503_120

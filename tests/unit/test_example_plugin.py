@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
-
-from detectors.registry import installed_detectors
-from streams.cli import main
+from friction_detector.detectors.registry import installed_detectors
+from friction_detector.streams.cli.main import main
 
 
 def _rejections(path: Path, count: int) -> Path:

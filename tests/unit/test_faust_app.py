@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import faust
-
-from streams.faust_app import FrictionFaustApp, current_event
+from friction_detector.streams.worker.faust_app import FrictionFaustApp, current_event
 
 
 def test_resuming_the_flow_keeps_queued_records_and_clearing_empties_them() -> None:

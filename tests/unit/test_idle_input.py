@@ -8,11 +8,10 @@ import logging
 from types import SimpleNamespace
 
 import pytest
+from friction_detector.streams.worker.app import FrictionApp
+from friction_detector.streams.worker.progress import InputProgress
 from kafka import TopicPartition
 from kafka.errors import KafkaConnectionError
-
-from streams.app import FrictionApp
-from streams.progress import InputProgress
 
 
 class Clock:
@@ -88,7 +87,7 @@ def _idle(counts: _Counts, times: int) -> list[list[str]]:
 def test_quiet_partitions_with_unread_input_are_held_and_logged_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="streams.app")
+    caplog.set_level(logging.INFO, logger="friction_detector.streams.worker.app")
     answers = [{0: 0, 1: 0}, {0: 12, 1: 0}, {0: 3, 1: 0}, {0: 0, 1: 0}]
     assert _idle(_Counts(*answers), 4) == [["in:0", "in:1"], ["in:1"], ["in:1"], ["in:0", "in:1"]]
     assert [r.getMessage() for r in caplog.records] == [

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from detectors.builtin.long_chat_wait import LongChatWait
-from detectors.testing import DetectorHarness, at, make_event
+from friction_detector.detectors.builtin.long_chat_wait import LongChatWait
+from friction_detector.detectors.testing import DetectorHarness, at, make_event
 
 T0 = at("2026-11-22T10:00:00Z")
 SECOND = 1000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import urllib.request
 
-from streams.metrics import FrictionMetrics
+from friction_detector.streams.observability.metrics import FrictionMetrics
 
 
 def test_serve_listens_on_the_given_address_and_answers_there():

@@ -4,9 +4,8 @@ every key of the partition's store must."""
 from __future__ import annotations
 
 import pytest
-
-from streams.partition_store import own_key
-from streams.topics import partition_for
+from friction_detector.streams.kafka.topics import partition_for
+from friction_detector.streams.worker.partition_store import own_key
 
 
 @pytest.mark.parametrize("partitions", [1, 4, 7, 32])

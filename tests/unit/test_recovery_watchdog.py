@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.recovery_watchdog import StallTracker, recovery_progress
+from friction_detector.streams.worker.recovery_watchdog import StallTracker, recovery_progress
 
 
 def test_a_partition_behind_its_highwater_without_progress_is_stuck_after_the_stall_time() -> None:

@@ -10,9 +10,8 @@ import sys
 import orjson
 import pytest
 from contract_stream import contract_only
-
-from detectors.testing import at
-from streams.cli import main
+from friction_detector.detectors.testing import at
+from friction_detector.streams.cli.main import main
 
 T0 = at("2026-11-22T10:00:00Z")
 SECOND = 1000
@@ -264,7 +263,15 @@ def test_a_line_over_max_event_bytes_is_dead_lettered_with_its_head_only(config_
 def peak_rss_kib(config_path: str, path, tmp_path) -> int:
     """Peak resident memory of one `friction replay` process, from the kernel's accounting."""
     outputs = ["--findings", str(tmp_path / "f.jsonl"), "--dead-letter", str(tmp_path / "d.jsonl")]
-    command = [sys.executable, "-m", "streams.cli", "--config", config_path, "replay", str(path)]
+    command = [
+        sys.executable,
+        "-m",
+        "friction_detector.streams.cli.main",
+        "--config",
+        config_path,
+        "replay",
+        str(path),
+    ]
     command += outputs
     child = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(child.pid, 0)

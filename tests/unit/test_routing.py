@@ -4,9 +4,8 @@ progress, and read back as events."""
 from __future__ import annotations
 
 import orjson
-
-from detectors.events import Event
-from streams.routing import (
+from friction_detector.detectors.events import Event
+from friction_detector.streams.worker.routing import (
     RoutedBatch,
     decode_routed,
     encode_item,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from detectors.config import build_config
-from detectors.events import BadInput
-from detectors.registry import installed_detectors
-from streams.simulate import simulate, to_json
+from friction_detector.detectors.config import build_config
+from friction_detector.detectors.events import BadInput
+from friction_detector.detectors.registry import installed_detectors
+from friction_detector.streams.devkit.simulate import simulate, to_json
 
 
 class FakeClock:
@@ -47,6 +47,8 @@ def test_simulated_events_are_all_valid_contract_events():
 def test_every_built_in_detector_gets_incidents():
     _, injected = run(incident_rate=1.0)
     built_in = {
-        n for n, cls in installed_detectors().items() if cls.__module__.startswith("detectors.")
+        n
+        for n, cls in installed_detectors().items()
+        if cls.__module__.startswith("friction_detector.detectors.")
     }
     assert built_in <= {name for name, count in injected.items() if count > 0}

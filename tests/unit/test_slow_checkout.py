@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from detectors.builtin.slow_checkout import SlowCheckout
-from detectors.testing import DetectorHarness, at, make_event
+from friction_detector.detectors.builtin.slow_checkout import SlowCheckout
+from friction_detector.detectors.testing import DetectorHarness, at, make_event
 
 T0 = at("2026-11-22T10:00:00Z")
 MINUTE = 60_000

@@ -4,10 +4,9 @@ it is read, and one source far ahead makes no other source's events late."""
 from __future__ import annotations
 
 from contract_stream import SECOND, T0
-
-from detectors.builtin.long_chat_wait import LongChatWait
-from detectors.engine import Engine
-from detectors.events import Event
+from friction_detector.detectors.builtin.long_chat_wait import LongChatWait
+from friction_detector.detectors.engine import Engine
+from friction_detector.detectors.events import Event
 
 LATENESS_MS = 30_000
 

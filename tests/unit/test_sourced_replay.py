@@ -7,10 +7,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-
-from detectors.testing import at
-from streams.cli import main
-from streams.sourced import read_sourced, sourced_line
+from friction_detector.detectors.testing import at
+from friction_detector.streams.cli.main import main
+from friction_detector.streams.sources import read_sourced, sourced_line
 
 T0 = at("2026-11-22T10:00:00Z")
 SECOND = 1000
@@ -30,9 +29,9 @@ def chat(event_id: str, offset_s: int, conversation: str, author: str | None = N
 # later. A dump lists partition 1 first: followed by the newest event, the reply would be late.
 PARTITION_0 = [chat("a", 0, "c-0"), chat("b", 5, "c-0", author="agent")]
 PARTITION_1 = [chat(f"l{n}", 2000 + n, f"c-{n + 1}") for n in range(3)]
-SOURCED_DUMP = [
-    sourced_line("events", 1, n, value) for n, value in enumerate(PARTITION_1)
-] + [sourced_line("events", 0, n, value) for n, value in enumerate(PARTITION_0)]
+SOURCED_DUMP = [sourced_line("events", 1, n, value) for n, value in enumerate(PARTITION_1)] + [
+    sourced_line("events", 0, n, value) for n, value in enumerate(PARTITION_0)
+]
 
 
 def replay_file(tmp_path: Path, name: str, lines: list[bytes], *options: str) -> list[dict]:

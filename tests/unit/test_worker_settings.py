@@ -6,9 +6,8 @@ import argparse
 import importlib.util
 
 import pytest
-
-from streams.cli import build_parser
-from streams.settings import SettingsError, resolve
+from friction_detector.streams.cli.main import build_parser
+from friction_detector.streams.kafka.settings import SettingsError, resolve
 
 
 def _resolve_store(store: str) -> str:

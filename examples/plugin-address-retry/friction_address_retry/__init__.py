@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from detectors import STRING, Attr, Context, Detector, Event, Param
+from friction_detector.detectors import STRING, Attr, Context, Detector, Event, Param
 
 
 class AddressRetry(Detector):

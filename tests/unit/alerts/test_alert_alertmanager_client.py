@@ -9,9 +9,8 @@ from collections.abc import Iterator
 
 import orjson
 import pytest
-
-from detectors.alerts import Alert
-from streams.alertmanager import AlertmanagerClient
+from friction_detector.detectors.alerts import Alert
+from friction_detector.streams.observability.alertmanager import AlertmanagerClient
 
 T0 = 1_795_305_600_000
 

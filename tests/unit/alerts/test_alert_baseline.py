@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from detectors.alerts import AlertEngine, AlertRule, AlertSettings
-from detectors.alerts.baseline import Baseline, slot_of
-from detectors.findings import Finding
+from friction_detector.detectors.alerts import AlertEngine, AlertRule, AlertSettings
+from friction_detector.detectors.alerts.baseline import Baseline, slot_of
+from friction_detector.detectors.findings import Finding
 
 MIN = 60_000
 T0 = 1_795_000_000_000 - 1_795_000_000_000 % (60 * MIN)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import random
 
 import orjson
-
-from detectors.alerts import AlertEngine, AlertRule, AlertSettings
-from detectors.findings import Finding
+from friction_detector.detectors.alerts import AlertEngine, AlertRule, AlertSettings
+from friction_detector.detectors.findings import Finding
 
 MIN = 60_000
 T0 = 1_795_000_000_000 - 1_795_000_000_000 % (60 * MIN)  # an hour boundary

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-
-from detectors.timefmt import format_time
-from streams.cli import main
+from friction_detector.detectors.timefmt import format_time
+from friction_detector.streams.cli.main import main
 
 DAY_START = 1_795_305_600_000  # 2026-11-22T00:00:00Z
 MIN = 60_000

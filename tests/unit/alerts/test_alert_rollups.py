@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from friction_detector.detectors.alerts import AlertEngine, load_alert_settings
+from friction_detector.detectors.config import build_config
+from friction_detector.detectors.engine import Engine, store_key
+from friction_detector.detectors.events import Event
+from friction_detector.streams.kafka.topics import partition_for
+from friction_detector.streams.worker.rollups import Rollup, RollupMerger
 from test_alert_incident import day_of_events
-
-from detectors.alerts import AlertEngine, load_alert_settings
-from detectors.config import build_config
-from detectors.engine import Engine, store_key
-from detectors.events import Event
-from streams.rollups import Rollup, RollupMerger
-from streams.topics import partition_for
 
 PARTITIONS = 4
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from detectors.alerts import DEFAULT_RULES, AlertConfigError, load_alert_settings
-from detectors.alerts.rules import runbook_name
-from detectors.config import build_config
+from friction_detector.detectors.alerts import DEFAULT_RULES, AlertConfigError, load_alert_settings
+from friction_detector.detectors.alerts.rules import runbook_name
+from friction_detector.detectors.config import build_config
 
 CONTRACT_DETECTORS = {
     "slow_checkout",

@@ -6,8 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-
-from detectors.alerts import load_alert_settings
+from friction_detector.detectors.alerts import load_alert_settings
 
 ROOT = Path(__file__).resolve().parents[3]
 BASE = "https://github.com/friction-detector/friction-detector/blob/main/"

@@ -1,7 +1,6 @@
 import pytest
-
-from detectors.builtin.dead_click import DeadClick
-from detectors.testing import DetectorHarness, make_event
+from friction_detector.detectors.builtin.dead_click import DeadClick
+from friction_detector.detectors.testing import DetectorHarness, make_event
 
 T0 = 1_768_550_400_000  # 2026-01-16T08:00:00Z, a Friday on the hour, in the past
 

@@ -1,5 +1,5 @@
-from detectors.builtin.handoff_bounce import HandoffBounce
-from detectors.testing import DetectorHarness, make_event
+from friction_detector.detectors.builtin.handoff_bounce import HandoffBounce
+from friction_detector.detectors.testing import DetectorHarness, make_event
 
 T0 = 1_768_550_400_000  # 2026-01-16T08:00:00Z, a Friday on the hour, in the past
 

@@ -4,9 +4,14 @@ import random
 from collections import Counter
 
 import orjson
-
-from streams.cli import main
-from streams.incidents import HOUR, INJECTORS, MINUTE, background, clock_event
+from friction_detector.streams.cli.main import main
+from friction_detector.streams.devkit.incidents import (
+    HOUR,
+    INJECTORS,
+    MINUTE,
+    background,
+    clock_event,
+)
 
 T0 = 1_768_550_400_000  # 2026-01-16T08:00:00Z, a Friday on the hour, in the past
 

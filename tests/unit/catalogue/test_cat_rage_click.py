@@ -1,5 +1,5 @@
-from detectors.builtin.rage_click import RageClick
-from detectors.testing import DetectorHarness, make_event
+from friction_detector.detectors.builtin.rage_click import RageClick
+from friction_detector.detectors.testing import DetectorHarness, make_event
 
 T0 = 1_768_550_400_000  # 2026-01-16T08:00:00Z, a Friday on the hour, in the past
 

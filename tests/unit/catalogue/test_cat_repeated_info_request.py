@@ -1,7 +1,6 @@
 import pytest
-
-from detectors.builtin.repeated_info_request import RepeatedInfoRequest
-from detectors.testing import DetectorHarness, make_event
+from friction_detector.detectors.builtin.repeated_info_request import RepeatedInfoRequest
+from friction_detector.detectors.testing import DetectorHarness, make_event
 
 T0 = 1_768_550_400_000  # 2026-01-16T08:00:00Z, a Friday on the hour, in the past
 HASHES = {"name": "h-name", "street": "h-street", "postcode": "h-post"}

@@ -1,5 +1,5 @@
-from detectors.builtin.unannounced_delay import UnannouncedDelay
-from detectors.testing import DetectorHarness, make_event
+from friction_detector.detectors.builtin.unannounced_delay import UnannouncedDelay
+from friction_detector.detectors.testing import DetectorHarness, make_event
 
 T0 = 1_768_550_400_000  # 2026-01-16T08:00:00Z, a Friday on the hour, in the past
 HOUR = 3600_000

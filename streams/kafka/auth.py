@@ -15,10 +15,9 @@ from __future__ import annotations
 import time
 
 import kafka.errors as errors
+from friction_detector.streams.kafka.settings import KafkaSettings
 from kafka.net.manager import KafkaConnectionManager
 from kafka.net.selector import NetworkSelector
-
-from streams.settings import KafkaSettings
 
 CHECK_TIMEOUT_S = 10.0
 

@@ -11,8 +11,7 @@ from typing import Any
 
 import faust
 from faust.types import TP, Message
-
-from streams.metrics import FrictionMetrics
+from friction_detector.streams.observability.metrics import FrictionMetrics
 
 
 class KafkaClientSensor(faust.Sensor):

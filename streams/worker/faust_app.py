@@ -1,9 +1,9 @@
 """The Faust app class the worker runs: Faust's, with two guards against records lost around
-a rebalance, and the agents' event batches (streams/batching.py) finished before Faust waits
+a rebalance, and the agents' event batches (streams/worker/batching.py) finished before Faust waits
 for their acknowledgements.
 
 - Its Kafka transport sends partitions with no commit back to their start when Faust seeks
-  back to committed offsets (see streams/faust_consumer.py).
+  back to committed offsets (see streams/worker/faust_consumer.py).
 - Its flow control does not empty the stream queues when the flow resumes. When table recovery
   ends, Faust resumes the stream partitions, then waits for a seek to committed offsets, then
   resumes the flow, which empties every stream queue. Records the fetcher delivered during
@@ -22,11 +22,10 @@ from contextlib import contextmanager
 import faust
 import faust.streams as faust_streams
 from faust.types import EventT
+from friction_detector.streams.worker.batching import BATCH_LINGER_S, EventBatch, Finish, OnError
+from friction_detector.streams.worker.faust_consumer import use_seek_safe_consumer
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
-
-from streams.batching import BATCH_LINGER_S, EventBatch, Finish, OnError
-from streams.faust_consumer import use_seek_safe_consumer
 
 
 class FlowControlKeepingQueues(FlowControlEvent):

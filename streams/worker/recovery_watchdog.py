@@ -20,9 +20,8 @@ import time
 from collections.abc import Hashable, Iterable, Mapping
 
 import faust
+from friction_detector.streams.observability.metrics import FrictionMetrics
 from mode import Service
-
-from streams.metrics import FrictionMetrics
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """How much input the worker group has not read yet, per input partition.
 
-An idle input partition's progress follows the wall clock (see streams/progress.py). Input
+An idle input partition's progress follows the wall clock (see streams/worker/progress.py). Input
 on it that the group has not read yet would then arrive behind the watermark: late, after
 deadlines it answers had fired. The group's committed offsets say how much waits: a partition
 counts as idle only once they reach its end.
@@ -8,11 +8,10 @@ counts as idle only once they reach its end.
 
 from __future__ import annotations
 
+from friction_detector.streams.kafka.settings import KafkaSettings
+from friction_detector.streams.kafka.topics import partition_counts
 from kafka import KafkaAdminClient, TopicPartition
 from kafka.admin import OffsetSpec
-
-from streams.settings import KafkaSettings
-from streams.topics import partition_counts
 
 
 class InputBacklog:

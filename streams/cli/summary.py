@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
-from detectors.events import BadInput, Event
-from detectors.findings import Finding
-from detectors.observer import EngineObserver
-from streams.dead_letter import detector_error_input
+from friction_detector.detectors.events import BadInput, Event
+from friction_detector.detectors.findings import Finding
+from friction_detector.detectors.observer import EngineObserver
+from friction_detector.streams.dead_letter import detector_error_input
 
 
 class RunSummary(EngineObserver):

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 from typing import BinaryIO
 
-from detectors.config import ConfigError, load_config
-from detectors.registry import RegistryError, installed_detectors
-from streams.commands import add_streaming_commands
-from streams.local_kafka import add_kafka_commands
+from friction_detector.detectors.config import ConfigError, load_config
+from friction_detector.detectors.registry import RegistryError, installed_detectors
+from friction_detector.streams.cli.commands import add_streaming_commands
+from friction_detector.streams.devkit.local_kafka import add_kafka_commands
 
 
 def _open(files: contextlib.ExitStack, path: str | None, mode: str, default: BinaryIO) -> BinaryIO:
@@ -22,10 +22,10 @@ def _open(files: contextlib.ExitStack, path: str | None, mode: str, default: Bin
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from detectors.alerts import AlertConfigError, load_alert_settings
-    from streams.alert_sink import JsonLinesAlertSink
-    from streams.heap import long_lived_state
-    from streams.replay import replay
+    from friction_detector.detectors.alerts import AlertConfigError, load_alert_settings
+    from friction_detector.streams.cli.alert_sink import JsonLinesAlertSink
+    from friction_detector.streams.cli.heap import long_lived_state
+    from friction_detector.streams.cli.replay import replay
 
     config = load_config(args.config)
     try:

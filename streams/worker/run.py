@@ -5,16 +5,15 @@ from __future__ import annotations
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
+from friction_detector.detectors.config import Config
+from friction_detector.streams.kafka.auth import AuthenticationFailed, check_authentication
+from friction_detector.streams.kafka.failures import report_failure
+from friction_detector.streams.kafka.settings import SettingsError, WorkerSettings
+from friction_detector.streams.kafka.topics import ensure_topics
+from friction_detector.streams.observability.metrics import FrictionMetrics
+from friction_detector.streams.worker.app import FrictionApp
+from friction_detector.streams.worker.recovery_watchdog import RecoveryWatchdog
 from kafka.errors import KafkaError
-
-from detectors.config import Config
-from streams.app import FrictionApp
-from streams.commands import report_failure
-from streams.kafka_check import AuthenticationFailed, check_authentication
-from streams.metrics import FrictionMetrics
-from streams.recovery_watchdog import RecoveryWatchdog
-from streams.settings import SettingsError, WorkerSettings
-from streams.topics import ensure_topics
 
 
 def _version() -> str:

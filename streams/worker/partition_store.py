@@ -7,8 +7,7 @@ from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 
 import faust
 from faust.types import TP
-
-from streams.topics import partition_for
+from friction_detector.streams.kafka.topics import partition_for
 
 _DELETED = object()
 
@@ -86,7 +85,7 @@ class PartitionStore(MutableMapping):
         messages that made the changes. This is what `table[key] = value` does, with the
         changelog record serialized as Faust serializes it, minus Faust's per-write send
         buffer (which cost several times more than detection) and its table sensors. Run it
-        with an event of this partition current (`streams.faust_app.current_event`): a RocksDB
+        with an event of this partition current (`faust_app.current_event`): a RocksDB
         store writes to the database of the current event's partition.
         """
         table = self.table

@@ -12,11 +12,10 @@ import contextlib
 import functools
 import time
 
+from friction_detector.streams.kafka.settings import KafkaSettings, SettingsError
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.partitioner.default import murmur2
-
-from streams.settings import KafkaSettings, SettingsError
 
 
 @functools.lru_cache(maxsize=1 << 16)

@@ -1,23 +1,23 @@
-"""The Faust app: two thin agents around the detection core, state in a changelogged table.
+"""The Faust app: a routing and a detection agent around the detection core, state in a
+changelogged table.
 
-Both agents work in batches (streams/batching.py): events are handled one by one and
-acknowledged once what a batch produced is in Kafka (streams/delivery.py). A message whose
-handling raises goes to the dead letters, and the batch goes on. Stage 1 (`route`) reads the
-input topics, decodes, dead-letters bad input and sends each (detector, key) item to the
-internal routed topic, on the partition of that state key, grouped into one message per
-partition and batch (streams/routing.py), with how far each input partition has read in event
-time (streams/progress.py). Stage 2 (`detect`) reads the routed topic with one `Engine` per
-partition, whose store is the partition's slice of a Faust table (streams/partition_store.py),
-and whose watermark follows the slowest input partition. Everything an engine touches while
-handling a message of partition P is a key of P, and the worker writes the partition's changes
-to changelog partition P, so a restart or rebalance recovers exactly that partition's state. A
-timer reports the progress to every routed partition; an input partition that is quiet for
-`idle_advance_s`, and that the group has read all of (streams/backlog.py), follows the wall
-clock, so deadlines fire at night too.
+Both agents work in batches (batching.py): events are handled one by one and acknowledged once
+what a batch produced is in Kafka (delivery.py). A message whose handling raises goes to the
+dead letters, and the batch goes on. Stage 1 (`route`) reads the input topics, decodes,
+dead-letters bad input and sends each (detector, key) item to the internal routed topic, on the
+partition of that state key, grouped into one message per partition and batch (routing.py),
+with how far each input partition has read in event time (progress.py). Stage 2 (`detect`)
+reads the routed topic with one `Engine` per partition, whose store is the partition's slice of
+a Faust table (partition_store.py), and whose watermark follows the slowest input partition.
+Everything an engine touches while handling a message of partition P is a key of P, and the
+worker writes the partition's changes to changelog partition P, so a restart or rebalance
+recovers exactly that partition's state. A timer reports the progress to every routed
+partition; an input partition that is quiet for `idle_advance_s`, and that the group has read
+all of (backlog.py), follows the wall clock, so deadlines fire at night too.
 
 Alerting (`alert`): each engine also counts its findings and measurements in a rollup; a
 timer sends the rollups to a one-partition topic, whose owner merges them into the alert
-engine (see streams/alerting.py) and publishes alerts to the alerts topic and Alertmanager.
+engine (see streams/worker/alerting.py) and publishes alerts to the alerts topic and Alertmanager.
 """
 
 from __future__ import annotations
@@ -30,24 +30,24 @@ from pathlib import Path
 
 import faust
 import orjson
-from kafka.errors import KafkaError
-
-from detectors.config import Config
-from detectors.engine import KEY_SEPARATOR, SOURCES_KEY, Engine, store_key
-from detectors.events import BadInput, Event
-from detectors.findings import Finding
-from detectors.observer import EngineObserver, FanOut
-from streams.alerting import WorkerAlerting
-from streams.alertmanager import AlertmanagerClient
-from streams.backlog import InputBacklog
-from streams.dead_letter import dead_letter_record, detector_error_input
-from streams.delivery import Outgoing, deliver
-from streams.faust_app import FrictionFaustApp, current_event
-from streams.kafka_sensor import KafkaClientSensor
-from streams.metrics import FrictionMetrics
-from streams.partition_store import PartitionStore, own_key
-from streams.progress import InputProgress
-from streams.routing import (
+from friction_detector.detectors.config import Config
+from friction_detector.detectors.engine import KEY_SEPARATOR, SOURCES_KEY, Engine, store_key
+from friction_detector.detectors.events import BadInput, Event
+from friction_detector.detectors.findings import Finding
+from friction_detector.detectors.observer import EngineObserver, FanOut
+from friction_detector.streams.dead_letter import dead_letter_record, detector_error_input
+from friction_detector.streams.kafka.settings import WorkerSettings
+from friction_detector.streams.kafka.topics import partition_for
+from friction_detector.streams.observability.alertmanager import AlertmanagerClient
+from friction_detector.streams.observability.kafka_sensor import KafkaClientSensor
+from friction_detector.streams.observability.metrics import FrictionMetrics
+from friction_detector.streams.worker.alerting import WorkerAlerting
+from friction_detector.streams.worker.backlog import InputBacklog
+from friction_detector.streams.worker.delivery import Outgoing, deliver
+from friction_detector.streams.worker.faust_app import FrictionFaustApp, current_event
+from friction_detector.streams.worker.partition_store import PartitionStore, own_key
+from friction_detector.streams.worker.progress import InputProgress
+from friction_detector.streams.worker.routing import (
     RoutedBatch,
     decode_routed,
     encode_item,
@@ -56,8 +56,7 @@ from streams.routing import (
     input_source,
     source_topic,
 )
-from streams.settings import WorkerSettings
-from streams.topics import partition_for
+from kafka.errors import KafkaError
 
 log = logging.getLogger(__name__)
 
@@ -290,12 +289,12 @@ class FrictionApp:
     # -- stage 1 ------------------------------------------------------------------------
 
     async def _route(self, stream) -> None:
-        """Decode and route input in batches (streams/batching.py).
+        """Decode and route input in batches (batching.py).
 
-        A batch's routes travel as one routed message per routed partition (streams/routing.py)
-        with the input partitions' progress, and its bad input as dead letters; the batch's
-        input messages are acknowledged once the broker has all of them, so an input offset is
-        never committed ahead of what it routed.
+        A batch's routes travel as one routed message per routed partition (routing.py) with the
+        input partitions' progress, and its bad input as dead letters; the batch's input
+        messages are acknowledged once the broker has all of them, so an input offset is never
+        committed ahead of what it routed.
         """
         decode = self.decoder.decode
         metrics = self.metrics

@@ -5,16 +5,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
-import traceback
 from pathlib import Path
 
-from detectors.config import load_config
-from streams.settings import (
+from friction_detector.detectors.config import load_config
+from friction_detector.streams.kafka.failures import report_failure
+from friction_detector.streams.kafka.settings import (
     KafkaSettings,
     SettingsError,
     add_kafka_options,
@@ -39,38 +38,12 @@ def _settings(args: argparse.Namespace, worker: bool = False):
         return None
 
 
-MAX_REASON_CHARS = 300
-_BROKER_MESSAGE = re.compile(r"""error_message=(?:'([^']+)'|"([^"]+)")""")
-
-
-def report_failure(command: str, what: str, err: BaseException, debug: bool = False) -> None:
-    """One line on standard error naming what failed and why; the traceback only when debugging."""
-    print(f"friction {command}: {what}: {short_reason(err)}", file=sys.stderr, flush=True)
-    if debug:
-        traceback.print_exception(err)
-
-
-def short_reason(err: BaseException) -> str:
-    """The error in a readable line.
-
-    kafka-python puts a whole request and response in some errors (kilobytes); the broker's own
-    `error_message` in it is what a user needs.
-    """
-    text = " ".join(str(err).split()) or type(err).__name__
-    if len(text) <= MAX_REASON_CHARS:
-        return text
-    found = _BROKER_MESSAGE.search(text)
-    if found:
-        return f"{type(err).__name__}: {found.group(1) or found.group(2)}"
-    return text[:MAX_REASON_CHARS] + "..."
-
-
 def _brokers(settings: KafkaSettings) -> str:
     return ",".join(settings.bootstrap)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from streams.worker import run_worker
+    from friction_detector.streams.worker.run import run_worker
 
     config = load_config(args.config)
     settings = _settings(args, worker=True)
@@ -81,10 +54,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_send(args: argparse.Namespace) -> int:
     """Exit 1 when a line was skipped (over the message limit), so scripts notice."""
+    from friction_detector.streams.cli.send import send_file
+    from friction_detector.streams.kafka.auth import AuthenticationFailed, check_authentication
     from kafka.errors import KafkaError
-
-    from streams.kafka_check import AuthenticationFailed, check_authentication
-    from streams.send import send_file
 
     settings = _settings(args)
     if settings is None:
@@ -107,10 +79,9 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
+    from friction_detector.streams.cli.tail import tail
+    from friction_detector.streams.kafka.auth import AuthenticationFailed, check_authentication
     from kafka.errors import KafkaError
-
-    from streams.kafka_check import AuthenticationFailed, check_authentication
-    from streams.tail import tail
 
     settings = _settings(args)
     if settings is None:
@@ -136,7 +107,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from streams.simulate import simulate, to_json
+    from friction_detector.streams.devkit.simulate import simulate, to_json
 
     if args.rate <= 0 or not 0 <= args.incident_rate <= 1:
         print("friction simulate: --rate must be > 0, --incident-rate in [0, 1]", file=sys.stderr)
@@ -156,10 +127,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             simulate(emit, args.rate, args.incident_rate, args.duration, args.seed)
         return 0
 
+    from friction_detector.streams.cli.send import message_key, producer_for
+    from friction_detector.streams.kafka.auth import AuthenticationFailed, check_authentication
     from kafka.errors import KafkaError
-
-    from streams.kafka_check import AuthenticationFailed, check_authentication
-    from streams.send import message_key, producer_for
 
     settings = _settings(args)
     if settings is None:
@@ -206,8 +176,8 @@ def _stop(proc: subprocess.Popen, name: str, timeout: float = 20) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Local broker, a worker, live traffic, findings on the terminal; Ctrl-C stops it all."""
-    from streams.local_kafka import BrokerError, LocalKafka
-    from streams.tail import tail
+    from friction_detector.streams.cli.tail import tail
+    from friction_detector.streams.devkit.local_kafka import BrokerError, LocalKafka
 
     home = Path(args.home)
     home.mkdir(parents=True, exist_ok=True)
@@ -223,7 +193,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if config is None:
         config = home / "demo.toml"
         config.write_text(DEMO_CONFIG)
-    cli = [sys.executable, "-m", "streams.cli", "--config", str(config)]
+    cli = [sys.executable, "-m", "friction_detector.streams.cli.main", "--config", str(config)]
     broker_url = f"kafka://{broker.bootstrap}"
     env = {**os.environ, "FRICTION_KAFKA_BROKER": broker_url}
     children: list[tuple[str, subprocess.Popen]] = []

@@ -10,9 +10,8 @@ finds what the live stream found.
 from __future__ import annotations
 
 import orjson
-
-from detectors.events import MISSING_FIELD, NOT_OBJECT, BadInput
-from streams.routing import input_source
+from friction_detector.detectors.events import MISSING_FIELD, NOT_OBJECT, BadInput
+from friction_detector.streams.worker.routing import input_source
 
 
 def sourced_line(topic: str, partition: int, offset: int, value: bytes | None) -> bytes:

@@ -8,11 +8,11 @@ engine's snapshot in a table so a restart resumes the incident rather than pagin
 
 from __future__ import annotations
 
-from detectors.alerts import Alert, AlertEngine, load_alert_settings
-from detectors.config import Config
-from streams.alert_sink import count_alert
-from streams.metrics import FrictionMetrics
-from streams.rollups import Rollup, RollupMerger
+from friction_detector.detectors.alerts import Alert, AlertEngine, load_alert_settings
+from friction_detector.detectors.config import Config
+from friction_detector.streams.cli.alert_sink import count_alert
+from friction_detector.streams.observability.metrics import FrictionMetrics
+from friction_detector.streams.worker.rollups import Rollup, RollupMerger
 
 
 class WorkerAlerting:

@@ -14,11 +14,10 @@ import time
 from typing import BinaryIO, NamedTuple, TextIO
 
 import orjson
+from friction_detector.streams.cli.lines import LongLine, bounded_lines
+from friction_detector.streams.kafka.settings import KafkaSettings
 from kafka import KafkaProducer
 from kafka.errors import MessageSizeTooLargeError
-
-from streams.lines import LongLine, bounded_lines
-from streams.settings import KafkaSettings
 
 PROGRESS_EVERY_S = 2.0
 

@@ -11,12 +11,12 @@ up with thousands of events per second.
 Faust waits for every message it handed out to be acknowledged before partitions are revoked
 and before the worker stops. An agent waiting for input with a batch held would never finish
 it (if everything queued behind the batch was then skipped, or the worker is stopping), so
-the app finishes held batches first (`finish_held`, see streams/faust_app.py), and a timer
+the app finishes held batches first (`finish_held`, see streams/worker/faust_app.py), and a timer
 finishes any batch left waiting longer than `linger_s` (`finish_stale`).
 
 A message whose handling raises is the message's fault, not the batch's: `on_error` turns it
 into a dead letter and the batch goes on. A batch that fails (its outputs could not be sent:
-the broker is down, say; streams/delivery.py replaces records refused for their own sake)
+the broker is down, say; streams/worker/delivery.py replaces records refused for their own sake)
 keeps its events unacknowledged for good and reports the failure: the worker stops without
 committing them, and its successor reads them again.
 """

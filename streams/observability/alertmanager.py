@@ -19,9 +19,8 @@ import urllib.request
 from collections.abc import Callable
 
 import orjson
-
-from detectors.alerts import Alert
-from detectors.timefmt import format_time
+from friction_detector.detectors.alerts import Alert
+from friction_detector.detectors.timefmt import format_time
 
 log = logging.getLogger(__name__)
 

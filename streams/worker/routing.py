@@ -18,8 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import orjson
-
-from detectors.events import Event, event_from_fields
+from friction_detector.detectors.events import Event, event_from_fields
 
 # Kafka's default maximum message size is 1 MiB; a group is split well below it.
 ROUTED_MESSAGE_BYTES = 256 * 1024

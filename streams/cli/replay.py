@@ -8,15 +8,15 @@ import time
 from collections.abc import Callable
 from typing import BinaryIO
 
-from detectors.alerts import Alert, AlertEngine, load_alert_settings
-from detectors.config import Config
-from detectors.engine import Engine
-from detectors.events import TOO_LARGE, BadInput
-from detectors.observer import FanOut
-from streams.dead_letter import dead_letter_record
-from streams.lines import LongLine, bounded_lines
-from streams.sourced import read_sourced
-from streams.summary import RunSummary
+from friction_detector.detectors.alerts import Alert, AlertEngine, load_alert_settings
+from friction_detector.detectors.config import Config
+from friction_detector.detectors.engine import Engine
+from friction_detector.detectors.events import TOO_LARGE, BadInput
+from friction_detector.detectors.observer import FanOut
+from friction_detector.streams.cli.lines import LongLine, bounded_lines
+from friction_detector.streams.cli.summary import RunSummary
+from friction_detector.streams.dead_letter import dead_letter_record
+from friction_detector.streams.sources import read_sourced
 
 PROGRESS_EVERY_S = 2.0
 _CHECK_EVERY_LINES = 1 << 15
@@ -78,7 +78,7 @@ def replay(
 
     With `alert_sink`, the alert engine of `[alerts]` runs beside the detectors and hands each
     firing and resolved message to the sink as the watermark passes it. With `sourced`, each
-    line is a sourced line (streams/sourced.py) and event time follows the slowest partition,
+    line is a sourced line (streams/sources.py) and event time follows the slowest partition,
     as in the worker; a file (not a pipe) is read twice, first for its partitions, so the
     watermark waits for every one of them.
     """

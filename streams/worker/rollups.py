@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections import Counter
 
 import orjson
-
-from detectors.alerts import AlertEngine
-from detectors.alerts.windows import finding_series, measurement_series
-from detectors.findings import Finding
-from detectors.observer import EngineObserver
+from friction_detector.detectors.alerts import AlertEngine
+from friction_detector.detectors.alerts.windows import finding_series, measurement_series
+from friction_detector.detectors.findings import Finding
+from friction_detector.detectors.observer import EngineObserver
 
 
 class Rollup(EngineObserver):

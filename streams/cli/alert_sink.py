@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import BinaryIO
 
-from detectors.alerts import Alert
+from friction_detector.detectors.alerts import Alert
 
 
 class JsonLinesAlertSink:

@@ -3,7 +3,7 @@
 Traffic is a stream of scenarios: a shopper who loads pages and checks out, clicks, fills in a
 form, asks for a password reset and gets the email, chats with an agent. A share of scenarios
 (`--incident-rate`) is an incident that one detector reports: the four contract detectors
-here, plus every catalogue detector's incident from `streams.incidents`.
+here, plus every catalogue detector's incident from `friction_detector.streams.devkit.incidents`.
 Each scenario's events are scheduled at their event times from now and sent when due, so event
 time follows the wall clock as it does in production.
 """
@@ -19,8 +19,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 
 import orjson
-
-from streams.incidents import INJECTORS, event, new_id
+from friction_detector.streams.devkit.incidents import INJECTORS, event, new_id
 
 SECOND = 1000
 Scenario = Callable[[int, random.Random], list[dict]]
@@ -120,7 +119,7 @@ INCIDENTS: dict[str, Scenario] = {
 
 
 def incident_catalogue(use_catalogue: bool = True) -> dict[str, Scenario]:
-    """The contract incidents, plus one per catalogue detector from `streams.incidents`."""
+    """The contract incidents, plus one per catalogue detector from the incidents module."""
     incidents = dict(INCIDENTS)
     if use_catalogue:
         for name, inject in INJECTORS.items():

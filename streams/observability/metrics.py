@@ -9,11 +9,10 @@ from __future__ import annotations
 import time
 from wsgiref.simple_server import WSGIServer
 
+from friction_detector.detectors.events import Event
+from friction_detector.detectors.findings import Finding
+from friction_detector.detectors.observer import EngineObserver
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
-
-from detectors.events import Event
-from detectors.findings import Finding
-from detectors.observer import EngineObserver
 
 DEFAULT_METRICS_PORT = 9108
 

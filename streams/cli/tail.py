@@ -6,10 +6,9 @@ import sys
 from typing import TextIO
 
 import orjson
+from friction_detector.streams.kafka.settings import KafkaSettings
+from friction_detector.streams.sources import sourced_line
 from kafka import KafkaConsumer
-
-from streams.settings import KafkaSettings
-from streams.sourced import sourced_line
 
 
 def describe(topic: str, value: bytes) -> str:
@@ -46,7 +45,7 @@ def tail(
 ) -> int:
     """Follow `topics` until interrupted (or `max_messages`, or idle for `idle_timeout_s`).
 
-    `with_source` prints sourced lines (streams/sourced.py): a dump `friction replay --sourced`
+    `with_source` prints sourced lines (streams/sources.py): a dump `friction replay --sourced`
     reads as the worker read the topic."""
     consumer = KafkaConsumer(
         *topics,
