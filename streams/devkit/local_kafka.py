@@ -1,7 +1,7 @@
 """A single-node Apache Kafka broker (KRaft mode) for development and integration tests.
 
-The broker's jars come from Maven Central through ``deploy/kafka/pom.xml``, so the only
-requirements are Java 17 and Maven: no Kafka download, no container runtime.
+The broker's jars come from Maven Central through ``kafka/pom.xml`` beside this module, so the
+only requirements are Java 17 and Maven: no Kafka download, no container runtime.
 """
 
 from __future__ import annotations
@@ -18,11 +18,14 @@ import sys
 import time
 import uuid
 import xml.etree.ElementTree as ET
+from importlib.resources import as_file, files
 from pathlib import Path
 from string import Template
 
-DEPLOY_DIR = Path(__file__).resolve().parent.parent / "deploy" / "kafka"
-POM = DEPLOY_DIR / "pom.xml"
+# The pom, the config template and the logging config are package data (pyproject.toml), so an
+# installed wheel starts the broker without the source tree.
+BROKER_FILES = files("friction_detector.streams.devkit") / "kafka"
+POM = BROKER_FILES / "pom.xml"
 DEFAULT_HOME = Path(".friction") / "kafka"
 JAVA_HINT = "install Java 17 (Debian: apt-get install openjdk-17-jre-headless)"
 MAVEN_HINT = "install Maven 3.8 or newer (Debian: apt-get install maven)"
@@ -35,7 +38,8 @@ class BrokerError(RuntimeError):
 def kafka_version() -> str:
     """The Kafka version pinned in the pom, so the cache folder follows the pin."""
     ns = {"m": "http://maven.apache.org/POM/4.0.0"}
-    node = ET.parse(POM).getroot().find("m:properties/m:kafka.version", ns)
+    with POM.open("rb") as pom:
+        node = ET.parse(pom).getroot().find("m:properties/m:kafka.version", ns)
     if node is None or not node.text:
         raise BrokerError(f"{POM} has no <kafka.version> property")
     return node.text.strip()
@@ -143,21 +147,22 @@ class LocalKafka:
             file=sys.stderr,
         )
         started = time.monotonic()
-        result = subprocess.run(
-            [
-                mvn,
-                "-q",
-                "-B",
-                "-f",
-                str(POM),
-                "dependency:copy-dependencies",
-                f"-DoutputDirectory={scratch}",
-                "-DincludeScope=runtime",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        with as_file(POM) as pom:
+            result = subprocess.run(
+                [
+                    mvn,
+                    "-q",
+                    "-B",
+                    "-f",
+                    str(pom),
+                    "dependency:copy-dependencies",
+                    f"-DoutputDirectory={scratch}",
+                    "-DincludeScope=runtime",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
         if result.returncode != 0:
             shutil.rmtree(scratch, ignore_errors=True)
             output = (result.stdout + result.stderr).strip().splitlines()
@@ -179,14 +184,20 @@ class LocalKafka:
             "-Xmx512m",
             "-cp",
             str(self.libs / "*"),
-            f"-Dlog4j.configuration={(DEPLOY_DIR / 'log4j.properties').as_uri()}",
+            f"-Dlog4j.configuration={self.log4j_config.as_uri()}",
             f"-Dkafka.logs.dir={self.home / 'logs'}",
             main,
             *args,
         ]
 
+    @property
+    def log4j_config(self) -> Path:
+        return self.home / "log4j.properties"
+
     def _render_config(self) -> Path:
-        template = Template((DEPLOY_DIR / "server.properties").read_text())
+        """Write the broker's config files into ``home``, where they outlive this process."""
+        self.log4j_config.write_text((BROKER_FILES / "log4j.properties").read_text())
+        template = Template((BROKER_FILES / "server.properties").read_text())
         config = self.home / "server.properties"
         text = template.substitute(
             port=self.port,
