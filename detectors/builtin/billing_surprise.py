@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from friction_detector.detectors.api import Context, Detector, Param
-from friction_detector.detectors.builtin.catalogue_types import types
 from friction_detector.detectors.events import Event
+from friction_detector.detectors.schema import types
 
 MAX_REMEMBERED_INVOICES = 20
 

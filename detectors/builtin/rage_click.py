@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 from friction_detector.detectors.api import Context, Detector, Param
-from friction_detector.detectors.builtin.catalogue_types import types
 from friction_detector.detectors.builtin.clicks import (
     dead_after_param,
     ignore_param,
@@ -15,6 +14,7 @@ from friction_detector.detectors.builtin.clicks import (
     target_segment,
 )
 from friction_detector.detectors.events import Event
+from friction_detector.detectors.schema import types
 
 MAX_REMEMBERED_CLICKS = 64
 

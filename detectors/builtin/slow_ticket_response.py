@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from friction_detector.detectors.api import Param
 from friction_detector.detectors.builtin.awaited_reply import AwaitedReply
-from friction_detector.detectors.builtin.catalogue_types import types
 from friction_detector.detectors.events import Event
+from friction_detector.detectors.schema import types
 
 
 class SlowTicketResponse(AwaitedReply):
