@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from friction_detector.detectors.events import Event
 from friction_detector.detectors.schema import EventSchema
 
-ParamValue = int | float | str | bool | list
+ParamValue = int | float | str | bool | list[str]
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,10 @@ class Param:
         if self.maximum is not None and value > self.maximum:
             return f"{name} must be <= {self.maximum:g}, got {value!r}"
         return None
+
+    def annotation(self) -> object:
+        """The type a detector annotates this parameter's attribute with: `threshold_ms: int`."""
+        return list[str] if isinstance(self.default, list) else type(self.default)
 
 
 class Context(Protocol):
@@ -62,13 +68,14 @@ class Context(Protocol):
     def observe(self, measurement: str, seconds: float, segment: str = "") -> None: ...
 
 
-class Detector:
+class Detector(ABC):
     """Base class of every detector, built-in or plugin.
 
-    A subclass declares `name`, `description`, `consumes` (event type -> attribute rules),
-    `params` and `state_ttl_ms`, and implements `key`, `on_event` and, if it sets deadlines,
-    `on_deadline`. State is a plain dict per key that must serialise with orjson; the engine
-    stores it, delivers events in event-time order, and drops the key once it is idle.
+    A subclass declares `name`, `description`, `consumes` (event type -> attribute rules) and
+    `params`, annotates each parameter as an attribute of its type (`threshold_ms: int`), and
+    implements `state_ttl_ms`, `key`, `on_event` and, if it sets deadlines, `on_deadline`.
+    State is a plain dict per key that must serialise with orjson; the engine stores it,
+    delivers events in event-time order, and drops the key once it is idle.
     """
 
     name: ClassVar[str]
@@ -87,16 +94,49 @@ class Detector:
                 raise ValueError(f"{self.name}: {problem}")
             setattr(self, pname, float(value) if type(spec.default) is float else value)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for pname, spec in cls.params.items():
+            problem = _annotation_problem(cls, pname, spec)
+            if problem:
+                raise TypeError(f"{cls.__qualname__}: parameter {pname!r} {problem}")
+
+    @abstractmethod
     def state_ttl_ms(self) -> int:
         """How long a key's state outlives its last event; the longest window or deadline."""
-        raise NotImplementedError
 
+    @abstractmethod
     def key(self, event: Event) -> str | None:
         """The key this event belongs to, or None when the detector has nothing to do with it."""
-        raise NotImplementedError
 
+    @abstractmethod
     def on_event(self, state: dict, event: Event, ctx: Context) -> None:
-        raise NotImplementedError
+        """Called for each event of the key, in event-time order."""
 
-    def on_deadline(self, state: dict, tag: str, ctx: Context) -> None:
+    def on_deadline(self, state: dict, tag: str, ctx: Context) -> None:  # noqa: B027 (optional)
         """Called when the watermark passes a deadline set with `ctx.schedule`."""
+
+
+def _annotation_problem(cls: type, pname: str, spec: Param) -> str | None:
+    """Why the class's declared attribute for a parameter does not match its Param, or None.
+
+    The Param stays the single source of the default, help and range; the annotation only lets
+    readers and the type checker follow the value, so the two must name the same type.
+    """
+    expected = spec.annotation()
+    spelled = "list[str]" if isinstance(spec.default, list) else type(spec.default).__name__
+    for klass in cls.__mro__:
+        annotations = klass.__dict__.get("__annotations__", {})
+        if pname not in annotations:
+            continue
+        declared = annotations[pname]
+        if isinstance(declared, str):  # postponed evaluation (`from __future__ import annotations`)
+            module = sys.modules.get(klass.__module__)
+            try:
+                declared = eval(declared, dict(vars(module)) if module else {})
+            except Exception:
+                return f"is annotated {annotations[pname]!r}, which does not resolve"
+        if declared != expected:
+            return f"is annotated {annotations[pname]!r} but its Param default is {spelled}"
+        return None
+    return f"needs an annotation beside its Param: `{pname}: {spelled}`"

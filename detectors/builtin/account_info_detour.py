@@ -27,6 +27,10 @@ class AccountInfoDetour(Detector):
         "lookback_s": Param(600, "only steps this recent count", 10, 86_400),
         "session_ttl_s": Param(3600, "a session idle this long is forgotten", 60, 86_400),
     }
+    account_prefix: str
+    max_steps: int
+    lookback_s: int
+    session_ttl_s: int
 
     def state_ttl_ms(self) -> int:
         return self.session_ttl_s * 1000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import ClassVar
 
 from friction_detector.detectors.api import Context, Detector
@@ -29,23 +30,25 @@ class AwaitedReply(Detector):
         "missing_after_ms",
     )
 
+    @abstractmethod
     def opening(self, event: Event) -> dict | None:
         """State for the request this event opens (at least `segment`), or None."""
-        raise NotImplementedError
 
+    @abstractmethod
     def is_reply(self, event: Event) -> bool:
-        raise NotImplementedError
+        """Whether the event answers the request."""
 
     def is_close(self, event: Event) -> bool:
         """Whether the event ends the request without a reply (a chat the customer left)."""
         return False
 
+    @abstractmethod
     def limits_ms(self, state: dict) -> tuple[int, int]:
         """(late after, missing after) for this request, in milliseconds."""
-        raise NotImplementedError
 
+    @abstractmethod
     def summary(self, kind: str, waited_ms: int, state: dict) -> str:
-        raise NotImplementedError
+        """The finding's one-line summary for `late_kind` or `missing_kind`."""
 
     def reply_segment(self, event: Event, state: dict) -> str:
         """The segment a reply is counted in; the request's own unless the reply says better."""

@@ -28,6 +28,8 @@ class BillingSurprise(Detector):
         ),
         "quote_ttl_s": Param(30 * 86_400, "how long a quote is remembered", 3600, 365 * 86_400),
     }
+    max_overrun_share: float
+    quote_ttl_s: int
 
     def state_ttl_ms(self) -> int:
         return self.quote_ttl_s * 1000

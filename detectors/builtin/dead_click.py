@@ -36,6 +36,10 @@ class DeadClick(Detector):
         "period_s": Param(1800, "at most one finding per target per session within this", 1),
         "ignore_targets": ignore_param(),
     }
+    dead_after_ms: int
+    missing_response_is_dead: bool
+    period_s: int
+    ignore_targets: list[str]
 
     def state_ttl_ms(self) -> int:
         return self.period_s * 1000

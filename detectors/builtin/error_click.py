@@ -25,6 +25,8 @@ class ErrorClick(Detector):
         "window_ms": Param(1000, "an error this soon after a click is blamed on it", 1, 60_000),
         "ignore_targets": ignore_param(),
     }
+    window_ms: int
+    ignore_targets: list[str]
 
     def state_ttl_ms(self) -> int:
         return self.window_ms * 2

@@ -31,6 +31,9 @@ class HandoffBounce(Detector):
             7 * 86_400, "a ticket or chat idle this long is forgotten", 600, 90 * 86_400
         ),
     }
+    max_transfers: int
+    min_repeat_chars: int
+    conversation_ttl_s: int
 
     def state_ttl_ms(self) -> int:
         return self.conversation_ttl_s * 1000

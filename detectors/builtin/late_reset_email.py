@@ -29,6 +29,8 @@ class LateResetEmail(AwaitedReply):
         ),
         "missing_after_s": Param(600, "no delivery by then is a missing email", minimum=1),
     }
+    late_after_s: int
+    missing_after_s: int
     subject_attr = "request_id"
     measurement = "reset_email_delay"
     evidence_names = ("delay_ms", "late_after_ms", "missing_after_ms")

@@ -57,6 +57,7 @@ class LateTransactionalEmail(AwaitedReply):
             "per template 'template:late_s:missing_s'; '*' is the default",
         ),
     }
+    deadlines: list[str]
 
     subject_attr = "request_id"
     measurement = "transactional_email_delay"

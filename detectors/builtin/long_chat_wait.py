@@ -23,6 +23,8 @@ class LongChatWait(AwaitedReply):
         "slow_after_s": Param(120, "a first agent reply later than this is slow", minimum=1),
         "unanswered_after_s": Param(600, "no agent reply by then is unanswered", minimum=1),
     }
+    slow_after_s: int
+    unanswered_after_s: int
     subject_attr = "conversation_id"
     measurement = "chat_first_response"
     late_kind = "slow_response"

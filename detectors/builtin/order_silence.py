@@ -25,6 +25,7 @@ class OrderSilence(Detector):
             48 * 3600, "no update within this after the order is silence", 60, 30 * 86_400
         ),
     }
+    silence_after_s: int
 
     def state_ttl_ms(self) -> int:
         return self.silence_after_s * 1000

@@ -40,6 +40,12 @@ class RageClick(Detector):
         "missing_response_is_dead": missing_response_param(),
         "ignore_targets": ignore_param(),
     }
+    min_clicks: int
+    window_ms: int
+    radius_px: int
+    dead_after_ms: int
+    missing_response_is_dead: bool
+    ignore_targets: list[str]
 
     def state_ttl_ms(self) -> int:
         return self.window_ms * 2

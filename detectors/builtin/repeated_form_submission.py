@@ -17,6 +17,8 @@ class RepeatedFormSubmission(Detector):
         "min_submits": Param(3, "this many submits within the window is friction", minimum=2),
         "window_s": Param(120, "the sliding window, and the gap that ends a burst", minimum=1),
     }
+    min_submits: int
+    window_s: int
 
     def state_ttl_ms(self) -> int:
         return self.window_s * 1000

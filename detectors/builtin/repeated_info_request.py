@@ -28,6 +28,9 @@ class RepeatedInfoRequest(Detector):
         ),
         "max_remembered": Param(50, "at most this many value hashes remembered per user", 1, 1000),
     }
+    min_repeated_fields: int
+    period_s: int
+    max_remembered: int
 
     def state_ttl_ms(self) -> int:
         return self.period_s * 1000

@@ -19,6 +19,9 @@ class SlowCheckout(Detector):
         "threshold_ms": Param(4000, "a load slower than this is friction", minimum=1),
         "period_s": Param(1800, "at most one finding per session within this period", minimum=1),
     }
+    page_prefix: str
+    threshold_ms: int
+    period_s: int
 
     def state_ttl_ms(self) -> int:
         return self.period_s * 1000

@@ -25,6 +25,8 @@ class SlowTicketResponse(AwaitedReply):
         ),
         "missing_after_s": Param(24 * 3600, "no reply by then is missing", 60, 30 * 86_400),
     }
+    sla_s: int
+    missing_after_s: int
 
     subject_attr = "ticket_id"
     measurement = "ticket_first_reply"

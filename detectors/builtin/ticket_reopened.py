@@ -24,6 +24,7 @@ class TicketReopened(Detector):
     params = {
         "window_s": Param(7 * 86_400, "a reopen this soon after solving counts", 60, 90 * 86_400),
     }
+    window_s: int
 
     def state_ttl_ms(self) -> int:
         return self.window_s * 1000

@@ -23,6 +23,7 @@ class UnannouncedDelay(Detector):
     params = {
         "notify_within_s": Param(4 * 3600, "a delay must be announced within this", 60, 7 * 86_400),
     }
+    notify_within_s: int
 
     def state_ttl_ms(self) -> int:
         return self.notify_within_s * 1000

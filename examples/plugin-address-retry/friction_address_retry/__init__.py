@@ -18,6 +18,8 @@ class AddressRetry(Detector):
         "max_rejections": Param(3, "this many rejections in the window is friction", minimum=2),
         "window_s": Param(300, "rejections older than this are forgotten", minimum=1),
     }
+    max_rejections: int
+    window_s: int
 
     def state_ttl_ms(self) -> int:
         return self.window_s * 1000
