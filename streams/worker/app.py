@@ -44,7 +44,8 @@ from friction_detector.streams.observability.metrics import FrictionMetrics
 from friction_detector.streams.worker.alerting import WorkerAlerting
 from friction_detector.streams.worker.backlog import InputBacklog
 from friction_detector.streams.worker.delivery import Outgoing, deliver
-from friction_detector.streams.worker.faust_app import FrictionFaustApp, current_event
+from friction_detector.streams.worker.faust_app import FrictionFaustApp
+from friction_detector.streams.worker.faust_internals import current_event
 from friction_detector.streams.worker.partition_store import PartitionStore, own_key
 from friction_detector.streams.worker.progress import InputProgress
 from friction_detector.streams.worker.routing import (

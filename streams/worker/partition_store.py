@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 
 import faust
-from faust.types import TP
 from friction_detector.streams.kafka.topics import partition_for
+from friction_detector.streams.worker.faust_internals import ChangelogWriter
 
 _DELETED = object()
 
@@ -82,18 +82,13 @@ class PartitionStore(MutableMapping):
 
         `send` is the Faust producer's `send`. Returns the changelog deliveries: the agent
         awaits them and passes the last offset to `persisted` before it acknowledges the
-        messages that made the changes. This is what `table[key] = value` does, with the
-        changelog record serialized as Faust serializes it, minus Faust's per-write send
-        buffer (which cost several times more than detection) and its table sensors. Run it
-        with an event of this partition current (`faust_app.current_event`): a RocksDB
-        store writes to the database of the current event's partition.
+        messages that made the changes. This is what `table[key] = value` does, minus Faust's
+        per-write send buffer (see `ChangelogWriter`). Run it with an event of this partition
+        current (`faust_internals.current_event`): a RocksDB store writes to the database of
+        the current event's partition.
         """
-        table = self.table
-        data = table.data
-        changelog = table.changelog_topic
-        topic = changelog.get_topic_name()
-        prepare_key, prepare_value = changelog.prepare_key, changelog.prepare_value
-        key_serializer, value_serializer = table.key_serializer, table.value_serializer
+        changelog = ChangelogWriter(self.table)
+        data, topic, record = changelog.store, changelog.topic, changelog.record
         pending, self.pending = self.pending, {}
         sent = []
         for skey, value in pending.items():
@@ -101,16 +96,14 @@ class PartitionStore(MutableMapping):
                 if skey not in data:
                     continue
                 del data[skey]
-                payload = None
+                key, payload = record(skey, None)
             else:
                 data[skey] = value
-                payload, _ = prepare_value(value, value_serializer)
-            key, _ = prepare_key(skey, key_serializer)
+                key, payload = record(skey, value)
             sent.append(await send(topic, key, payload, self.partition, None, None))
         return sent
 
     def persisted(self, offset: int) -> None:
         """Record the changelog offset the store holds: a RocksDB store reads only what
         follows it when the partition is recovered (Faust does this after each write)."""
-        topic = self.table.changelog_topic.get_topic_name()
-        self.table.data.set_persisted_offset(TP(topic, self.partition), offset)
+        ChangelogWriter(self.table).persisted(self.partition, offset)

@@ -11,6 +11,8 @@ The watchdog checks the recovery every second. A changelog partition that is bel
 highwater and has not advanced for `stall_s` is sought back to the first offset the recovery
 has not applied, which is what the recovery itself does when it starts. Records it has
 applied already are skipped by the recovery, so reading again never applies a change twice.
+What the watchdog reads of the recovery, and the seek, are Faust internals: they live in
+streams/worker/faust_internals.py.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ from collections.abc import Hashable, Iterable, Mapping
 
 import faust
 from friction_detector.streams.observability.metrics import FrictionMetrics
+from friction_detector.streams.worker.faust_internals import (
+    fetch_position,
+    read_changelog_from,
+    recovering_changelogs,
+)
 from mode import Service
 
 log = logging.getLogger(__name__)
@@ -96,14 +103,8 @@ class RecoveryWatchdog(Service):
     async def _check(self) -> None:
         """One look at the recovery; a failure is logged, never allowed to stop the worker."""
         try:
-            recovery = self.app.tables.recovery
-            progress = (
-                recovery_progress(
-                    recovery.active_tps, recovery.active_offsets, recovery.active_highwaters
-                )
-                if recovery.in_recovery
-                else {}
-            )
+            recovering = recovering_changelogs(self.app)
+            progress = recovery_progress(*recovering) if recovering is not None else {}
             for tp in self.tracker.stalled(progress, time.monotonic()):
                 await self._read_again(tp, *progress[tp])
         except Exception:
@@ -111,13 +112,11 @@ class RecoveryWatchdog(Service):
                           CHECK_INTERVAL_S)  # fmt: skip
 
     async def _read_again(self, tp, applied: int, highwater: int) -> None:
-        consumer = self.app.consumer
-        position = await consumer.position(tp)
+        position = await fetch_position(self.app, tp)
         log.warning(
             "table recovery of %s[%d] stalled at offset %d of %d (fetch position %s); "
             "reading the changelog again from offset %d",
             tp.topic, tp.partition, applied, highwater, position, applied + 1,
         )  # fmt: skip
-        consumer.resume_partitions({tp})
-        await consumer.seek_wait({tp: applied + 1})
+        await read_changelog_from(self.app, tp, applied + 1)
         self.metrics.changelog_rereads.labels(topic=tp.topic).inc()

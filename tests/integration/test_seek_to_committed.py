@@ -11,7 +11,7 @@ import asyncio
 import uuid
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from friction_detector.streams.worker.faust_consumer import seek_to_committed_or_beginning
+from friction_detector.streams.worker.faust_internals import seek_to_committed_or_beginning
 from kafka import KafkaProducer
 
 RECORDS = 10

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import faust
-from friction_detector.streams.worker.faust_app import FrictionFaustApp, current_event
+from friction_detector.streams.worker.faust_app import FrictionFaustApp
+from friction_detector.streams.worker.faust_internals import current_event
 
 
 def test_resuming_the_flow_keeps_queued_records_and_clearing_empties_them() -> None:

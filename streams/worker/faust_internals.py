@@ -1,0 +1,229 @@
+"""Every reach of the worker into Faust's private API, in one place.
+
+The worker uses Faust for transport, tables and changelogs. Where stock Faust 0.15 lost records
+around a rebalance, or cost more than detection, the worker works around it here, through
+attributes and methods Faust does not document; the rest of the worker uses only the public
+names below. Each workaround's docstring says what it works around and which Faust behaviour
+it relies on. pyproject.toml keeps faust-streaming at 0.15.x, and
+tests/unit/test_faust_internals.py fails if any of that behaviour changes: run it after an
+upgrade before anything else.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import faust
+import faust.streams as faust_streams
+from aiokafka import AIOKafkaConsumer
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP, EventT
+from mode.utils.objects import cached_property
+from mode.utils.queues import FlowControlEvent
+
+# -- the app: flow control, and the wait for acknowledgements --------------------------------
+
+
+class FlowControlKeepingQueues(FlowControlEvent):
+    """Resuming lets records into the queues again and leaves the ones already there.
+
+    Works around: when table recovery ends, Faust resumes the stream partitions, waits for a
+    seek to committed offsets, then resumes the flow, and mode's `FlowControlEvent.resume`
+    empties every stream queue. Records the fetcher delivered during that wait were dropped
+    although their offsets had been read: nothing read them again. Queues are still emptied by
+    `clear()`, which Faust calls when partitions are revoked, and a stream skips records of an
+    older consumer generation, so no record of a partition the worker lost is processed.
+
+    Relies on: `FlowControlEvent` keeping its state in the events `_suspend` and `_resume`
+    (this `resume` is the stock one without its `clear()`), and on `App.flow_control` being
+    the one cached instance every stream queue is managed by.
+    """
+
+    def resume(self) -> None:
+        self._suspend.clear()
+        self._resume.set()
+
+
+class GuardedFaustApp(faust.App):
+    """Faust's app with the worker's guards: the seek-safe Kafka transport, flow control that
+    keeps queues on resume, and a hook before Faust waits for acknowledgements."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.transport = SeekSafeTransport(self.conf.broker_consumer, self)
+
+    async def before_waiting_for_acks(self, logger: Any) -> bool:
+        """Called before Faust waits, on revocation and on stop, for every message it handed
+        out to be acknowledged; returns whether to wait (and so commit). `logger` is Faust's."""
+        return True
+
+    async def _consumer_wait_empty(self, consumer: Any, logger: Any) -> None:
+        """Works around: nothing public runs between Faust stopping the fetcher and waiting for
+        the acknowledgements, and an agent holding a batch while it waits for input would never
+        acknowledge it: the wait hung until the worker was killed.
+
+        Relies on: `App._on_partitions_revoked` and `App._stop_consumer` awaiting
+        `self._consumer_wait_empty(consumer, logger)`, which waits for `consumer.wait_empty()`.
+        """
+        if await self.before_waiting_for_acks(logger):
+            await super()._consumer_wait_empty(consumer, logger)
+
+    @cached_property
+    def flow_control(self) -> FlowControlEvent:
+        return FlowControlKeepingQueues(loop=self.loop)
+
+
+@contextmanager
+def current_event(event: EventT) -> Iterator[None]:
+    """Make `event` Faust's current event while the block runs.
+
+    Works around: a RocksDB store writes a key to the database of the current event's
+    partition, and Faust sets the current event only while a stream hands one out; an agent
+    that writes a batch's state after the batch names an event of that partition.
+
+    Relies on: `faust.current_event()` reading the context variable
+    `faust.streams._current_event`, which holds a weak reference to the event.
+    """
+    token = faust_streams._current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        faust_streams._current_event.reset(token)
+
+
+# -- the Kafka transport: seeking back to committed offsets ----------------------------------
+
+
+async def seek_to_committed_or_beginning(
+    consumer: AIOKafkaConsumer, changelogs: Collection[str] = ()
+) -> Mapping[TP, int]:
+    """Seek every assigned partition to its committed offset, or to its start if it has none.
+
+    When Faust's fetcher gets records while the flow is stopped (during a rebalance), it drops
+    them and calls `perform_seek` to read them again from the committed offsets. aiokafka's
+    `seek_to_committed` seeks only partitions whose committed offset is above 0, so a partition
+    with no commit yet (a new group, or one never acknowledged) stays *after* the dropped
+    records: they are skipped, and once a later offset is committed, lost. The worker starts
+    from the earliest offset where nothing is committed, so that is where such partitions go.
+    Changelog partitions are left alone: Faust's table recovery positions those, not commits.
+    """
+    committed = await consumer.seek_to_committed()
+    uncommitted = [
+        tp for tp, offset in committed.items() if not offset and tp.topic not in changelogs
+    ]
+    if uncommitted:
+        await consumer.seek_to_beginning(*uncommitted)
+    return committed
+
+
+class _SeekSafeConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """Relies on: `Consumer.perform_seek` awaiting `seek_to_committed()`, which the aiokafka
+    driver's consumer delegates to its thread's `seek_to_committed()`, and that thread running
+    aiokafka calls through `call_thread` on `_ensure_consumer()`."""
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        changelogs = self.app.tables.changelog_topics
+        return await self.call_thread(
+            seek_to_committed_or_beginning, self._ensure_consumer(), changelogs
+        )
+
+
+class _SeekSafeConsumer(faust_aiokafka.Consumer):
+    """Relies on: the driver's consumer creating its thread in `_new_consumer_thread()`."""
+
+    def _new_consumer_thread(self) -> _SeekSafeConsumerThread:
+        return _SeekSafeConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class SeekSafeTransport(faust_aiokafka.Transport):
+    """Faust's aiokafka transport whose seek back to committed offsets also covers partitions
+    with no commit (see `seek_to_committed_or_beginning`).
+
+    Relies on: the transport creating its consumer from its `Consumer` class attribute, and on
+    `App.transport` being settable before the app's first topic is declared.
+    """
+
+    Consumer = _SeekSafeConsumer
+
+
+# -- table recovery: the watchdog's view and its seek ----------------------------------------
+
+
+def recovering_changelogs(
+    app: faust.App,
+) -> tuple[Iterable[TP], Mapping[TP, int | None], Mapping[TP, int | None]] | None:
+    """The changelog partitions the table recovery is reading, the offset it applied last and
+    the highwater it reads up to; None while no recovery runs.
+
+    Relies on: `app.tables.recovery` keeping `in_recovery`, `active_tps`, `active_offsets`
+    and `active_highwaters` (offsets -1 or missing where nothing was applied yet).
+    """
+    recovery = app.tables.recovery
+    if not recovery.in_recovery:
+        return None
+    return recovery.active_tps, recovery.active_offsets, recovery.active_highwaters
+
+
+async def fetch_position(app: faust.App, tp: TP) -> int | None:
+    """Where Kafka's fetcher is in `tp` (for the log)."""
+    return await app.consumer.position(tp)
+
+
+async def read_changelog_from(app: faust.App, tp: TP, offset: int) -> None:
+    """Resume `tp` and read it again from `offset`, as the recovery does when it starts.
+
+    Works around: Faust 0.15.3 can lose a changelog record between the fetcher and the table
+    recovery (records the fetcher delivers while the flow is stopped are dropped); the fetcher
+    is then past it and the recovery waits for it for ever.
+
+    Relies on: the consumer's `resume_partitions(tps)` and `seek_wait({tp: offset})`, and on
+    the recovery skipping records at or below the offset it applied, so nothing is applied
+    twice.
+    """
+    consumer = app.consumer
+    consumer.resume_partitions({tp})
+    await consumer.seek_wait({tp: offset})
+
+
+# -- tables: changelog records written by the worker -----------------------------------------
+
+
+class ChangelogWriter:
+    """A table's local store and changelog, for writes the worker sends itself.
+
+    Works around: `table[key] = value` sends each change through Faust's per-write send buffer
+    and table sensors, which cost several times more than detection. The worker writes the
+    store and sends the changelog records itself, serialized as Faust serializes table writes
+    (a deletion is a record without value), and records the changelog offset the store holds
+    as Faust does after each write, so a RocksDB store reads only the changelog's tail on
+    recovery.
+
+    Relies on: `Table.data` (the partitioned local store), the changelog topic's
+    `prepare_key` / `prepare_value` with the table's `key_serializer` / `value_serializer`
+    (what `Channel.as_future_message` uses), and the store's `set_persisted_offset(tp,
+    offset)`. Write with an event of the partition current (`current_event`).
+    """
+
+    def __init__(self, table: faust.Table) -> None:
+        self.table = table
+        self.store = table.data
+        changelog = table.changelog_topic
+        self.topic = changelog.get_topic_name()
+        self._prepare_key = changelog.prepare_key
+        self._prepare_value = changelog.prepare_value
+
+    def record(self, key: Any, value: Any) -> tuple[bytes, bytes | None]:
+        """The changelog record's key and value for `key` set to `value` (None: deleted)."""
+        table = self.table
+        payload = None
+        if value is not None:
+            payload, _ = self._prepare_value(value, table.value_serializer)
+        serialized, _ = self._prepare_key(key, table.key_serializer)
+        return serialized, payload
+
+    def persisted(self, partition: int, offset: int) -> None:
+        """Record that the store holds the changelog partition up to `offset`."""
+        self.store.set_persisted_offset(TP(self.topic, partition), offset)

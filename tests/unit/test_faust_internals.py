@@ -1,0 +1,257 @@
+"""What the workarounds of streams/worker/faust_internals.py rely on in Faust, pinned.
+
+Each test fails if Faust (or mode, or aiokafka's driver) changes the behaviour or the private
+name a workaround depends on: after an upgrade, a failure here says which workaround to look at
+again, before a broker test loses records for a reason nobody sees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+from collections import Counter
+from types import SimpleNamespace
+
+import faust
+import faust.streams as faust_streams
+from faust.stores.base import Store as BaseStore
+from faust.stores.rocksdb import Store as RocksDBStore
+from faust.transport import consumer as faust_consumer
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+from friction_detector.streams.worker.faust_internals import (
+    ChangelogWriter,
+    FlowControlKeepingQueues,
+    GuardedFaustApp,
+    SeekSafeTransport,
+    recovering_changelogs,
+    seek_to_committed_or_beginning,
+)
+from mode.utils.objects import cached_property
+from mode.utils.queues import FlowControlEvent, FlowControlQueue
+
+BROKER = "kafka://127.0.0.1:1"  # never contacted: nothing here starts the app
+
+
+def parameters(function) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+# -- flow control ---------------------------------------------------------------------------
+
+
+def test_stock_flow_control_still_empties_the_queues_on_resume_so_the_override_is_needed() -> None:
+    async def scenario() -> int:
+        flow = FlowControlEvent(initially_suspended=False)
+        queue = FlowControlQueue(flow_control=flow, clear_on_resume=True)
+        await queue.put("record")
+        flow.suspend()
+        flow.resume()
+        return queue.qsize()
+
+    assert asyncio.run(scenario()) == 0
+
+
+def test_the_overriding_resume_lets_records_in_again_through_the_private_events() -> None:
+    async def scenario() -> tuple[bool, bool]:
+        flow = FlowControlKeepingQueues()  # initially suspended, as Faust's is
+        suspended = flow.is_active()
+        flow.resume()
+        await asyncio.wait_for(flow.acquire(), timeout=1)  # would wait for ever if not resumed
+        return suspended, flow.is_active()
+
+    assert asyncio.run(scenario()) == (False, True)
+
+
+def test_the_apps_flow_control_is_a_cached_property_faust_uses_for_every_queue() -> None:
+    assert isinstance(inspect.getattr_static(faust.App, "flow_control"), cached_property)
+    app = GuardedFaustApp("pin-flow", broker=BROKER)
+    queue = app.FlowControlQueue(maxsize=1, clear_on_resume=True)
+
+    assert isinstance(app.flow_control, FlowControlKeepingQueues)
+    assert queue._flow_control is app.flow_control
+
+
+# -- the wait for acknowledgements ----------------------------------------------------------
+
+
+def test_faust_waits_for_acknowledgements_through_consumer_wait_empty_on_revoke_and_stop() -> None:
+    assert parameters(faust.App._consumer_wait_empty) == ["self", "consumer", "logger"]
+    revoke = inspect.getsource(faust.App._on_partitions_revoked)
+    stop = inspect.getsource(faust.App._stop_consumer)
+    assert "await T(self._consumer_wait_empty)(consumer, on_timeout)" in revoke
+    assert "await self._consumer_wait_empty(consumer, self.log)" in stop
+
+
+def test_the_hook_runs_before_faust_waits_and_can_skip_the_wait() -> None:
+    class App(GuardedFaustApp):
+        wait = True
+
+        async def before_waiting_for_acks(self, logger) -> bool:
+            calls.append("hook")
+            return self.wait
+
+    class Consumer:
+        async def wait_empty(self) -> None:
+            calls.append("wait_empty")
+
+    calls: list[str] = []
+    app = App("pin-wait", broker=BROKER)
+    logger = SimpleNamespace(info=lambda *args: None)
+    asyncio.run(app._consumer_wait_empty(Consumer(), logger))
+    app.wait = False
+    asyncio.run(app._consumer_wait_empty(Consumer(), logger))
+
+    assert calls == ["hook", "wait_empty", "hook"]
+
+
+# -- the current event ----------------------------------------------------------------------
+
+
+def test_faust_current_event_reads_the_private_context_variable_of_weak_references() -> None:
+    assert isinstance(faust_streams._current_event, contextvars.ContextVar)
+    assert faust.current_event is faust_streams.current_event
+    event = object.__new__(faust.Event)
+
+    def inside() -> object:
+        faust_streams._current_event.set(lambda: event)  # called like a weak reference
+        return faust.current_event()
+
+    assert contextvars.copy_context().run(inside) is event
+
+
+# -- the seek back to committed offsets -----------------------------------------------------
+
+
+def test_faust_seeks_back_through_the_driver_threads_seek_to_committed() -> None:
+    perform_seek = inspect.getsource(faust_consumer.Consumer.perform_seek)
+    assert "await self.seek_to_committed()" in perform_seek
+    delegate = inspect.getsource(faust_consumer.ThreadDelegateConsumer.seek_to_committed)
+    assert "self._thread.seek_to_committed()" in delegate
+    thread = faust_aiokafka.AIOKafkaConsumerThread
+    assert inspect.iscoroutinefunction(thread.seek_to_committed)
+    assert parameters(thread.seek_to_committed) == ["self"]
+    assert parameters(thread._ensure_consumer) == ["self"]
+    assert parameters(thread.call_thread)[:2] == ["self", "fun"]
+    assert parameters(faust_aiokafka.Consumer._new_consumer_thread) == ["self"]
+
+
+def test_the_apps_consumer_runs_the_seek_safe_thread() -> None:
+    app = GuardedFaustApp("pin-seek", broker=BROKER)
+
+    assert isinstance(app.transport, SeekSafeTransport)
+    assert type(app.consumer._thread).seek_to_committed is not (
+        faust_aiokafka.AIOKafkaConsumerThread.seek_to_committed
+    )
+    assert isinstance(app.consumer._thread, faust_aiokafka.AIOKafkaConsumerThread)
+
+
+def test_partitions_without_a_commit_go_to_their_start_except_changelogs() -> None:
+    committed = {TP("events", 0): 12, TP("events", 1): 0, TP("events", 2): None,
+                 TP("state-changelog", 0): None}  # fmt: skip
+
+    class AIOKafka:
+        async def seek_to_committed(self):
+            return committed
+
+        async def seek_to_beginning(self, *tps):
+            started.extend(tps)
+
+    started: list = []
+    result = asyncio.run(seek_to_committed_or_beginning(AIOKafka(), {"state-changelog"}))
+
+    assert result == committed
+    assert started == [TP("events", 1), TP("events", 2)]
+
+
+# -- table recovery -------------------------------------------------------------------------
+
+
+def test_the_recovery_keeps_partitions_offsets_and_highwaters_where_the_watchdog_reads() -> None:
+    app = GuardedFaustApp("pin-recovery", broker=BROKER)
+    recovery = app.tables.recovery
+
+    assert recovery.in_recovery is False
+    assert recovering_changelogs(app) is None
+    recovery.in_recovery = True
+    tps, offsets, highwaters = recovering_changelogs(app)
+    assert isinstance(tps, set)
+    assert isinstance(offsets, Counter) and isinstance(highwaters, Counter)
+
+
+def test_the_consumer_methods_the_watchdog_calls_keep_their_signatures() -> None:
+    consumer = faust_aiokafka.Consumer
+    assert parameters(consumer.position) == ["self", "tp"]
+    assert parameters(consumer.resume_partitions) == ["self", "tps"]
+    assert parameters(consumer.seek_wait) == ["self", "partitions"]
+    assert inspect.iscoroutinefunction(consumer.seek_wait)
+
+
+# -- changelog records written by the worker ------------------------------------------------
+
+
+def test_changelog_records_are_serialized_as_faust_serializes_table_writes() -> None:
+    app = faust.App("pin-changelog", broker=BROKER)
+    table = app.Table("engine-state", partitions=4, key_type=str, value_type=None)
+    changelog = table.changelog_topic
+    writer = ChangelogWriter(table)
+    value = {"events": [1, 2], "due": None}
+
+    async def faust_record(val, **serializer) -> tuple:
+        message = changelog.as_future_message(
+            key="checkout/s1", value=val, partition=0,
+            key_serializer=table.key_serializer, **serializer,
+        ).message  # fmt: skip
+        return message.key, message.value
+
+    written = asyncio.run(faust_record(value, value_serializer=table.value_serializer))
+    # what Faust's `del table[key]` sends:
+    deleted = asyncio.run(faust_record(None, value_serializer="raw"))
+
+    assert writer.topic == "pin-changelog-engine-state-changelog"
+    assert writer.store is table.data
+    assert writer.record("checkout/s1", value) == written
+    assert writer.record("checkout/s1", None) == deleted == (deleted[0], None)
+
+
+def test_faust_deletes_with_a_raw_none_value_and_stores_take_the_persisted_offset() -> None:
+    assert 'value=None, value_serializer="raw"' in inspect.getsource(faust.Table.on_key_del)
+    assert parameters(BaseStore.set_persisted_offset) == ["self", "tp", "offset"]
+    assert parameters(RocksDBStore.set_persisted_offset) == ["self", "tp", "offset"]
+    app = faust.App("pin-store", broker=BROKER)
+    table = app.Table("t", partitions=1, key_type=str, value_type=None)
+    persisted: list = []
+    table.data.set_persisted_offset = lambda tp, offset: persisted.append((tp, offset))
+
+    ChangelogWriter(table).persisted(0, 41)
+
+    assert persisted == [(TP("pin-store-t-changelog", 0), 41)]
+
+
+# -- what the worker uses as it is ----------------------------------------------------------
+
+
+def test_the_producers_send_takes_the_positional_arguments_the_worker_passes() -> None:
+    assert parameters(faust_aiokafka.Producer.send)[:7] == [
+        "self", "topic", "key", "value", "partition", "timestamp", "headers",
+    ]  # fmt: skip
+
+
+def test_a_streams_events_come_from_its_channels_queue_which_batches_watch() -> None:
+    async def scenario() -> tuple[object, bool]:
+        app = faust.App("pin-stream", broker=BROKER)
+        stream = app.stream(app.channel())
+        channel = aiter(stream.channel)
+        stream.channel.queue.put_nowait("event")
+        received = await channel.__anext__()
+        return received, stream.channel.queue.empty()
+
+    assert asyncio.run(scenario()) == ("event", True)
+
+
+def test_the_sensor_hooks_of_the_kafka_sensor_keep_their_signatures() -> None:
+    assert parameters(faust.Sensor.on_message_in) == ["self", "tp", "offset", "message"]
+    assert parameters(faust.Sensor.on_commit_initiated) == ["self", "consumer"]
+    assert parameters(faust.Sensor.on_commit_completed) == ["self", "consumer", "state"]
+    assert parameters(faust_aiokafka.Consumer.highwater) == ["self", "tp"]
