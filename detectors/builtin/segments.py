@@ -4,7 +4,8 @@ from __future__ import annotations
 
 
 def page_group(page: str, depth: int = 2) -> str:
-    """The first `depth` path segments of a page, without query: `/checkout/payment?x` -> itself."""
+    """The first `depth` path segments of a page, without query or fragment:
+    `/checkout/payment?x` -> `/checkout/payment`, `/account/orders/42` -> `/account/orders`."""
     path = page.split("?", 1)[0].split("#", 1)[0]
     parts = [part for part in path.split("/") if part][:depth]
     return "/" + "/".join(parts)
