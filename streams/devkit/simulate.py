@@ -1,11 +1,11 @@
 """`friction simulate`: live traffic with friction incidents, in real time, for demos and soaks.
 
-Traffic is a stream of scenarios: a shopper who loads pages and checks out, clicks, fills in a
-form, asks for a password reset and gets the email, chats with an agent. A share of scenarios
-(`--incident-rate`) is an incident that one detector reports: the four contract detectors
-here, plus every catalogue detector's incident from `friction_detector.streams.devkit.incidents`.
-Each scenario's events are scheduled at their event times from now and sent when due, so event
-time follows the wall clock as it does in production.
+This module schedules and sends; the scenarios themselves live in `scenarios.py`. Traffic is a
+stream of everyday scenarios (`EVERYDAY`): a shopper who loads pages and checks out, clicks, fills
+in a form, asks for a password reset and gets the email, chats with an agent. A share of scenarios
+(`--incident-rate`) is an incident that one detector reports, drawn evenly from `INCIDENTS`, one
+per built-in detector. Each scenario's events are scheduled at their event times from now and
+sent when due, so event time follows the wall clock as it does in production.
 """
 
 from __future__ import annotations
@@ -16,115 +16,9 @@ import random
 import sys
 import time
 from collections.abc import Callable, Iterator
-from functools import partial
 
 import orjson
-from friction_detector.streams.devkit.incidents import INJECTORS, event, new_id
-
-SECOND = 1000
-Scenario = Callable[[int, random.Random], list[dict]]
-
-
-# -- everyday traffic ---------------------------------------------------------------------------
-
-
-def shopping(start: int, rng: random.Random, slow_checkout: bool = False) -> list[dict]:
-    ids = partial(new_id, rng)
-    user, session = ids("u"), ids("s")
-    pages = ["/", "/shop", f"/product/{rng.randint(1, 500)}", "/cart"]
-    if rng.random() < 0.6 or slow_checkout:
-        pages += ["/checkout/address", "/checkout/payment", "/checkout/done"]
-    events, t = [], start
-    slow_at = rng.randrange(4, len(pages)) if slow_checkout else -1
-    for i, page in enumerate(pages):
-        duration = rng.randint(5000, 9000) if i == slow_at else rng.randint(200, 2500)
-        events.append(
-            event(rng, "page_load", t, {"page": page, "duration_ms": duration}, user, session)
-        )
-        t += duration + rng.randint(1, 8) * SECOND
-        for _ in range(rng.randint(0, 2)):
-            attrs = {
-                "target": rng.choice(["#menu", "a.product", "#add-to-cart", "#next"]),
-                "x": rng.randint(0, 1200),
-                "y": rng.randint(0, 800),
-                "response_ms": rng.randint(20, 180),
-                "page": page,
-            }
-            events.append(event(rng, "click", t, attrs, user, session))
-            t += rng.randint(2, 6) * SECOND
-    return events
-
-
-def form(start: int, rng: random.Random, repeated: bool = False) -> list[dict]:
-    ids = partial(new_id, rng)
-    user, session = ids("u"), ids("s")
-    form_id = rng.choice(["signup", "address", "newsletter", "contact"])
-    submits = rng.randint(3, 5) if repeated else rng.choice([1, 1, 1, 2])
-    events, t = [], start
-    for i in range(submits):
-        last = i == submits - 1
-        attrs = {"form_id": form_id, "outcome": "success" if last and not repeated else "error"}
-        if attrs["outcome"] == "error":
-            attrs["error_fields"] = [rng.choice(["email", "zip", "phone"])]
-        events.append(event(rng, "form_submit", t, attrs, user, session))
-        t += rng.randint(3, 15) * SECOND if repeated else rng.randint(20, 60) * SECOND
-    return events
-
-
-def password_reset(start: int, rng: random.Random, delay_s: float | None = None) -> list[dict]:
-    """A reset request and its email; `delay_s` None draws an on-time delivery, < 0 none."""
-    ids = partial(new_id, rng)
-    user, request = ids("u"), ids("r")
-    events = [event(rng, "password_reset_requested", start, {"request_id": request}, user)]
-    delay = rng.uniform(2, 30) if delay_s is None else delay_s
-    if delay >= 0:
-        attrs = {"request_id": request, "template": "password_reset"}
-        events.append(event(rng, "email_delivered", start + int(delay * SECOND), attrs, user))
-    return events
-
-
-def chat(start: int, rng: random.Random, agent_after_s: float | None = None) -> list[dict]:
-    """A support chat; `agent_after_s` None draws a quick reply, < 0 an unanswered chat."""
-    ids = partial(new_id, rng)
-    user, conversation = ids("u"), ids("c")
-    queue = rng.choice(["sales", "support", "billing"])
-    c = {"conversation_id": conversation}
-    events = [
-        event(rng, "chat_started", start, {**c, "queue": queue}, user),
-        event(rng, "chat_message", start + 3 * SECOND, {**c, "author": "customer"}, user),
-    ]
-    wait = rng.uniform(5, 60) if agent_after_s is None else agent_after_s
-    end = start + int(max(wait, 150) * SECOND) + 60 * SECOND
-    if wait >= 0:
-        events.append(
-            event(rng, "chat_message", start + int(wait * SECOND), {**c, "author": "agent"})
-        )
-    events.append(event(rng, "chat_ended", end, c))
-    return events
-
-
-EVERYDAY: tuple[Scenario, ...] = (shopping, shopping, shopping, form, password_reset, chat)
-
-# -- incidents of the four contract detectors ------------------------------------------------
-
-
-INCIDENTS: dict[str, Scenario] = {
-    "slow_checkout": lambda start, rng: shopping(start, rng, slow_checkout=True),
-    "late_reset_email": lambda start, rng: password_reset(
-        start, rng, rng.choice([rng.uniform(70, 180), -1])
-    ),
-    "long_chat_wait": lambda start, rng: chat(start, rng, rng.choice([rng.uniform(130, 240), -1])),
-    "repeated_form_submission": lambda start, rng: form(start, rng, repeated=True),
-}
-
-
-def incident_catalogue(use_catalogue: bool = True) -> dict[str, Scenario]:
-    """The contract incidents, plus one per catalogue detector from the incidents module."""
-    incidents = dict(INCIDENTS)
-    if use_catalogue:
-        for name, inject in INJECTORS.items():
-            incidents.setdefault(name, inject)
-    return incidents
+from friction_detector.streams.devkit.scenarios import EVERYDAY, INCIDENTS, Scenario
 
 
 class Traffic:
@@ -138,7 +32,7 @@ class Traffic:
     ) -> None:
         self.rng = rng
         self.incident_rate = incident_rate
-        self.incidents = incident_catalogue() if incidents is None else incidents
+        self.incidents = dict(INCIDENTS) if incidents is None else incidents
         self.names = sorted(self.incidents)
         self.heap: list[tuple[int, int, dict]] = []
         self.order = itertools.count()

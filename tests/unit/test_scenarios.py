@@ -1,19 +1,22 @@
-"""One injected incident of each catalogue moment in harmless traffic, through `friction replay`."""
+"""One incident of each detector beyond the contract's four, in harmless traffic, through
+`friction replay`: each detector reports exactly its own moment."""
 
 import random
 from collections import Counter
 
 import orjson
+from contract_stream import CONTRACT_DETECTORS
 from friction_detector.streams.cli.main import main
-from friction_detector.streams.devkit.incidents import (
+from friction_detector.streams.devkit.scenarios import (
     HOUR,
-    INJECTORS,
+    INCIDENTS,
     MINUTE,
     background,
     clock_event,
 )
 
 T0 = 1_768_550_400_000  # 2026-01-16T08:00:00Z, a Friday on the hour, in the past
+INJECTORS = {name: inject for name, inject in INCIDENTS.items() if name not in CONTRACT_DETECTORS}
 
 
 def write_mixed_file(path, seed=7):

@@ -1,23 +1,29 @@
-"""Event generators for the catalogue's friction moments, and harmless traffic around them.
+"""Every scenario the devkit plays: everyday traffic, and one friction incident per detector.
 
-Each `inject_<detector>(start_ms, rng)` returns the events (contract dicts, times in epoch ms)
-of exactly one moment that the detector of that name reports once with its default parameters,
-and that no other catalogue detector reports. `background(start_ms, rng)` returns one harmless
-scenario. Ids are drawn from `rng`, so a seeded `random.Random` gives the same file every time.
-Deadline moments (`order_silence`, `unannounced_delay`) are established only once later events
+A scenario is a function `(start_ms, rng)` returning its events (contract dicts, times in epoch
+ms). `INCIDENTS` maps each built-in detector to `inject_<detector>`: exactly one moment that the
+detector reports once with its default parameters, and that no other built-in detector reports.
+`EVERYDAY` is the traffic `friction simulate` plays between incidents (shopping, forms, password
+resets, chats); `background(start_ms, rng)` is one harmless scenario of the other event types,
+for files that surround incidents with traffic. Ids are drawn from `rng`, so a seeded
+`random.Random` gives the same events every time. Deadline moments (`order_silence`,
+`unannounced_delay`, a missing email, an unanswered chat) are established only once later events
 move the watermark past their deadline: follow them with traffic or `clock_event`.
+`simulate.py` schedules these scenarios at their event times and sends them.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from functools import partial
 
 SECOND = 1000
 MINUTE = 60 * SECOND
 HOUR = 60 * MINUTE
 
 Events = list[dict]
+Scenario = Callable[[int, random.Random], Events]
 
 
 def new_id(rng: random.Random, prefix: str) -> str:
@@ -53,7 +59,109 @@ def clock_event(time_ms: int, rng: random.Random) -> dict:
     return event(rng, "page_view", time_ms, {"page": "/"}, session_id=new_id(rng, "s"))
 
 
-# -- one friction moment each ---------------------------------------------------------------
+# -- everyday traffic ---------------------------------------------------------------------------
+
+
+def shopping(start: int, rng: random.Random, slow_checkout: bool = False) -> list[dict]:
+    ids = partial(new_id, rng)
+    user, session = ids("u"), ids("s")
+    pages = ["/", "/shop", f"/product/{rng.randint(1, 500)}", "/cart"]
+    if rng.random() < 0.6 or slow_checkout:
+        pages += ["/checkout/address", "/checkout/payment", "/checkout/done"]
+    events, t = [], start
+    slow_at = rng.randrange(4, len(pages)) if slow_checkout else -1
+    for i, page in enumerate(pages):
+        duration = rng.randint(5000, 9000) if i == slow_at else rng.randint(200, 2500)
+        events.append(
+            event(rng, "page_load", t, {"page": page, "duration_ms": duration}, user, session)
+        )
+        t += duration + rng.randint(1, 8) * SECOND
+        for _ in range(rng.randint(0, 2)):
+            attrs = {
+                "target": rng.choice(["#menu", "a.product", "#add-to-cart", "#next"]),
+                "x": rng.randint(0, 1200),
+                "y": rng.randint(0, 800),
+                "response_ms": rng.randint(20, 180),
+                "page": page,
+            }
+            events.append(event(rng, "click", t, attrs, user, session))
+            t += rng.randint(2, 6) * SECOND
+    return events
+
+
+def form(start: int, rng: random.Random, repeated: bool = False) -> list[dict]:
+    ids = partial(new_id, rng)
+    user, session = ids("u"), ids("s")
+    form_id = rng.choice(["signup", "address", "newsletter", "contact"])
+    submits = rng.randint(3, 5) if repeated else rng.choice([1, 1, 1, 2])
+    events, t = [], start
+    for i in range(submits):
+        last = i == submits - 1
+        attrs = {"form_id": form_id, "outcome": "success" if last and not repeated else "error"}
+        if attrs["outcome"] == "error":
+            attrs["error_fields"] = [rng.choice(["email", "zip", "phone"])]
+        events.append(event(rng, "form_submit", t, attrs, user, session))
+        t += rng.randint(3, 15) * SECOND if repeated else rng.randint(20, 60) * SECOND
+    return events
+
+
+def password_reset(start: int, rng: random.Random, delay_s: float | None = None) -> list[dict]:
+    """A reset request and its email; `delay_s` None draws an on-time delivery, < 0 none."""
+    ids = partial(new_id, rng)
+    user, request = ids("u"), ids("r")
+    events = [event(rng, "password_reset_requested", start, {"request_id": request}, user)]
+    delay = rng.uniform(2, 30) if delay_s is None else delay_s
+    if delay >= 0:
+        attrs = {"request_id": request, "template": "password_reset"}
+        events.append(event(rng, "email_delivered", start + int(delay * SECOND), attrs, user))
+    return events
+
+
+def chat(start: int, rng: random.Random, agent_after_s: float | None = None) -> list[dict]:
+    """A support chat; `agent_after_s` None draws a quick reply, < 0 an unanswered chat."""
+    ids = partial(new_id, rng)
+    user, conversation = ids("u"), ids("c")
+    queue = rng.choice(["sales", "support", "billing"])
+    c = {"conversation_id": conversation}
+    events = [
+        event(rng, "chat_started", start, {**c, "queue": queue}, user),
+        event(rng, "chat_message", start + 3 * SECOND, {**c, "author": "customer"}, user),
+    ]
+    wait = rng.uniform(5, 60) if agent_after_s is None else agent_after_s
+    end = start + int(max(wait, 150) * SECOND) + 60 * SECOND
+    if wait >= 0:
+        events.append(
+            event(rng, "chat_message", start + int(wait * SECOND), {**c, "author": "agent"})
+        )
+    events.append(event(rng, "chat_ended", end, c))
+    return events
+
+
+EVERYDAY: tuple[Scenario, ...] = (shopping, shopping, shopping, form, password_reset, chat)
+
+
+# -- one friction moment each: detectors of the contract's v1 types ---------------------------
+
+
+def inject_slow_checkout(start_ms: int, rng: random.Random) -> Events:
+    return shopping(start_ms, rng, slow_checkout=True)
+
+
+def inject_late_reset_email(start_ms: int, rng: random.Random) -> Events:
+    """A late email, or none at all."""
+    return password_reset(start_ms, rng, rng.choice([rng.uniform(70, 180), -1]))
+
+
+def inject_long_chat_wait(start_ms: int, rng: random.Random) -> Events:
+    """A slow first agent reply, or none at all."""
+    return chat(start_ms, rng, rng.choice([rng.uniform(130, 240), -1]))
+
+
+def inject_repeated_form_submission(start_ms: int, rng: random.Random) -> Events:
+    return form(start_ms, rng, repeated=True)
+
+
+# -- one friction moment each: detectors of the other types ----------------------------------
 
 
 def inject_rage_click(start_ms: int, rng: random.Random) -> Events:
@@ -241,7 +349,14 @@ def inject_ticket_reopened(start_ms: int, rng: random.Random) -> Events:
     ]
 
 
-INJECTORS: dict[str, Callable[[int, random.Random], Events]] = {
+# Every built-in detector's incident.
+INCIDENTS: dict[str, Scenario] = {
+    # detectors of the contract's v1 types
+    "slow_checkout": inject_slow_checkout,
+    "late_reset_email": inject_late_reset_email,
+    "long_chat_wait": inject_long_chat_wait,
+    "repeated_form_submission": inject_repeated_form_submission,
+    # detectors of the other types
     "rage_click": inject_rage_click,
     "dead_click": inject_dead_click,
     "error_click": inject_error_click,
@@ -257,7 +372,7 @@ INJECTORS: dict[str, Callable[[int, random.Random], Events]] = {
 }
 
 
-# -- harmless traffic -----------------------------------------------------------------------
+# -- harmless traffic of the other types: `background` ------------------------------------------
 
 
 def _browsing(start_ms: int, rng: random.Random) -> Events:
@@ -450,7 +565,7 @@ def _chat(start_ms: int, rng: random.Random) -> Events:
     return events
 
 
-BACKGROUND: tuple[Callable[[int, random.Random], Events], ...] = (
+BACKGROUND: tuple[Scenario, ...] = (
     _browsing,
     _browsing,
     _browsing,
@@ -466,5 +581,5 @@ BACKGROUND: tuple[Callable[[int, random.Random], Events], ...] = (
 
 
 def background(start_ms: int, rng: random.Random) -> Events:
-    """One harmless scenario: no catalogue detector reports it with default parameters."""
+    """One harmless scenario: no built-in detector reports it with default parameters."""
     return rng.choice(BACKGROUND)(start_ms, rng)
