@@ -58,24 +58,15 @@ def encode_progress(progress: Progress) -> bytes:
 
 
 def decode_routed(raw: bytes) -> tuple[list[RoutedItem], dict[str, int]]:
-    """The (detector, key, event) items of a routed message, and the progress it reports.
-
-    Messages of an older worker are read too, so an upgrade does not stumble on what is still in
-    the routed topic: a bare list of items (or one bare item) reports no progress, and its
-    wall-clock tick (`{"tick": ms}`) none either: the new worker's own reports take over.
-    """
+    """The (detector, key, event) items of a routed message, and the progress it reports."""
     doc = orjson.loads(raw)
-    if type(doc) is dict:
-        rows = doc.get("items", ())
-        progress = doc.get("progress") or {}
-    else:
-        rows = [doc] if doc and type(doc[0]) is str else doc
-        progress = {}
     items = []
-    for detector, key, time_ms, event_id, event_type, user_id, session_id, attrs in rows:
+    for detector, key, time_ms, event_id, event_type, user_id, session_id, attrs in doc.get(
+        "items", ()
+    ):
         fields = (event_id, event_type, time_ms, user_id, session_id, attrs)
         items.append((detector, key, event_from_fields(fields)))
-    return items, progress
+    return items, doc.get("progress") or {}
 
 
 class RoutedBatch:

@@ -3,7 +3,6 @@ progress, and read back as events."""
 
 from __future__ import annotations
 
-import orjson
 from friction_detector.detectors.events import Event
 from friction_detector.streams.worker.routing import (
     RoutedBatch,
@@ -57,15 +56,6 @@ def test_a_large_group_is_split_below_the_size_limit_and_only_its_last_part_repo
     assert [item for part, _ in decoded for item in part] == items
     # The progress vouches for every item before it: only the last part may carry it.
     assert [progress for _, progress in decoded] == [{}] * (len(decoded) - 1) + [{"events:1": 99}]
-
-
-def test_messages_of_an_older_worker_are_still_read_and_report_no_progress() -> None:
-    single = encode_item("late_reset_email", "u1", event(1))
-    listed = b"[" + single + b"]"
-
-    assert decode_routed(single) == ([("late_reset_email", "u1", event(1))], {})
-    assert decode_routed(listed) == ([("late_reset_email", "u1", event(1))], {})
-    assert decode_routed(orjson.dumps({"tick": 5})) == ([], {})
 
 
 def test_a_progress_report_has_no_items() -> None:
