@@ -62,7 +62,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         dead_out.flush()
         if alert_sink is not None:
             alert_sink.out.flush()
-    print(summary.render(summary.lines, summary.elapsed_s), file=sys.stderr)
+    print(summary.render(), file=sys.stderr)
     if alert_sink is not None:
         print(alert_sink.render(), file=sys.stderr)
     return 0

@@ -131,6 +131,6 @@ def replay(
         found = engine.process_from(origin, decoded) if sourced else process(decoded)
         for finding in found:
             write(finding.to_json() + b"\n")
-    summary.lines = lines
+    summary.lines_read = lines
     summary.elapsed_s = time.monotonic() - progress.started
     return summary

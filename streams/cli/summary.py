@@ -26,6 +26,8 @@ class RunSummary(EngineObserver):
         self.duplicates: Counter[str] = Counter()
         self.late = 0
         self.findings: Counter[tuple[str, str]] = Counter()
+        self.lines_read = 0  # the run's input lines, and how long it took: set by the run
+        self.elapsed_s = 0.0
 
     def on_event(self, event: Event) -> None:
         self.events += 1
@@ -44,7 +46,8 @@ class RunSummary(EngineObserver):
     def on_finding(self, finding: Finding) -> None:
         self.findings[(finding.detector, finding.kind)] += 1
 
-    def render(self, lines_read: int, seconds: float) -> str:
+    def render(self) -> str:
+        lines_read, seconds = self.lines_read, self.elapsed_s
         rate = lines_read / seconds if seconds > 0 else 0.0
         out = [
             f"lines read: {lines_read} in {seconds:.2f} s ({rate:,.0f}/s)",
