@@ -5,10 +5,11 @@ Both agents work in batches (batching.py): events are handled one by one and ack
 what a batch produced is in Kafka (delivery.py). A message whose handling raises goes to the
 dead letters, and the batch goes on. Stage 1 (`route`) reads the input topics, decodes,
 dead-letters bad input and sends each (detector, key) item to the internal routed topic, on the
-partition of that state key, grouped into one message per partition and batch (routing.py),
-with how far each input partition has read in event time (progress.py). Stage 2 (`detect`)
-reads the routed topic with one `Engine` per partition, whose store is the partition's slice of
-a Faust table (partition_store.py), and whose watermark follows the slowest input partition.
+partition of that state key, grouped per partition and batch (routing.py: one message, split
+below 256 KiB), with how far each input partition has read in event time (progress.py).
+Stage 2 (`detect`) reads the routed topic with one `Engine` per partition, whose store is the
+partition's slice of a Faust table (partition_store.py), and whose watermark follows the
+slowest input partition.
 Everything an engine touches while handling a message of partition P is a key of P, and the
 worker writes the partition's changes to changelog partition P, so a restart or rebalance
 recovers exactly that partition's state. A timer reports the progress to every routed
@@ -292,10 +293,10 @@ class FrictionApp:
     async def _route(self, stream) -> None:
         """Decode and route input in batches (batching.py).
 
-        A batch's routes travel as one routed message per routed partition (routing.py) with the
-        input partitions' progress, and its bad input as dead letters; the batch's input
-        messages are acknowledged once the broker has all of them, so an input offset is never
-        committed ahead of what it routed.
+        A batch's routes travel grouped per routed partition (routing.py: one message, split
+        below 256 KiB) with the input partitions' progress, and its bad input as dead letters;
+        the batch's input messages are acknowledged once the broker has all of them, so an
+        input offset is never committed ahead of what it routed.
         """
         decode = self.decoder.decode
         metrics = self.metrics
@@ -448,8 +449,9 @@ class FrictionApp:
         are sent and awaited first; only then is each touched partition's state written to the
         table, and so to its changelog partition. The batch's messages are acknowledged after
         that, so a committed routed offset always has its findings in Kafka, and a crash in
-        between replays the messages against the old state and sends the same findings again
-        (same `finding_id`).
+        between replays the messages and sends the same findings again (same `finding_id`):
+        against the old state, or, where a RocksDB store already holds the new one, against
+        that state, whose seen event ids make the replayed events duplicates.
         """
         routed_topic = self.settings.routed_topic
         observe = self.metrics.processing.observe
