@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
+from collections.abc import Iterable, Iterator
+from typing import Generic, TypeVar
 
 BUCKET_MS = 60_000
 
+Owner = TypeVar("Owner")
 
-class Agenda:
+
+class Agenda(Generic[Owner]):
     """A FIFO of (event time, key) arrivals and a time wheel of (time, kind, key) wake-ups."""
 
     def __init__(self) -> None:
-        self.arrivals: deque[tuple[int, str, object]] = deque()
+        self.arrivals: deque[tuple[int, str, Owner]] = deque()
         self._heap: list[tuple[int, int, str]] = []
         self._wheel: dict[int, list[tuple[int, int, str]]] = {}
         self._loaded_until: int | None = None
 
-    def arrive(self, time: int, skey: str, owner: object) -> None:
+    def arrive(self, time: int, skey: str, owner: Owner) -> None:
         """An event for `skey` (kept by `owner`, handed back on release) waits until `time`."""
         self.arrivals.append((time, skey, owner))
 
@@ -43,7 +47,7 @@ class Agenda:
             or watermark > loaded
         )
 
-    def due_arrivals(self, watermark: int):
+    def due_arrivals(self, watermark: int) -> Iterator[tuple[int, str, Owner]]:
         """Pop arrivals in arrival order while the oldest is before the watermark.
 
         An arrival behind a not-yet-due one waits at most the allowed lateness longer; order
@@ -53,7 +57,7 @@ class Agenda:
         while arrivals and arrivals[0][0] < watermark:
             yield arrivals.popleft()
 
-    def due_wakeups(self, watermark: int):
+    def due_wakeups(self, watermark: int) -> Iterator[tuple[int, int, str]]:
         """Pop wake-ups due before the watermark, earliest first."""
         self._load(watermark)
         heap = self._heap
@@ -65,6 +69,7 @@ class Agenda:
         if loaded is not None and watermark <= loaded:
             return
         target = watermark // BUCKET_MS + 1
+        buckets: Iterable[int]
         if loaded is None or target - loaded // BUCKET_MS > len(self._wheel):
             buckets = [bucket for bucket in self._wheel if bucket < target]
         else:

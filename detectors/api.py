@@ -29,8 +29,10 @@ class Param:
             value = float(value)
         if type(value) is not expected:
             return f"{name} must be {expected.__name__}, got {type(value).__name__} {value!r}"
-        if expected is list and not all(type(item) is str for item in value):
+        if isinstance(value, list) and not all(type(item) is str for item in value):
             return f"{name} must be a list of strings"
+        if not isinstance(value, int | float):
+            return None  # a range bounds numbers only
         if self.minimum is not None and value < self.minimum:
             return f"{name} must be >= {self.minimum:g}, got {value!r}"
         if self.maximum is not None and value > self.maximum:
@@ -92,7 +94,9 @@ class Detector(ABC):
             problem = spec.check(pname, value)
             if problem:
                 raise ValueError(f"{self.name}: {problem}")
-            setattr(self, pname, float(value) if type(spec.default) is float else value)
+            if type(spec.default) is float and isinstance(value, int):
+                value = float(value)  # a whole number in TOML for a float parameter
+            setattr(self, pname, value)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

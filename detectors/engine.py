@@ -39,8 +39,15 @@ class _Reaction:
     """The `Context` handed to a detector: bound to one record for the length of one reaction."""
 
     __slots__ = ("emitted", "observer", "agenda", "detector", "record", "skey", "now")
+    # Set by the engine before each reaction.
+    detector: Detector
+    record: dict
+    skey: str
+    now: int
 
-    def __init__(self, emitted: list[Finding], observer: EngineObserver, agenda: Agenda) -> None:
+    def __init__(
+        self, emitted: list[Finding], observer: EngineObserver, agenda: Agenda[Detector]
+    ) -> None:
         # Not the engine itself: a cycle would keep all its state from reference counting.
         self.emitted = emitted
         self.observer = observer
@@ -109,7 +116,7 @@ class Engine:
         # heard from. Kept in the store under `sources_key`, so a restart resumes from it.
         self.sources: dict[str, int | None] = {}
         self.sources_key = sources_key
-        self.agenda = Agenda()
+        self.agenda: Agenda[Detector] = Agenda()
         self._routes: dict[str, list[Detector]] = {}
         for detector in detectors:
             for event_type in detector.consumes:
@@ -239,7 +246,7 @@ class Engine:
         """Rebuild the agenda from stored records, after recovery or a rebalance."""
         self.sources.update(self.store.get(self.sources_key) or {})
         self.agenda.clear()
-        arrivals = []
+        arrivals: list[tuple[int, str]] = []
         keys = dict.fromkeys(self.detectors, 0)
         for skey, record in self.store.items():
             name = skey.split(KEY_SEPARATOR, 1)[0]
@@ -365,7 +372,7 @@ class Engine:
         try:
             if event is not None:
                 detector.on_event(record["s"], event, reaction)
-            else:
+            elif tag is not None:
                 detector.on_deadline(record["s"], tag, reaction)
         except Exception as error:  # a detector's bug must not stop the stream
             self.observer.on_detector_error(detector.name, event, error)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import NamedTuple
 
@@ -203,6 +203,7 @@ class EventDecoder:
             node, depth = stack.pop()
             if depth > max_depth:
                 return TOO_DEEP, self._too_deep_detail()
+            children: Iterable[object]
             if type(node) is dict:
                 for key in node:
                     if len(key) > max_chars:

@@ -54,7 +54,7 @@ class Attr:
                 return "must be one of " + ", ".join(repr(c) for c in self.choices)
             return None
         if self.kind == NUMBER:
-            if type(value) not in (int, float):
+            if not isinstance(value, int | float) or isinstance(value, bool):
                 return "must be a number"
             if self.minimum is not None and value < self.minimum:
                 return f"must be >= {self.minimum:g}"

@@ -142,6 +142,7 @@ class AlertEngine(EngineObserver):
             figures.update(samples=samples, share=round(value, 4))
             eligible = eligible and samples >= rule.min_samples
         else:
+            assert baseline is not None, "every baseline rule has its Baseline (see __init__)"
             usual = baseline.usual(segment, at)
             value = rate / max(usual, rule.baseline_floor)
             figures.update(baseline=round(usual, 4), ratio=round(value, 4))
@@ -301,6 +302,7 @@ def _summary(
     where = f" in {rule.segment_name} {segment}" if segment else ""
     if status == "firing":
         return f"{what}{where}: {_measured(rule, figures)}, since {_clock(starts_at)}."
+    assert ends_at is not None, "a resolved alert has its end"
     if rule.condition == "share":
         level = f"{rule.resolve_below:.0%}"
     elif rule.condition == "rate":
