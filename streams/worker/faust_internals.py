@@ -6,7 +6,9 @@ attributes and methods Faust does not document; the rest of the worker uses only
 names below. Each workaround's docstring says what it works around and which Faust behaviour
 it relies on. pyproject.toml keeps faust-streaming at 0.15.x, and
 tests/unit/test_faust_internals.py fails if any of that behaviour changes: run it after an
-upgrade before anything else.
+upgrade before anything else. The same tests pin the few undocumented names used elsewhere as
+they are: the producer's positional `send` (app.py, partition_store.py), a stream's
+`channel.queue` (batching.py) and the sensor hooks (observability/kafka_sensor.py).
 """
 
 from __future__ import annotations
