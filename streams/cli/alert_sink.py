@@ -21,7 +21,7 @@ class JsonLinesAlertSink:
 
     def render(self) -> str:
         """Lines for the replay summary: alerts by status, then by alertname."""
-        by_status = Counter()
+        by_status: Counter[str] = Counter()
         for (status, _), count in self.counts.items():
             by_status[status] += count
         out = [f"alerts: {sum(by_status.values())}"]

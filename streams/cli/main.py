@@ -6,7 +6,7 @@ import argparse
 import contextlib
 import sys
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
 from friction_detector.detectors.config import ConfigError, load_config
 from friction_detector.detectors.registry import RegistryError, installed_detectors
@@ -14,7 +14,9 @@ from friction_detector.streams.cli.commands import add_streaming_commands
 from friction_detector.streams.devkit.local_kafka import add_kafka_commands
 
 
-def _open(files: contextlib.ExitStack, path: str | None, mode: str, default: BinaryIO) -> BinaryIO:
+def _open(
+    files: contextlib.ExitStack, path: str | None, mode: Literal["rb", "wb"], default: BinaryIO
+) -> BinaryIO:
     """A file the command owns, or a standard stream it must leave open."""
     if not path or path == "-":
         return default

@@ -12,7 +12,7 @@ from friction_detector.detectors.alerts import Alert, AlertEngine, load_alert_se
 from friction_detector.detectors.config import Config
 from friction_detector.detectors.engine import Engine
 from friction_detector.detectors.events import TOO_LARGE, BadInput
-from friction_detector.detectors.observer import FanOut
+from friction_detector.detectors.observer import EngineObserver, FanOut
 from friction_detector.streams.cli.lines import LongLine, bounded_lines
 from friction_detector.streams.cli.summary import RunSummary
 from friction_detector.streams.dead_letter import dead_letter_record
@@ -56,9 +56,9 @@ def sources_of(source: BinaryIO, max_bytes: int) -> set[str]:
     """The partitions a file of sourced lines names; the file is left at its start."""
     sources = set()
     for line in bounded_lines(source, max_bytes):
-        if type(line) is not LongLine:
+        if not isinstance(line, LongLine):
             read = read_sourced(line)
-            if type(read) is not BadInput:
+            if not isinstance(read, BadInput):
                 sources.add(read[0])
     source.seek(0)
     return sources
@@ -87,7 +87,7 @@ def replay(
         dead_letter_out.write(dead_letter_record(bad, source_name, position) + b"\n")
 
     summary = summary or RunSummary(dead_letter)
-    observer = summary
+    observer: EngineObserver = summary
     if alert_sink is not None:
         alerts = AlertEngine(load_alert_settings(config.sections.get("alerts")), sink=alert_sink)
         observer = FanOut(summary, alerts)
@@ -109,7 +109,7 @@ def replay(
         lines += 1
         if not lines % _CHECK_EVERY_LINES:
             progress.tick(lines)
-        if type(line) is LongLine:
+        if isinstance(line, LongLine):
             summary.bad[TOO_LARGE] += 1
             dead_letter(too_large(line, max_bytes), lines)
             continue
@@ -118,13 +118,13 @@ def replay(
             continue
         if sourced:
             read = read_sourced(line)
-            if type(read) is BadInput:
+            if isinstance(read, BadInput):
                 summary.bad[read.reason] += 1
                 dead_letter(read, lines)
                 continue
             origin, line = read
         decoded = decode(line)
-        if type(decoded) is BadInput:
+        if isinstance(decoded, BadInput):
             summary.bad[decoded.reason] += 1
             dead_letter(decoded, lines)
             continue

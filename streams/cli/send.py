@@ -65,7 +65,7 @@ def send_lines(
     started = last = time.monotonic()
     sent = skipped = 0
     for number, line in enumerate(bounded_lines(source, limit), 1):
-        if type(line) is LongLine:
+        if isinstance(line, LongLine):
             _report_skipped(number, line.size, limit, out)
             skipped += 1
             continue

@@ -97,7 +97,10 @@ def form(start: int, rng: random.Random, repeated: bool = False) -> list[dict]:
     events, t = [], start
     for i in range(submits):
         last = i == submits - 1
-        attrs = {"form_id": form_id, "outcome": "success" if last and not repeated else "error"}
+        attrs: dict[str, object] = {
+            "form_id": form_id,
+            "outcome": "success" if last and not repeated else "error",
+        }
         if attrs["outcome"] == "error":
             attrs["error_fields"] = [rng.choice(["email", "zip", "phone"])]
         events.append(event(rng, "form_submit", t, attrs, user, session))
@@ -211,7 +214,7 @@ def inject_error_click(start_ms: int, rng: random.Random) -> Events:
 
 def inject_account_info_detour(start_ms: int, rng: random.Random) -> Events:
     user, session = new_id(rng, "u"), new_id(rng, "s")
-    steps = [
+    steps: list[tuple[str, dict]] = [
         ("page_view", {"page": "/"}),
         ("page_view", {"page": "/help"}),
         ("search", {"results": 0}),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
+from collections.abc import Set
 
 from friction_detector.streams.kafka.settings import KafkaSettings, SettingsError
 from kafka import KafkaAdminClient
@@ -29,7 +30,7 @@ def partition_for(key: bytes, partitions: int) -> int:
 
 
 def ensure_topics(
-    settings: KafkaSettings, topics: dict[str, int], *, exact: set[str] = frozenset()
+    settings: KafkaSettings, topics: dict[str, int], *, exact: Set[str] = frozenset()
 ) -> dict[str, int]:
     """Create missing topics with the given partition counts; return every topic's count.
 

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from typing import Final, Literal
 
 import faust
 from friction_detector.streams.kafka.topics import partition_for
 from friction_detector.streams.worker.faust_internals import ChangelogWriter
 
-_DELETED = object()
+
+class _Deleted(enum.Enum):
+    """A key deleted in this batch, until `flush`: an enum member, so `is` narrows its type."""
+
+    DELETED = enum.auto()
+
+
+_DELETED: Final = _Deleted.DELETED
 
 
 def own_key(prefix: str, partition: int, partitions: int) -> str:
@@ -36,7 +45,7 @@ class PartitionStore(MutableMapping):
         self.table = table
         self.partition = partition
         self.partitions = partitions
-        self.pending: dict[str, object] = {}
+        self.pending: dict[str, dict | Literal[_Deleted.DELETED]] = {}
 
     def owns(self, skey: str) -> bool:
         return partition_for(skey.encode(), self.partitions) == self.partition
