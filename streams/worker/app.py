@@ -28,8 +28,8 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-import faust
 import orjson
 from friction_detector.detectors.config import Config
 from friction_detector.detectors.engine import KEY_SEPARATOR, SOURCES_KEY, Engine, store_key
@@ -192,7 +192,7 @@ class FrictionApp:
         )
         self.app = self._build()
 
-    def _build(self) -> faust.App:
+    def _build(self) -> FrictionFaustApp:
         s = self.settings
         store = s.store
         options: dict = {}
@@ -213,7 +213,7 @@ class FrictionApp:
             producer_acks=-1,
             **options,
         )
-        raw = {"key_serializer": "raw", "value_serializer": "raw"}
+        raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
         self.input = app.topic(*s.input_topics, **raw)
         self.routed = app.topic(s.routed_topic, partitions=s.partitions, internal=True, **raw)
         self.table = app.Table(STATE_TABLE, partitions=s.partitions, key_type=str, value_type=None)
@@ -227,8 +227,9 @@ class FrictionApp:
         app.timer(ROLLUP_INTERVAL_S, name="rollup")(self._send_rollups)
         if self.alertmanager is not None:
             app.timer(min(15.0, s.alert_resend_s / 2), name="alert-resend")(self._resend)
-        app.on_partitions_revoked.connect(self._on_revoked)
-        app.on_before_shutdown.connect(self._on_shutdown)
+        # Faust types a handler as (sender, *args, signal, **kwargs); it calls ours as declared.
+        app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
+        app.on_before_shutdown.connect(self._on_shutdown)  # type: ignore[arg-type]
         app.sensors.add(KafkaClientSensor(app, self.metrics))
         return app
 
@@ -315,7 +316,7 @@ class FrictionApp:
             raw = message.value if message.value is not None else b""
             decoded = decode(raw)
             name = input_source(source.topic, source.partition)
-            if type(decoded) is BadInput:
+            if isinstance(decoded, BadInput):
                 progress.saw(name, None)
                 position = f"{source.partition}:{source.offset}"
                 letters.append(self._dead_letter(decoded, source.topic, position, source.key))
@@ -532,6 +533,8 @@ class FrictionApp:
 
     async def _resend(self) -> None:
         """Alertmanager forgets an alert not re-sent within its resolve timeout."""
+        if self.alertmanager is None:  # the timer is set only with Alertmanager configured
+            return
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.alertmanager.resend_due)
 

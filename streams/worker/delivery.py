@@ -34,7 +34,8 @@ RECORD_ERRORS = (
     RecordTooLargeError,
 )
 
-Send = Callable[..., Awaitable[asyncio.Future]]  # Faust's producer.send
+# Faust's producer.send: awaited, it queues the record and gives the delivery to await.
+Send = Callable[..., Awaitable[Awaitable[Any]]]
 
 
 @dataclass

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import enum
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from typing import Final, Literal
+from collections.abc import Awaitable, Iterator, MutableMapping
+from typing import Any, Final, Literal
 
-import faust
+from faust.types import TableT
 from friction_detector.streams.kafka.topics import partition_for
+from friction_detector.streams.worker.delivery import Send
 from friction_detector.streams.worker.faust_internals import ChangelogWriter
 
 
@@ -41,7 +41,7 @@ class PartitionStore(MutableMapping):
     the findings again (same ids), never records state whose findings were lost.
     """
 
-    def __init__(self, table: faust.Table, partition: int, partitions: int) -> None:
+    def __init__(self, table: TableT, partition: int, partitions: int) -> None:
         self.table = table
         self.partition = partition
         self.partitions = partitions
@@ -86,7 +86,7 @@ class PartitionStore(MutableMapping):
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
-    async def flush(self, send: Callable[..., Awaitable[asyncio.Future]]) -> list[asyncio.Future]:
+    async def flush(self, send: Send) -> list[Awaitable[Any]]:
         """Write pending changes to the table's store and its changelog partition.
 
         `send` is the Faust producer's `send`. Returns the changelog deliveries: the agent
