@@ -28,8 +28,9 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import faust
 import orjson
 from friction_detector.detectors.config import Config
 from friction_detector.detectors.engine import KEY_SEPARATOR, SOURCES_KEY, Engine, store_key
@@ -216,7 +217,11 @@ class FrictionApp:
         raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
         self.input = app.topic(*s.input_topics, **raw)
         self.routed = app.topic(s.routed_topic, partitions=s.partitions, internal=True, **raw)
-        self.table = app.Table(STATE_TABLE, partitions=s.partitions, key_type=str, value_type=None)
+        # App.Table is typed as the TableT interface; what it makes is a faust.Table.
+        self.table = cast(
+            faust.Table,
+            app.Table(STATE_TABLE, partitions=s.partitions, key_type=str, value_type=None),
+        )
         self.alerts = app.topic(s.alerts_topic, **raw)
         self.rollups = app.topic(s.rollups_topic, partitions=1, internal=True, **raw)
         self.alert_table = app.Table(ALERT_TABLE, partitions=1, key_type=str, value_type=None)

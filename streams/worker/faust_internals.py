@@ -163,7 +163,7 @@ def recovering_changelogs(
     Relies on: `app.tables.recovery` keeping `in_recovery`, `active_tps`, `active_offsets`
     and `active_highwaters` (offsets -1 or missing where nothing was applied yet).
     """
-    recovery = app.tables.recovery
+    recovery = app.tables.recovery  # type: ignore[attr-defined]  # TableManagerT omits it
     if not recovery.in_recovery:
         return None
     return recovery.active_tps, recovery.active_offsets, recovery.active_highwaters

@@ -6,7 +6,7 @@ import enum
 from collections.abc import Awaitable, Iterator, MutableMapping
 from typing import Any, Final, Literal
 
-from faust.types import TableT
+import faust
 from friction_detector.streams.kafka.topics import partition_for
 from friction_detector.streams.worker.delivery import Send
 from friction_detector.streams.worker.faust_internals import ChangelogWriter
@@ -41,7 +41,7 @@ class PartitionStore(MutableMapping):
     the findings again (same ids), never records state whose findings were lost.
     """
 
-    def __init__(self, table: TableT, partition: int, partitions: int) -> None:
+    def __init__(self, table: faust.Table, partition: int, partitions: int) -> None:
         self.table = table
         self.partition = partition
         self.partitions = partitions

@@ -20,8 +20,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Hashable, Iterable, Mapping
+from typing import Generic, TypeVar
 
 import faust
+from faust.types import TP
 from friction_detector.streams.observability.metrics import FrictionMetrics
 from friction_detector.streams.worker.faust_internals import (
     fetch_position,
@@ -34,16 +36,19 @@ log = logging.getLogger(__name__)
 
 CHECK_INTERVAL_S = 1.0
 STALL_S = 5.0
+Partition = TypeVar("Partition", bound=Hashable)  # a TP in the worker, anything hashable in tests
 
 
-class StallTracker:
+class StallTracker(Generic[Partition]):
     """Which partitions have stayed behind their highwater, without progress, for `stall_s`."""
 
     def __init__(self, stall_s: float = STALL_S) -> None:
         self.stall_s = stall_s
-        self._since: dict[Hashable, tuple[int, float]] = {}  # partition -> (offset, since)
+        self._since: dict[Partition, tuple[int, float]] = {}  # partition -> (offset, since)
 
-    def stalled(self, progress: Mapping[Hashable, tuple[int, int]], now: float) -> list:
+    def stalled(
+        self, progress: Mapping[Partition, tuple[int, int]], now: float
+    ) -> list[Partition]:
         """Partitions of `progress` ({partition: (applied offset, highwater)}) that are stuck.
 
         A partition reported stuck starts a new period, so it is reported again only after
@@ -66,15 +71,15 @@ class StallTracker:
 
 
 def recovery_progress(
-    tps: Iterable[Hashable],
-    offsets: Mapping[Hashable, int | None],
-    highwaters: Mapping[Hashable, int | None],
-) -> dict[Hashable, tuple[int, int]]:
+    tps: Iterable[Partition],
+    offsets: Mapping[Partition, int | None],
+    highwaters: Mapping[Partition, int | None],
+) -> dict[Partition, tuple[int, int]]:
     """{partition: (applied offset, highwater)} of the partitions whose highwater is known.
 
     Faust marks "nothing applied yet" as -1 or leaves the offset unset or None.
     """
-    progress = {}
+    progress: dict[Partition, tuple[int, int]] = {}
     for tp in list(tps):
         highwater = highwaters.get(tp)
         if highwater is None:
@@ -97,7 +102,7 @@ class RecoveryWatchdog(Service):
         super().__init__(**kwargs)
         self.app = app
         self.metrics = metrics
-        self.tracker = StallTracker(stall_s)
+        self.tracker: StallTracker[TP] = StallTracker(stall_s)
 
     @Service.timer(CHECK_INTERVAL_S)
     async def _check(self) -> None:
