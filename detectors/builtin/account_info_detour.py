@@ -10,8 +10,16 @@ from friction_detector.detectors.schema import types
 MAX_REMEMBERED_STEPS = 100
 
 
+def is_under(page: str, path: str) -> bool:
+    """Whole path segments: `/account` covers `/account/orders`, not `/accounting`."""
+    path = path.rstrip("/")
+    return page == path or page.startswith(path + "/")
+
+
 class AccountInfoDetour(Detector):
     """More than N page views or searches within the look-back before the first account page.
+
+    An account page is `account_prefix` or a path under it, matched by whole segments.
 
     A findability signal: a customer who wanders and searches before reaching account
     information could not see where it lives. Only the first account page of a session is
@@ -22,7 +30,9 @@ class AccountInfoDetour(Detector):
     description = "More than N page views or searches before the first account page of a session."
     consumes = types("page_view", "search")
     params = {
-        "account_prefix": Param("/account", "page paths that hold account information"),
+        "account_prefix": Param(
+            "/account", "the path, and the paths under it, that hold account information"
+        ),
         "max_steps": Param(5, "more page views or searches than this is a detour", 1, 100),
         "lookback_s": Param(600, "only steps this recent count", 10, 86_400),
         "session_ttl_s": Param(3600, "a session idle this long is forgotten", 60, 86_400),
@@ -44,7 +54,7 @@ class AccountInfoDetour(Detector):
         page = event.attrs.get("page", "") if event.type == "page_view" else ""
         horizon = event.time - self.lookback_s * 1000
         steps = [s for s in state.get("steps", ()) if s[0] >= horizon]
-        if not page.startswith(self.account_prefix):
+        if not is_under(page, self.account_prefix):
             steps.append([event.time, event.type == "search"])
             state["steps"] = steps[-MAX_REMEMBERED_STEPS:]
             return

@@ -69,3 +69,13 @@ def test_duplicate_page_views_count_once():
 
 def test_page_view_without_page_goes_to_dead_letter():
     assert len(run(make_event("page_view", T0)).bad) == 1
+
+
+def test_pages_that_only_share_the_prefix_are_steps_not_account_pages():
+    harness = run(*steps(6), view(10, "/accounting"), view(11, "/accounts-payable"))
+    assert harness.kinds() == []
+
+
+def test_account_prefix_matches_whole_path_segments():
+    for page in ("/account", "/account/", "/account/orders"):
+        assert run(*steps(6), view(10, page)).kinds() == ["detour"], page
