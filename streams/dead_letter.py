@@ -8,6 +8,10 @@ import orjson
 from friction_detector.detectors.events import BadInput, Event
 
 DETECTOR_ERROR = "detector_error"
+# Dead-letter reasons of the worker itself, beside the decoder's (detectors/events.py).
+PROCESSING_ERROR = "processing_error"  # handling the message raised
+REFUSED_BY_BROKER = "refused_by_broker"  # the broker refused what the message produced
+RUNTIME_REASONS = (PROCESSING_ERROR, REFUSED_BY_BROKER, DETECTOR_ERROR)
 # Comfortably under Kafka's default message.max.bytes (1,048,588), leaving room for the key,
 # headers and batch overhead of the produce request.
 DEAD_LETTER_MAX_BYTES = 900_000

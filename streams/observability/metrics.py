@@ -7,11 +7,16 @@ No label carries a user, session or request id; event types no detector consumes
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Sequence
 from wsgiref.simple_server import WSGIServer
 
-from friction_detector.detectors.events import Event
+from friction_detector.detectors.alerts import load_alert_settings
+from friction_detector.detectors.api import Detector
+from friction_detector.detectors.config import Config
+from friction_detector.detectors.events import BAD_INPUT_REASONS, Event
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver
+from friction_detector.streams.dead_letter import RUNTIME_REASONS
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 DEFAULT_METRICS_PORT = 9108
@@ -46,14 +51,31 @@ MEASUREMENTS = {
 }
 
 
+ALERT_STATUSES = ("firing", "resolved")
+
+
+def alert_series(config: Config) -> list[tuple[str, str]]:
+    """(alertname, detector) of every alert rule on an enabled detector."""
+    enabled = {detector.name for detector in config.detectors}
+    rules = load_alert_settings(config.sections.get("alerts")).rules
+    return [(rule.alertname, rule.detector) for rule in rules if rule.detector in enabled]
+
+
 class FrictionMetrics(EngineObserver):
-    """Every metric the project exports, fed by the engine's observer hooks and the runtime."""
+    """Every metric the project exports, fed by the engine's observer hooks and the runtime.
+
+    `detectors` are the enabled detectors and `alerts` the (alertname, detector) pairs of the
+    alert rules: their series are exported at 0 from the start (see `_start_at_zero`).
+    """
 
     def __init__(
         self,
         consumed_types: set[str],
         version: str = "0",
         registry: CollectorRegistry | None = None,
+        *,
+        detectors: Sequence[Detector] = (),
+        alerts: Iterable[tuple[str, str]] = (),
     ) -> None:
         self.registry = registry or CollectorRegistry()
         self.consumed_types = consumed_types
@@ -150,6 +172,25 @@ class FrictionMetrics(EngineObserver):
             name: (Histogram(metric, help_text, [label], buckets=buckets, registry=reg))
             for name, (metric, label, help_text, buckets) in MEASUREMENTS.items()
         }
+        self._start_at_zero(detectors, alerts)
+
+    def _start_at_zero(
+        self, detectors: Sequence[Detector], alerts: Iterable[tuple[str, str]]
+    ) -> None:
+        """Create every known labelled series at 0.
+
+        A labelled counter is otherwise exported only from its first increment, and `rate()` or
+        `increase()` cannot see an increment from nothing: the first error or alert went unseen.
+        """
+        for event_type in sorted(self.consumed_types | {"other"}):
+            self.events.labels(event_type)
+        for reason in (*BAD_INPUT_REASONS, *RUNTIME_REASONS):
+            self.bad_input.labels(reason)
+        for detector in detectors:
+            self.detector_errors.labels(detector.name)
+        for alertname, rule_detector in alerts:
+            for status in ALERT_STATUSES:
+                self.alerts.labels(alertname, rule_detector, status)
 
     def on_event(self, event: Event) -> None:
         label = event.type if event.type in self.consumed_types else "other"

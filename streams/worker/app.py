@@ -37,7 +37,12 @@ from friction_detector.detectors.engine import KEY_SEPARATOR, SOURCES_KEY, Engin
 from friction_detector.detectors.events import BadInput, Event
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver, FanOut
-from friction_detector.streams.dead_letter import dead_letter_record, detector_error_input
+from friction_detector.streams.dead_letter import (
+    PROCESSING_ERROR,
+    REFUSED_BY_BROKER,
+    dead_letter_record,
+    detector_error_input,
+)
 from friction_detector.streams.kafka.settings import WorkerSettings
 from friction_detector.streams.kafka.topics import partition_for
 from friction_detector.streams.observability.alertmanager import AlertmanagerClient
@@ -67,9 +72,6 @@ STATE_TABLE = "engine-state"
 ALERT_TABLE = "alert-state"
 ALERT_SNAPSHOT_KEY = "engine"
 ROLLUP_INTERVAL_S = 1.0
-# Dead-letter reasons of the worker itself, beside the decoder's (detectors/events.py).
-PROCESSING_ERROR = "processing_error"  # handling the message raised
-REFUSED_BY_BROKER = "refused_by_broker"  # the broker refused what the message produced
 # A dead letter the broker refuses is sent again cut to this size: reason, hash, no payload.
 SMALLEST_LETTER_BYTES = 2048
 

@@ -10,7 +10,7 @@ from friction_detector.streams.kafka.auth import AuthenticationFailed, check_aut
 from friction_detector.streams.kafka.failures import report_failure
 from friction_detector.streams.kafka.settings import SettingsError, WorkerSettings
 from friction_detector.streams.kafka.topics import ensure_topics
-from friction_detector.streams.observability.metrics import FrictionMetrics
+from friction_detector.streams.observability.metrics import FrictionMetrics, alert_series
 from friction_detector.streams.worker.app import FrictionApp
 from friction_detector.streams.worker.recovery_watchdog import RecoveryWatchdog
 from kafka.errors import KafkaError
@@ -54,7 +54,12 @@ def run_worker(settings: WorkerSettings, config: Config) -> int:
         report_failure("worker", what, err, settings.debug)
         return 1
     consumed = {t for d in config.detectors for t in d.consumes}
-    metrics = FrictionMetrics(consumed, version=_version())
+    metrics = FrictionMetrics(
+        consumed,
+        version=_version(),
+        detectors=config.detectors,
+        alerts=alert_series(config),
+    )
     where = f"{settings.metrics_addr}:{settings.metrics_port}"
     if settings.metrics_port:
         try:
