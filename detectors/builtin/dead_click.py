@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from friction_detector.detectors.api import Context, Detector, Param
 from friction_detector.detectors.builtin.clicks import (
+    QUIET_WIDGETS,
     dead_after_param,
     ignore_param,
     inp_rating,
@@ -17,7 +18,7 @@ from friction_detector.detectors.schema import types
 
 
 class DeadClick(Detector):
-    """A click whose `response_ms` is absent (no response seen) or over the limit.
+    """A click whose `response_ms` is over the limit (absent: unknown, unless configured dead).
 
     The default limit is PostHog's dead-click autocapture (no DOM mutation within 2500 ms);
     Sentry waits 7 s for a DOM mutation or scroll, and OpenReplay flags dead clicks too, so
@@ -34,7 +35,7 @@ class DeadClick(Detector):
         "dead_after_ms": dead_after_param(),
         "missing_response_is_dead": missing_response_param(),
         "period_s": Param(1800, "at most one finding per target per session within this", 1),
-        "ignore_targets": ignore_param(),
+        "ignore_targets": ignore_param(QUIET_WIDGETS),
     }
     dead_after_ms: int
     missing_response_is_dead: bool

@@ -6,6 +6,7 @@ import math
 
 from friction_detector.detectors.api import Context, Detector, Param
 from friction_detector.detectors.builtin.clicks import (
+    QUIET_WIDGETS,
     dead_after_param,
     ignore_param,
     is_dead,
@@ -38,7 +39,7 @@ class RageClick(Detector):
         "radius_px": Param(30, "clicks closer than this count as one spot", 0, 2000),
         "dead_after_ms": dead_after_param(),
         "missing_response_is_dead": missing_response_param(),
-        "ignore_targets": ignore_param(),
+        "ignore_targets": ignore_param(QUIET_WIDGETS),
     }
     min_clicks: int
     window_ms: int

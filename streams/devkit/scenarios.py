@@ -184,7 +184,13 @@ def inject_rage_click(start_ms: int, rng: random.Random) -> Events:
 
 
 def inject_dead_click(start_ms: int, rng: random.Random) -> Events:
-    attrs = {"target": "button.apply-coupon", "x": 410, "y": 520, "page": "/cart"}
+    attrs = {
+        "target": "button.apply-coupon",
+        "x": 410,
+        "y": 520,
+        "response_ms": rng.randint(3000, 7000),
+        "page": "/cart",
+    }
     return [
         event(rng, "click", start_ms, attrs, user_id=new_id(rng, "u"), session_id=new_id(rng, "s"))
     ]

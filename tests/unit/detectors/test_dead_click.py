@@ -16,8 +16,12 @@ def run(*events, detector=None, lateness=0):
     return harness
 
 
-def test_click_without_response_is_dead():
-    harness = run(click(0))
+def test_click_without_response_is_unknown_not_dead_by_default():
+    assert run(*(click(i * 60_000, target=f"#b{i}") for i in range(300))).kinds() == []
+
+
+def test_click_without_response_is_dead_when_configured():
+    harness = run(click(0), detector=DeadClick(missing_response_is_dead=True))
     assert harness.kinds() == ["dead_click"]
     assert harness.findings[0].evidence["inp_rating"] == "none"
     assert harness.findings[0].segment == "#apply"
@@ -33,12 +37,16 @@ def test_inp_rating_of_a_slow_response_is_poor():
 
 
 def test_one_finding_per_target_per_session_per_period():
-    harness = run(click(0), click(60_000), click(1_799_999), click(0, target="#other"))
+    harness = run(
+        *(click(t, response_ms=3000) for t in (0, 60_000, 1_799_999)),
+        click(0, target="#other", response_ms=3000),
+    )
     assert harness.kinds() == ["dead_click", "dead_click"]
 
 
 def test_period_restarts_after_it_elapses():
-    assert run(click(0), click(1_800_000)).kinds() == ["dead_click", "dead_click"]
+    harness = run(click(0, response_ms=3000), click(1_800_000, response_ms=3000))
+    assert harness.kinds() == ["dead_click", "dead_click"]
 
 
 def test_limit_is_configurable():
@@ -55,14 +63,36 @@ def test_ignored_targets_are_silent():
     assert run(click(0, target="a.download-pdf"), detector=detector).kinds() == []
 
 
+@pytest.mark.parametrize(
+    "target",
+    [
+        "input[type=text]",
+        'form#signup input[type="text"]',
+        "input[type=number]",
+        "#qty > input[type='number']",
+        "textarea",
+        "form textarea#comment",
+        "div[role=spinbutton]",
+        '.quantity [role="spinbutton"]',
+    ],
+)
+def test_text_inputs_and_steppers_are_ignored_by_default(target):
+    assert run(click(0, target=target, response_ms=3000)).kinds() == []
+
+
+@pytest.mark.parametrize("target", ["button#pay", "a.textarea-help", "input[type=submit]"])
+def test_other_targets_are_not_ignored_by_default(target):
+    assert run(click(0, target=target, response_ms=3000)).kinds() == ["dead_click"]
+
+
 def test_out_of_order_keeps_the_first_dead_click():
-    harness = run(click(5000), click(0), lateness=10_000)
+    harness = run(click(5000, response_ms=3000), click(0, response_ms=3000), lateness=10_000)
     assert harness.kinds() == ["dead_click"]
     assert harness.findings[0].time_ms == T0
 
 
 def test_duplicate_click_is_not_counted_twice():
-    first = click(0)
+    first = click(0, response_ms=3000)
     harness = run(first, first)
     assert harness.kinds() == ["dead_click"]
     assert harness.duplicates == 1

@@ -57,12 +57,17 @@ def test_clicks_on_a_dead_element_make_a_critical_rage_dead_click():
     assert harness.findings[0].severity == "critical"
 
 
-def test_clicks_without_response_are_dead_unless_configured_otherwise():
+def test_clicks_without_response_are_unknown_not_dead_unless_configured_otherwise():
     events = [make_event("click", T0 + i * 100, target="#x") for i in range(3)]
-    assert run(*events).kinds() == ["rage_dead_click"]
-    detector = RageClick(missing_response_is_dead=False)
+    assert run(*events).kinds() == ["rage_click"]
+    detector = RageClick(missing_response_is_dead=True)
     events = [make_event("click", T0 + i * 100, target="#x") for i in range(3)]
-    assert run(*events, detector=detector).kinds() == ["rage_click"]
+    assert run(*events, detector=detector).kinds() == ["rage_dead_click"]
+
+
+def test_stepper_clicks_are_ignored_by_default():
+    for target in ("input[type=number]", "#qty [role=spinbutton]"):
+        assert run(*(click(i * 100, target=target) for i in range(5))).kinds() == [], target
 
 
 def test_ignored_targets_are_silent():
