@@ -24,6 +24,8 @@ DEFAULT_RUNBOOK_BASE_URL = (
     "https://github.com/friction-detector/friction-detector/blob/main/docs/runbooks/"
 )
 DEFAULT_MAX_SEGMENTS = 1000
+# The runbook of a rule that names none and is not a default rule (docs/runbooks/).
+GENERIC_RUNBOOK = "friction-engine-alert"
 _ALERTNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _RESERVED_LABELS = {"alertname", "detector", "severity", "segment"}
@@ -71,8 +73,13 @@ class AlertSettings:
     max_segments: int = DEFAULT_MAX_SEGMENTS
 
     def runbook_url(self, rule: AlertRule) -> str:
-        """`runbook` as given if it is a URL, else base + the name in kebab case + `.md`."""
-        name = rule.runbook or runbook_name(rule.alertname)
+        """`runbook` as given if it is a URL, else base + name + `.md`: the rule's `runbook`, a
+        default rule's alertname in kebab case, or the generic runbook for any other rule."""
+        name = rule.runbook or (
+            runbook_name(rule.alertname)
+            if rule.alertname in {r.alertname for r in DEFAULT_RULES}
+            else GENERIC_RUNBOOK
+        )
         if "://" in name:
             return name
         return self.runbook_base_url + name + ".md"

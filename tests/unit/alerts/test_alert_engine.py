@@ -176,7 +176,7 @@ def test_alert_wire_form_follows_the_contract():
         "segment": "tpl",
         "team": "identity",
     }
-    assert wire["annotations"]["runbook_url"].endswith("/docs/runbooks/emails-late.md")
+    assert wire["annotations"]["runbook_url"].endswith("/docs/runbooks/friction-engine-alert.md")
     assert "template tpl" in wire["annotations"]["summary"]
     assert "since" in wire["annotations"]["summary"]
     assert wire["starts_at"].endswith("Z") and wire["ends_at"] is None
