@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from friction_detector.detectors.config import load_config
+from friction_detector.streams.cli.options import add_config_option
 from friction_detector.streams.kafka.failures import report_failure
 from friction_detector.streams.kafka.settings import (
     KafkaSettings,
@@ -243,6 +244,7 @@ def add_streaming_commands(
 ) -> None:
     """Register `worker`, `send`, `tail`, `simulate` and `demo`, each with `func(args)`."""
     worker = subparsers.add_parser("worker", help="run the streaming worker (Faust) against Kafka")
+    add_config_option(worker)
     add_kafka_options(worker, worker=True)
     worker.set_defaults(func=cmd_worker)
 
@@ -289,6 +291,7 @@ def add_streaming_commands(
     demo = subparsers.add_parser(
         "demo", help="local Kafka + worker + simulated traffic, findings on the terminal"
     )
+    add_config_option(demo)
     demo.add_argument("--home", default=str(DEMO_HOME), help="folder for Kafka, logs, config")
     demo.add_argument("--port", type=int, default=9092, help="Kafka port (controller: port+1)")
     demo.add_argument("--rate", type=float, default=30, help="events per second (default 30)")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from pathlib import Path
 from typing import BinaryIO, Literal
 
 from friction_detector.detectors.config import ConfigError, load_config
 from friction_detector.detectors.registry import RegistryError, installed_detectors
 from friction_detector.streams.cli.commands import add_streaming_commands
+from friction_detector.streams.cli.options import add_config_option
 from friction_detector.streams.devkit.local_kafka import add_kafka_commands
 
 
@@ -95,16 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="friction", description="Real-time detection of customer-experience friction."
     )
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        help="TOML file enabling detectors and setting their parameters",
-    )
+    add_config_option(parser, top=True)
     commands = parser.add_subparsers(dest="command", required=True)
 
     replay = commands.add_parser("replay", help="run the detectors over a JSON Lines file")
     replay.add_argument("path", help="JSON Lines file of events, or - for standard input")
+    add_config_option(replay)
     replay.add_argument("--findings", help="write findings here (default: standard output)")
     replay.add_argument(
         "--dead-letter", help="write bad lines with reasons here (default: standard error)"
@@ -125,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     detectors = commands.add_parser("detectors", help="installed detectors")
     detectors_commands = detectors.add_subparsers(dest="detectors_command", required=True)
     listing = detectors_commands.add_parser("list", help="show detectors, parameters, defaults")
+    add_config_option(listing)
     listing.set_defaults(func=cmd_detectors_list)
 
     add_kafka_commands(commands)
