@@ -26,7 +26,7 @@ def test_amtool_accepts_the_configuration():
         (["alertname=FrictionWorkerDown", "severity=critical"], "pager"),
         (["alertname=FrictionDeadLetterRateHigh", "severity=warning"], "chat"),
         (
-            ["alertname=FrictionChatsUnanswered", "severity=warning", "detector=long_chat_wait"],
+            ["alertname=FrictionChatWaitsLong", "severity=warning", "detector=long_chat_wait"],
             "chat",
         ),
         (["alertname=SomethingElse"], "chat"),
@@ -80,7 +80,7 @@ def test_a_broken_pipeline_mutes_friction_alerts_but_not_pipeline_alerts(alertma
         alertmanager,
         [
             {"alertname": "FrictionWorkerDown", "severity": "critical", "instance": "w1:9108"},
-            # An alert of the alert engine, and one of Prometheus's friction rules.
+            # Two alerts of the alert engine, a warning and a critical one.
             {
                 "alertname": "FrictionCheckoutSlowLoads",
                 "severity": "warning",
@@ -88,16 +88,17 @@ def test_a_broken_pipeline_mutes_friction_alerts_but_not_pipeline_alerts(alertma
                 "segment": "/checkout/payment",
             },
             {
-                "alertname": "FrictionResetEmailsLate",
-                "severity": "warning",
+                "alertname": "FrictionResetEmailsDelayed",
+                "severity": "critical",
                 "detector": "late_reset_email",
+                "segment": "password_reset",
             },
             {"alertname": "FrictionDeadLetterRateHigh", "severity": "warning"},
         ],
     )
     assert got["FrictionWorkerDown/w1:9108"] == "active"
     assert got["FrictionCheckoutSlowLoads"] == "suppressed"
-    assert got["FrictionResetEmailsLate"] == "suppressed"
+    assert got["FrictionResetEmailsDelayed"] == "suppressed"
     assert got["FrictionDeadLetterRateHigh"] == "active"
 
 
@@ -136,29 +137,3 @@ def test_the_critical_alert_mutes_the_warning_of_the_same_segment_only(alertmana
     assert got["FrictionCheckoutSlowLoads/warning /checkout/payment"] == "suppressed"
     assert got["FrictionCheckoutSlowLoads/warning /checkout/cart"] == "active"
 
-
-def test_an_engine_alert_mutes_the_prometheus_rate_alert_of_its_detector_only(alertmanager):
-    got = states(
-        alertmanager,
-        [
-            {
-                "alertname": "FrictionResetEmailsDelayed",
-                "severity": "critical",
-                "detector": "late_reset_email",
-                "segment": "password_reset",
-            },
-            {
-                "alertname": "FrictionResetEmailsLate",
-                "severity": "warning",
-                "detector": "late_reset_email",
-            },
-            {
-                "alertname": "FrictionChatsUnanswered",
-                "severity": "warning",
-                "detector": "long_chat_wait",
-            },
-        ],
-    )
-    assert got["FrictionResetEmailsDelayed"] == "active"
-    assert got["FrictionResetEmailsLate"] == "suppressed"
-    assert got["FrictionChatsUnanswered"] == "active"
