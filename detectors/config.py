@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from friction_detector.detectors.alerts import AlertConfigError, load_alert_settings
 from friction_detector.detectors.api import Detector
 from friction_detector.detectors.engine import DEFAULT_ALLOWED_LATENESS_MS, DEFAULT_DEDUP_HORIZON_MS
 from friction_detector.detectors.events import (
@@ -19,6 +21,9 @@ from friction_detector.detectors.events import (
 )
 from friction_detector.detectors.registry import installed_detectors
 from friction_detector.detectors.schema import CONTRACT_TYPES, merge_schemas
+
+# The file's top-level tables; anything else is a mistake, most often a misspelling.
+TABLES = ("alerts", "detectors", "engine")
 
 
 class ConfigError(Exception):
@@ -58,20 +63,30 @@ class Config:
 
 
 def load_config(path: Path | None) -> Config:
-    """Read and validate `path` (TOML); None gives every installed detector with its defaults."""
+    """Read and validate the whole of `path` (TOML), `[alerts]` included, before anything runs;
+    None gives every installed detector with its defaults."""
     raw: dict = {}
     if path is not None:
         try:
             raw = tomllib.loads(path.read_text())
         except FileNotFoundError:
             raise ConfigError(f"configuration file not found: {path}") from None
-        except tomllib.TOMLDecodeError as err:
+        except OSError as err:
+            raise ConfigError(f"cannot read configuration file {path}: {err.strerror}") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
             raise ConfigError(f"{path}: not valid TOML: {err}") from None
-    return build_config(raw, source=str(path or "defaults"))
+    source = str(path or "defaults")
+    config = build_config(raw, source=source)
+    try:
+        load_alert_settings(config.sections.get("alerts"), source=source)
+    except AlertConfigError as err:
+        raise ConfigError(str(err)) from None
+    return config
 
 
 def build_config(raw: dict, source: str = "configuration") -> Config:
-    """Validate an already parsed configuration."""
+    """Validate an already parsed configuration (`[alerts]` is checked by `load_config`)."""
+    _check_tables(raw, source)
     engine = _engine_settings(raw.get("engine", {}), source)
     sections = {k: v for k, v in raw.items() if k not in ("engine", "detectors")}
     available = installed_detectors()
@@ -105,6 +120,16 @@ def build_config(raw: dict, source: str = "configuration") -> Config:
     if not detectors:
         raise ConfigError(f"{source}: no detector is enabled")
     return Config(engine=engine, detectors=detectors, sections=sections)
+
+
+def _check_tables(raw: dict, source: str) -> None:
+    for name in raw:
+        if name in TABLES:
+            continue
+        what = f"table [{name}]" if isinstance(raw[name], dict) else f"key {name}"
+        near = difflib.get_close_matches(name, TABLES, n=1, cutoff=0.6)
+        hint = f"; did you mean [{near[0]}]?" if near else ""
+        raise ConfigError(f"{source}: unknown {what}{hint} (known: {', '.join(TABLES)})")
 
 
 def _engine_settings(raw: dict, source: str) -> EngineSettings:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import BinaryIO, Literal
 
 from friction_detector.detectors.config import ConfigError, load_config
@@ -24,17 +26,11 @@ def _open(
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from friction_detector.detectors.alerts import AlertConfigError, load_alert_settings
     from friction_detector.streams.cli.alert_sink import JsonLinesAlertSink
     from friction_detector.streams.cli.heap import long_lived_state
     from friction_detector.streams.cli.replay import replay
 
     config = load_config(args.config)
-    try:
-        load_alert_settings(config.sections.get("alerts"), source=str(args.config or "defaults"))
-    except AlertConfigError as err:
-        print(f"friction: {err}", file=sys.stderr)
-        return 2
     alert_sink = None
     with contextlib.ExitStack() as files:
         try:
@@ -91,11 +87,30 @@ def cmd_detectors_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config_check(args: argparse.Namespace) -> int:
+    """Exit 2 with the error when the file cannot run (main prints it), else show what runs."""
+    from friction_detector.detectors.alerts import load_alert_settings
+    from friction_detector.streams.cli.config_check import describe
+
+    config = load_config(args.file)
+    print(f"{args.file}: valid")
+    print(describe(config, load_alert_settings(config.sections.get("alerts"))))
+    return 0
+
+
+def installed_version() -> str:
+    try:
+        return version("friction-detector")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="friction", description="Real-time detection of customer-experience friction."
     )
     add_config_option(parser, top=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     replay = commands.add_parser("replay", help="run the detectors over a JSON Lines file")
@@ -123,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     listing = detectors_commands.add_parser("list", help="show detectors, parameters, defaults")
     add_config_option(listing)
     listing.set_defaults(func=cmd_detectors_list)
+
+    configuration = commands.add_parser("config", help="the configuration file")
+    config_commands = configuration.add_subparsers(dest="config_command", required=True)
+    check = config_commands.add_parser(
+        "check", help="validate a configuration and show the detectors, settings and rules"
+    )
+    check.add_argument("file", type=Path, help="the TOML file to check")
+    check.set_defaults(func=cmd_config_check)
 
     add_kafka_commands(commands)
     add_streaming_commands(commands)

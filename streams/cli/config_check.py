@@ -1,0 +1,40 @@
+"""`friction config check FILE`: what a configuration will run, as a person reads it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from friction_detector.detectors.alerts import AlertSettings
+from friction_detector.detectors.config import Config, EngineSettings
+from friction_detector.detectors.registry import installed_detectors
+
+
+def _value(current: object, default: object) -> str:
+    shown = repr(current)
+    return shown if current == default else f"{shown} (default {default!r})"
+
+
+def describe(config: Config, alerts: AlertSettings) -> str:
+    """Engine settings, enabled detectors with their effective parameters, and alert rules."""
+    out = ["engine:"]
+    defaults = asdict(EngineSettings())
+    out += [f"  {k} = {_value(v, defaults[k])}" for k, v in asdict(config.engine).items()]
+    enabled = {d.name: d for d in config.detectors}
+    out.append(f"detectors enabled ({len(enabled)}):")
+    for name, detector in enabled.items():
+        out.append(f"  {name}")
+        for pname, spec in type(detector).params.items():
+            out.append(f"    {pname} = {_value(getattr(detector, pname), spec.default)}")
+    disabled = [name for name in installed_detectors() if name not in enabled]
+    out.append(f"detectors disabled ({len(disabled)}): {', '.join(disabled) or '-'}")
+    out.append(
+        f"alert rules ({len(alerts.rules)}; bucket_s = {alerts.bucket_s}, "
+        f"max_segments = {alerts.max_segments}):"
+    )
+    for rule in alerts.rules:
+        off = "" if rule.detector in enabled else " (detector disabled: never fires)"
+        out.append(
+            f"  {rule.alertname}: {rule.detector} {rule.condition} > {rule.threshold:g} "
+            f"over {rule.window_s} s for {rule.for_s} s, {rule.severity}{off}"
+        )
+    return "\n".join(out)
