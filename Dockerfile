@@ -24,4 +24,7 @@ WORKDIR /var/lib/friction
 
 ENV FRICTION_METRICS_PORT=9108
 EXPOSE 9108
+# Healthy while the worker's event loop turns (/healthz; /ready says whether it processes).
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('FRICTION_METRICS_PORT', '9108') + '/healthz', timeout=4)"]
 CMD ["friction", "worker"]

@@ -17,7 +17,17 @@ from friction_detector.detectors.events import BAD_INPUT_REASONS, Event
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver
 from friction_detector.streams.dead_letter import RUNTIME_REASONS
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from friction_detector.streams.observability.health import Health, health_app, start_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    make_wsgi_app,
+)
 
 DEFAULT_METRICS_PORT = 9108
 
@@ -80,6 +90,11 @@ class FrictionMetrics(EngineObserver):
         self.registry = registry or CollectorRegistry()
         self.consumed_types = consumed_types
         reg = self.registry
+        # process_* (memory, CPU, open files) and python_* (version, garbage collection), as
+        # prometheus_client's default registry has them.
+        ProcessCollector(registry=reg)
+        PlatformCollector(registry=reg)
+        GCCollector(registry=reg)
         self.events = Counter(
             "friction_events_total", "Events accepted, by type.", ["type"], registry=reg
         )
@@ -235,10 +250,11 @@ class FrictionMetrics(EngineObserver):
     def on_bad_input(self, reason: str) -> None:
         self.bad_input.labels(reason).inc()
 
-    def serve(self, port: int, addr: str = "0.0.0.0") -> WSGIServer:
-        """Expose /metrics over HTTP in a background thread, on `addr` (all interfaces by default).
+    def serve(self, port: int, addr: str = "0.0.0.0", health: Health | None = None) -> WSGIServer:
+        """Expose /metrics over HTTP in a background thread, on `addr` (all interfaces by default),
+        and with `health`, /healthz and /ready on the same port (streams/observability/health.py).
 
         Returns the server: `server_address` says where it listens (port 0 takes a free port).
         """
-        server, _ = start_http_server(port, addr=addr, registry=self.registry)
-        return server
+        app = make_wsgi_app(self.registry)
+        return start_server(health_app(app, health) if health is not None else app, port, addr)

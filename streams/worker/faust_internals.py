@@ -169,6 +169,27 @@ def recovering_changelogs(
     return recovery.active_tps, recovery.active_offsets, recovery.active_highwaters
 
 
+def not_ready_reason(app: faust.App) -> str | None:
+    """Why the worker cannot process its partitions yet, or None once it can (for /ready).
+
+    Ready means: the group assigned this worker its partitions (possibly none: a member beyond
+    the partition count is ready too, or it would hold up a rolling update) and the table
+    recovery of those partitions is done. A new rebalance makes it not ready again.
+
+    Relies on: `App.rebalancing`, set by `on_rebalance_start` and cleared by
+    `on_rebalance_end`; `TableManager.actives_ready`, cleared when a rebalance starts and set
+    by `on_actives_ready()`, which the recovery calls once done, just before
+    `on_rebalance_end()`; and the recovery's `in_recovery` while it reads changelogs.
+    """
+    if app.tables.recovery.in_recovery:  # type: ignore[attr-defined]  # TableManagerT omits it
+        return "table recovery in progress"
+    if app.rebalancing:
+        return "rebalancing: waiting for the partition assignment"
+    if not app.tables.actives_ready:
+        return "waiting for the partition assignment"
+    return None
+
+
 async def fetch_position(app: faust.App, tp: TP) -> int | None:
     """Where Kafka's fetcher is in `tp` (for the log)."""
     return await app.consumer.position(tp)

@@ -10,8 +10,10 @@ from friction_detector.streams.kafka.auth import AuthenticationFailed, check_aut
 from friction_detector.streams.kafka.failures import report_failure
 from friction_detector.streams.kafka.settings import SettingsError, WorkerSettings
 from friction_detector.streams.kafka.topics import ensure_topics
+from friction_detector.streams.observability.health import Health
 from friction_detector.streams.observability.metrics import FrictionMetrics, alert_series
 from friction_detector.streams.worker.app import FrictionApp
+from friction_detector.streams.worker.heartbeat import Heartbeat
 from friction_detector.streams.worker.recovery_watchdog import RecoveryWatchdog
 from kafka.errors import KafkaError
 
@@ -60,10 +62,11 @@ def run_worker(settings: WorkerSettings, config: Config) -> int:
         detectors=config.detectors,
         alerts=alert_series(config),
     )
+    health = Health()
     where = f"{settings.metrics_addr}:{settings.metrics_port}"
     if settings.metrics_port:
         try:
-            metrics.serve(settings.metrics_port, settings.metrics_addr)
+            metrics.serve(settings.metrics_port, settings.metrics_addr, health=health)
         except OSError as err:
             report_failure("worker", f"serving metrics on {where}", err, settings.debug)
             return 2
@@ -79,6 +82,7 @@ def run_worker(settings: WorkerSettings, config: Config) -> int:
     worker = faust.Worker(
         friction.app,
         RecoveryWatchdog(friction.app, metrics),
+        Heartbeat(friction.app, health),
         loglevel=settings.log_level,
         quiet=True,
         redirect_stdouts=False,

@@ -46,6 +46,15 @@ def test_the_deployment_selects_its_pods_and_the_service_reaches_their_metrics_p
     assert int(env["FRICTION_METRICS_PORT"]) == ports["metrics"] == service_port["port"]
 
 
+def test_liveness_asks_whether_the_event_loop_turns_and_readiness_whether_it_is_ready():
+    (container,) = objects()["Deployment"]["spec"]["template"]["spec"]["containers"]
+    liveness = container["livenessProbe"]["httpGet"]
+    readiness = container["readinessProbe"]["httpGet"]
+
+    assert (liveness["path"], liveness["port"]) == ("/healthz", "metrics")
+    assert (readiness["path"], readiness["port"]) == ("/ready", "metrics")
+
+
 def test_the_worker_reads_the_mounted_configuration():
     kinds = objects()
     pod = kinds["Deployment"]["spec"]["template"]["spec"]

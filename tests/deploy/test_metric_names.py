@@ -88,10 +88,11 @@ def test_every_exported_metric_is_on_a_dashboard():
     for rule in recording_rules():
         if rule["record"] in on_dashboards:
             on_dashboards |= metric_names(rule["expr"])
+    # The project's own metrics; process_* and python_* are prometheus_client's runtime ones.
     missing = {
         name
         for name, kind in EXPORTED_METRICS.items()
-        if not series_names({name: kind}) & on_dashboards
+        if name.startswith("friction_") and not series_names({name: kind}) & on_dashboards
     }
     assert not missing, f"exported but on no dashboard: {sorted(missing)}"
 

@@ -25,6 +25,7 @@ from friction_detector.streams.worker.faust_internals import (
     FlowControlKeepingQueues,
     GuardedFaustApp,
     SeekSafeTransport,
+    not_ready_reason,
     recovering_changelogs,
     seek_to_committed_or_beginning,
 )
@@ -178,6 +179,35 @@ def test_the_recovery_keeps_partitions_offsets_and_highwaters_where_the_watchdog
     tps, offsets, highwaters = recovering_changelogs(app)
     assert isinstance(tps, set)
     assert isinstance(offsets, Counter) and isinstance(highwaters, Counter)
+
+
+def test_readiness_follows_the_rebalance_the_recovery_and_the_actives_being_ready() -> None:
+    app = GuardedFaustApp("pin-ready", broker=BROKER)
+    at_start = not_ready_reason(app)
+    app.on_rebalance_start()  # partitions assigned or revoked
+    rebalancing = not_ready_reason(app)
+    app.tables.recovery.in_recovery = True
+    recovering = not_ready_reason(app)
+    app.tables.recovery.in_recovery = False
+    app.tables.on_actives_ready()  # what the recovery calls once done, then the next line
+    app.on_rebalance_end()
+
+    assert at_start == "waiting for the partition assignment"
+    assert rebalancing == "rebalancing: waiting for the partition assignment"
+    assert recovering == "table recovery in progress"
+    assert not_ready_reason(app) is None
+    app.on_rebalance_start()
+    assert not_ready_reason(app) == "rebalancing: waiting for the partition assignment"
+
+
+def test_the_recovery_marks_the_actives_ready_and_ends_the_rebalance_when_done() -> None:
+    """Both ways a recovery ends (changelogs read, or nothing to read) call the two hooks
+    readiness reads, in that order."""
+    recovery = faust.tables.recovery.Recovery
+    for ending in (recovery.on_recovery_completed, recovery._resume_streams):
+        source = inspect.getsource(ending)
+        ready = source.index("self.tables.on_actives_ready()")
+        assert ready < source.index("on_rebalance_end()"), ending.__name__
 
 
 def test_the_consumer_methods_the_watchdog_calls_keep_their_signatures() -> None:
