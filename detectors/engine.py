@@ -200,6 +200,26 @@ class Engine:
         self._release(watermark)
         return self._take_emitted()
 
+    def finish(self) -> list[Finding]:
+        """The end of a finite input (replay): apply every key's waiting events, each key's
+        deadlines before them in order. The watermark stays, so a key's deadline after its last
+        event and after the watermark does not fire (`deadlines_ahead` counts them)."""
+        detectors = self.detectors
+        for skey, record in list(self.store.items()):
+            detector = detectors.get(skey.split(KEY_SEPARATOR, 1)[0])
+            if detector is not None and record["p"]:
+                self._advance_key(detector, skey, record, record["p"][-1][_TIME] + 1)
+        return self._take_emitted()
+
+    def deadlines_ahead(self) -> int:
+        """Deadlines set and not yet fired: after `finish`, those the input ended before."""
+        detectors = self.detectors
+        return sum(
+            len(record["t"])
+            for skey, record in self.store.items()
+            if skey.split(KEY_SEPARATOR, 1)[0] in detectors
+        )
+
     # -- input sources -----------------------------------------------------------------------
 
     def expect_sources(self, sources: Iterable[str]) -> None:

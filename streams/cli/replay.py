@@ -131,6 +131,9 @@ def replay(
         found = engine.process_from(origin, decoded) if sourced else process(decoded)
         for finding in found:
             write(finding.to_json() + b"\n")
+    for finding in engine.finish():
+        write(finding.to_json() + b"\n")
+    summary.deadlines_ahead = engine.deadlines_ahead()
     summary.lines_read = lines
     summary.elapsed_s = time.monotonic() - progress.started
     return summary

@@ -26,6 +26,7 @@ class RunSummary(EngineObserver):
         self.duplicates: Counter[str] = Counter()
         self.late = 0
         self.findings: Counter[tuple[str, str]] = Counter()
+        self.deadlines_ahead = 0  # deadlines the input ended before: set by the run
         self.lines_read = 0  # the run's input lines, and how long it took: set by the run
         self.elapsed_s = 0.0
 
@@ -64,6 +65,10 @@ class RunSummary(EngineObserver):
                 f"{sum(self.detector_errors.values())}"
             )
             out += [f"  {name}: {n}" for name, n in sorted(self.detector_errors.items())]
+        if self.deadlines_ahead:
+            out.append(
+                f"deadlines not evaluated (the input ended before them): {self.deadlines_ahead}"
+            )
         out.append(f"findings: {sum(self.findings.values())}")
         out += [f"  {det} {kind}: {count}" for (det, kind), count in sorted(self.findings.items())]
         return "\n".join(out)

@@ -211,12 +211,55 @@ def test_deadline_before_the_last_watermark_fires_in_replay(config_path, tmp_pat
     assert [f["kind"] for f in read_json_lines(out)] == ["missing"]
 
 
-def test_last_events_within_the_lateness_are_not_released_at_end_of_input(config_path, tmp_path):
+def test_last_events_within_the_lateness_are_applied_at_end_of_input(config_path, tmp_path):
     path = tmp_path / "events.jsonl"
     path.write_bytes(lines(line("e-1", "page_load", 0, page="/checkout", duration_ms=9000)))
     out = tmp_path / "findings.jsonl"
     replay(config_path, str(path), "--findings", str(out), "--dead-letter", "-")
-    assert out.read_bytes() == b""
+    assert [f["kind"] for f in read_json_lines(out)] == ["slow_load"]
+
+
+def test_late_reset_email_as_the_last_events_is_found(config_path, tmp_path, capsys):
+    # Requested 10:15:05, delivered 10:17:05: both within the last 30 s lateness of the input.
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(
+        lines(
+            line("e-1", "password_reset_requested", 905 * SECOND, request_id="r-1"),
+            line("e-2", "email_delivered", 1025 * SECOND, request_id="r-1"),
+        )
+    )
+    out = tmp_path / "findings.jsonl"
+    replay(config_path, str(path), "--findings", str(out), "--dead-letter", "-")
+    assert [f["kind"] for f in read_json_lines(out)] == ["late"]
+    assert "findings: 1" in capsys.readouterr().err
+
+
+def test_a_key_deadline_before_its_own_last_event_fires_at_end_of_input(config_path, tmp_path):
+    # The delivery at 620 s shows the 600 s deadline passed for this request: missing, not late.
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(
+        lines(
+            line("e-1", "password_reset_requested", 0, request_id="r-1"),
+            line("e-2", "page_view", 600 * SECOND),
+            line("e-3", "email_delivered", 620 * SECOND, request_id="r-1"),
+        )
+    )
+    out = tmp_path / "findings.jsonl"
+    replay(config_path, str(path), "--findings", str(out), "--dead-letter", "-")
+    assert [f["kind"] for f in read_json_lines(out)] == ["missing"]
+
+
+def test_summary_counts_deadlines_the_input_ended_before(config_path, tmp_path, capsys):
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(
+        lines(
+            line("e-1", "password_reset_requested", 0, request_id="r-1"),
+            line("e-2", "password_reset_requested", 1 * SECOND, request_id="r-2"),
+        )
+    )
+    replay(config_path, str(path), "--findings", str(tmp_path / "f"), "--dead-letter", "-")
+    err = capsys.readouterr().err
+    assert "deadlines not evaluated (the input ended before them): 2" in err
 
 
 def test_late_event_is_counted_in_the_summary(config_path, tmp_path, capsys):
