@@ -43,12 +43,24 @@ def _brokers(settings: KafkaSettings) -> str:
     return ",".join(settings.bootstrap)
 
 
+def _reachable(command: str, settings: KafkaSettings) -> bool:
+    """Say in one line, within seconds, that no broker answers, rather than time out later."""
+    from friction_detector.streams.kafka.reachable import BrokerUnreachable, check_reachable
+
+    try:
+        check_reachable(settings)
+    except BrokerUnreachable as err:
+        print(f"friction {command}: {err}", file=sys.stderr)
+        return False
+    return True
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from friction_detector.streams.worker.run import run_worker
 
     config = load_config(args.config)
     settings = _settings(args, worker=True)
-    if settings is None:
+    if settings is None or not _reachable(args.command, settings):
         return 2
     return run_worker(settings, config)
 
@@ -60,7 +72,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
 
     settings = _settings(args)
-    if settings is None:
+    if settings is None or not _reachable(args.command, settings):
         return 2
     topic = args.topic or settings.input_topics[0]
     try:
@@ -85,7 +97,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
 
     settings = _settings(args)
-    if settings is None:
+    if settings is None or not _reachable(args.command, settings):
         return 2
     topics = args.topic or [settings.findings_topic, settings.alerts_topic]
     try:
@@ -133,7 +145,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
 
     settings = _settings(args)
-    if settings is None:
+    if settings is None or not _reachable(args.command, settings):
         return 2
     try:
         check_authentication(settings)
