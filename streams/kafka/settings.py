@@ -171,9 +171,12 @@ class WorkerSettings(KafkaSettings):
     data_dir: str = ".friction/worker"
     alertmanager_url: str = ""
     alert_resend_s: float = 60.0
+    log_format: str = "text"
 
     def validate(self) -> None:
         super().validate()
+        if self.log_format not in ("text", "json"):
+            raise SettingsError(f"log format must be text or json, got {self.log_format!r}")
         if not self.store.startswith(("memory://", "rocksdb://")):
             raise SettingsError(f"store must be memory:// or rocksdb://, got {self.store!r}")
         if self.store.startswith("rocksdb://") and importlib.util.find_spec("rocksdict") is None:
@@ -309,6 +312,13 @@ _WORKER_OPTIONS = (
         "--alert-resend-s",
         float,
         "how often firing alerts are re-sent to Alertmanager",
+    ),
+    (
+        "log_format",
+        "FRICTION_LOG_FORMAT",
+        "--log-format",
+        str,
+        "text (one line for a person) or json (one object per line)",
     ),
 )
 

@@ -2,20 +2,45 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
+import faust
 from friction_detector.detectors.config import Config
 from friction_detector.streams.kafka.auth import AuthenticationFailed, check_authentication
 from friction_detector.streams.kafka.failures import report_failure
 from friction_detector.streams.kafka.settings import SettingsError, WorkerSettings
 from friction_detector.streams.kafka.topics import ensure_topics
 from friction_detector.streams.observability.health import Health
+from friction_detector.streams.observability.logs import (
+    as_log_line,
+    demote_normal_start_errors,
+    use_log_format,
+)
 from friction_detector.streams.observability.metrics import FrictionMetrics, alert_series
 from friction_detector.streams.worker.app import FrictionApp
 from friction_detector.streams.worker.heartbeat import Heartbeat
 from friction_detector.streams.worker.recovery_watchdog import RecoveryWatchdog
 from kafka.errors import KafkaError
+
+
+class FrictionWorker(faust.Worker):
+    """Faust's worker with the project's log lines (streams/observability/logs.py), and without
+    Faust's spinner unless both outputs are a terminal: it writes escape codes even to a file."""
+
+    def __init__(self, *services: Any, log_format: str = "text", **kwargs: Any) -> None:
+        super().__init__(*services, **kwargs)
+        self.log_format = log_format
+        on_terminal = self.stdout.isatty() and self.stderr.isatty()
+        if log_format != "text" or not on_terminal:
+            self.spinner = None
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)
+        use_log_format(logger, self.log_format)
+        demote_normal_start_errors()
 
 
 def _version() -> str:
@@ -43,8 +68,6 @@ def prepare_topics(settings: WorkerSettings) -> None:
 
 def run_worker(settings: WorkerSettings, config: Config) -> int:
     """Run until SIGINT/SIGTERM; returns the exit code."""
-    import faust
-
     try:
         check_authentication(settings)
         prepare_topics(settings)
@@ -71,18 +94,18 @@ def run_worker(settings: WorkerSettings, config: Config) -> int:
             report_failure("worker", f"serving metrics on {where}", err, settings.debug)
             return 2
     friction = FrictionApp(settings, config, metrics)
-    print(
+    started = (
         f"friction worker {settings.app_id}: {', '.join(settings.input_topics)} -> "
         f"{settings.findings_topic} ({len(config.detectors)} detectors, store "
         f"{settings.store}, metrics "
-        f"{'on ' + where if settings.metrics_port else 'off'})",
-        file=sys.stderr,
-        flush=True,
+        f"{'on ' + where if settings.metrics_port else 'off'})"
     )
-    worker = faust.Worker(
+    print(as_log_line(started, settings.log_format, __name__), file=sys.stderr, flush=True)
+    worker = FrictionWorker(
         friction.app,
         RecoveryWatchdog(friction.app, metrics),
         Heartbeat(friction.app, health),
+        log_format=settings.log_format,
         loglevel=settings.log_level,
         quiet=True,
         redirect_stdouts=False,
