@@ -541,6 +541,18 @@ def pipeline_health() -> Dashboard:
             width=12,
         ),
         graph(
+            "Label values folded into other",
+            "Updates whose producer-chosen label value (a segment) came after the bound "
+            "(FRICTION_METRIC_LABEL_VALUES) and was counted as other, by metric.",
+            [
+                query(
+                    f"sum by (metric) (increase(friction_metric_labels_folded_total[{RATE}]))",
+                    "{{metric}}",
+                )
+            ],
+            width=12,
+        ),
+        graph(
             "Alert messages sent",
             "Alert messages of the alert engine, by alert and status.",
             [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from fnmatch import fnmatchcase
 
 from friction_detector.detectors.api import Param
@@ -10,6 +11,16 @@ from friction_detector.detectors.api import Param
 INP_GOOD_MS = 200
 INP_POOR_MS = 500
 SEGMENT_CHARS = 120
+
+# What makes a selector name one element among many, dropped from its segment: an attribute's
+# value, a position among siblings, an id with a digit in it (generated: `#ember123`), digits.
+_ATTRIBUTE_VALUE = re.compile(
+    r"""\[\s*([^\s\]=~|^$*]+)\s*[~|^$*]?=\s*(?:"[^"]*"|'[^']*'|[^\]\s]*)\s*(?:[iIsS]\s*)?\]"""
+)
+_POSITION = re.compile(r":(?:nth-child|nth-last-child|nth-of-type|nth-last-of-type|eq)\([^)]*\)")
+_GENERATED_ID = re.compile(r"#[\w-]*\d[\w-]*")
+_DIGITS = re.compile(r"\d+")
+_COMBINATOR = re.compile(r"\s*([>+~])\s*|\s+")
 
 
 # Widgets whose clicks show no response and come in runs by design: text fields (a click
@@ -69,5 +80,20 @@ def inp_rating(response_ms: float | None) -> str:
 
 
 def target_segment(target: str) -> str:
-    """The selector as a metric and alert group; producers should send stable selectors."""
-    return target[:SEGMENT_CHARS]
+    """The selector as a metric and alert group, as `page_group` is for pages: the rows of one
+    table, `tr:nth-child(3) > a` and `tr:nth-child(4) > a`, share `tr > a`.
+
+    Attribute values, `:nth-*(...)` and `:eq(...)`, ids with a digit and digits are dropped (a
+    compound left empty reads `*`), combinators spaced alike, and the result cut to 120 chars.
+    """
+    selector = _ATTRIBUTE_VALUE.sub(r"[\1]", target)
+    selector = _POSITION.sub("", selector)
+    selector = _GENERATED_ID.sub("", selector)
+    selector = _DIGITS.sub("", selector)
+    parts = _COMBINATOR.split(selector.strip())
+    compounds = [part or "*" for part in parts[::2]]
+    combinators = [f" {part} " if part else " " for part in parts[1::2]]
+    out = compounds[0]
+    for combinator, compound in zip(combinators, compounds[1:], strict=True):
+        out += combinator + compound
+    return out[:SEGMENT_CHARS]

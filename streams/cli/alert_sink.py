@@ -39,7 +39,6 @@ def count_alert(metrics, alert: Alert) -> None:
     """Update `FrictionMetrics`: the `friction_alerts_total` counter, the firing gauge."""
     labels = alert.labels
     metrics.alerts.labels(labels["alertname"], labels["detector"], alert.status).inc()
-    gauge = metrics.alerts_firing.labels(
-        labels["alertname"], labels["detector"], labels.get("segment", "")
+    metrics.set_alert_firing(
+        labels["alertname"], labels["detector"], labels.get("segment", ""), alert.status == "firing"
     )
-    gauge.set(1 if alert.status == "firing" else 0)

@@ -172,6 +172,7 @@ class WorkerSettings(KafkaSettings):
     alertmanager_url: str = ""
     alert_resend_s: float = 60.0
     log_format: str = "text"
+    metric_label_values: int = 100
 
     def validate(self) -> None:
         super().validate()
@@ -192,6 +193,10 @@ class WorkerSettings(KafkaSettings):
             raise SettingsError(
                 "alertmanager URL must start with http:// or https://, "
                 f"got {self.alertmanager_url!r}"
+            )
+        if self.metric_label_values < 1:
+            raise SettingsError(
+                f"metric-label-values must be at least 1, got {self.metric_label_values}"
             )
         if not 0 <= self.metrics_port < 65536:
             raise SettingsError(f"metrics port out of range: {self.metrics_port}")
@@ -270,6 +275,13 @@ _WORKER_OPTIONS = (
         "--metrics-addr",
         str,
         "address /metrics listens on (127.0.0.1: this machine only)",
+    ),
+    (
+        "metric_label_values",
+        "FRICTION_METRIC_LABEL_VALUES",
+        "--metric-label-values",
+        int,
+        "distinct values a producer-chosen label (segment) keeps per metric; later ones: other",
     ),
     (
         "idle_advance_s",

@@ -1,7 +1,9 @@
 """Prometheus metrics of a worker or a replay, on the project's own registry.
 
 Names follow Prometheus conventions: `friction_` prefix, units in the name, `_total` counters.
-No label carries a user, session or request id; event types no detector consumes share `other`.
+No label carries a user, session or request id; event types no detector consumes share `other`,
+and each label whose values producers choose (a segment: page group, selector, template, queue)
+keeps at most `label_values` distinct values per metric, later ones folding into `other`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from prometheus_client import (
 )
 
 DEFAULT_METRICS_PORT = 9108
+DEFAULT_LABEL_VALUES = 100
+OTHER = "other"
 
 # Buckets in seconds, around each detector's default threshold.
 LOAD_BUCKETS = (0.5, 1, 2, 2.5, 3, 4, 5, 7.5, 10, 15, 30, 60)
@@ -71,6 +75,33 @@ def alert_series(config: Config) -> list[tuple[str, str]]:
     return [(rule.alertname, rule.detector) for rule in rules if rule.detector in enabled]
 
 
+class LabelBound:
+    """At most `limit` distinct values of each producer-controlled label of a metric.
+
+    A value first seen once the bound is reached reads `other`, and `folded` counts it: one
+    producer sending unique values cannot grow the series without bound.
+    """
+
+    def __init__(self, limit: int, folded: Counter) -> None:
+        self.limit = limit
+        self.folded = folded
+        self._seen: dict[tuple[str, str], set[str]] = {}
+
+    def start(self, metric: str) -> None:
+        """Export `metric`'s folded count at 0, so the first fold is seen by `increase()`."""
+        self.folded.labels(metric)
+
+    def value(self, metric: str, label: str, value: str) -> str:
+        seen = self._seen.setdefault((metric, label), set())
+        if value in seen:
+            return value
+        if len(seen) < self.limit:
+            seen.add(value)
+            return value
+        self.folded.labels(metric).inc()
+        return OTHER
+
+
 class FrictionMetrics(EngineObserver):
     """Every metric the project exports, fed by the engine's observer hooks and the runtime.
 
@@ -86,6 +117,7 @@ class FrictionMetrics(EngineObserver):
         *,
         detectors: Sequence[Detector] = (),
         alerts: Iterable[tuple[str, str]] = (),
+        label_values: int = DEFAULT_LABEL_VALUES,
     ) -> None:
         self.registry = registry or CollectorRegistry()
         self.consumed_types = consumed_types
@@ -180,12 +212,21 @@ class FrictionMetrics(EngineObserver):
             buckets=COMMIT_BUCKETS,
             registry=reg,
         )
+        self.bound = LabelBound(
+            label_values,
+            Counter(
+                "friction_metric_labels_folded_total",
+                "Label values producers chose beyond the bound per metric, counted as `other`.",
+                ["metric"],
+                registry=reg,
+            ),
+        )
         Gauge(
             "friction_build_info", "Version of the running package.", ["version"], registry=reg
         ).labels(version).set(1)
         self.histograms = {
-            name: (Histogram(metric, help_text, [label], buckets=buckets, registry=reg))
-            for name, (metric, label, help_text, buckets) in MEASUREMENTS.items()
+            metric: Histogram(metric, help_text, [label], buckets=buckets, registry=reg)
+            for metric, label, help_text, buckets in MEASUREMENTS.values()
         }
         self._start_at_zero(detectors, alerts)
 
@@ -197,7 +238,9 @@ class FrictionMetrics(EngineObserver):
         A labelled counter is otherwise exported only from its first increment, and `rate()` or
         `increase()` cannot see an increment from nothing: the first error or alert went unseen.
         """
-        for event_type in sorted(self.consumed_types | {"other"}):
+        for metric in ("friction_findings_total", "friction_alerts_firing", *self.histograms):
+            self.bound.start(metric)
+        for event_type in sorted(self.consumed_types | {OTHER}):
             self.events.labels(event_type)
         for reason in (*BAD_INPUT_REASONS, *RUNTIME_REASONS):
             self.bad_input.labels(reason)
@@ -208,7 +251,7 @@ class FrictionMetrics(EngineObserver):
                 self.alerts.labels(alertname, rule_detector, status)
 
     def on_event(self, event: Event) -> None:
-        label = event.type if event.type in self.consumed_types else "other"
+        label = event.type if event.type in self.consumed_types else OTHER
         self.events.labels(label).inc()
         self.last_event.set(time.time())
 
@@ -219,16 +262,17 @@ class FrictionMetrics(EngineObserver):
         self.duplicates.inc()
 
     def on_finding(self, finding: Finding) -> None:
-        self.findings.labels(
-            finding.detector, finding.kind, finding.severity, finding.segment
-        ).inc()
+        segment = self.bound.value("friction_findings_total", "segment", finding.segment)
+        self.findings.labels(finding.detector, finding.kind, finding.severity, segment).inc()
 
     def on_measurement(
         self, detector: str, measurement: str, seconds: float, segment: str, time_ms: int
     ) -> None:
-        histogram = self.histograms.get(measurement)
-        if histogram is not None:
-            histogram.labels(segment).observe(seconds)
+        declared = MEASUREMENTS.get(measurement)
+        if declared is not None:
+            metric, label = declared[0], declared[1]
+            value = self.bound.value(metric, label, segment)
+            self.histograms[metric].labels(value).observe(seconds)
 
     def on_detector_error(self, detector: str, event: Event | None, error: Exception) -> None:
         self.detector_errors.labels(detector).inc()
@@ -249,6 +293,10 @@ class FrictionMetrics(EngineObserver):
 
     def on_bad_input(self, reason: str) -> None:
         self.bad_input.labels(reason).inc()
+
+    def set_alert_firing(self, alertname: str, detector: str, segment: str, firing: bool) -> None:
+        value = self.bound.value("friction_alerts_firing", "segment", segment)
+        self.alerts_firing.labels(alertname, detector, value).set(1 if firing else 0)
 
     def serve(self, port: int, addr: str = "0.0.0.0", health: Health | None = None) -> WSGIServer:
         """Expose /metrics over HTTP in a background thread, on `addr` (all interfaces by default),

@@ -84,6 +84,7 @@ def run_worker(settings: WorkerSettings, config: Config) -> int:
         version=_version(),
         detectors=config.detectors,
         alerts=alert_series(config),
+        label_values=settings.metric_label_values,
     )
     health = Health()
     where = f"{settings.metrics_addr}:{settings.metrics_port}"
