@@ -1,6 +1,6 @@
 """Detection of customer-experience friction: the core, the plugin API and built-in detectors."""
 
-from friction_detector.detectors.api import Context, Detector, Param
+from friction_detector.detectors.api import Context, Detector, Measurement, Param
 from friction_detector.detectors.events import BadInput, Event
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.schema import NUMBER, OBJECT, STRING, STRING_LIST, Attr
@@ -16,5 +16,6 @@ __all__ = [
     "Detector",
     "Event",
     "Finding",
+    "Measurement",
     "Param",
 ]

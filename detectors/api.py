@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -44,6 +45,30 @@ class Param:
         return list[str] if isinstance(self.default, list) else type(self.default)
 
 
+_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A value a detector records with `ctx.observe`, exported as a Prometheus histogram.
+
+    `metric` is the histogram's name (in seconds: `friction_<what>_seconds`), `label` the name
+    of the label that carries the observation's segment, `buckets` its upper bounds in seconds.
+    """
+
+    metric: str
+    help: str
+    buckets: tuple[float, ...]
+    label: str = "segment"
+
+    def __post_init__(self) -> None:
+        for what, name in (("metric", self.metric), ("label", self.label)):
+            if not _METRIC_NAME.fullmatch(name):
+                raise ValueError(f"Measurement {what} {name!r} is not a Prometheus name")
+        if not self.buckets or list(self.buckets) != sorted(set(self.buckets)):
+            raise ValueError(f"{self.metric}: buckets must be increasing, got {self.buckets}")
+
+
 class Context(Protocol):
     """What a reaction may do: report a finding, set or cancel a deadline, record a measurement."""
 
@@ -74,8 +99,9 @@ class Detector(ABC):
     """Base class of every detector, built-in or plugin.
 
     A subclass declares `name`, `description`, `consumes` (event type -> attribute rules) and
-    `params`, annotates each parameter as an attribute of its type (`threshold_ms: int`), and
-    implements `state_ttl_ms`, `key`, `on_event` and, if it sets deadlines, `on_deadline`.
+    `params`, annotates each parameter as an attribute of its type (`threshold_ms: int`),
+    declares in `measurements` every name it passes to `ctx.observe`, and implements
+    `state_ttl_ms`, `key`, `on_event` and, if it sets deadlines, `on_deadline`.
     State is a plain dict per key that must serialise with orjson; the engine stores it,
     delivers events in event-time order, and drops the key once it is idle.
     """
@@ -84,6 +110,7 @@ class Detector(ABC):
     description: ClassVar[str]
     consumes: ClassVar[dict[str, EventSchema]]
     params: ClassVar[dict[str, Param]] = {}
+    measurements: ClassVar[dict[str, Measurement]] = {}
 
     def __init__(self, **overrides: ParamValue) -> None:
         unknown = set(overrides) - set(self.params)

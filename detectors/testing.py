@@ -49,11 +49,17 @@ def at(time: str | int) -> int:
     return parsed
 
 
+class UndeclaredMeasurement(Exception):
+    """A detector called `ctx.observe` with a name missing from its `measurements`."""
+
+
 class _Recorder(EngineObserver):
-    def __init__(self) -> None:
+    def __init__(self, detectors: tuple[Detector, ...]) -> None:
         self.duplicates = 0
         self.late = 0
         self.measurements: list[tuple[str, float, str]] = []
+        self.declared = {d.name: (type(d).__name__, set(d.measurements)) for d in detectors}
+        self.undeclared: list[UndeclaredMeasurement] = []
 
     def on_duplicate(self, detector: str, event: Event) -> None:
         self.duplicates += 1
@@ -64,6 +70,16 @@ class _Recorder(EngineObserver):
     def on_measurement(
         self, detector: str, measurement: str, seconds: float, segment: str, time_ms: int
     ) -> None:
+        cls, declared = self.declared[detector]
+        if measurement not in declared:
+            self.undeclared.append(
+                UndeclaredMeasurement(
+                    f"{detector} observed {measurement!r}, which is not in {cls}.measurements: "
+                    f"declare it, e.g. measurements = {{{measurement!r}: Measurement("
+                    f'metric="friction_{measurement}_seconds", help="...", buckets=(...), '
+                    f'label="segment")}}; the worker exports only declared measurements'
+                )
+            )
         self.measurements.append((measurement, seconds, segment))
 
 
@@ -71,7 +87,7 @@ class DetectorHarness:
     """Runs detectors through the real engine and decoder, collecting what they report."""
 
     def __init__(self, *detectors: Detector, allowed_lateness_ms: int = 0) -> None:
-        self.recorder = _Recorder()
+        self.recorder = _Recorder(detectors)
         self.engine = Engine(
             detectors, allowed_lateness_ms=allowed_lateness_ms, observer=self.recorder
         )
@@ -91,13 +107,20 @@ class DetectorHarness:
                 continue
             new.extend(self.engine.process(decoded))
         self.findings.extend(new)
+        self._raise_undeclared()
         return new
 
     def advance(self, time: str | int) -> list[Finding]:
         """Move the watermark to `time`: deadlines and events before it are released."""
         new = self.engine.advance(at(time))
         self.findings.extend(new)
+        self._raise_undeclared()
         return new
+
+    def _raise_undeclared(self) -> None:
+        """Fail the author's test at once: the worker would export nothing for the value."""
+        if self.recorder.undeclared:
+            raise self.recorder.undeclared.pop(0)
 
     def kinds(self) -> list[str]:
         return [finding.kind for finding in self.findings]

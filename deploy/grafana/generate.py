@@ -347,6 +347,28 @@ def friction_overview() -> Dashboard:
             limit=0.1,
         ),
     ]
+    waits = [
+        distribution(
+            "Transactional email delay",
+            "Delay from a transactional email request to its delivery (late_transactional_email).",
+            "friction_transactional_email_delay_seconds_bucket",
+        ),
+        distribution(
+            "Ticket wait for the first agent reply",
+            "Wait from ticket creation to the first agent reply (slow_ticket_response).",
+            "friction_ticket_first_reply_seconds_bucket",
+        ),
+        distribution(
+            "Order wait for the first update",
+            "Wait from an order to its first update to the customer (order_silence).",
+            "friction_order_first_update_seconds_bucket",
+        ),
+        distribution(
+            "Delay notice wait",
+            "Wait from a delay mark to the customer notice (unannounced_delay).",
+            "friction_delay_notice_seconds_bucket",
+        ),
+    ]
     return with_panels(
         board,
         [
@@ -354,6 +376,7 @@ def friction_overview() -> Dashboard:
             ("Checkout", checkout),
             ("Password-reset emails", reset_email),
             ("Support chat", chat),
+            ("Other waits", waits),
         ],
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from friction_detector.detectors.api import Param
+from friction_detector.detectors.api import Measurement, Param
 from friction_detector.detectors.builtin.awaited_reply import AwaitedReply
 from friction_detector.detectors.events import Event
 from friction_detector.detectors.schema import CONTRACT_TYPES
@@ -33,6 +33,14 @@ class LateResetEmail(AwaitedReply):
     missing_after_s: int
     subject_attr = "request_id"
     measurement = "reset_email_delay"
+    measurements = {
+        "reset_email_delay": Measurement(
+            metric="friction_reset_email_delay_seconds",
+            help="Delay from password-reset request to email delivery.",
+            buckets=(5, 10, 30, 60, 120, 300, 600, 1200, 3600),
+            label="template",
+        )
+    }
     evidence_names = ("delay_ms", "late_after_ms", "missing_after_ms")
 
     def state_ttl_ms(self) -> int:

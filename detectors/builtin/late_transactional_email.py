@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from friction_detector.detectors.api import Param
+from friction_detector.detectors.api import Measurement, Param
 from friction_detector.detectors.builtin.awaited_reply import AwaitedReply
 from friction_detector.detectors.events import Event
 from friction_detector.detectors.schema import types
@@ -61,6 +61,14 @@ class LateTransactionalEmail(AwaitedReply):
 
     subject_attr = "request_id"
     measurement = "transactional_email_delay"
+    measurements = {
+        "transactional_email_delay": Measurement(
+            metric="friction_transactional_email_delay_seconds",
+            help="Delay from a transactional email request to its delivery.",
+            buckets=(5, 10, 30, 60, 120, 300, 600, 1800, 3600),
+            label="template",
+        )
+    }
     evidence_names = ("delay_ms", "late_after_ms", "missing_after_ms")
 
     def __init__(self, **overrides) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from friction_detector.detectors.api import Param
+from friction_detector.detectors.api import Measurement, Param
 from friction_detector.detectors.builtin.awaited_reply import AwaitedReply
 from friction_detector.detectors.events import Event
 from friction_detector.detectors.schema import CONTRACT_TYPES
@@ -27,6 +27,14 @@ class LongChatWait(AwaitedReply):
     unanswered_after_s: int
     subject_attr = "conversation_id"
     measurement = "chat_first_response"
+    measurements = {
+        "chat_first_response": Measurement(
+            metric="friction_chat_first_response_seconds",
+            help="Wait from chat start to the first agent reply.",
+            buckets=(10, 30, 60, 120, 180, 300, 600, 1200),
+            label="queue",
+        )
+    }
     late_kind = "slow_response"
     missing_kind = "unanswered"
     evidence_names = ("wait_ms", "slow_after_ms", "unanswered_after_ms")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from friction_detector.detectors.api import Context, Detector, Param
+from friction_detector.detectors.api import Context, Detector, Measurement, Param
 from friction_detector.detectors.events import Event
 from friction_detector.detectors.schema import types
 
@@ -20,6 +20,14 @@ class OrderSilence(Detector):
     name = "order_silence"
     description = "No order_update to the customer within the limit after order_placed."
     consumes = types("order_placed", "order_update")
+    measurements = {
+        "order_first_update": Measurement(
+            metric="friction_order_first_update_seconds",
+            help="Wait from an order to its first update to the customer.",
+            buckets=(3600, 14400, 43200, 86400, 172800, 259200, 604800),
+            label="channel",
+        )
+    }
     params = {
         "silence_after_s": Param(
             48 * 3600, "no update within this after the order is silence", 60, 30 * 86_400

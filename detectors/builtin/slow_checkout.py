@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from friction_detector.detectors.api import Context, Detector, Param
+from friction_detector.detectors.api import Context, Detector, Measurement, Param
 from friction_detector.detectors.builtin.segments import page_group
 from friction_detector.detectors.events import Event
 from friction_detector.detectors.schema import CONTRACT_TYPES
@@ -14,6 +14,14 @@ class SlowCheckout(Detector):
         "A checkout page load slower than the threshold; one finding per session per period."
     )
     consumes = {"page_load": CONTRACT_TYPES["page_load"]}
+    measurements = {
+        "checkout_load": Measurement(
+            metric="friction_checkout_load_seconds",
+            help="Checkout page load time.",
+            buckets=(0.5, 1, 2, 2.5, 3, 4, 5, 7.5, 10, 15, 30, 60),
+            label="page_group",
+        )
+    }
     params = {
         "page_prefix": Param("/checkout", "page paths this detector watches"),
         "threshold_ms": Param(4000, "a load slower than this is friction", minimum=1),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from friction_detector.detectors.api import Param
+from friction_detector.detectors.api import Measurement, Param
 from friction_detector.detectors.builtin.awaited_reply import AwaitedReply
 from friction_detector.detectors.events import Event
 from friction_detector.detectors.schema import types
@@ -30,6 +30,14 @@ class SlowTicketResponse(AwaitedReply):
 
     subject_attr = "ticket_id"
     measurement = "ticket_first_reply"
+    measurements = {
+        "ticket_first_reply": Measurement(
+            metric="friction_ticket_first_reply_seconds",
+            help="Wait from ticket creation to the first agent reply.",
+            buckets=(300, 900, 1800, 3600, 7200, 14400, 28800, 57600, 86400),
+            label="queue",
+        )
+    }
     evidence_names = ("wait_ms", "sla_ms", "missing_after_ms")
 
     def state_ttl_ms(self) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from friction_detector.detectors.api import Context, Detector, Param
+from friction_detector.detectors.api import Context, Detector, Measurement, Param
 from friction_detector.detectors.events import Event
 from friction_detector.detectors.schema import types
 
@@ -20,6 +20,14 @@ class UnannouncedDelay(Detector):
     name = "unannounced_delay"
     description = "A shipment or appointment marked delayed with no customer notice in time."
     consumes = types("delay_marked", "customer_notified")
+    measurements = {
+        "delay_notice": Measurement(
+            metric="friction_delay_notice_seconds",
+            help="Wait from a delay mark to the customer notice.",
+            buckets=(60, 300, 900, 1800, 3600, 7200, 14400, 28800),
+            label="ref_type",
+        )
+    }
     params = {
         "notify_within_s": Param(4 * 3600, "a delay must be announced within this", 60, 7 * 86_400),
     }

@@ -8,12 +8,13 @@ keeps at most `label_values` distinct values per metric, later ones folding into
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Sequence
 from wsgiref.simple_server import WSGIServer
 
 from friction_detector.detectors.alerts import load_alert_settings
-from friction_detector.detectors.api import Detector
+from friction_detector.detectors.api import Detector, Measurement
 from friction_detector.detectors.config import Config
 from friction_detector.detectors.events import BAD_INPUT_REASONS, Event
 from friction_detector.detectors.findings import Finding
@@ -35,34 +36,10 @@ DEFAULT_METRICS_PORT = 9108
 DEFAULT_LABEL_VALUES = 100
 OTHER = "other"
 
-# Buckets in seconds, around each detector's default threshold.
-LOAD_BUCKETS = (0.5, 1, 2, 2.5, 3, 4, 5, 7.5, 10, 15, 30, 60)
-EMAIL_BUCKETS = (5, 10, 30, 60, 120, 300, 600, 1200, 3600)
-CHAT_BUCKETS = (10, 30, 60, 120, 180, 300, 600, 1200)
 COMMIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 PROCESSING_BUCKETS = (0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1)
 
-# Detector measurements exported as histograms: measurement -> (metric, label, help, buckets).
-MEASUREMENTS = {
-    "checkout_load": (
-        "friction_checkout_load_seconds",
-        "page_group",
-        "Checkout page load time.",
-        LOAD_BUCKETS,
-    ),
-    "reset_email_delay": (
-        "friction_reset_email_delay_seconds",
-        "template",
-        "Delay from password-reset request to email delivery.",
-        EMAIL_BUCKETS,
-    ),
-    "chat_first_response": (
-        "friction_chat_first_response_seconds",
-        "queue",
-        "Wait from chat start to the first agent reply.",
-        CHAT_BUCKETS,
-    ),
-}
+log = logging.getLogger(__name__)
 
 
 ALERT_STATUSES = ("firing", "resolved")
@@ -224,11 +201,35 @@ class FrictionMetrics(EngineObserver):
         Gauge(
             "friction_build_info", "Version of the running package.", ["version"], registry=reg
         ).labels(version).set(1)
-        self.histograms = {
-            metric: Histogram(metric, help_text, [label], buckets=buckets, registry=reg)
-            for metric, label, help_text, buckets in MEASUREMENTS.values()
-        }
+        self._build_histograms(detectors)
         self._start_at_zero(detectors, alerts)
+
+    def _build_histograms(self, detectors: Sequence[Detector]) -> None:
+        """A histogram per measurement the enabled detectors declare (`Detector.measurements`).
+
+        Detectors may share a metric by declaring the same `Measurement`; two different
+        declarations of one metric name are a bug caught at start.
+        """
+        self.histograms: dict[str, Histogram] = {}
+        self._measured: dict[tuple[str, str], tuple[Measurement, Histogram]] = {}
+        self._undeclared: set[tuple[str, str]] = set()
+        declared: dict[str, tuple[str, Measurement]] = {}
+        for detector in detectors:
+            for name, spec in detector.measurements.items():
+                first = declared.setdefault(spec.metric, (detector.name, spec))
+                if first[1] != spec:
+                    raise ValueError(
+                        f"{detector.name} and {first[0]} declare {spec.metric} differently"
+                    )
+                if spec.metric not in self.histograms:
+                    self.histograms[spec.metric] = Histogram(
+                        spec.metric,
+                        spec.help,
+                        [spec.label],
+                        buckets=spec.buckets,
+                        registry=self.registry,
+                    )
+                self._measured[(detector.name, name)] = (spec, self.histograms[spec.metric])
 
     def _start_at_zero(
         self, detectors: Sequence[Detector], alerts: Iterable[tuple[str, str]]
@@ -268,11 +269,24 @@ class FrictionMetrics(EngineObserver):
     def on_measurement(
         self, detector: str, measurement: str, seconds: float, segment: str, time_ms: int
     ) -> None:
-        declared = MEASUREMENTS.get(measurement)
-        if declared is not None:
-            metric, label = declared[0], declared[1]
-            value = self.bound.value(metric, label, segment)
-            self.histograms[metric].labels(value).observe(seconds)
+        measured = self._measured.get((detector, measurement))
+        if measured is None:
+            self._warn_undeclared(detector, measurement)
+            return
+        spec, histogram = measured
+        histogram.labels(self.bound.value(spec.metric, spec.label, segment)).observe(seconds)
+
+    def _warn_undeclared(self, detector: str, measurement: str) -> None:
+        """Say once per name that a value is not exported, rather than drop it without a word."""
+        if (detector, measurement) in self._undeclared:
+            return
+        self._undeclared.add((detector, measurement))
+        log.warning(
+            "%s observed undeclared measurement %r: not exported (declare it in the "
+            "detector's measurements)",
+            detector,
+            measurement,
+        )
 
     def on_detector_error(self, detector: str, event: Event | None, error: Exception) -> None:
         self.detector_errors.labels(detector).inc()

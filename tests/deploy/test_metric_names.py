@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from friction_detector.detectors.registry import installed_detectors
 from friction_detector.streams.observability.metrics import FrictionMetrics
 from promql_names import metric_names
 
@@ -15,9 +16,13 @@ ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "deploy" / "prometheus"
 DASHBOARDS = sorted((ROOT / "deploy" / "grafana" / "dashboards").glob("*.json"))
 
-# The metric families the worker exports, by name and type as prometheus_client's registry
-# reports them: counters without their `_total`.
-EXPORTED_METRICS = {f.name: f.type for f in FrictionMetrics(set()).registry.collect()}
+# The metric families the worker exports with every installed detector enabled (a detector's
+# measurements are histograms), by name and type as prometheus_client's registry reports them:
+# counters without their `_total`.
+ALL_DETECTORS = [cls() for cls in installed_detectors().values()]
+EXPORTED_METRICS = {
+    f.name: f.type for f in FrictionMetrics(set(), detectors=ALL_DETECTORS).registry.collect()
+}
 PROMETHEUS_SERIES = {"up"}  # written by Prometheus itself for every target
 
 

@@ -28,7 +28,7 @@ from friction_detector.detectors.schema import CONTRACT_TYPES
 from friction_detector.streams.cli.alert_sink import count_alert
 from friction_detector.streams.observability.metrics import FrictionMetrics
 
-metrics = FrictionMetrics({"page_load"}, version="test")
+metrics = FrictionMetrics({"page_load"}, version="test", detectors=[SlowCheckout()])
 rule = AlertRule(
     alertname="CheckoutSlowTest", detector="slow_checkout", condition="rate",
     threshold=0.2, resolve_below=0.1, window_s=600, for_s=0, resolve_after_s=600, min_count=3,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 import pytest
+from friction_detector.detectors.builtin.slow_checkout import SlowCheckout
 from friction_detector.detectors.findings import Finding
 from friction_detector.streams.kafka.settings import SettingsError, resolve
 from friction_detector.streams.observability.metrics import FrictionMetrics
@@ -53,7 +54,7 @@ def test_a_value_seen_before_the_bound_was_reached_keeps_its_series():
 
 
 def test_measurements_fold_their_label_too():
-    metrics = FrictionMetrics({"page_load"}, label_values=1)
+    metrics = FrictionMetrics({"page_load"}, detectors=[SlowCheckout()], label_values=1)
     metrics.on_measurement("slow_checkout", "checkout_load", 1.0, "/checkout/a", 0)
     metrics.on_measurement("slow_checkout", "checkout_load", 1.0, "/checkout/b", 0)
     text = exposition(metrics)
