@@ -199,6 +199,7 @@ class AlertEngine(EngineObserver):
         labels = {"alertname": rule.alertname, "detector": rule.detector, "severity": rule.severity}
         if segment:
             labels["segment"] = segment
+        labels.update(self.settings.labels)
         labels.update(rule.labels)
         value = {k: v for k, v in figures.items() if k not in ("value", "above", "calm")}
         value.update(

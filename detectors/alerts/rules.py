@@ -71,6 +71,9 @@ class AlertSettings:
     bucket_s: int = DEFAULT_BUCKET_S
     runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
     max_segments: int = DEFAULT_MAX_SEGMENTS
+    # On every alert (`[alerts] labels`): where the alerts come from, so that Alertmanager's
+    # inhibitions and routes keep one environment's pipeline to its own alerts.
+    labels: dict = field(default_factory=dict)
 
     def runbook_url(self, rule: AlertRule) -> str:
         """`runbook` as given if it is a URL, else base + name + `.md`: the rule's `runbook`, a
@@ -193,11 +196,12 @@ def load_alert_settings(raw: dict | None, source: str = "configuration") -> Aler
     use_defaults = raw.pop("default_rules", True)
     if not isinstance(use_defaults, bool):
         raise AlertConfigError(f"{where}.default_rules must be true or false")
+    labels = _labels(raw.pop("labels", {}), f"{where}.labels")
     tables = raw.pop("rules", {})
     if raw:
         raise AlertConfigError(
             f"{where}: unknown key(s) {', '.join(sorted(raw))}; known: bucket_s, max_segments, "
-            "runbook_base_url, default_rules, rules"
+            "runbook_base_url, default_rules, labels, rules"
         )
     if not isinstance(tables, dict):
         raise AlertConfigError(f"{where}.rules must be a table of [alerts.rules.<alertname>]")
@@ -227,6 +231,7 @@ def load_alert_settings(raw: dict | None, source: str = "configuration") -> Aler
         bucket_s=bucket_s,
         runbook_base_url=base,
         max_segments=max_segments,
+        labels=labels,
     )
 
 
@@ -302,9 +307,12 @@ def _labels(value: object, where: str) -> dict:
         raise AlertConfigError(f"{where} must be a table of strings")
     for name, label in value.items():
         if not _LABEL_NAME.match(name) or name in _RESERVED_LABELS:
-            raise AlertConfigError(f"{where}.{name}: not a label name the rule may set")
+            raise AlertConfigError(f"{where}.{name}: not a label name the configuration may set")
         if not isinstance(label, str):
-            raise AlertConfigError(f"{where}.{name} must be a string")
+            raise AlertConfigError(f"{where}.{name} must be a string, got {label!r}")
+        if not label:
+            # Alertmanager reads an empty label as an absent one.
+            raise AlertConfigError(f"{where}.{name} must not be empty")
     return dict(value)
 
 

@@ -27,6 +27,8 @@ def describe(config: Config, alerts: AlertSettings) -> str:
             out.append(f"    {pname} = {_value(getattr(detector, pname), spec.default)}")
     disabled = [name for name in installed_detectors() if name not in enabled]
     out.append(f"detectors disabled ({len(disabled)}): {', '.join(disabled) or '-'}")
+    labels = ", ".join(f"{name}={value}" for name, value in sorted(alerts.labels.items()))
+    out.append(f"alert labels: {labels or '-'}")
     out.append(
         f"alert rules ({len(alerts.rules)}; bucket_s = {alerts.bucket_s}, "
         f"max_segments = {alerts.max_segments}):"

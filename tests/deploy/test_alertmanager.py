@@ -23,7 +23,16 @@ def test_amtool_accepts_the_configuration():
 @pytest.mark.parametrize(
     ("labels", "receiver"),
     [
-        (["alertname=FrictionWorkerDown", "severity=critical"], "pager"),
+        # A page is also posted in the team's chat (the pager route continues).
+        (["alertname=FrictionWorkerDown", "severity=critical"], "pager,chat"),
+        (
+            [
+                "alertname=FrictionResetEmailsDelayed",
+                "severity=critical",
+                "detector=late_reset_email",
+            ],
+            "pager,chat",
+        ),
         (["alertname=FrictionDeadLetterRateHigh", "severity=warning"], "chat"),
         (
             ["alertname=FrictionChatWaitsLong", "severity=warning", "detector=long_chat_wait"],
@@ -75,31 +84,89 @@ def states(url: str, alerts: list[dict[str, str]]) -> dict[str, str]:
     return result
 
 
+# Where an alert comes from: Prometheus's external_labels and its job, or the engine's
+# `[alerts] labels` (the deploy files set both alike: tests/deploy/test_alert_labels.py).
+PROD = {"environment": "production", "job": "friction-worker"}
+STAGING = {"environment": "staging", "job": "friction-worker"}
+
+
 def test_a_broken_pipeline_mutes_friction_alerts_but_not_pipeline_alerts(alertmanager):
     got = states(
         alertmanager,
         [
-            {"alertname": "FrictionWorkerDown", "severity": "critical", "instance": "w1:9108"},
+            {
+                "alertname": "FrictionWorkerDown",
+                "severity": "critical",
+                "instance": "w1:9108",
+                **PROD,
+            },
             # Two alerts of the alert engine, a warning and a critical one.
             {
                 "alertname": "FrictionCheckoutSlowLoads",
                 "severity": "warning",
                 "detector": "slow_checkout",
                 "segment": "/checkout/payment",
+                **PROD,
             },
             {
                 "alertname": "FrictionResetEmailsDelayed",
                 "severity": "critical",
                 "detector": "late_reset_email",
                 "segment": "password_reset",
+                **PROD,
             },
-            {"alertname": "FrictionDeadLetterRateHigh", "severity": "warning"},
+            {"alertname": "FrictionDeadLetterRateHigh", "severity": "warning", **PROD},
         ],
     )
     assert got["FrictionWorkerDown/w1:9108"] == "active"
     assert got["FrictionCheckoutSlowLoads"] == "suppressed"
     assert got["FrictionResetEmailsDelayed"] == "suppressed"
     assert got["FrictionDeadLetterRateHigh"] == "active"
+
+
+def test_a_broken_pipeline_mutes_the_friction_alerts_of_its_own_environment_only(alertmanager):
+    def engine_alert(environment: dict[str, str]) -> dict[str, str]:
+        return {
+            "alertname": "FrictionResetEmailsDelayed",
+            "severity": "critical",
+            "detector": "late_reset_email",
+            "segment": "password_reset",
+            "instance": environment["environment"],  # only to tell the alerts apart here
+            **environment,
+        }
+
+    got = states(
+        alertmanager,
+        [
+            {"alertname": "FrictionNoEvents", "severity": "critical", **STAGING},
+            engine_alert(STAGING),
+            engine_alert(PROD),
+        ],
+    )
+    assert got["FrictionResetEmailsDelayed/staging"] == "suppressed"
+    assert got["FrictionResetEmailsDelayed/production"] == "active"
+
+
+def test_a_down_worker_of_another_pipeline_mutes_nothing_here(alertmanager):
+    got = states(
+        alertmanager,
+        [
+            {
+                "alertname": "FrictionWorkerDown",
+                "severity": "critical",
+                "environment": "production",
+                "job": "other-friction-worker",
+            },
+            {
+                "alertname": "FrictionChatWaitsLong",
+                "severity": "warning",
+                "detector": "long_chat_wait",
+                "segment": "billing",
+                **PROD,
+            },
+        ],
+    )
+    assert got["FrictionChatWaitsLong"] == "active"
 
 
 def test_a_stalled_watermark_mutes_the_growing_lag_of_the_same_worker_only(alertmanager):

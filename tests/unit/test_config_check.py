@@ -94,3 +94,14 @@ def test_version_is_the_installed_distribution_version(capsys):
         main(["--version"])
     assert exited.value.code == 0
     assert capsys.readouterr().out.strip() == f"friction {version('friction-detector')}"
+
+
+def test_config_check_shows_the_labels_on_every_alert(tmp_path, capsys):
+    path = write(tmp_path, '[alerts]\nlabels = { environment = "prod", job = "friction-worker" }\n')
+    assert main(["config", "check", str(path)]) == 0
+    assert "alert labels: environment=prod, job=friction-worker" in capsys.readouterr().out
+
+
+def test_a_bad_alert_label_is_a_config_error_naming_the_key(tmp_path):
+    message = load_error(write(tmp_path, "[alerts]\nlabels = { environment = 1 }\n"))
+    assert "alerts.labels.environment must be a string" in message

@@ -214,3 +214,22 @@ def test_alerts_go_to_the_sink_when_one_is_given():
     run(engine, range(0, 20), lambda m: emails(engine, m, 10, 5))
     assert [a.status for a in seen] == ["firing"]
     assert engine.take_alerts() == []
+
+
+def test_engine_wide_labels_land_on_every_alert_firing_and_resolved():
+    settings = AlertSettings(
+        rules=(share_rule(), share_rule(alertname="EmailsLateToo", labels={"team": "identity"})),
+        labels={"environment": "prod", "job": "friction-worker"},
+    )
+    engine = AlertEngine(settings)
+    alerts = run(engine, range(0, 60), lambda m: emails(engine, m, 10, 5 if m < 20 else 0))
+    assert {(a.alertname, a.status) for a in alerts} == {
+        ("EmailsLate", "firing"),
+        ("EmailsLate", "resolved"),
+        ("EmailsLateToo", "firing"),
+        ("EmailsLateToo", "resolved"),
+    }
+    for alert in alerts:
+        assert alert.labels["environment"] == "prod"
+        assert alert.labels["job"] == "friction-worker"
+    assert {a.labels.get("team") for a in alerts} == {None, "identity"}

@@ -91,3 +91,25 @@ def test_bad_tables_are_refused_with_the_key_named(table, message):
         load_alert_settings(table, source="friction.toml")
     assert message in str(err.value)
     assert "friction.toml: alerts" in str(err.value)
+
+
+def test_engine_wide_labels_are_read_from_the_alerts_table():
+    settings = load_alert_settings({"labels": {"environment": "prod", "job": "friction-worker"}})
+    assert settings.labels == {"environment": "prod", "job": "friction-worker"}
+    assert load_alert_settings(None).labels == {}
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        ("prod", "alerts.labels must be a table of strings"),
+        ({"environment": 1}, "alerts.labels.environment must be a string"),
+        ({"bad-name": "x"}, "alerts.labels.bad-name: not a label name"),
+        ({"severity": "critical"}, "alerts.labels.severity: not a label name"),
+        ({"environment": ""}, "alerts.labels.environment must not be empty"),
+    ],
+)
+def test_bad_engine_wide_labels_are_refused_with_the_key_named(labels, message):
+    with pytest.raises(AlertConfigError) as err:
+        load_alert_settings({"labels": labels}, source="friction.toml")
+    assert f"friction.toml: {message}" in str(err.value)
