@@ -12,7 +12,8 @@ Faust waits for every message it handed out to be acknowledged before partitions
 and before the worker stops. An agent waiting for input with a batch held would never finish
 it (if everything queued behind the batch was then skipped, or the worker is stopping), so
 the app finishes held batches first (`finish_held`, see streams/worker/faust_app.py), and a timer
-finishes any batch left waiting longer than `linger_s` (`finish_stale`).
+finishes any batch left waiting longer than `linger_s` (`finish_stale`, in a task of its own so
+that the timer never waits for the broker).
 
 A message whose handling raises is the message's fault, not the batch's: `on_error` turns it
 into a dead letter and the batch goes on. A batch that fails (its outputs could not be sent:
@@ -94,10 +95,16 @@ class EventBatch:
 
         A locked batch is being handled or finished right now, so it is not waiting: the timer
         leaves it alone rather than wait for it (and overrun its interval)."""
-        if self.lock.locked():
-            return
-        if self.events and time.monotonic() - self.last_added >= self.linger_s:
+        if self.is_stale():
             await self.finish_held()
+
+    def is_stale(self) -> bool:
+        """Events are held, unlocked, for `linger_s` or longer: the agent waits for input."""
+        return (
+            not self.lock.locked()
+            and bool(self.events)
+            and time.monotonic() - self.last_added >= self.linger_s
+        )
 
     async def finish_held(self) -> None:
         """Finish the batch now, if one is held and nothing failed."""
