@@ -13,6 +13,7 @@ from friction_detector.detectors.config import ConfigError, load_config
 from friction_detector.detectors.registry import RegistryError, installed_detectors
 from friction_detector.streams.cli.commands import add_streaming_commands
 from friction_detector.streams.cli.options import add_config_option
+from friction_detector.streams.cli.sort import DEFAULT_RUN_LINES
 from friction_detector.streams.devkit.local_kafka import add_kafka_commands
 
 
@@ -23,6 +24,16 @@ def _open(
     if not path or path == "-":
         return default
     return files.enter_context(open(path, mode))  # noqa: SIM115 - closed by the exit stack
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -55,6 +66,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 source_name=args.path,
                 alert_sink=alert_sink,
                 sourced=args.sourced,
+                sort_run_lines=args.sort_run_lines if args.sort else None,
             )
         findings_out.flush()
         dead_out.flush()
@@ -63,6 +75,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     print(summary.render(), file=sys.stderr)
     if alert_sink is not None:
         print(alert_sink.render(), file=sys.stderr)
+    warning = summary.late_warning(sourced=args.sourced, sorted_input=args.sort)
+    if warning:
+        print(warning, file=sys.stderr)
     return 0
 
 
@@ -125,6 +140,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="each line says its topic and partition (`friction tail --with-source`): event "
         "time follows the slowest partition, as in the worker",
+    )
+    replay.add_argument(
+        "--sort",
+        action="store_true",
+        help="order the input by event time first (an external sort through temporary files); "
+        "lines that are not events come first and are dead-lettered as usual",
+    )
+    replay.add_argument(
+        "--sort-run-lines",
+        type=_positive,
+        default=DEFAULT_RUN_LINES,
+        metavar="N",
+        help=f"with --sort, hold at most N lines in memory (default {DEFAULT_RUN_LINES:,})",
     )
     replay.add_argument(
         "--alerts",

@@ -14,6 +14,7 @@ from friction_detector.detectors.engine import Engine
 from friction_detector.detectors.events import TOO_LARGE, BadInput
 from friction_detector.detectors.observer import EngineObserver, FanOut
 from friction_detector.streams.cli.lines import LongLine, bounded_lines
+from friction_detector.streams.cli.sort import sorted_lines
 from friction_detector.streams.cli.summary import RunSummary
 from friction_detector.streams.dead_letter import dead_letter_record
 from friction_detector.streams.sources import read_sourced
@@ -73,6 +74,7 @@ def replay(
     summary: RunSummary | None = None,
     alert_sink: Callable[[Alert], None] | None = None,
     sourced: bool = False,
+    sort_run_lines: int | None = None,
 ) -> RunSummary:
     """Run every enabled detector over `source`; bad lines go to `dead_letter_out` with reasons.
 
@@ -80,7 +82,8 @@ def replay(
     firing and resolved message to the sink as the watermark passes it. With `sourced`, each
     line is a sourced line (streams/sources.py) and event time follows the slowest partition,
     as in the worker; a file (not a pipe) is read twice, first for its partitions, so the
-    watermark waits for every one of them.
+    watermark waits for every one of them. With `sort_run_lines`, the lines are first sorted
+    by event time (streams/cli/sort.py), that many at most in memory.
     """
 
     def dead_letter(bad: BadInput, position: int | str) -> None:
@@ -105,7 +108,11 @@ def replay(
         engine.expect_sources(sources_of(source, max_bytes))
     progress = Progress(source)
     lines = 0
-    for line in bounded_lines(source, max_bytes):
+    if sort_run_lines is None:
+        items = bounded_lines(source, max_bytes)
+    else:
+        items = sorted_lines(source, max_bytes, sort_run_lines, sourced)
+    for line in items:
         lines += 1
         if not lines % _CHECK_EVERY_LINES:
             progress.tick(lines)

@@ -10,6 +10,9 @@ from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver
 from friction_detector.streams.dead_letter import detector_error_input
 
+# A larger share of accepted events behind the watermark makes replay say how to avoid it.
+LATE_WARNING_SHARE = 0.01
+
 
 class RunSummary(EngineObserver):
     """Counts events, bad input, duplicates, late events, findings and detector errors.
@@ -46,6 +49,26 @@ class RunSummary(EngineObserver):
 
     def on_finding(self, finding: Finding) -> None:
         self.findings[(finding.detector, finding.kind)] += 1
+
+    def late_warning(self, sourced: bool, sorted_input: bool) -> str | None:
+        """One line when over `LATE_WARNING_SHARE` of the accepted events were late: the input
+        is out of event-time order, and findings may differ from the live stream's."""
+        if not self.events or self.late <= LATE_WARNING_SHARE * self.events:
+            return None
+        remedies = []
+        if not sourced:
+            remedies.append(
+                "a Kafka dump made with `friction tail --with-source` replays as the worker "
+                "read it with --sourced"
+            )
+        if not sorted_input:
+            remedies.append("--sort orders a file by event time first")
+        advice = f" ({'; '.join(remedies)})" if remedies else ""
+        return (
+            f"friction replay: warning: {self.late:,} of {self.events:,} accepted events "
+            f"({self.late / self.events:.1%}) were behind the watermark and applied late"
+            f"{advice}"
+        )
 
     def render(self) -> str:
         lines_read, seconds = self.lines_read, self.elapsed_s
