@@ -82,8 +82,9 @@ class LabelBound:
 class FrictionMetrics(EngineObserver):
     """Every metric the project exports, fed by the engine's observer hooks and the runtime.
 
-    `detectors` are the enabled detectors and `alerts` the (alertname, detector) pairs of the
-    alert rules: their series are exported at 0 from the start (see `_start_at_zero`).
+    `detectors` are the enabled detectors, `alerts` the (alertname, detector) pairs of the
+    alert rules and `changelog_topics` those of the worker's tables: their series are exported
+    at 0 from the start (see `_start_at_zero`).
     """
 
     def __init__(
@@ -94,6 +95,7 @@ class FrictionMetrics(EngineObserver):
         *,
         detectors: Sequence[Detector] = (),
         alerts: Iterable[tuple[str, str]] = (),
+        changelog_topics: Iterable[str] = (),
         label_values: int = DEFAULT_LABEL_VALUES,
     ) -> None:
         self.registry = registry or CollectorRegistry()
@@ -202,7 +204,7 @@ class FrictionMetrics(EngineObserver):
             "friction_build_info", "Version of the running package.", ["version"], registry=reg
         ).labels(version).set(1)
         self._build_histograms(detectors)
-        self._start_at_zero(detectors, alerts)
+        self._start_at_zero(detectors, alerts, changelog_topics)
 
     def _build_histograms(self, detectors: Sequence[Detector]) -> None:
         """A histogram per measurement the enabled detectors declare (`Detector.measurements`).
@@ -232,7 +234,10 @@ class FrictionMetrics(EngineObserver):
                 self._measured[(detector.name, name)] = (spec, self.histograms[spec.metric])
 
     def _start_at_zero(
-        self, detectors: Sequence[Detector], alerts: Iterable[tuple[str, str]]
+        self,
+        detectors: Sequence[Detector],
+        alerts: Iterable[tuple[str, str]],
+        changelog_topics: Iterable[str],
     ) -> None:
         """Create every known labelled series at 0.
 
@@ -250,6 +255,8 @@ class FrictionMetrics(EngineObserver):
         for alertname, rule_detector in alerts:
             for status in ALERT_STATUSES:
                 self.alerts.labels(alertname, rule_detector, status)
+        for topic in changelog_topics:
+            self.changelog_rereads.labels(topic)
 
     def on_event(self, event: Event) -> None:
         label = event.type if event.type in self.consumed_types else OTHER

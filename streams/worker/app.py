@@ -79,6 +79,11 @@ SMALLEST_LETTER_BYTES = 2048
 # -- state ----------------------------------------------------------------------------------
 
 
+def changelog_topics(app_id: str) -> tuple[str, ...]:
+    """The changelog topics of the worker's tables, as Faust names them, known before it starts."""
+    return tuple(f"{app_id}-{table}-changelog" for table in (STATE_TABLE, ALERT_TABLE))
+
+
 class _PartitionObserver(EngineObserver):
     """Forwards an engine's hooks to the metrics, summing state sizes over partitions.
 

@@ -20,7 +20,7 @@ from friction_detector.streams.observability.logs import (
     use_log_format,
 )
 from friction_detector.streams.observability.metrics import FrictionMetrics, alert_series
-from friction_detector.streams.worker.app import FrictionApp
+from friction_detector.streams.worker.app import FrictionApp, changelog_topics
 from friction_detector.streams.worker.heartbeat import Heartbeat
 from friction_detector.streams.worker.recovery_watchdog import RecoveryWatchdog
 from kafka.errors import KafkaError
@@ -84,6 +84,7 @@ def run_worker(settings: WorkerSettings, config: Config) -> int:
         version=_version(),
         detectors=config.detectors,
         alerts=alert_series(config),
+        changelog_topics=changelog_topics(settings.app_id),
         label_values=settings.metric_label_values,
     )
     health = Health()

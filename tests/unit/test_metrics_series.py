@@ -47,3 +47,21 @@ def test_alert_series_name_the_default_rules_of_enabled_detectors():
 
     series = alert_series(build_config({}))
     assert ("FrictionChatWaitsLong", "long_chat_wait") in series
+
+
+def test_changelog_rereads_are_exported_at_zero_for_every_changelog_topic():
+    topics = ["app-engine-state-changelog", "app-alert-state-changelog"]
+    text = exposition(FrictionMetrics(set(), changelog_topics=topics))
+    for topic in topics:
+        assert f'friction_changelog_rereads_total{{topic="{topic}"}} 0.0' in text
+
+
+def test_changelog_topics_are_those_faust_names_for_the_worker_tables(tmp_path):
+    from friction_detector.detectors.config import build_config
+    from friction_detector.streams.kafka.settings import WorkerSettings
+    from friction_detector.streams.worker.app import FrictionApp, changelog_topics
+
+    settings = WorkerSettings(app_id="app-x", data_dir=str(tmp_path))
+    friction = FrictionApp(settings, build_config({}), FrictionMetrics(set()))
+    tables = [friction.table, friction.alert_table]
+    assert changelog_topics("app-x") == tuple(t.changelog_topic.get_topic_name() for t in tables)
