@@ -6,7 +6,7 @@ import shutil
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -80,17 +80,22 @@ def alertmanager_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @contextmanager
-def running_prometheus(home: Path, ports: list[int]) -> Iterator[str]:
-    """A real Prometheus scraping 127.0.0.1:<port> every second, as job friction-worker."""
+def running_prometheus(
+    home: Path, ports: list[int], rule_files: Sequence[Path] = ()
+) -> Iterator[str]:
+    """A real Prometheus scraping 127.0.0.1:<port> every second, as job friction-worker,
+    and evaluating `rule_files` (recording or alerting rules) every second."""
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.fail("prometheus not found: install the Debian package prometheus")
     targets = ", ".join(f"'127.0.0.1:{port}'" for port in ports)
+    rules = "".join(f"  - '{path.resolve()}'\n" for path in rule_files)
     (home / "prometheus.yml").write_text(
         "global:\n"
         "  scrape_interval: 1s\n"
         "  evaluation_interval: 1s\n"
-        "scrape_configs:\n"
+        + ("rule_files:\n" + rules if rules else "")
+        + "scrape_configs:\n"
         "  - job_name: friction-worker\n"
         "    static_configs:\n"
         f"      - targets: [{targets}]\n"

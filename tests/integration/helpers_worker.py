@@ -32,8 +32,9 @@ LATENESS_MS = 20_000
 FINDINGS_TIMEOUT_S = 90
 
 
-def write_config(path: Path, lateness_ms: int) -> Path:
-    """The four contract detectors with deadlines of seconds; every other detector off."""
+def write_config(path: Path, lateness_ms: int, also: tuple[str, ...] = ()) -> Path:
+    """The four contract detectors with deadlines of seconds, and the detectors `also` with
+    their defaults; every other detector off."""
     lines = ["[engine]", f"allowed_lateness_ms = {lateness_ms}", ""]
     tuned = {
         "late_reset_email": "late_after_s = 2\nmissing_after_s = 4",
@@ -42,7 +43,7 @@ def write_config(path: Path, lateness_ms: int) -> Path:
     }
     for name in installed_detectors():
         lines.append(f"[detectors.{name}]")
-        if name in CONTRACT_DETECTORS:
+        if name in CONTRACT_DETECTORS or name in also:
             lines.append(tuned.get(name, ""))
         else:
             lines.append("enabled = false")
