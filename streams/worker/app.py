@@ -553,6 +553,12 @@ class FrictionApp:
     async def _on_shutdown(self, app, **kwargs) -> None:
         self.input_backlog.close()
 
+    def _forget_state_sizes(self, partition: int) -> None:
+        """The partition's keys are its new owner's to count: this worker's sums drop them."""
+        for detector, per_partition in self.state_sizes.items():
+            if per_partition.pop(partition, None) is not None:
+                self.metrics.on_state_size(detector, sum(per_partition.values()))
+
     async def _on_revoked(self, app, revoked, **kwargs) -> None:
         """A partition that moves away takes its state along: drop its engine."""
         for tp in revoked:
@@ -562,3 +568,4 @@ class FrictionApp:
                 self.alerting.forget(tp.partition)
                 self.engines.pop(tp.partition, None)
                 self.stores.pop(tp.partition, None)
+                self._forget_state_sizes(tp.partition)
