@@ -11,7 +11,16 @@ from __future__ import annotations
 
 import orjson
 from friction_detector.detectors.events import MISSING_FIELD, NOT_OBJECT, BadInput
-from friction_detector.streams.worker.routing import input_source
+
+
+def input_source(topic: str, partition: int) -> str:
+    """The name of an input partition in progress reports and sourced replay (Kafka topic
+    names have no colon)."""
+    return f"{topic}:{partition}"
+
+
+def source_topic(source: str) -> str:
+    return source.rsplit(":", 1)[0]
 
 
 def sourced_line(topic: str, partition: int, offset: int, value: bytes | None) -> bytes:

@@ -48,6 +48,7 @@ from friction_detector.streams.kafka.topics import partition_for
 from friction_detector.streams.observability.alertmanager import AlertmanagerClient
 from friction_detector.streams.observability.kafka_sensor import KafkaClientSensor
 from friction_detector.streams.observability.metrics import FrictionMetrics
+from friction_detector.streams.sources import input_source, source_topic
 from friction_detector.streams.worker.alerting import WorkerAlerting
 from friction_detector.streams.worker.backlog import InputBacklog
 from friction_detector.streams.worker.delivery import Outgoing, deliver
@@ -61,8 +62,6 @@ from friction_detector.streams.worker.routing import (
     encode_item,
     encode_message,
     encode_progress,
-    input_source,
-    source_topic,
 )
 from kafka.errors import KafkaError
 

@@ -24,10 +24,6 @@ class InputBacklog:
         self.topics = topics
         self._admin: KafkaAdminClient | None = None
 
-    def unread(self) -> int:
-        """Messages between the group's committed offsets and the ends of the input partitions."""
-        return sum(self.unread_by_partition().values())
-
     def unread_by_partition(self) -> dict[TopicPartition, int]:
         """Per input partition, messages between the group's committed offset and its end.
 

@@ -27,15 +27,6 @@ Progress = Mapping[str, int]  # input source ("topic:partition") -> event time i
 RoutedItem = tuple[str, str, Event]
 
 
-def input_source(topic: str, partition: int) -> str:
-    """The name of an input partition in progress reports (Kafka topic names have no colon)."""
-    return f"{topic}:{partition}"
-
-
-def source_topic(source: str) -> str:
-    return source.rsplit(":", 1)[0]
-
-
 def encode_item(detector: str, key: str, event: Event) -> bytes:
     """One event for one detector key: a JSON array, an item of a routed message."""
     return orjson.dumps(

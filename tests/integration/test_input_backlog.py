@@ -50,7 +50,7 @@ def _unread(backlog: InputBacklog) -> int:
     deadline = time.monotonic() + 30
     while True:
         try:
-            return backlog.unread()
+            return sum(backlog.unread_by_partition().values())
         except KafkaError as error:
             if not error.retriable or time.monotonic() > deadline:
                 raise

@@ -4,13 +4,12 @@ progress, and read back as events."""
 from __future__ import annotations
 
 from friction_detector.detectors.events import Event
+from friction_detector.streams.sources import input_source, source_topic
 from friction_detector.streams.worker.routing import (
     RoutedBatch,
     decode_routed,
     encode_item,
     encode_progress,
-    input_source,
-    source_topic,
 )
 
 
