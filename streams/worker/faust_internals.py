@@ -13,6 +13,9 @@ they are: the producer's positional `send` (app.py, partition_store.py), a strea
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 import weakref
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -25,6 +28,8 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, EventT
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
+
+log = logging.getLogger(__name__)
 
 # -- the app: flow control, and the wait for acknowledgements --------------------------------
 
@@ -102,23 +107,43 @@ def current_event(event: EventT) -> Iterator[None]:
 async def seek_to_committed_or_beginning(
     consumer: AIOKafkaConsumer, changelogs: Collection[str] = ()
 ) -> Mapping[TP, int]:
-    """Seek every assigned partition to its committed offset, or to its start if it has none.
+    """Seek every assigned partition to its committed offset, or to its start if it has none;
+    returns where each partition now reads from (Faust keeps it as the committed offset).
 
     When Faust's fetcher gets records while the flow is stopped (during a rebalance), it drops
     them and calls `perform_seek` to read them again from the committed offsets. aiokafka's
     `seek_to_committed` seeks only partitions whose committed offset is above 0, so a partition
     with no commit yet (a new group, or one never acknowledged) stays *after* the dropped
     records: they are skipped, and once a later offset is committed, lost. The worker starts
-    from the earliest offset where nothing is committed, so that is where such partitions go.
+    from the earliest offset where nothing is committed, so that is where such partitions go,
+    and their start offset is returned in place of "no commit", so that the guard against
+    committing past unhandled records (`_SeekSafeConsumer._new_offset`) knows where they begin.
     Changelog partitions are left alone: Faust's table recovery positions those, not commits.
     """
-    committed = await consumer.seek_to_committed()
+    committed = dict(await consumer.seek_to_committed())
     uncommitted = [
         tp for tp, offset in committed.items() if not offset and tp.topic not in changelogs
     ]
     if uncommitted:
         await consumer.seek_to_beginning(*uncommitted)
+        starts = await consumer.beginning_offsets(uncommitted)
+        committed.update((tp, starts[tp]) for tp in uncommitted if starts.get(tp))
     return committed
+
+
+def unhandled_head(acked: Iterable[int], gaps: Any, next_offset: int) -> tuple[int, int] | None:
+    """The offsets [first, last) before the lowest acknowledged one that were neither handled
+    (acknowledged) nor hold a record (`gaps`, Faust's IntervalTree of offsets without one),
+    counted from `next_offset`, the partition's committed offset; None if there are none."""
+    lowest = min(acked, default=None)
+    if lowest is None or lowest <= next_offset:
+        return None
+    reached = next_offset
+    for interval in sorted(gaps.overlap(next_offset, lowest), key=lambda gap: gap.begin):
+        if interval.begin > reached:
+            break
+        reached = max(reached, interval.end)
+    return None if reached >= lowest else (reached, lowest)
 
 
 class _SeekSafeConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -134,10 +159,65 @@ class _SeekSafeConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 class _SeekSafeConsumer(faust_aiokafka.Consumer):
-    """Relies on: the driver's consumer creating its thread in `_new_consumer_thread()`."""
+    """Faust's consumer that reads records again rather than commit past unhandled ones.
+
+    Works around: Faust commits a partition's first run of consecutive acknowledged offsets,
+    and checks that the run starts where the committed offset is only when that offset is above
+    0. Around a rebalance, records can go missing between the fetcher and the stream while the
+    flow stops, resumes and seeks; on a partition with no commit yet, the run after them was
+    committed, and they were lost (one test in five with two workers and a slow recovery).
+    Here a run must start at the committed offset (or the partition's start, see
+    `seek_to_committed_or_beginning`), offsets without a record aside: otherwise nothing of
+    the partition is committed and it is read again from the first unhandled offset. Records
+    after it are handled twice, which the worker's stages absorb as after any restart.
+
+    Relies on: `Consumer._new_offset(tp)` being how a commit picks each partition's offset,
+    `_acked[tp]`, `_gap[tp]` (an IntervalTree), `_committed_offset[tp]`, `_read_offset[tp]`
+    and `seek(tp, offset)`; and on the driver's consumer creating its thread in
+    `_new_consumer_thread()`.
+    """
+
+    # The same unhandled offset is read again at most this often, and this many times: if the
+    # broker has no record there, none comes, and the commit goes on (Faust's own behaviour).
+    REREAD_EVERY_S = 10.0
+    REREAD_TIMES = 3
+    _rereads: dict[tuple[TP, int], tuple[int, float]] | None = None  # (tp, offset): times, when
 
     def _new_consumer_thread(self) -> _SeekSafeConsumerThread:
         return _SeekSafeConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def _new_offset(self, tp: TP) -> int | None:
+        hole = unhandled_head(self._acked[tp], self._gap[tp], self._committed_offset[tp] or 0)
+        if hole is None:
+            return super()._new_offset(tp)
+        first, last = hole
+        if self._rereads is None:
+            self._rereads = {}
+        rereads = self._rereads
+        times, at = rereads.get((tp, first), (0, -self.REREAD_EVERY_S))
+        now = time.monotonic()
+        if times >= self.REREAD_TIMES:
+            return super()._new_offset(tp)
+        if now - at >= self.REREAD_EVERY_S:
+            rereads[(tp, first)] = (times + 1, now)
+            log.warning(
+                "%s:%d: offsets %d-%d were not handled, later ones were: not committing past"
+                " them; reading the partition again from %d",
+                tp.topic, tp.partition, first, last - 1, first,
+            )  # fmt: skip
+            asyncio.ensure_future(self._read_again(tp, first))
+        return None
+
+    async def _read_again(self, tp: TP, offset: int) -> None:
+        try:
+            await self.seek(tp, offset)
+        except Exception as error:  # revoked meanwhile: its new owner reads from the commit
+            log.warning(
+                "%s:%d: cannot read again from %d: %r", tp.topic, tp.partition, offset, error
+            )
+            return
+        # The fetcher counts offsets it skips as gaps from the last one read: from `offset` on.
+        self._read_offset[tp] = offset - 1 if offset else None
 
 
 class SeekSafeTransport(faust_aiokafka.Transport):

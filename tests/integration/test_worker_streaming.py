@@ -293,7 +293,13 @@ def test_a_killed_members_backlog_is_on_time_when_read(
             if not f["subject"]["conversation_id"].startswith("later-")
         )
         assert found == [("c-control", "unanswered")]
-        assert _committed_input(kafka_bootstrap, names) == len(opened) + len(replies) + len(later)
+        # Everything read is committed (commits follow every few seconds, not at once).
+        everything = len(opened) + len(replies) + len(later)
+        deadline = time.monotonic() + 30
+        while (committed := _committed_input(kafka_bootstrap, names)) < everything:
+            assert time.monotonic() < deadline, f"{committed} of {everything} input committed"
+            time.sleep(0.5)
+        assert committed == everything
 
 
 def _found(reader: TopicReader) -> list[dict]:

@@ -28,7 +28,9 @@ from friction_detector.streams.worker.faust_internals import (
     not_ready_reason,
     recovering_changelogs,
     seek_to_committed_or_beginning,
+    unhandled_head,
 )
+from intervaltree import IntervalTree
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent, FlowControlQueue
 
@@ -159,11 +161,70 @@ def test_partitions_without_a_commit_go_to_their_start_except_changelogs() -> No
         async def seek_to_beginning(self, *tps):
             started.extend(tps)
 
+        async def beginning_offsets(self, tps):
+            return {tp: 0 if tp.partition == 1 else 40 for tp in tps}
+
     started: list = []
     result = asyncio.run(seek_to_committed_or_beginning(AIOKafka(), {"state-changelog"}))
 
-    assert result == committed
     assert started == [TP("events", 1), TP("events", 2)]
+    # Where each partition reads from: a start above 0 stands in for the missing commit.
+    assert result == {**committed, TP("events", 2): 40}
+
+
+def test_faust_commits_past_unhandled_records_where_nothing_was_committed() -> None:
+    """The stock guard checks the head of the acknowledged offsets only above offset 0."""
+    consumer = faust.App("pin-commit", broker=BROKER).consumer
+    tp = TP("events", 0)
+    consumer._acked[tp].extend(range(90, 100))  # 0-89 never handled
+
+    assert consumer._new_offset(tp) == 100
+
+
+def test_unhandled_offsets_before_the_acknowledged_ones_count_gaps_as_handled() -> None:
+    gaps = IntervalTree()
+    assert unhandled_head([5, 6], gaps, 0) == (0, 5)
+    assert unhandled_head([5, 6], gaps, 5) is None
+    assert unhandled_head([], gaps, 3) is None
+    gaps.addi(0, 3)  # offsets 0-2 hold no record
+    assert unhandled_head([5, 6], gaps, 0) == (3, 5)
+    gaps.addi(3, 5)
+    assert unhandled_head([5, 6], gaps, 0) is None
+
+
+def test_the_seek_safe_consumer_reads_again_rather_than_commit_past_unhandled_records() -> None:
+    async def scenario() -> tuple[int | None, list, int | None, int | None]:
+        consumer = GuardedFaustApp("pin-reread", broker=BROKER).consumer
+        seeks: list = []
+
+        async def seek(tp, offset):
+            seeks.append((tp, offset))
+
+        consumer.seek = seek
+        tp = TP("events", 0)
+        consumer._acked[tp].extend(range(90, 100))
+        held = consumer._new_offset(tp)
+        await asyncio.sleep(0)  # the read-again task
+        read_from = consumer._read_offset[tp]
+        consumer._acked[tp].extend(range(0, 90))  # read again and handled
+        return held, seeks, read_from, consumer._new_offset(tp)
+
+    held, seeks, read_from, committed = asyncio.run(scenario())
+
+    assert held is None
+    assert seeks == [(TP("events", 0), 0)]
+    assert read_from is None
+    assert committed == 100
+
+
+def test_faust_commits_through_new_offset_and_seeks_through_seek() -> None:
+    filtering = inspect.getsource(faust_consumer.Consumer._filter_committable_offsets)
+    assert "self._new_offset(tp)" in filtering
+    assert parameters(faust_consumer.Consumer.seek) == ["self", "partition", "offset"]
+    consumer = faust.App("pin-fields", broker=BROKER).consumer
+    assert isinstance(consumer._gap[TP("t", 0)], IntervalTree)
+    assert consumer._committed_offset[TP("t", 0)] is None
+    assert consumer._read_offset[TP("t", 0)] is None
 
 
 # -- table recovery -------------------------------------------------------------------------
