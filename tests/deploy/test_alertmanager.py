@@ -203,4 +203,3 @@ def test_the_critical_alert_mutes_the_warning_of_the_same_segment_only(alertmana
     assert got["FrictionCheckoutSlowLoads/critical /checkout/payment"] == "active"
     assert got["FrictionCheckoutSlowLoads/warning /checkout/payment"] == "suppressed"
     assert got["FrictionCheckoutSlowLoads/warning /checkout/cart"] == "active"
-
