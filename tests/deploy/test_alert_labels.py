@@ -1,4 +1,4 @@
-"""Every alert says where it comes from alike: Prometheus's external labels and scrape job, and
+"""Every alert says where it comes from alike: Prometheus's external labels and pipeline label, and
 the `[alerts] labels` of the workers it scrapes, so Alertmanager's inhibitions stay in their
 environment and pipeline."""
 
@@ -17,12 +17,19 @@ ALERTMANAGER = yaml.safe_load((ROOT / "deploy/alertmanager/alertmanager.yml").re
 
 
 def prometheus_labels() -> dict[str, str]:
-    """The labels Prometheus puts on a pipeline alert about the workers."""
-    (job,) = [j["job_name"] for j in PROMETHEUS["scrape_configs"] if "friction" in j["job_name"]]
-    return {**PROMETHEUS["global"]["external_labels"], "job": job}
+    """The labels Prometheus puts on every pipeline alert about the workers: its external
+    labels and the target label friction_pipeline (the job name is not one: it differs between
+    a static config, annotations and a ServiceMonitor)."""
+    (job,) = [j for j in PROMETHEUS["scrape_configs"] if "friction" in j["job_name"]]
+    (static,) = job["static_configs"]
+    return {
+        **PROMETHEUS["global"]["external_labels"],
+        "friction_pipeline": static["labels"]["friction_pipeline"],
+    }
 
 
 def kubernetes_config() -> dict:
+    # The chart's defaults, rendered (tests/deploy/test_kubernetes.py keeps it current).
     for document in yaml.safe_load_all((ROOT / "deploy/kubernetes/worker.yaml").read_text()):
         if document and document["kind"] == "ConfigMap":
             return tomllib.loads(document["data"]["friction.toml"])
@@ -43,7 +50,7 @@ def compose_config() -> dict:
     return tomllib.loads((ROOT / "deploy/worker/friction.toml").read_text())
 
 
-def test_the_inhibitions_of_a_broken_pipeline_keep_to_its_environment_and_job():
+def test_the_inhibitions_of_a_broken_pipeline_keep_to_its_environment_and_pipeline():
     (rule,) = [
         r for r in ALERTMANAGER["inhibit_rules"] if "FrictionWorkerDown" in r["source_matchers"][0]
     ]

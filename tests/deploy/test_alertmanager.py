@@ -84,10 +84,11 @@ def states(url: str, alerts: list[dict[str, str]]) -> dict[str, str]:
     return result
 
 
-# Where an alert comes from: Prometheus's external_labels and its job, or the engine's
+# Where an alert comes from: Prometheus's external_labels and its
+# friction_pipeline target label, or the engine's
 # `[alerts] labels` (the deploy files set both alike: tests/deploy/test_alert_labels.py).
-PROD = {"environment": "production", "job": "friction-worker"}
-STAGING = {"environment": "staging", "job": "friction-worker"}
+PROD = {"environment": "production", "friction_pipeline": "friction-detector"}
+STAGING = {"environment": "staging", "friction_pipeline": "friction-detector"}
 
 
 def test_a_broken_pipeline_mutes_friction_alerts_but_not_pipeline_alerts(alertmanager):
@@ -155,7 +156,7 @@ def test_a_down_worker_of_another_pipeline_mutes_nothing_here(alertmanager):
                 "alertname": "FrictionWorkerDown",
                 "severity": "critical",
                 "environment": "production",
-                "job": "other-friction-worker",
+                "friction_pipeline": "other-pipeline",
             },
             {
                 "alertname": "FrictionChatWaitsLong",

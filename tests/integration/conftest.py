@@ -83,7 +83,8 @@ def alertmanager_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def running_prometheus(
     home: Path, ports: list[int], rule_files: Sequence[Path] = ()
 ) -> Iterator[str]:
-    """A real Prometheus scraping 127.0.0.1:<port> every second, as job friction-worker,
+    """A real Prometheus scraping 127.0.0.1:<port> every second, as job friction-worker
+    of pipeline friction-detector,
     and evaluating `rule_files` (recording or alerting rules) every second."""
     binary = shutil.which("prometheus")
     if binary is None:
@@ -99,6 +100,8 @@ def running_prometheus(
         "  - job_name: friction-worker\n"
         "    static_configs:\n"
         f"      - targets: [{targets}]\n"
+        # The target label the rules and dashboards select workers by (docs/deploy.md).
+        "        labels: {friction_pipeline: friction-detector}\n"
     )
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -13,9 +13,7 @@ from friction_detector.streams.worker.app import FrictionApp
 
 
 def state_keys(metrics: FrictionMetrics, detector: str) -> float | None:
-    return metrics.registry.get_sample_value(
-        "friction_detector_state_keys", {"detector": detector}
-    )
+    return metrics.registry.get_sample_value("friction_detector_state_keys", {"detector": detector})
 
 
 def test_a_revoked_partition_no_longer_counts_in_the_state_keys_gauge(tmp_path) -> None:
