@@ -1,25 +1,32 @@
 # The friction-detector image: the `friction` command (worker, simulate, replay...).
 #   docker build -t friction-detector .
 #   docker run --rm -e FRICTION_KAFKA_BROKER=kafka://broker:9092 -p 9108:9108 friction-detector
-FROM python:3.11-slim
+# The base is pinned by digest, so a rebuild gets the same Python and Debian until the digest is
+# changed on purpose (docs/deploy.md, The image, says how to refresh it).
+FROM python:3.11.10-slim-bookworm@sha256:5148c0e4bbb64271bca1d3322360ebf4bfb7564507ae32dd639322e4952a6b16
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# Only what the package is built from, so that edits elsewhere keep the layer cache.
-# (README.md* : the readme is optional for the build.)
 WORKDIR /build
+# Dependencies first, exactly as locked (scripts/lock), each checked against its hash: the layer
+# is rebuilt only when the lock changes. The rocksdb extra is in the lock, so
+# FRICTION_STORE=rocksdb:// works in the image.
+COPY requirements.lock ./
+RUN pip install --require-hashes --no-deps -r requirements.lock
+# Then the package, from only what it is built from (README.md* : the readme is optional), with
+# the locked build backend: nothing is resolved or downloaded here.
 COPY pyproject.toml README.md* ./
 COPY detectors ./detectors
 COPY streams ./streams
-# With the rocksdb extra, so FRICTION_STORE=rocksdb:// works in the image.
-RUN pip install ".[rocksdb]" && rm -rf /build
+RUN pip install --no-deps --no-build-isolation . && rm -rf /build
 
-# Faust keeps its local state (tables, RocksDB) under the working directory.
-RUN useradd --system --uid 10001 --create-home --home-dir /var/lib/friction friction
-USER friction
+# Faust keeps its local state (tables, RocksDB) under the working directory. A numeric USER lets
+# Kubernetes check runAsNonRoot without resolving a name.
+RUN useradd --system --uid 10001 --user-group --create-home --home-dir /var/lib/friction friction
+USER 10001:10001
 WORKDIR /var/lib/friction
 
 ENV FRICTION_METRICS_PORT=9108
