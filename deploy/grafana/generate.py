@@ -5,6 +5,13 @@
 
 The JSON is committed so that Grafana's file provisioning (and a user without Python) can load it;
 this script is the source. Queries use the recording rules of deploy/prometheus/ where one exists.
+
+Workers are chosen with the `job`, `instance` and `detector` variables, filled from the series
+the workers export, never from one job name: the same dashboards serve a static scrape config,
+annotations and a ServiceMonitor (docs/deploy.md). `up` is taken of targets with the
+`friction_pipeline` label, which every scrape path sets. Each detector that declares a
+measurement gets a row of its distribution, its p75 by segment and its findings per minute,
+from the declaration itself, so a new measured detector gets its row by regenerating.
 """
 
 from __future__ import annotations
@@ -13,8 +20,10 @@ import argparse
 import json
 import sys
 from collections.abc import Iterable, Iterator
+from importlib.metadata import entry_points
 from pathlib import Path
 
+from friction_detector.detectors import Detector, Measurement
 from grafana_foundation_sdk.builders import heatmap, stat, table, timeseries
 from grafana_foundation_sdk.builders import prometheus as prom
 from grafana_foundation_sdk.builders.common import (
@@ -25,7 +34,9 @@ from grafana_foundation_sdk.builders.common import (
 from grafana_foundation_sdk.builders.dashboard import (
     AnnotationQuery,
     Dashboard,
+    DashboardLink,
     DatasourceVariable,
+    QueryVariable,
     Row,
     ThresholdsConfig,
 )
@@ -39,11 +50,14 @@ from grafana_foundation_sdk.models.common import (
 )
 from grafana_foundation_sdk.models.dashboard import (
     DashboardCursorSync,
+    DashboardLinkType,
     DataSourceRef,
     DataTransformerConfig,
     Threshold,
     ThresholdsMode,
     VariableHide,
+    VariableRefresh,
+    VariableSort,
 )
 from grafana_foundation_sdk.models.heatmap import HeatmapColorMode, HeatmapColorScale
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
@@ -51,6 +65,12 @@ from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 DASHBOARDS_DIR = Path(__file__).resolve().parent / "dashboards"
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
 RATE = "$__rate_interval"
+# The workers the variables select: every query of a worker's series carries it.
+WORKERS = 'job=~"$job", instance=~"$instance"'
+DETECTOR = 'detector=~"$detector"'
+RUNBOOKS = "https://github.com/friction-detector/friction-detector/tree/main/docs/runbooks"
+# Detectors with a row of their own, written by hand, on the overview dashboard.
+CONTRACT_DETECTORS = ("slow_checkout", "late_reset_email", "long_chat_wait")
 
 Panel = timeseries.Panel | heatmap.Panel | stat.Panel | table.Panel
 
@@ -138,7 +158,7 @@ def distribution(title: str, description: str, bucket_metric: str) -> heatmap.Pa
         )
         .cell_gap(1)
         .with_target(
-            query(f"sum by (le) (increase({bucket_metric}[{RATE}]))", "{{le}}").format(
+            query(f"sum by (le) (increase({bucket_metric}{{{WORKERS}}}[{RATE}]))", "{{le}}").format(
                 PromQueryFormat.HEATMAP
             )
         )
@@ -215,6 +235,112 @@ def dashboard(uid: str, title: str, description: str) -> Dashboard:
             .type("prometheus")
             .hide(VariableHide.DONT_HIDE)
         )
+        .with_variable(variable("job", "Job", "label_values(friction_build_info, job)"))
+        .with_variable(
+            variable(
+                "instance", "Worker", 'label_values(friction_build_info{job=~"$job"}, instance)'
+            )
+        )
+        .with_variable(
+            variable("detector", "Detector", "label_values(friction_findings_total, detector)")
+        )
+        .links(
+            [
+                DashboardLink("Friction dashboards")
+                .type(DashboardLinkType.DASHBOARDS)
+                .tags(["friction-detector"])
+                .as_dropdown(False)
+                .include_vars(True)
+                .keep_time(True)
+                .icon("external link")
+                .tooltip("")
+                .url("")
+                .target_blank(False),
+                DashboardLink("Runbooks")
+                .type(DashboardLinkType.LINK)
+                .url(RUNBOOKS)
+                .icon("doc")
+                .tooltip("What to do about each alert")
+                .tags([])
+                .as_dropdown(False)
+                .include_vars(False)
+                .keep_time(False)
+                .target_blank(True),
+            ]
+        )
+    )
+
+
+def variable(name: str, label: str, values: str) -> QueryVariable:
+    """A multi-value variable of label values, All by default (a regex matching everything)."""
+    return (
+        QueryVariable(name)
+        .label(label)
+        .datasource(DATASOURCE)
+        .query(values)
+        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(VariableSort.ALPHABETICAL_ASC)
+        .multi(True)
+        .include_all(True)
+        .all_value(".*")
+    )
+
+
+def measured_detectors() -> list[tuple[str, Measurement]]:
+    """(detector, measurement) of every built-in detector that declares one, in name order."""
+    found = []
+    for entry in entry_points(group="friction.detectors"):
+        if not entry.value.startswith("friction_detector.detectors.builtin."):
+            continue  # a plugin installed here must not change the committed JSON
+        detector: type[Detector] = entry.load()
+        for measurement in detector.measurements.values():
+            found.append((entry.name, measurement))
+    return sorted(found, key=lambda pair: (pair[0], pair[1].metric))
+
+
+def findings_rate(detector: str, metric: str) -> timeseries.Panel:
+    """Findings per minute by kind; a 0 line `none` while the detector measures but finds
+    nothing (a counter is only born with its first finding), so a quiet detector shows as 0."""
+    found = f'rate(friction_findings_total{{detector="{detector}", {WORKERS}}}[{RATE}])'
+    measured = f"rate({metric}_count{{{WORKERS}}}[{RATE}])"
+    return graph(
+        f"{detector}: friction moments per minute",
+        f"Findings of {detector} per minute by kind, summed over the selected workers.",
+        [
+            query(
+                f"(sum by (kind) ({found}) or on () "
+                f'label_replace(sum({measured}) * 0, "kind", "none", "", "")) * 60',
+                "{{kind}}",
+            )
+        ],
+    )
+
+
+def detector_row(detector: str, measurement: Measurement) -> tuple[str, list[Panel]]:
+    """A measured detector's row: the distribution, its p75 by segment, the findings rate."""
+    metric, label = measurement.metric, measurement.label
+    return (
+        f"Detector {detector}",
+        [
+            distribution(
+                f"{detector}: {measurement.help.rstrip('.').lower()}",
+                f"{measurement.help} ({metric})",
+                f"{metric}_bucket",
+            ),
+            graph(
+                f"{detector}: p75 by {label}",
+                f"75th percentile of {metric} over the rate interval, by {label}.",
+                [
+                    query(
+                        f"histogram_quantile(0.75, sum by ({label}, le) "
+                        f"(rate({metric}_bucket{{{WORKERS}}}[{RATE}])))",
+                        f"{{{{{label}}}}}",
+                    )
+                ],
+                unit="s",
+            ),
+            findings_rate(detector, metric),
+        ],
     )
 
 
@@ -242,7 +368,7 @@ def friction_overview() -> Dashboard:
         graph(
             "Friction moments per minute by detector",
             "Findings per minute, summed over the workers.",
-            [query("detector:friction_findings_per_minute:rate5m", "{{detector}}")],
+            [query(f"detector:friction_findings_per_minute:rate5m{{{DETECTOR}}}", "{{detector}}")],
             width=12,
         ),
         instant_table(
@@ -250,7 +376,7 @@ def friction_overview() -> Dashboard:
             "Segments (checkout page group, email template, chat queue, form...) with the most "
             "friction moments over the selected time range.",
             "topk(15, sum by (detector, segment) "
-            "(increase(friction_findings_total[$__range]))) > 0",
+            f"(increase(friction_findings_total{{{DETECTOR}, {WORKERS}}}[$__range]))) > 0",
             "moments",
             width=12,
         ),
@@ -259,7 +385,8 @@ def friction_overview() -> Dashboard:
             "Findings per minute by detector and kind (slow_load, late, missing, unanswered...).",
             [
                 query(
-                    f"sum by (detector, kind) (rate(friction_findings_total[{RATE}])) * 60",
+                    "sum by (detector, kind) "
+                    f"(rate(friction_findings_total{{{DETECTOR}, {WORKERS}}}[{RATE}])) * 60",
                     "{{detector}} {{kind}}",
                 )
             ],
@@ -302,6 +429,7 @@ def friction_overview() -> Dashboard:
             unit="percentunit",
             limit=0.25,
         ),
+        findings_rate("slow_checkout", "friction_checkout_load_seconds"),
     ]
     reset_email = [
         distribution(
@@ -320,10 +448,11 @@ def friction_overview() -> Dashboard:
         graph(
             "Late or missing reset emails",
             "Share of password-reset requests whose email was late or missing (30 minutes).",
-            [query("job:friction_reset_emails_late:ratio_rate30m", "{{job}}")],
+            [query('job:friction_reset_emails_late:ratio_rate30m{job=~"$job"}', "{{job}}")],
             unit="percentunit",
             limit=0.1,
         ),
+        findings_rate("late_reset_email", "friction_reset_email_delay_seconds"),
     ]
     chat = [
         distribution(
@@ -346,28 +475,7 @@ def friction_overview() -> Dashboard:
             unit="percentunit",
             limit=0.1,
         ),
-    ]
-    waits = [
-        distribution(
-            "Transactional email delay",
-            "Delay from a transactional email request to its delivery (late_transactional_email).",
-            "friction_transactional_email_delay_seconds_bucket",
-        ),
-        distribution(
-            "Ticket wait for the first agent reply",
-            "Wait from ticket creation to the first agent reply (slow_ticket_response).",
-            "friction_ticket_first_reply_seconds_bucket",
-        ),
-        distribution(
-            "Order wait for the first update",
-            "Wait from an order to its first update to the customer (order_silence).",
-            "friction_order_first_update_seconds_bucket",
-        ),
-        distribution(
-            "Delay notice wait",
-            "Wait from a delay mark to the customer notice (unannounced_delay).",
-            "friction_delay_notice_seconds_bucket",
-        ),
+        findings_rate("long_chat_wait", "friction_chat_first_response_seconds"),
     ]
     return with_panels(
         board,
@@ -376,7 +484,11 @@ def friction_overview() -> Dashboard:
             ("Checkout", checkout),
             ("Password-reset emails", reset_email),
             ("Support chat", chat),
-            ("Other waits", waits),
+            *(
+                detector_row(detector, measurement)
+                for detector, measurement in measured_detectors()
+                if detector not in CONTRACT_DETECTORS
+            ),
         ],
     )
 
@@ -391,41 +503,41 @@ def pipeline_health() -> Dashboard:
         single_stat(
             "Workers up",
             "Friction workers Prometheus scrapes successfully.",
-            'sum(up{job="friction-worker"})',
+            f'sum(up{{friction_pipeline!="", {WORKERS}}})',
             "none",
             thresholds("red", (1, "green")),
         ),
         single_stat(
             "Workers down",
             "Friction workers Prometheus cannot scrape.",
-            'count(up{job="friction-worker"} == 0) or vector(0)',
+            f'count(up{{friction_pipeline!="", {WORKERS}}} == 0) or vector(0)',
             "none",
             thresholds("green", (1, "red")),
         ),
         single_stat(
             "Last event",
             "Age of the newest event accepted by any worker.",
-            'time() - max(friction_last_event_timestamp_seconds{job="friction-worker"})',
+            f"time() - max(friction_last_event_timestamp_seconds{{{WORKERS}}})",
             "s",
             thresholds("green", (300, "orange"), (600, "red")),
         ),
         single_stat(
             "Events in",
             "Events accepted per second, all workers.",
-            "sum(job:friction_events:rate5m)",
+            'sum(job:friction_events:rate5m{job=~"$job"})',
             "short",
             thresholds("blue"),
         ),
         instant_table(
             "Versions",
             "Workers by package version.",
-            'count by (version) (friction_build_info{job="friction-worker"})',
+            f"count by (version) (friction_build_info{{{WORKERS}}})",
             "workers",
         ),
         graph(
             "Workers up",
             "1 while Prometheus scrapes the worker.",
-            [query('up{job="friction-worker"}', "{{instance}}")],
+            [query(f'up{{friction_pipeline!="", {WORKERS}}}', "{{instance}}")],
             width=24,
         ),
     ]
@@ -472,7 +584,8 @@ def pipeline_health() -> Dashboard:
             "are in the dead letters with reason detector_error.",
             [
                 query(
-                    f"sum by (detector) (rate(friction_detector_errors_total[{RATE}]))",
+                    "sum by (detector) "
+                    f"(rate(friction_detector_errors_total{{{DETECTOR}, {WORKERS}}}[{RATE}]))",
                     "{{detector}}",
                 )
             ],
@@ -495,7 +608,7 @@ def pipeline_health() -> Dashboard:
             "Watermark lag",
             "Wall clock minus the event-time watermark, by worker; normal is about the allowed "
             "lateness (30 s).",
-            [query('friction_watermark_lag_seconds{job="friction-worker"}', "{{instance}}")],
+            [query(f"friction_watermark_lag_seconds{{{WORKERS}}}", "{{instance}}")],
             unit="s",
             width=12,
             limit=300,
@@ -546,7 +659,12 @@ def pipeline_health() -> Dashboard:
         graph(
             "Detector state keys",
             "Keys held in detector state, summed over the workers.",
-            [query("sum by (detector) (friction_detector_state_keys)", "{{detector}}")],
+            [
+                query(
+                    f"sum by (detector) (friction_detector_state_keys{{{DETECTOR}, {WORKERS}}})",
+                    "{{detector}}",
+                )
+            ],
             width=12,
             stacked=True,
         ),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from debian_tools import assert_ok, run
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "deploy" / "grafana"
@@ -83,3 +84,75 @@ def test_provisioning_points_at_prometheus_and_the_dashboards_folder():
     mounts = dict(volume.split(":")[:2] for volume in compose["services"]["grafana"]["volumes"])
     assert mounts["./deploy/grafana/dashboards"] == provider["options"]["path"]
     assert mounts["./deploy/grafana/provisioning"] == "/etc/grafana/provisioning"
+
+
+# The variables' values at their default, All, and Grafana's own for a 1 h dashboard.
+VARIABLES = {
+    "$__rate_interval": "1m",
+    "$__range": "1h",
+    "$job": ".*",
+    "$instance": ".*",
+    "$detector": ".*",
+}
+
+
+def expressions(board: dict) -> list[str]:
+    found = []
+    for panel in board["panels"]:
+        for target in panel.get("targets", []):
+            expr = target["expr"]
+            for name, value in VARIABLES.items():
+                expr = expr.replace(name, value)
+            found.append(expr)
+    return found
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_workers_are_chosen_by_variables_not_by_a_job_name(path, tmp_path: Path):
+    board = load(path)
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    for name in ("job", "instance", "detector"):
+        assert variables[name]["type"] == "query"
+        assert variables[name]["includeAll"] and variables[name]["allValue"] == ".*"
+    text = path.read_text()
+    assert "friction-worker" not in text
+    assert "$job" in text and "$instance" in text
+    # Every query, variables substituted, is PromQL that Prometheus parses.
+    rules = [
+        {"record": f"dashboard:query:{n}", "expr": e} for n, e in enumerate(expressions(board))
+    ]
+    rules_file = tmp_path / "queries.yml"
+    rules_file.write_text(yaml.safe_dump({"groups": [{"name": "queries", "rules": rules}]}))
+    assert_ok(run("promtool", "check", "rules", str(rules_file)))
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_the_dashboards_link_each_other_and_the_runbooks(path):
+    links = load(path)["links"]
+    (dashboards,) = [link for link in links if link["type"] == "dashboards"]
+    assert dashboards["tags"] == ["friction-detector"]
+    assert all("friction-detector" in load(p)["tags"] for p in DASHBOARDS)
+    (runbooks,) = [link for link in links if link["title"] == "Runbooks"]
+    assert runbooks["url"].endswith("/docs/runbooks")
+    assert (ROOT / "docs" / "runbooks").is_dir()
+
+
+def test_every_measured_detector_has_its_latency_and_rate_on_the_overview():
+    from importlib.metadata import entry_points
+
+    board = load(GRAFANA / "dashboards" / "friction-overview.json")
+    queries = expressions(board)
+    measured = 0
+    for entry in entry_points(group="friction.detectors"):
+        if not entry.value.startswith("friction_detector.detectors.builtin."):
+            continue
+        for measurement in entry.load().measurements.values():
+            measured += 1
+            metric = measurement.metric
+            assert any(
+                metric in q and ("histogram_quantile" in q or ":p75_" in q) for q in queries
+            ), f"no latency of {entry.name} ({metric})"
+            assert any(f'detector="{entry.name}"' in q for q in queries), (
+                f"no findings rate of {entry.name}"
+            )
+    assert measured >= 7

@@ -24,7 +24,15 @@ DASHBOARDS = sorted((ROOT / "deploy/grafana/dashboards").glob("*.json"))
 RECORDING_RULES = ROOT / "deploy/prometheus/recording_rules.yml"
 # Grafana's values for a 15 s scrape (deploy/prometheus/prometheus.yml) and a 1 h dashboard;
 # each window covers the whole test.
-TEMPLATE_VARIABLES = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "1h"}
+# The job, instance and detector variables at their default, All.
+TEMPLATE_VARIABLES = {
+    "$__rate_interval": "1m",
+    "$__interval": "15s",
+    "$__range": "1h",
+    "$job": ".*",
+    "$instance": ".*",
+    "$detector": ".*",
+}
 # Detectors with a distribution on the overview dashboard besides the contract ones.
 MEASURED = (
     "late_transactional_email",
