@@ -7,7 +7,8 @@ dead letters, and the batch goes on. Stage 1 (`route`) reads the input topics, d
 dead-letters bad input and sends each (detector, key) item to the internal routed topic, on the
 partition of that state key, grouped per partition and batch (routing.py: one message, split
 below 256 KiB), with how far each input partition has read in event time (progress.py).
-Stage 2 (`detect`) reads the routed topic with one `Engine` per partition, whose store is the
+Stage 2 (`detect`) reads the routed topic with one `Engine` per partition (detection.py: a
+partition's engine, store, rollup and state counts are one object), whose store is the
 partition's slice of a Faust table (partition_store.py), and whose watermark follows the
 slowest input partition.
 Everything an engine touches while handling a message of partition P is a key of P, and the
@@ -33,28 +34,27 @@ from typing import Any, cast
 import faust
 import orjson
 from friction_detector.detectors.config import Config
-from friction_detector.detectors.engine import KEY_SEPARATOR, SOURCES_KEY, Engine, store_key
+from friction_detector.detectors.engine import Engine, store_key
 from friction_detector.detectors.events import BadInput, Event
 from friction_detector.detectors.findings import Finding
-from friction_detector.detectors.observer import EngineObserver, FanOut
+from friction_detector.detectors.observer import EngineObserver
 from friction_detector.streams.dead_letter import (
     PROCESSING_ERROR,
     REFUSED_BY_BROKER,
     dead_letter_record,
-    detector_error_input,
 )
 from friction_detector.streams.kafka.settings import WorkerSettings
 from friction_detector.streams.kafka.topics import partition_for
 from friction_detector.streams.observability.alertmanager import AlertmanagerClient
 from friction_detector.streams.observability.kafka_sensor import KafkaClientSensor
 from friction_detector.streams.observability.metrics import FrictionMetrics
-from friction_detector.streams.sources import input_source, source_topic
+from friction_detector.streams.sources import input_source
 from friction_detector.streams.worker.alerting import WorkerAlerting
 from friction_detector.streams.worker.backlog import InputBacklog
 from friction_detector.streams.worker.delivery import Outgoing, deliver
+from friction_detector.streams.worker.detection import DetectionPartitions, detector_error
 from friction_detector.streams.worker.faust_app import FrictionFaustApp
 from friction_detector.streams.worker.faust_internals import current_event
-from friction_detector.streams.worker.partition_store import PartitionStore, own_key
 from friction_detector.streams.worker.progress import InputProgress
 from friction_detector.streams.worker.routing import (
     RoutedBatch,
@@ -83,54 +83,6 @@ def changelog_topics(app_id: str) -> tuple[str, ...]:
     return tuple(f"{app_id}-{table}-changelog" for table in (STATE_TABLE, ALERT_TABLE))
 
 
-class _PartitionObserver(EngineObserver):
-    """Forwards an engine's hooks to the metrics, summing state sizes over partitions.
-
-    An event a detector raised on goes to the dead letters (`letter`), which the detect agent
-    sends with the batch's findings.
-    """
-
-    def __init__(
-        self,
-        metrics: FrictionMetrics,
-        sizes: dict,
-        partition: int,
-        letter: Callable[[BadInput, str, str], None],
-    ) -> None:
-        self.metrics = metrics
-        self.sizes = sizes
-        self.partition = partition
-        self.letter = letter
-
-    def on_late(self, event: Event, watermark: int) -> None:
-        self.metrics.on_late(event, watermark)
-
-    def on_duplicate(self, detector: str, event: Event) -> None:
-        self.metrics.on_duplicate(detector, event)
-
-    def on_finding(self, finding) -> None:
-        self.metrics.on_finding(finding)
-
-    def on_measurement(
-        self, detector: str, measurement: str, seconds: float, segment: str, time_ms: int
-    ) -> None:
-        self.metrics.on_measurement(detector, measurement, seconds, segment, time_ms)
-
-    def on_state_size(self, detector: str, keys: int) -> None:
-        per_partition = self.sizes.setdefault(detector, {})
-        per_partition[self.partition] = keys
-        self.metrics.on_state_size(detector, sum(per_partition.values()))
-
-    def on_watermark(self, watermark: int) -> None:
-        self.metrics.on_watermark(watermark)
-
-    def on_detector_error(self, detector: str, event: Event | None, error: Exception) -> None:
-        _detector_error(
-            self.metrics, self.letter, detector, event, error,
-            f"detection partition {self.partition}",
-        )  # fmt: skip
-
-
 class _RouterObserver(EngineObserver):
     """Stage 1's routing engine: a detector whose key raised is counted, and the event goes to
     the dead letters (`letter`, sent with the batch's routed messages)."""
@@ -142,23 +94,7 @@ class _RouterObserver(EngineObserver):
         self.letter = letter
 
     def on_detector_error(self, detector: str, event: Event | None, error: Exception) -> None:
-        _detector_error(self.metrics, self.letter, detector, event, error, "routing")
-
-
-def _detector_error(
-    metrics: FrictionMetrics,
-    letter: Callable[[BadInput, str, str], None],
-    detector: str,
-    event: Event | None,
-    error: Exception,
-    source: str,
-) -> None:
-    """Count and log a detector's error; dead-letter the event it raised on, if any."""
-    metrics.on_detector_error(detector, event, error)
-    where = f"event {event.event_id}" if event is not None else "a deadline"
-    log.warning("detector %s raised on %s: %r", detector, where, error)
-    if event is not None:
-        letter(detector_error_input(detector, event, error), source, event.event_id)
+        detector_error(self.metrics, self.letter, detector, event, error, "routing")
 
 
 def _failure(reason: str, error: BaseException, raw: bytes) -> BadInput:
@@ -185,9 +121,6 @@ class FrictionApp:
             config.detectors,
             observer=_RouterObserver(metrics, self._letter_to(self.route_letters)),
         )
-        self.engines: dict[int, Engine] = {}
-        self.stores: dict[int, PartitionStore] = {}
-        self.state_sizes: dict[str, dict[int, int]] = {}
         self.progress = InputProgress(settings.idle_advance_s)
         self.input_backlog = InputBacklog(settings, settings.app_id, settings.input_topics)
         self.idle_held: set[str] = set()  # quiet partitions held by unread input (logged once)
@@ -198,6 +131,10 @@ class FrictionApp:
             else None
         )
         self.app = self._build()
+        self.detection = DetectionPartitions(
+            config, self.table, settings.partitions, settings.input_topics, metrics,
+            self.alerting, self._letter_to(self.detect_letters),
+        )  # fmt: skip
 
     def _build(self) -> FrictionFaustApp:
         s = self.settings
@@ -423,35 +360,6 @@ class FrictionApp:
 
     # -- stage 2 ------------------------------------------------------------------------
 
-    def engine_for(self, partition: int) -> Engine:
-        """The partition's engine, created and restored from the table on first use."""
-        engine = self.engines.get(partition)
-        if engine is None:
-            settings = self.config.engine
-            partitions = self.settings.partitions
-            store = self.stores[partition] = PartitionStore(self.table, partition, partitions)
-            engine = Engine(
-                self.config.detectors,
-                allowed_lateness_ms=settings.allowed_lateness_ms,
-                dedup_horizon_ms=settings.dedup_horizon_ms,
-                store=store,
-                observer=FanOut(
-                    _PartitionObserver(
-                        self.metrics,
-                        self.state_sizes,
-                        partition,
-                        self._letter_to(self.detect_letters),
-                    ),
-                    self.alerting.rollup_for(partition),
-                ),
-                sources_key=own_key(SOURCES_KEY + KEY_SEPARATOR, partition, partitions),
-            )
-            engine.restore()
-            inputs = set(self.settings.input_topics)
-            engine.forget_sources(lambda source: source_topic(source) in inputs)
-            self.engines[partition] = engine
-        return engine
-
     async def _detect(self, stream) -> None:
         """Run routed messages through their partitions' engines, in batches.
 
@@ -473,8 +381,7 @@ class FrictionApp:
 
         def detect(message) -> None:
             started = perf()
-            partition = message.message.partition
-            engine = self.engine_for(partition)
+            engine = self.detection.get(message.message.partition).engine
             items, progress = decode_routed(message.value)
             detectors = engine.detectors
             for name, key, event in items:
@@ -503,9 +410,10 @@ class FrictionApp:
             last_of_partition = {event.message.partition: event for event in events}
             stores, deliveries = [], []
             for partition, event in last_of_partition.items():
-                store = self.stores.get(partition)
-                if store is None:  # Faust revokes only after acknowledgements: a bug if seen
+                owned = self.detection.find(partition)
+                if owned is None:  # Faust revokes only after acknowledgements: a bug if seen
                     raise RuntimeError(f"routed partition {partition} revoked inside a batch")
+                store = owned.store
                 with current_event(event):  # a RocksDB store writes to the event's partition
                     changes = await store.flush(send)
                 stores.append(store)
@@ -552,19 +460,10 @@ class FrictionApp:
     async def _on_shutdown(self, app, **kwargs) -> None:
         self.input_backlog.close()
 
-    def _forget_state_sizes(self, partition: int) -> None:
-        """The partition's keys are its new owner's to count: this worker's sums drop them."""
-        for detector, per_partition in self.state_sizes.items():
-            if per_partition.pop(partition, None) is not None:
-                self.metrics.on_state_size(detector, sum(per_partition.values()))
-
     async def _on_revoked(self, app, revoked, **kwargs) -> None:
         """A partition that moves away takes its state along: drop its engine."""
         for tp in revoked:
             if tp.topic == self.settings.rollups_topic:
                 self.alerting.restored = False  # the next owner resumes from the snapshot
             if tp.topic == self.settings.routed_topic:
-                self.alerting.forget(tp.partition)
-                self.engines.pop(tp.partition, None)
-                self.stores.pop(tp.partition, None)
-                self._forget_state_sizes(tp.partition)
+                self.detection.revoke(tp.partition)

@@ -20,13 +20,14 @@ def test_a_revoked_partition_no_longer_counts_in_the_state_keys_gauge(tmp_path) 
     settings = WorkerSettings(app_id="app-revoke", data_dir=str(tmp_path))
     metrics = FrictionMetrics(set())
     friction = FrictionApp(settings, build_config({}), metrics)
-    observer_of = {p: friction.engine_for(p).observer for p in (0, 1)}
+    owned = {p: friction.detection.get(p) for p in (0, 1)}
     for partition, keys in ((0, 5), (1, 2)):
-        observer_of[partition].on_state_size("slow_checkout", keys)
+        owned[partition].on_state_size("slow_checkout", keys)
     assert state_keys(metrics, "slow_checkout") == 7
 
     revoked = {TP(settings.routed_topic, 0)}
     asyncio.run(friction._on_revoked(friction.app, revoked))
 
     assert state_keys(metrics, "slow_checkout") == 2
-    assert set(friction.engines) == {1} and set(friction.stores) == {1}
+    assert set(friction.detection.owned) == {1}
+    assert set(friction.alerting.rollups) == {1}

@@ -1,0 +1,162 @@
+"""The routed partitions this worker detects on: one runtime object per partition.
+
+A routed partition's detection needs an engine, the partition's slice of the state table, a
+rollup for the alerts, and its share of the state-size gauge. They live together in one
+`DetectionPartition`, so taking a partition on is one creation and giving it back (a revoke)
+is one removal: nothing of a partition another worker now owns is left behind to count.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import faust
+from friction_detector.detectors.config import Config
+from friction_detector.detectors.engine import KEY_SEPARATOR, SOURCES_KEY, Engine
+from friction_detector.detectors.events import BadInput, Event
+from friction_detector.detectors.findings import Finding
+from friction_detector.detectors.observer import EngineObserver, FanOut
+from friction_detector.streams.dead_letter import detector_error_input
+from friction_detector.streams.observability.metrics import FrictionMetrics
+from friction_detector.streams.sources import source_topic
+from friction_detector.streams.worker.alerting import WorkerAlerting
+from friction_detector.streams.worker.partition_store import PartitionStore, own_key
+
+log = logging.getLogger(__name__)
+
+# Dead-letters an event a detector raised on: (bad input, source, position).
+Letter = Callable[[BadInput, str, str], None]
+
+
+def detector_error(
+    metrics: FrictionMetrics,
+    letter: Letter,
+    detector: str,
+    event: Event | None,
+    error: Exception,
+    source: str,
+) -> None:
+    """Count and log a detector's error; dead-letter the event it raised on, if any."""
+    metrics.on_detector_error(detector, event, error)
+    where = f"event {event.event_id}" if event is not None else "a deadline"
+    log.warning("detector %s raised on %s: %r", detector, where, error)
+    if event is not None:
+        letter(detector_error_input(detector, event, error), source, event.event_id)
+
+
+class DetectionPartition(EngineObserver):
+    """One routed partition's engine and store, and the hooks that report on them.
+
+    The engine's hooks go to the metrics; the state-size gauge is the sum over the partitions
+    this worker owns (`sizes`, shared by them). An event a detector raised on goes to the dead
+    letters (`letter`), which the detect agent sends with the batch's findings.
+    """
+
+    def __init__(
+        self,
+        partition: int,
+        engine_of: Callable[[EngineObserver, PartitionStore], Engine],
+        store: PartitionStore,
+        metrics: FrictionMetrics,
+        alerting: WorkerAlerting,
+        sizes: dict[str, dict[int, int]],
+        letter: Letter,
+    ) -> None:
+        self.partition = partition
+        self.store = store
+        self.metrics = metrics
+        self.sizes = sizes
+        self.letter = letter
+        self.engine = engine_of(FanOut(self, alerting.rollup_for(partition)), store)
+
+    def on_late(self, event: Event, watermark: int) -> None:
+        self.metrics.on_late(event, watermark)
+
+    def on_duplicate(self, detector: str, event: Event) -> None:
+        self.metrics.on_duplicate(detector, event)
+
+    def on_finding(self, finding: Finding) -> None:
+        self.metrics.on_finding(finding)
+
+    def on_measurement(
+        self, detector: str, measurement: str, seconds: float, segment: str, time_ms: int
+    ) -> None:
+        self.metrics.on_measurement(detector, measurement, seconds, segment, time_ms)
+
+    def on_state_size(self, detector: str, keys: int) -> None:
+        per_partition = self.sizes.setdefault(detector, {})
+        per_partition[self.partition] = keys
+        self.metrics.on_state_size(detector, sum(per_partition.values()))
+
+    def on_watermark(self, watermark: int) -> None:
+        self.metrics.on_watermark(watermark)
+
+    def on_detector_error(self, detector: str, event: Event | None, error: Exception) -> None:
+        detector_error(
+            self.metrics, self.letter, detector, event, error,
+            f"detection partition {self.partition}",
+        )  # fmt: skip
+
+
+class DetectionPartitions:
+    """The routed partitions this worker owns, each created and restored on first use."""
+
+    def __init__(
+        self,
+        config: Config,
+        table: faust.Table,
+        partitions: int,
+        input_topics: list[str],
+        metrics: FrictionMetrics,
+        alerting: WorkerAlerting,
+        letter: Letter,
+    ) -> None:
+        self.config = config
+        self.table = table
+        self.partitions = partitions
+        self.input_topics = set(input_topics)
+        self.metrics = metrics
+        self.alerting = alerting
+        self.letter = letter
+        self.owned: dict[int, DetectionPartition] = {}
+        self.sizes: dict[str, dict[int, int]] = {}  # detector -> partition -> keys held
+
+    def get(self, partition: int) -> DetectionPartition:
+        """The partition's runtime; on first use, its engine is restored from the table."""
+        owned = self.owned.get(partition)
+        if owned is None:
+            store = PartitionStore(self.table, partition, self.partitions)
+            owned = DetectionPartition(
+                partition, self._engine, store, self.metrics, self.alerting, self.sizes,
+                self.letter,
+            )  # fmt: skip
+            owned.engine.restore()
+            owned.engine.forget_sources(lambda source: source_topic(source) in self.input_topics)
+            self.owned[partition] = owned
+        return owned
+
+    def find(self, partition: int) -> DetectionPartition | None:
+        """The partition's runtime if this worker holds one."""
+        return self.owned.get(partition)
+
+    def revoke(self, partition: int) -> None:
+        """The partition moved away: its engine, store, rollup and state counts go with it.
+
+        Its new owner restores the state from the changelog and counts its keys."""
+        self.owned.pop(partition, None)
+        self.alerting.forget(partition)
+        for detector, per_partition in self.sizes.items():
+            if per_partition.pop(partition, None) is not None:
+                self.metrics.on_state_size(detector, sum(per_partition.values()))
+
+    def _engine(self, observer: EngineObserver, store: PartitionStore) -> Engine:
+        settings = self.config.engine
+        return Engine(
+            self.config.detectors,
+            allowed_lateness_ms=settings.allowed_lateness_ms,
+            dedup_horizon_ms=settings.dedup_horizon_ms,
+            store=store,
+            observer=observer,
+            sources_key=own_key(SOURCES_KEY + KEY_SEPARATOR, store.partition, self.partitions),
+        )
