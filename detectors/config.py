@@ -23,7 +23,7 @@ from friction_detector.detectors.registry import installed_detectors
 from friction_detector.detectors.schema import CONTRACT_TYPES, merge_schemas
 
 # The file's top-level tables; anything else is a mistake, most often a misspelling.
-TABLES = ("alerts", "detectors", "engine")
+TABLES = ("alerts", "detectors", "engine", "webhook")
 
 
 class ConfigError(Exception):
@@ -43,7 +43,8 @@ class EngineSettings:
 
 @dataclass
 class Config:
-    """A validated configuration: settings plus the sections other parts read (`alerts`, ...)."""
+    """A validated configuration: settings plus the sections other parts read (`alerts`,
+    `webhook`: the runtimes check the latter, streams/webhook/settings.py)."""
 
     engine: EngineSettings = field(default_factory=EngineSettings)
     detectors: list[Detector] = field(default_factory=list)

@@ -56,9 +56,11 @@ def _reachable(command: str, settings: KafkaSettings) -> bool:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from friction_detector.streams.webhook.sink import check_webhook
     from friction_detector.streams.worker.run import run_worker
 
     config = load_config(args.config)
+    check_webhook(config, str(args.config or "defaults"))
     settings = _settings(args, worker=True)
     if settings is None or not _reachable(args.command, settings):
         return 2

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import os
+from dataclasses import asdict, fields
 
 from friction_detector.detectors.alerts import AlertSettings
 from friction_detector.detectors.config import Config, EngineSettings
 from friction_detector.detectors.registry import installed_detectors
+from friction_detector.streams.webhook.settings import WebhookSettings
 
 
 def _value(current: object, default: object) -> str:
@@ -39,4 +41,23 @@ def describe(config: Config, alerts: AlertSettings) -> str:
             f"  {rule.alertname}: {rule.detector} {rule.condition} > {rule.threshold:g} "
             f"over {rule.window_s} s for {rule.for_s} s, {rule.severity}{off}"
         )
+    return "\n".join(out)
+
+
+def describe_webhook(settings: WebhookSettings) -> str:
+    """The `[webhook]` settings, and whether this environment holds the secret (never shown)."""
+    defaults = WebhookSettings()
+    out = ["webhook:"]
+    for spec in fields(WebhookSettings):
+        current = getattr(settings, spec.name)
+        if isinstance(current, tuple):
+            current = list(current) or "all"
+        default = getattr(defaults, spec.name)
+        if isinstance(default, tuple):
+            default = list(default) or "all"
+        out.append(f"  {spec.name} = {_value(current, default)}")
+    found = "set" if os.environ.get(settings.secret_env) else "NOT SET: the worker will not start"
+    out.append(f"  secret: from ${settings.secret_env} ({found} here)")
+    if not settings.url:
+        out.append("  url missing: the worker will not start; replay needs --webhook URL")
     return "\n".join(out)

@@ -5,16 +5,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from friction_detector.detectors.config import ConfigError, load_config
+from friction_detector.detectors.alerts import Alert
+from friction_detector.detectors.config import Config, ConfigError, load_config
 from friction_detector.detectors.registry import RegistryError, installed_detectors
 from friction_detector.streams.cli.commands import add_streaming_commands
 from friction_detector.streams.cli.options import add_config_option
 from friction_detector.streams.cli.sort import DEFAULT_RUN_LINES
 from friction_detector.streams.devkit.local_kafka import add_kafka_commands
+from friction_detector.streams.webhook.settings import WebhookSettings
 
 
 def _open(
@@ -42,7 +45,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from friction_detector.streams.cli.replay import replay
 
     config = load_config(args.config)
-    alert_sink = None
+    webhook_settings = _replay_webhook(args, config)
+    alert_file = None
+    webhook = None
     with contextlib.ExitStack() as files:
         try:
             source = _open(files, args.path, "rb", sys.stdin.buffer)
@@ -53,10 +58,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
             findings_out = _open(files, args.findings, "wb", sys.stdout.buffer)
             dead_out = _open(files, args.dead_letter, "wb", sys.stderr.buffer)
             if args.alerts:
-                alert_sink = JsonLinesAlertSink(_open(files, args.alerts, "wb", sys.stdout.buffer))
+                alert_file = JsonLinesAlertSink(_open(files, args.alerts, "wb", sys.stdout.buffer))
         except OSError as err:
             print(f"friction replay: cannot write {err.filename}: {err.strerror}", file=sys.stderr)
             return 2
+        alert_sinks: list[Callable[[Alert], None]] = [alert_file] if alert_file else []
+        if webhook_settings is not None:
+            from friction_detector.streams.webhook.sink import open_webhook
+
+            webhook = open_webhook(webhook_settings, origin="replay")
+            if "alert" in webhook_settings.record_types:
+                alert_sinks.append(webhook.alert)
         with long_lived_state():
             summary = replay(
                 source,
@@ -64,21 +76,60 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 findings_out,
                 dead_out,
                 source_name=args.path,
-                alert_sink=alert_sink,
+                alert_sink=_each(alert_sinks),
                 sourced=args.sourced,
                 sort_run_lines=args.sort_run_lines if args.sort else None,
+                on_findings=webhook.findings if webhook is not None else None,
             )
         findings_out.flush()
         dead_out.flush()
-        if alert_sink is not None:
-            alert_sink.out.flush()
+        if alert_file is not None:
+            alert_file.out.flush()
     print(summary.render(), file=sys.stderr)
-    if alert_sink is not None:
-        print(alert_sink.render(), file=sys.stderr)
+    if alert_file is not None:
+        print(alert_file.render(), file=sys.stderr)
+    if webhook is not None:
+        from friction_detector.streams.webhook.sink import render_counts
+
+        webhook.close(lambda pending: print(
+            f"replay: webhook: {pending:,} records still to send", file=sys.stderr, flush=True
+        ))  # fmt: skip
+        print(render_counts(webhook), file=sys.stderr)
     warning = summary.late_warning(sourced=args.sourced, sorted_input=args.sort)
     if warning:
         print(warning, file=sys.stderr)
     return 0
+
+
+def _replay_webhook(args: argparse.Namespace, config: Config) -> WebhookSettings | None:
+    """`--webhook [URL]`: the settings of `[webhook]`, the URL replaced when one is given.
+
+    Replay sends nothing without `--webhook`, even when the file has a `[webhook]` table: a
+    back-test of old data must not reach the live endpoint by accident.
+    """
+    if args.webhook is None:
+        return None
+    from friction_detector.streams.webhook.sink import webhook_settings
+
+    settings = webhook_settings(config, str(args.config or "defaults"), args.webhook or None)
+    if settings is None or not settings.url:
+        raise ConfigError("--webhook: give a URL, or set webhook.url in the configuration")
+    settings.secret()  # a missing secret stops replay before it reads anything
+    return settings
+
+
+def _each(sinks: list[Callable[[Alert], None]]) -> Callable[[Alert], None] | None:
+    """One alert sink that hands each alert to every one of `sinks`; None without any."""
+    if not sinks:
+        return None
+    if len(sinks) == 1:
+        return sinks[0]
+
+    def each(alert: Alert) -> None:
+        for sink in sinks:
+            sink(alert)
+
+    return each
 
 
 def cmd_detectors_list(args: argparse.Namespace) -> int:
@@ -105,11 +156,15 @@ def cmd_detectors_list(args: argparse.Namespace) -> int:
 def cmd_config_check(args: argparse.Namespace) -> int:
     """Exit 2 with the error when the file cannot run (main prints it), else show what runs."""
     from friction_detector.detectors.alerts import load_alert_settings
-    from friction_detector.streams.cli.config_check import describe
+    from friction_detector.streams.cli.config_check import describe, describe_webhook
+    from friction_detector.streams.webhook.sink import webhook_settings
 
     config = load_config(args.file)
+    webhook = webhook_settings(config, str(args.file))
     print(f"{args.file}: valid")
     print(describe(config, load_alert_settings(config.sections.get("alerts"))))
+    if webhook is not None:
+        print(describe_webhook(webhook))
     return 0
 
 
@@ -158,6 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--alerts",
         help="run the alert rules of [alerts] too and write firing and resolved alerts here "
         "as JSON Lines (- for standard output)",
+    )
+    replay.add_argument(
+        "--webhook",
+        nargs="?",
+        const="",
+        metavar="URL",
+        help="POST findings (and alerts) to the webhook of [webhook], or to URL, signed with "
+        "the secret in webhook.secret_env; waits up to webhook.flush_timeout_s at the end",
     )
     replay.set_defaults(func=cmd_replay)
 

@@ -12,6 +12,7 @@ from friction_detector.detectors.alerts import Alert, AlertEngine, load_alert_se
 from friction_detector.detectors.config import Config
 from friction_detector.detectors.engine import Engine
 from friction_detector.detectors.events import TOO_LARGE, BadInput
+from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver, FanOut
 from friction_detector.streams.cli.lines import LongLine, bounded_lines
 from friction_detector.streams.cli.sort import sorted_lines
@@ -75,6 +76,7 @@ def replay(
     alert_sink: Callable[[Alert], None] | None = None,
     sourced: bool = False,
     sort_run_lines: int | None = None,
+    on_findings: Callable[[list[Finding]], None] | None = None,
 ) -> RunSummary:
     """Run every enabled detector over `source`; bad lines go to `dead_letter_out` with reasons.
 
@@ -83,7 +85,8 @@ def replay(
     line is a sourced line (streams/sources.py) and event time follows the slowest partition,
     as in the worker; a file (not a pipe) is read twice, first for its partitions, so the
     watermark waits for every one of them. With `sort_run_lines`, the lines are first sorted
-    by event time (streams/cli/sort.py), that many at most in memory.
+    by event time (streams/cli/sort.py), that many at most in memory. `on_findings` hears
+    the findings as they are written (the webhook of a back-test).
     """
 
     def dead_letter(bad: BadInput, position: int | str) -> None:
@@ -136,10 +139,16 @@ def replay(
             dead_letter(decoded, lines)
             continue
         found = engine.process_from(origin, decoded) if sourced else process(decoded)
-        for finding in found:
-            write(finding.to_json() + b"\n")
-    for finding in engine.finish():
+        if found:
+            for finding in found:
+                write(finding.to_json() + b"\n")
+            if on_findings is not None:
+                on_findings(found)
+    found = engine.finish()
+    for finding in found:
         write(finding.to_json() + b"\n")
+    if found and on_findings is not None:
+        on_findings(found)
     summary.deadlines_ahead = engine.deadlines_ahead()
     summary.lines_read = lines
     summary.elapsed_s = time.monotonic() - progress.started

@@ -49,6 +49,7 @@ from friction_detector.streams.observability.alertmanager import AlertmanagerCli
 from friction_detector.streams.observability.kafka_sensor import KafkaClientSensor
 from friction_detector.streams.observability.metrics import FrictionMetrics
 from friction_detector.streams.sources import input_source
+from friction_detector.streams.webhook.sink import worker_webhook
 from friction_detector.streams.worker.alerting import WorkerAlerting
 from friction_detector.streams.worker.backlog import InputBacklog
 from friction_detector.streams.worker.delivery import Outgoing, deliver
@@ -130,6 +131,7 @@ class FrictionApp:
             if settings.alertmanager_url
             else None
         )
+        self.webhook = worker_webhook(config, metrics.registry)  # None without [webhook]
         self.app = self._build()
         self.detection = DetectionPartitions(
             config, self.table, settings.partitions, settings.input_topics, metrics,
@@ -402,11 +404,14 @@ class FrictionApp:
 
         async def publish(events: list) -> None:
             outgoing = [self._finding_record(finding) for finding in found]
+            published = found[:]
             found.clear()
             outgoing += letters
             letters.clear()
             send = self.app.producer.send
             await deliver(send, outgoing)
+            if self.webhook is not None:  # in Kafka now: queued for the webhook, never awaited
+                self.webhook.findings(published)
             last_of_partition = {event.message.partition: event for event in events}
             stores, deliveries = [], []
             for partition, event in last_of_partition.items():
@@ -446,6 +451,8 @@ class FrictionApp:
             alerts = self.alerting.merge(message.value)
             for alert in alerts:
                 await self.alerts.send(key=alert.alert_id.encode(), value=alert.to_json())
+            if alerts and self.webhook is not None:
+                self.webhook.alerts(alerts)
             if alerts and self.alertmanager is not None:
                 await loop.run_in_executor(None, self.alertmanager.publish, alerts)
             self.alert_table[ALERT_SNAPSHOT_KEY] = self.alerting.snapshot()
@@ -459,6 +466,8 @@ class FrictionApp:
 
     async def _on_shutdown(self, app, **kwargs) -> None:
         self.input_backlog.close()
+        if self.webhook is not None:  # bounded by webhook.flush_timeout_s
+            await asyncio.get_running_loop().run_in_executor(None, self.webhook.close)
 
     async def _on_revoked(self, app, revoked, **kwargs) -> None:
         """A partition that moves away takes its state along: drop its engine."""

@@ -1,0 +1,80 @@
+"""What the webhook sends: each finding or alert as a typed record, filtered by the settings.
+
+A record is `{"record_type": "finding", "finding": {...}}`: the type says which key holds the
+contract object, so later record types (an outcome) add a key without changing these.
+The body of one delivery is built once and sent unchanged on every retry, so a receiver can
+de-duplicate by `delivery_id` as well as by `finding_id` or (`alert_id`, `status`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import NamedTuple
+
+import orjson
+from friction_detector.detectors.alerts import Alert
+from friction_detector.detectors.findings import SEVERITIES, Finding
+from friction_detector.streams.webhook.settings import WebhookSettings
+
+PAYLOAD_VERSION = 1
+_RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
+
+
+class Record(NamedTuple):
+    """One record of a delivery: its type and the contract object in wire form."""
+
+    record_type: str
+    body: dict
+
+    def to_dict(self) -> dict:
+        return {"record_type": self.record_type, self.record_type: self.body}
+
+
+class RecordFilter:
+    """Which findings and alerts the endpoint wants: record type, detector, kind, severity.
+
+    An alert has no kind (a rule may count several): the `kinds` filter applies to findings;
+    an alert's detector and severity are its labels.
+    """
+
+    def __init__(self, settings: WebhookSettings) -> None:
+        self.types = frozenset(settings.record_types)
+        self.detectors = frozenset(settings.detectors)
+        self.kinds = frozenset(settings.kinds)
+        self.min_rank = _RANK[settings.min_severity]
+
+    def _passes(self, detector: str, severity: str) -> bool:
+        if self.detectors and detector not in self.detectors:
+            return False
+        return _RANK.get(severity, -1) >= self.min_rank
+
+    def finding(self, finding: Finding) -> bool:
+        if "finding" not in self.types or (self.kinds and finding.kind not in self.kinds):
+            return False
+        return self._passes(finding.detector, finding.severity)
+
+    def alert(self, alert: Alert) -> bool:
+        if "alert" not in self.types:
+            return False
+        labels = alert.labels
+        return self._passes(labels.get("detector", ""), labels.get("severity", ""))
+
+
+def finding_record(finding: Finding) -> Record:
+    return Record("finding", finding.to_dict())
+
+
+def alert_record(alert: Alert) -> Record:
+    return Record("alert", alert.to_dict())
+
+
+def delivery_body(records: list[Record], origin: str, delivery_id: str | None = None) -> bytes:
+    """The JSON body of one POST (docs/webhook.schema.json): version, id, origin, records."""
+    return orjson.dumps(
+        {
+            "version": PAYLOAD_VERSION,
+            "delivery_id": delivery_id or uuid.uuid4().hex,
+            "origin": origin,
+            "records": [record.to_dict() for record in records],
+        }
+    )
