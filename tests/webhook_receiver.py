@@ -34,8 +34,8 @@ class Received:
 
 
 class Receiver:
-    """Listens on 127.0.0.1; answers each POST with the next of `statuses`, then `status`,
-    after `delay_s`."""
+    """Listens on 127.0.0.1 (`port`, or any free one); answers each POST with the next of
+    `statuses`, then `status`, after `delay_s`."""
 
     def __init__(
         self,
@@ -43,6 +43,7 @@ class Receiver:
         status: int = 204,
         delay_s: float = 0.0,
         secret: str = SECRET,
+        port: int = 0,
     ) -> None:
         self.statuses = deque(statuses)
         self.status = status
@@ -73,7 +74,7 @@ class Receiver:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

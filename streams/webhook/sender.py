@@ -166,7 +166,7 @@ class WebhookSender:
                 self._drop("shutdown", left_over)
         if left_over:
             log.warning(
-                "webhook %s: %d record(s) not delivered within %.0f s of stopping "
+                "webhook %s: %d record(s) not delivered within %g s of stopping "
                 '(friction_webhook_dropped_total{reason="shutdown"})',
                 self.url,
                 len(left_over),
