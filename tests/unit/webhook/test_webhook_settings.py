@@ -113,3 +113,12 @@ def test_replay_webhook_without_a_url_anywhere_is_an_error(tmp_path, capsys, mon
     events.write_text("")
     assert main(["replay", str(events), "--webhook"]) == 2
     assert "--webhook: give a URL" in capsys.readouterr().err
+
+
+def test_webhook_reference_documents_every_setting():
+    from dataclasses import fields
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "webhook.md").read_text()
+    missing = [f.name for f in fields(WebhookSettings) if f"`{f.name}`" not in text]
+    assert missing == []
