@@ -58,9 +58,9 @@ class Receiver(BaseHTTPRequestHandler):
             time.time(),
         )
         if problem:
+            print(f"refused: {problem}", file=sys.stderr, flush=True)
             self.send_response(401)
             self.end_headers()
-            print(f"refused: {problem}", file=sys.stderr, flush=True)
             return
         delivery = json.loads(body)
         if delivery["delivery_id"] not in self.seen:
