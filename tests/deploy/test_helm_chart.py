@@ -39,6 +39,7 @@ EVERYTHING = {
     "kafka.tls.cert": "CERT PEM",
     "kafka.tls.key": "KEY PEM",
     "alertmanagerUrl": "http://alertmanager:9093",
+    "webhook.secretName": "friction-webhook",
 }
 
 
@@ -185,6 +186,17 @@ def test_the_sasl_password_and_tls_files_come_from_the_secret():
         assert variables[name]["value"] == f"{mount['mountPath']}/{key}"
     annotations = by_kind(documents)["Deployment"]["spec"]["template"]["metadata"]["annotations"]
     assert "checksum/secret" in annotations
+
+
+def test_the_webhook_secret_comes_from_the_sites_secret_under_the_configured_variable():
+    assert "FRICTION_WEBHOOK_SECRET" not in env(render())
+    variable = env(render({"webhook.secretName": "hooks", "webhook.secretKey": "signing"}))[
+        "FRICTION_WEBHOOK_SECRET"
+    ]
+    assert variable == {
+        "name": "FRICTION_WEBHOOK_SECRET",
+        "valueFrom": {"secretKeyRef": {"name": "hooks", "key": "signing"}},
+    }
 
 
 def test_an_existing_secret_replaces_the_charts():
