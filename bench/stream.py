@@ -124,6 +124,19 @@ def faust_ceiling(bootstrap: str, topic: str, n: int, home: Path) -> float:
         proc.wait(30)
 
 
+def worker_command(
+    bootstrap: str, app_id: str, topic: str, findings: str, config: Path, home: Path
+) -> list[str]:
+    """The `friction worker` command line every benchmark runs, its data under `home`."""
+    return [
+        sys.executable, "-m", "friction_detector.streams.cli.main",
+        "--config", str(config), "worker",
+        "--broker", f"kafka://{bootstrap}", "--app-id", app_id, "--input-topic", topic,
+        "--findings-topic", findings, "--metrics-port", "0", "--log-level", "INFO",
+        "--idle-advance-s", "2", "--data-dir", str(home / "worker-data"),
+    ]  # fmt: skip
+
+
 def start_worker(
     bootstrap: str,
     app_id: str,
@@ -138,13 +151,7 @@ def start_worker(
         spy = Path(sys.executable).with_name("py-spy")
         prefix = [str(spy), "record", "--rate", "200", "--format", "speedscope",
                   "-o", str(profile), "--"]  # fmt: skip
-    args = prefix + [
-        sys.executable, "-m", "friction_detector.streams.cli.main",
-        "--config", str(config), "worker",
-        "--broker", f"kafka://{bootstrap}", "--app-id", app_id, "--input-topic", topic,
-        "--findings-topic", findings, "--metrics-port", "0", "--log-level", "INFO",
-        "--idle-advance-s", "2", "--data-dir", str(log.parent / "worker-data"),
-    ]  # fmt: skip
+    args = prefix + worker_command(bootstrap, app_id, topic, findings, config, log.parent)
     out = log.open("ab")
     return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
 

@@ -1,0 +1,345 @@
+"""The worker against its peers on one pre-loaded topic: bare clients, a bare Faust agent, Quix.
+
+Every peer reads the same events (bench/stream.py's simulated traffic, keyed by session, on a
+topic of 4 partitions of a real local broker), in its own process, one after the other; each
+round runs them all, and the figures are the median of the rounds, so the machine's noise falls
+on every peer alike. A peer's events/s runs from the moment its consumer group is assigned the
+input (bare clients: from their first record) until the group has committed every input
+offset and every offset of its internal topics (the worker's routed topic, Quix's repartition
+topic) that existed then; per CPU-second is events over the process's CPU time in that window.
+
+- kafka-python / confluent-kafka: bare consumers, read + orjson (bench/bare_consumers.py);
+- Faust agent: read + parse + acknowledge (bench/faust_ceiling.py), no Faust worker is faster;
+- Quix Streams: the slow_checkout rule (bench/quix_slow_checkout.py), on the input as keyed,
+  and re-keyed by session with `group_by`;
+- `friction worker` with slow_checkout only, and with every installed detector.
+
+The ratios printed at the end are the issue's targets. Quix Streams and confluent-kafka are the
+`bench` extra (`pip install -e ".[bench]"`); a peer whose package is missing is skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from friction_detector.streams.devkit.local_kafka import LocalKafka
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from stream import (
+    ROOT,
+    create_topic,
+    free_port,
+    generate,
+    preload,
+    worker_command,
+)
+
+BENCH = Path(__file__).resolve().parent
+SLOW_CHECKOUT_ONLY = '[detectors]\nenable = ["slow_checkout"]\n'
+
+
+@dataclass
+class Result:
+    rate: float  # events/s
+    cpu_s: float  # CPU seconds the process spent on them
+    events: int
+    note: str = ""
+
+    @property
+    def per_cpu_s(self) -> float:
+        return self.events / self.cpu_s if self.cpu_s > 0 else float("nan")
+
+
+@dataclass
+class Peer:
+    name: str  # short, for the ratios
+    what: str
+    run: Callable[[Path, int], Result]  # (home, round) -> result
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its threads (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def group_offsets(admin: KafkaAdminClient, group: str) -> dict[str, int]:
+    """Committed offsets of `group`, summed per topic."""
+    totals: dict[str, int] = {}
+    for tp, meta in admin.list_group_offsets({group: None}).get(group, {}).items():
+        if meta.offset > 0:
+            totals[tp.topic] = totals.get(tp.topic, 0) + meta.offset
+    return totals
+
+
+def end_offsets(bootstrap: str, topic: str) -> int:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return sum(consumer.end_offsets(tps).values())
+    finally:
+        consumer.close()
+
+
+class Watched:
+    """A peer's process, its log, and a clean end to it."""
+
+    def __init__(self, command: list[str], log: Path, env: dict | None = None) -> None:
+        self.log = log
+        out = log.open("ab")
+        self.proc = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env
+        )
+
+    def check(self) -> None:
+        if self.proc.poll() is not None:
+            raise SystemExit(f"{self.log.name}: process exited:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+def wait_assigned(admin: KafkaAdminClient, group: str, watched: Watched, timeout: float = 120):
+    """Monotonic time once `group` is stable with its members assigned: the clock starts."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        watched.check()
+        try:
+            described = admin.describe_groups([group]).get(group, {})
+        except Exception:  # the coordinator may not know the group yet
+            described = {}
+        if described.get("group_state") == "Stable" and described.get("members"):
+            return time.monotonic()
+        time.sleep(0.02)
+    raise SystemExit(f"{group}: not assigned within {timeout:.0f}s")
+
+
+def wait_offsets(
+    admin: KafkaAdminClient, group: str, topic: str, n: int, watched: Watched
+) -> float:
+    while group_offsets(admin, group).get(topic, 0) < n:
+        watched.check()
+        time.sleep(0.05)
+    return time.monotonic()
+
+
+def run_group_peer(
+    bootstrap: str,
+    command: list[str],
+    group: str,
+    topic: str,
+    n: int,
+    log: Path,
+    internal: Callable[[list[str]], list[str]] = lambda topics: [],
+    env: dict | None = None,
+) -> Result:
+    """Run a consumer-group process over `n` events of `topic`, clocked by its commits.
+
+    `internal(topics)` names, among the topics the group committed on, those whose every
+    message must be committed too (stages after the first)."""
+    watched = Watched(command, log, env)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        started = wait_assigned(admin, group, watched)
+        cpu = cpu_seconds(watched.proc.pid)
+        input_done = wait_offsets(admin, group, topic, n, watched)
+        done = input_done
+        for name in internal(list(group_offsets(admin, group))):
+            done = wait_offsets(admin, group, name, end_offsets(bootstrap, name), watched)
+        cpu = cpu_seconds(watched.proc.pid) - cpu
+        note = ""
+        if done > input_done:
+            note = f"input read at {n / (input_done - started):,.0f}/s"
+        return Result(n / (done - started), cpu, n, note)
+    finally:
+        admin.close()
+        watched.stop()
+
+
+# -- the peers ------------------------------------------------------------------------------
+
+
+def bare(bootstrap: str, topic: str, n: int, client: str) -> Callable[[Path, int], Result]:
+    def run(home: Path, round_: int) -> Result:
+        command = [
+            sys.executable,
+            str(BENCH / "bare_consumers.py"),
+            client,
+            bootstrap,
+            topic,
+            str(n),
+        ]
+        out = subprocess.run(command, capture_output=True, check=True, cwd=ROOT, timeout=600)
+        doc = orjson.loads(out.stdout.splitlines()[-1])
+        return Result(doc["rate"], doc["cpu_s"], n)
+
+    return run
+
+
+def faust_agent(bootstrap: str, topic: str, n: int) -> Callable[[Path, int], Result]:
+    def run(home: Path, round_: int) -> Result:
+        app_id = f"faust-agent-{uuid.uuid4().hex[:6]}"
+        env = {
+            **os.environ,
+            "FRICTION_BENCH_BROKER": f"kafka://{bootstrap}",
+            "FRICTION_BENCH_TOPIC": topic,
+            "FRICTION_BENCH_APP_ID": app_id,
+            "FRICTION_BENCH_DATA_DIR": str(home / app_id),
+        }
+        command = [sys.executable, str(BENCH / "faust_ceiling.py"), "worker", "-l", "info"]
+        return run_group_peer(bootstrap, command, app_id, topic, n, home / f"{app_id}.log",
+                              env=env)  # fmt: skip
+
+    return run
+
+
+def quix(bootstrap: str, topic: str, n: int, group_by: bool) -> Callable[[Path, int], Result]:
+    def run(home: Path, round_: int) -> Result:
+        group = f"quix-{uuid.uuid4().hex[:6]}"
+        command = [
+            sys.executable, str(BENCH / "quix_slow_checkout.py"), bootstrap, topic, group,
+            str(home / group), f"{group}-findings",
+        ] + (["--group-by"] if group_by else [])  # fmt: skip
+
+        def repartition(topics: list[str]) -> list[str]:
+            return [t for t in topics if t != topic and "repartition" in t]
+
+        return run_group_peer(bootstrap, command, group, topic, n, home / f"{group}.log",
+                              internal=repartition)  # fmt: skip
+
+    return run
+
+
+def worker(bootstrap: str, topic: str, n: int, config: Path) -> Callable[[Path, int], Result]:
+    def run(home: Path, round_: int) -> Result:
+        app_id = f"worker-{uuid.uuid4().hex[:6]}"
+        log = home / f"{app_id}.log"
+        # The command bench/stream runs, clocked like every other peer.
+        command = worker_command(bootstrap, app_id, topic, f"{app_id}-findings", config, home)
+        return run_group_peer(
+            bootstrap, command, app_id, topic, n, log,
+            internal=lambda topics: [f"{app_id}-routed"],
+        )  # fmt: skip
+
+    return run
+
+
+# -- the report -----------------------------------------------------------------------------
+
+# (numerator, denominator, target): the issue's targets, by peer name.
+TARGETS = [
+    ("worker-all", "faust-agent", 0.6),
+    ("worker-slow", "faust-agent", 0.8),
+    ("worker-all", "quix", 1.0),
+    ("worker-slow", "quix", 1.0),
+    ("worker-all", "quix-group-by", 1.0),
+]
+
+
+def report(peers: list[Peer], results: dict[str, list[Result]]) -> None:
+    """Medians per peer, then the targets' ratios of events/s and of events per CPU-second."""
+    print(f"\n{'peer':<14} {'events/s':>9} {'per CPU-s':>10}  {'runs (events/s)':<26} what")
+    medians: dict[str, tuple[float, float]] = {}
+    for peer in peers:
+        runs = results[peer.name]
+        rate = statistics.median(r.rate for r in runs)
+        per_cpu = statistics.median(r.per_cpu_s for r in runs)
+        medians[peer.name] = rate, per_cpu
+        spread = ", ".join(f"{r.rate:,.0f}" for r in runs)
+        notes = "; ".join(r.note for r in runs if r.note)
+        what = peer.what + (f" [{notes}]" if notes else "")
+        print(f"{peer.name:<14} {rate:>9,.0f} {per_cpu:>10,.0f}  {spread:<26} {what}")
+    print(f"\n{'ratio':<30} {'events/s':>9} {'per CPU-s':>10} {'target':>7}")
+    for a, b, target in TARGETS:
+        if a in medians and b in medians:
+            rate = medians[a][0] / medians[b][0]
+            cpu = medians[a][1] / medians[b][1]
+            verdict = "met" if rate >= target else "not met"
+            print(f"{a + ' / ' + b:<30} {rate:>9.2f} {cpu:>10.2f} {target:>7.1f}  {verdict}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3, help="runs of every peer; medians")
+    parser.add_argument(
+        "--only", action="append", default=[], help="run only this peer (repeatable)"
+    )
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="friction-peer-"))
+    broker = LocalKafka(home / "kafka", port=free_port(), controller_port=free_port())
+    print(f"starting Kafka in {home} ...", file=sys.stderr, flush=True)
+    broker.up(timeout=90)
+    try:
+        bootstrap = broker.bootstrap
+        topic = "peer-events"
+        create_topic(bootstrap, topic, 4)
+        messages = generate(args.events)
+        took = preload(bootstrap, topic, messages)
+        n = len(messages)
+        size = sum(len(v) for _, v in messages) / n
+        print(f"pre-loaded {n:,} events ({size:.0f} B avg), keyed by session, in {took:.1f}s")
+        slow_only = home / "slow_checkout.toml"
+        slow_only.write_text(SLOW_CHECKOUT_ONLY)
+        every = home / "every.toml"
+        every.write_text("")
+
+        peers = [
+            Peer("kafka-python", "bare kafka-python consumer: read + orjson",
+                 bare(bootstrap, topic, n, "kafka-python")),
+            Peer("confluent-kafka", "bare confluent-kafka consumer: read + orjson",
+                 bare(bootstrap, topic, n, "confluent-kafka")),
+            Peer("faust-agent", "bare Faust agent: read + parse + ack",
+                 faust_agent(bootstrap, topic, n)),
+            Peer("quix", "Quix Streams, slow_checkout rule, input keyed by session",
+                 quix(bootstrap, topic, n, group_by=False)),
+            Peer("quix-group-by", "Quix Streams, slow_checkout rule, group_by session",
+                 quix(bootstrap, topic, n, group_by=True)),
+            Peer("worker-slow", "friction worker, slow_checkout only",
+                 worker(bootstrap, topic, n, slow_only)),
+            Peer("worker-all", "friction worker, every installed detector",
+                 worker(bootstrap, topic, n, every)),
+        ]  # fmt: skip
+        missing = [m for m in ("confluent_kafka", "quixstreams") if not importlib.util.find_spec(m)]
+        if missing:
+            print(f"not installed (pip install -e '.[bench]'): {', '.join(missing)}; skipped")
+            skip = {"confluent_kafka": "confluent-kafka", "quixstreams": "quix"}
+            peers = [p for p in peers if not any(p.name.startswith(skip[m]) for m in missing)]
+        if args.only:
+            peers = [p for p in peers if p.name in args.only]
+
+        results: dict[str, list[Result]] = {p.name: [] for p in peers}
+        for round_ in range(1, args.rounds + 1):
+            for peer in peers:
+                print(f"round {round_}/{args.rounds}: {peer.name} ...", end=" ", flush=True)
+                result = peer.run(home, round_)
+                results[peer.name].append(result)
+                note = f" ({result.note})" if result.note else ""
+                print(f"{result.rate:,.0f} events/s, {result.per_cpu_s:,.0f} per CPU-s{note}",
+                      flush=True)  # fmt: skip
+        report(peers, results)
+    finally:
+        broker.down()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
