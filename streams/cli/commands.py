@@ -79,7 +79,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     topic = args.topic or settings.input_topics[0]
     try:
         check_authentication(settings)
-        result = send_file(args.path, settings, topic=topic)
+        result = send_file(args.path, settings, topic=topic, batch=not args.one_per_message)
     except AuthenticationFailed as err:
         print(f"friction send: {err}", file=sys.stderr)
         return 2
@@ -142,8 +142,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             simulate(emit, args.rate, args.incident_rate, args.duration, args.seed)
         return 0
 
-    from friction_detector.streams.cli.send import message_key, producer_for
+    from friction_detector.streams.cli.send import producer_for
     from friction_detector.streams.kafka.auth import AuthenticationFailed, check_authentication
+    from friction_detector.streams.kafka.batch_producer import EventBatcher, event_key
     from kafka.errors import KafkaError
 
     settings = _settings(args)
@@ -159,14 +160,26 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         report_failure("simulate", f"connecting to {_brokers(settings)}", err, settings.debug)
         return 1
     topic = settings.input_topics[0]
+    batcher = None if args.one_per_message else EventBatcher(producer, topic)
 
     def send(event: dict) -> None:
         value = to_json(event)
-        producer.send(topic, key=message_key(value), value=value)
+        if batcher is not None:
+            batcher.add(value)
+        else:
+            producer.send(topic, key=event_key(value), value=value)
+
+    def tick() -> None:
+        if batcher is not None:
+            batcher.close_due()
 
     try:
-        traffic = simulate(send, args.rate, args.incident_rate, args.duration, args.seed)
+        traffic = simulate(
+            send, args.rate, args.incident_rate, args.duration, args.seed, after_tick=tick
+        )
     finally:
+        if batcher is not None:
+            batcher.flush()
         producer.flush()
         producer.close()
     injected = {name: n for name, n in traffic.injected.items() if n}
@@ -267,6 +280,11 @@ def add_streaming_commands(
     send.add_argument(
         "--topic", type=topic_name, help="send here instead of the (first) input topic"
     )
+    send.add_argument(
+        "--one-per-message",
+        action="store_true",
+        help="send each line as a message of its own (default: batch messages, JSON arrays)",
+    )
     add_kafka_options(send)
     send.set_defaults(func=cmd_send)
 
@@ -299,6 +317,11 @@ def add_streaming_commands(
     sim.add_argument("--duration", type=float, default=None, help="seconds to run (default: ever)")
     sim.add_argument("--seed", type=int, default=None, help="seed for a repeatable run")
     sim.add_argument("--output", help="write JSON Lines here (- for stdout) instead of Kafka")
+    sim.add_argument(
+        "--one-per-message",
+        action="store_true",
+        help="send each event as a message of its own (default: batch messages, JSON arrays)",
+    )
     add_kafka_options(sim)
     sim.set_defaults(func=cmd_simulate)
 

@@ -1,9 +1,12 @@
-"""`friction send FILE`: JSON Lines onto the input topic, one message per line.
+"""`friction send FILE`: JSON Lines onto the input topic, in batch messages by default.
 
-Bad lines are sent as they are: the worker dead-letters them with their reason, exactly as it
-would a producer's bad message, so the whole path can be tried from a file. A line Kafka cannot
-take (over the producer's `max_request_size`) is reported with its line number and skipped, and
-the rest is sent; it is read in bounded chunks, never whole.
+Events go in batch messages (streams/kafka/batch_producer.py: each a JSON array of the events of
+one partition, closed by size or age), which is how a worker reads the most events per second;
+`--one-per-message` sends each line as a message of its own, as a producer that does not batch
+would. Bad lines are sent as they are, alone: the worker dead-letters them with their reason,
+exactly as it would a producer's bad message, so the whole path can be tried from a file. A line
+Kafka cannot take (over the producer's `max_request_size`) is reported with its line number and
+skipped, and the rest is sent; it is read in bounded chunks, never whole.
 """
 
 from __future__ import annotations
@@ -13,28 +16,13 @@ import sys
 import time
 from typing import BinaryIO, NamedTuple, TextIO
 
-import orjson
 from friction_detector.streams.cli.lines import LongLine, bounded_lines
+from friction_detector.streams.kafka.batch_producer import EventBatcher, event_key
 from friction_detector.streams.kafka.settings import KafkaSettings
 from kafka import KafkaProducer
 from kafka.errors import MessageSizeTooLargeError
 
 PROGRESS_EVERY_S = 2.0
-
-
-def message_key(line: bytes) -> bytes | None:
-    """session_id, else user_id, else event_id: keeps one customer's events in order."""
-    try:
-        doc = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
-    if type(doc) is not dict:
-        return None
-    for name in ("session_id", "user_id", "event_id"):
-        value = doc.get(name)
-        if type(value) is str and value:
-            return value.encode()
-    return None
 
 
 def producer_for(settings: KafkaSettings, **overrides) -> KafkaProducer:
@@ -55,12 +43,15 @@ def send_lines(
     producer: KafkaProducer,
     topic: str,
     out: TextIO | None = None,
+    batch: bool = True,
 ) -> SendResult:
-    """Send every non-blank line; report each line over the message limit and go on.
+    """Send every non-blank line, in batch messages unless not `batch`; report each line over
+    the message limit and go on.
 
     Reports, progress and the summary go to `out`, standard error by default.
     """
     out = out or sys.stderr
+    batcher = EventBatcher(producer, topic) if batch else None
     limit = producer.config["max_request_size"]
     started = last = time.monotonic()
     sent = skipped = 0
@@ -73,7 +64,10 @@ def send_lines(
         if not line.strip():
             continue
         try:
-            producer.send(topic, key=message_key(line), value=line)
+            if batcher is not None:
+                batcher.add(line)
+            else:
+                producer.send(topic, key=event_key(line), value=line)
         except MessageSizeTooLargeError:  # within the limit, but not with the record's framing
             _report_skipped(number, len(line), limit, out, " once framed as a record")
             skipped += 1
@@ -84,11 +78,15 @@ def send_lines(
             if now - last >= PROGRESS_EVERY_S:
                 last = now
                 rate = sent / (now - started)
-                print(f"send: {sent:,} messages ({rate:,.0f}/s)", file=out, flush=True)
-    producer.flush()
+                print(f"send: {sent:,} events ({rate:,.0f}/s)", file=out, flush=True)
+    if batcher is not None:
+        batcher.flush()
+    else:
+        producer.flush()
     elapsed = max(time.monotonic() - started, 1e-9)
+    messages = f" in {batcher.sent_messages:,} batch messages" if batcher is not None else ""
     print(
-        f"send: {sent:,} messages to {topic} in {elapsed:.1f}s ({sent / elapsed:,.0f}/s)"
+        f"send: {sent:,} events{messages} to {topic} in {elapsed:.1f}s ({sent / elapsed:,.0f}/s)"
         + (f"; skipped {skipped:,} over the message limit" if skipped else ""),
         file=out,
         flush=True,
@@ -104,13 +102,15 @@ def _report_skipped(number: int, size: int, limit: int, out: TextIO, how: str = 
     )
 
 
-def send_file(path: str, settings: KafkaSettings, topic: str | None = None) -> SendResult:
+def send_file(
+    path: str, settings: KafkaSettings, topic: str | None = None, batch: bool = True
+) -> SendResult:
     """Send a file (or standard input for `-`); the file is opened before Kafka is reached."""
     topic = topic or settings.input_topics[0]
     with contextlib.ExitStack() as files:
         source = sys.stdin.buffer if path == "-" else files.enter_context(open(path, "rb"))
         producer = producer_for(settings)
         try:
-            return send_lines(source, producer, topic)
+            return send_lines(source, producer, topic, batch=batch)
         finally:
             producer.close()

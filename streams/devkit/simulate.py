@@ -65,8 +65,11 @@ def simulate(
     progress=sys.stderr,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
+    after_tick: Callable[[], None] | None = None,
 ) -> Traffic:
-    """Emit about `rate` events per second until `duration_s` (or interruption)."""
+    """Emit about `rate` events per second until `duration_s` (or interruption);
+    `after_tick()` runs after each round of due events (a batching sender closes batches due
+    by age there)."""
     traffic = Traffic(random.Random(seed), incident_rate)
     started = clock()
     emitted = scheduled = 0
@@ -82,6 +85,8 @@ def simulate(
             for event in traffic.due(now_ms):
                 emit(event)
                 emitted += 1
+            if after_tick is not None:
+                after_tick()
             if progress is not None and now - last_report >= 10:
                 last_report = now
                 injected = sum(traffic.injected.values())

@@ -43,6 +43,7 @@ from friction_detector.streams.dead_letter import (
     REFUSED_BY_BROKER,
     dead_letter_record,
 )
+from friction_detector.streams.event_batches import decode_message, element_position
 from friction_detector.streams.kafka.settings import WorkerSettings
 from friction_detector.streams.kafka.topics import partition_for
 from friction_detector.streams.observability.alertmanager import AlertmanagerClient
@@ -249,7 +250,7 @@ class FrictionApp:
         the batch's input messages are acknowledged once the broker has all of them, so an
         input offset is never committed ahead of what it routed.
         """
-        decode = self.decoder.decode
+        decoder = self.decoder
         metrics = self.metrics
         observe = metrics.processing.observe
         routes = self.router.routes
@@ -264,20 +265,29 @@ class FrictionApp:
             started = perf()
             source = message.message
             raw = message.value if message.value is not None else b""
-            decoded = decode(raw)
             name = input_source(source.topic, source.partition)
-            if isinstance(decoded, BadInput):
-                progress.saw(name, None)
-                position = f"{source.partition}:{source.offset}"
-                letters.append(self._dead_letter(decoded, source.topic, position, source.key))
-            else:
-                items = [  # all or nothing: an item that cannot be encoded fails the message
-                    (
-                        partition_for(store_key(detector.name, key).encode(), n),
-                        encode_item(detector.name, key, decoded),
-                    )
-                    for detector, key in routes(decoded)
-                ]
+            # A message is one event, or a batch of them (event_batches.py), each on its own.
+            for index, decoded in decode_message(decoder, raw):
+                if isinstance(decoded, BadInput):
+                    progress.saw(name, None)
+                    position = element_position(f"{source.partition}:{source.offset}", index)
+                    letters.append(self._dead_letter(decoded, source.topic, position, source.key))
+                    continue
+                try:
+                    items = [  # all or nothing: an item that cannot be encoded fails the event
+                        (
+                            partition_for(store_key(detector.name, key).encode(), n),
+                            encode_item(detector.name, key, decoded),
+                        )
+                        for detector, key in routes(decoded)
+                    ]
+                except Exception as error:
+                    if index is None:
+                        raise  # the message's failure: `failed` dead-letters it
+                    position = element_position(f"{source.partition}:{source.offset}", index)
+                    bad = _failure(PROCESSING_ERROR, error, orjson.dumps(decoded._asdict()))
+                    letters.append(self._dead_letter(bad, source.topic, position, source.key))
+                    continue
                 metrics.on_event(decoded)
                 for partition, item in items:
                     routed.add(partition, item)
