@@ -12,7 +12,10 @@ topic) that existed then; per CPU-second is events over the process's CPU time i
 - Faust agent: read + parse + acknowledge (bench/faust_ceiling.py), no Faust worker is faster;
 - Quix Streams: the slow_checkout rule (bench/quix_slow_checkout.py), on the input as keyed,
   and re-keyed by session with `group_by`;
-- `friction worker` with slow_checkout only, and with every installed detector.
+- `friction worker` with slow_checkout only, and with every installed detector;
+- with `--batch-size` (500 by default, 0 skips them): the same events on a second topic in batch
+  messages (JSON arrays, streams/kafka/batch_producer.py, as `friction send` writes them), read
+  by the worker and by Quix (expanded to one row per event, then re-keyed by session).
 
 The ratios printed at the end are the issue's targets. Quix Streams and confluent-kafka are the
 `bench` extra (`pip install -e ".[bench]"`); a peer whose package is missing is skipped.
@@ -35,7 +38,8 @@ from pathlib import Path
 
 import orjson
 from friction_detector.streams.devkit.local_kafka import LocalKafka
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from friction_detector.streams.kafka.batch_producer import EventBatcher
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from stream import (
     ROOT,
     create_topic,
@@ -150,16 +154,17 @@ def run_group_peer(
     internal: Callable[[list[str]], list[str]] = lambda topics: [],
     env: dict | None = None,
 ) -> Result:
-    """Run a consumer-group process over `n` events of `topic`, clocked by its commits.
+    """Run a consumer-group process over the `n` events of `topic`, clocked by its commits.
 
     `internal(topics)` names, among the topics the group committed on, those whose every
     message must be committed too (stages after the first)."""
+    messages = end_offsets(bootstrap, topic)  # fewer than `n` on a topic of batch messages
     watched = Watched(command, log, env)
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         started = wait_assigned(admin, group, watched)
         cpu = cpu_seconds(watched.proc.pid)
-        input_done = wait_offsets(admin, group, topic, n, watched)
+        input_done = wait_offsets(admin, group, topic, messages, watched)
         done = input_done
         for name in internal(list(group_offsets(admin, group))):
             done = wait_offsets(admin, group, name, end_offsets(bootstrap, name), watched)
@@ -171,6 +176,19 @@ def run_group_peer(
     finally:
         admin.close()
         watched.stop()
+
+
+def preload_batches(
+    bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]], size: int
+) -> int:
+    """The events in batch messages, as `friction send` writes them; returns messages sent."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=20, batch_size=1 << 20)
+    batcher = EventBatcher(producer, topic, max_events=size, max_age_s=float("inf"))
+    for key, value in messages:
+        batcher.add(value, key)
+    batcher.flush()
+    producer.close()
+    return batcher.sent_messages
 
 
 # -- the peers ------------------------------------------------------------------------------
@@ -210,13 +228,15 @@ def faust_agent(bootstrap: str, topic: str, n: int) -> Callable[[Path, int], Res
     return run
 
 
-def quix(bootstrap: str, topic: str, n: int, group_by: bool) -> Callable[[Path, int], Result]:
+def quix(
+    bootstrap: str, topic: str, n: int, group_by: bool, batches: bool = False
+) -> Callable[[Path, int], Result]:
     def run(home: Path, round_: int) -> Result:
         group = f"quix-{uuid.uuid4().hex[:6]}"
         command = [
             sys.executable, str(BENCH / "quix_slow_checkout.py"), bootstrap, topic, group,
             str(home / group), f"{group}-findings",
-        ] + (["--group-by"] if group_by else [])  # fmt: skip
+        ] + (["--group-by"] if group_by else []) + (["--batches"] if batches else [])  # fmt: skip
 
         def repartition(topics: list[str]) -> list[str]:
             return [t for t in topics if t != topic and "repartition" in t]
@@ -250,6 +270,10 @@ TARGETS = [
     ("worker-all", "quix", 1.0),
     ("worker-slow", "quix", 1.0),
     ("worker-all", "quix-group-by", 1.0),
+    ("worker-all-b", "faust-agent", 0.6),
+    ("worker-slow-b", "faust-agent", 0.8),
+    ("worker-all-b", "quix", 1.0),
+    ("worker-all-b", "quix-batches", 1.0),
 ]
 
 
@@ -282,6 +306,13 @@ def main() -> int:
     parser.add_argument(
         "--only", action="append", default=[], help="run only this peer (repeatable)"
     )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=500,
+        help="also run the worker on the same events in batch messages of up to this many "
+        "(0: skip)",
+    )
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="friction-peer-"))
@@ -297,6 +328,12 @@ def main() -> int:
         n = len(messages)
         size = sum(len(v) for _, v in messages) / n
         print(f"pre-loaded {n:,} events ({size:.0f} B avg), keyed by session, in {took:.1f}s")
+        batched = "peer-batches"
+        if args.batch_size:
+            create_topic(bootstrap, batched, 4)
+            sent = preload_batches(bootstrap, batched, messages, args.batch_size)
+            print(f"pre-loaded the same events in {sent:,} batch messages of up to "
+                  f"{args.batch_size} (streams/kafka/batch_producer.py)")  # fmt: skip
         slow_only = home / "slow_checkout.toml"
         slow_only.write_text(SLOW_CHECKOUT_ONLY)
         every = home / "every.toml"
@@ -318,6 +355,15 @@ def main() -> int:
             Peer("worker-all", "friction worker, every installed detector",
                  worker(bootstrap, topic, n, every)),
         ]  # fmt: skip
+        if args.batch_size:
+            peers += [
+                Peer("quix-batches", "Quix Streams, slow_checkout rule, batch messages: expand "
+                     "+ group_by session", quix(bootstrap, batched, n, True, batches=True)),
+                Peer("worker-slow-b", "friction worker, slow_checkout only, batch messages",
+                     worker(bootstrap, batched, n, slow_only)),
+                Peer("worker-all-b", "friction worker, every installed detector, batch messages",
+                     worker(bootstrap, batched, n, every)),
+            ]  # fmt: skip
         missing = [m for m in ("confluent_kafka", "quixstreams") if not importlib.util.find_spec(m)]
         if missing:
             print(f"not installed (pip install -e '.[bench]'): {', '.join(missing)}; skipped")

@@ -5,8 +5,10 @@ with `/checkout` and whose `duration_ms` is over 4000 is a finding, at most one 
 1800 s of event time (state per key in Quix's RocksDB store, changelogged as ours is). The input
 is keyed by session, as `friction simulate` keys it, so the state key is the message key; with
 `--group-by` the stream is re-keyed by session first (a repartition topic), as a producer keyed
-otherwise would need. Unlike `friction worker` it checks nothing else of the contract. Run as
-`python bench/quix_slow_checkout.py BOOTSTRAP TOPIC GROUP STATE_DIR FINDINGS [--group-by]`.
+otherwise would need. `--batches` reads a topic of batch messages (JSON arrays of events),
+expanded to one row per event. Unlike `friction worker` it checks nothing else of the contract.
+Run as `python bench/quix_slow_checkout.py BOOTSTRAP TOPIC GROUP STATE_DIR FINDINGS [--group-by]
+[--batches]`.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ def main() -> int:
         commit_interval=1.0,
     )
     sdf = app.dataframe(app.topic(topic, key_deserializer="str", value_deserializer="json"))
+    if "--batches" in sys.argv[6:]:  # a topic of batch messages: one row per event
+        sdf = sdf.apply(lambda events: events, expand=True)
     if "--group-by" in sys.argv[6:]:
         sdf = sdf.group_by(session, name="session")
     sdf = sdf.filter(is_checkout_load)
