@@ -3,8 +3,10 @@
 Each agent takes events one by one from Faust's stream (so Faust still skips records of an
 older consumer generation or of a stopped flow), handles each one at once, and holds it until
 the batch is finished: its outputs sent and awaited, then the events acknowledged. A batch is
-finished as soon as no further event waits in the stream's queue, or when it is full, so a light
-load goes out event by event and a heavy one in batches of what queued meanwhile. Paying the
+finished as soon as no further event waits in the stream's queue, when it is full, or once its
+first event has waited `max_age_s`, so a light load goes out event by event, a heavy one in
+batches of what queued meanwhile, and under any load no event waits in a batch for longer than
+that. Paying the
 broker's round trip and Faust's per-message costs once per batch is what lets one worker keep
 up with thousands of events per second.
 
@@ -36,6 +38,9 @@ log = logging.getLogger(__name__)
 BATCH_MAX = 1000
 # A batch left waiting this long is finished by the timer.
 BATCH_LINGER_S = 0.05
+# A batch whose first event was handled this long ago is finished with the next event, however
+# many more wait: a steady load that never empties the queue still publishes within it.
+BATCH_MAX_AGE_S = 0.1
 
 FaustEvent = Any  # faust.types.EventT: a message with its stream's acknowledgement
 Finish = Callable[[list[FaustEvent]], Awaitable[None]]
@@ -59,6 +64,7 @@ class EventBatch:
         on_failure: OnFailure,
         max_events: int = BATCH_MAX,
         linger_s: float = BATCH_LINGER_S,
+        max_age_s: float = BATCH_MAX_AGE_S,
     ) -> None:
         self.stream = stream
         self.queue = stream.channel.queue
@@ -67,9 +73,11 @@ class EventBatch:
         self.on_failure = on_failure
         self.max_events = max_events
         self.linger_s = linger_s
+        self.max_age_s = max_age_s
         self.lock = asyncio.Lock()
         self.events: list[FaustEvent] = []
         self.last_added = 0.0
+        self.first_added = 0.0
         self.failed: BaseException | None = None
 
     async def handle(self, event: FaustEvent, handler: Callable[[FaustEvent], None]) -> None:
@@ -77,14 +85,21 @@ class EventBatch:
         async with self.lock:
             if self.failed is not None:
                 raise RuntimeError("event batch failed earlier") from self.failed
+            now = time.monotonic()
+            if not self.events:
+                self.first_added = now
             self.events.append(event)  # held, whatever happens next, until finished
-            self.last_added = time.monotonic()
+            self.last_added = now
             try:
                 try:
                     handler(event)
                 except Exception as exc:  # this message's fault: dead-letter it and go on
                     self.on_error(event, exc)
-                if len(self.events) >= self.max_events or self.queue.empty():
+                if (
+                    len(self.events) >= self.max_events
+                    or self.queue.empty()
+                    or now - self.first_added >= self.max_age_s
+                ):
                     await self._finish()
             except Exception as exc:
                 await self._fail(exc)

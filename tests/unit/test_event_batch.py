@@ -97,6 +97,25 @@ def test_a_full_batch_is_published_although_more_wait() -> None:
     assert asyncio.run(scenario())[2:] == [("publish", ("e1", "e2")), ("ack", "e1"), ("ack", "e2")]
 
 
+def test_a_batch_is_published_once_its_first_event_is_old_enough_although_more_wait() -> None:
+    async def scenario() -> list:
+        batch, log = make_batch(max_events=1000)
+        batch.max_age_s = 0.05
+        batch.queue.put_nowait("more")  # a steady load: the queue never runs dry
+        await batch.handle("e1", handled(log))
+        await asyncio.sleep(0.03)
+        await batch.handle("e2", handled(log))
+        held = list(log)
+        await asyncio.sleep(0.03)  # 0.06 s after e1, 0.03 s after e2: the age is e1's
+        await batch.handle("e3", handled(log))
+        return held + ["then"] + log[len(held) :]
+
+    assert asyncio.run(scenario()) == [
+        ("handle", "e1"), ("handle", "e2"), "then", ("handle", "e3"),
+        ("publish", ("e1", "e2", "e3")), ("ack", "e1"), ("ack", "e2"), ("ack", "e3"),
+    ]  # fmt: skip
+
+
 def test_a_batch_left_waiting_is_finished_by_the_timer_only_after_the_linger() -> None:
     async def scenario() -> tuple[list, list]:
         batch, log = make_batch(linger_s=0.05)
