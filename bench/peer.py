@@ -58,7 +58,7 @@ class Result:
     rate: float  # events/s
     cpu_s: float  # CPU seconds the process spent on them
     events: int
-    note: str = ""
+    input_rate: float | None = None  # events/s through the first stage, when there are more
 
     @property
     def per_cpu_s(self) -> float:
@@ -169,10 +169,8 @@ def run_group_peer(
         for name in internal(list(group_offsets(admin, group))):
             done = wait_offsets(admin, group, name, end_offsets(bootstrap, name), watched)
         cpu = cpu_seconds(watched.proc.pid) - cpu
-        note = ""
-        if done > input_done:
-            note = f"input read at {n / (input_done - started):,.0f}/s"
-        return Result(n / (done - started), cpu, n, note)
+        input_rate = n / (input_done - started) if done > input_done else None
+        return Result(n / (done - started), cpu, n, input_rate)
     finally:
         admin.close()
         watched.stop()
@@ -287,8 +285,10 @@ def report(peers: list[Peer], results: dict[str, list[Result]]) -> None:
         per_cpu = statistics.median(r.per_cpu_s for r in runs)
         medians[peer.name] = rate, per_cpu
         spread = ", ".join(f"{r.rate:,.0f}" for r in runs)
-        notes = "; ".join(r.note for r in runs if r.note)
-        what = peer.what + (f" [{notes}]" if notes else "")
+        stage1 = [r.input_rate for r in runs if r.input_rate is not None]
+        what = peer.what
+        if stage1:
+            what += f" [first stage {statistics.median(stage1):,.0f}/s]"
         print(f"{peer.name:<14} {rate:>9,.0f} {per_cpu:>10,.0f}  {spread:<26} {what}")
     print(f"\n{'ratio':<30} {'events/s':>9} {'per CPU-s':>10} {'target':>7}")
     for a, b, target in TARGETS:
@@ -378,7 +378,7 @@ def main() -> int:
                 print(f"round {round_}/{args.rounds}: {peer.name} ...", end=" ", flush=True)
                 result = peer.run(home, round_)
                 results[peer.name].append(result)
-                note = f" ({result.note})" if result.note else ""
+                note = f" (first stage {result.input_rate:,.0f}/s)" if result.input_rate else ""
                 print(f"{result.rate:,.0f} events/s, {result.per_cpu_s:,.0f} per CPU-s{note}",
                       flush=True)  # fmt: skip
         report(peers, results)
