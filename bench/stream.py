@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from friction_detector.streams.devkit.local_kafka import LocalKafka  # noqa: E402
 from friction_detector.streams.devkit.simulate import Traffic  # noqa: E402
+from friction_detector.streams.kafka.batch_producer import EventBatcher  # noqa: E402
 
 
 def free_port() -> int:
@@ -252,7 +253,12 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def latency(bootstrap: str, config: Path, home: Path, rate: float, seconds: float) -> list[float]:
+def latency(
+    bootstrap: str, config: Path, home: Path, rate: float, seconds: float, batched: bool = False
+) -> list[float]:
+    """Seconds from producing each slow load to reading its finding. `batched`: the events go
+    in batch messages through the producer helper, as `friction send` and `simulate` send them,
+    its batches closed by age every 10 ms as a collector's timer would."""
     app_id = f"lat-{uuid.uuid4().hex[:6]}"
     topic, findings = f"{app_id}-events", f"{app_id}-findings"
     log = home / f"{app_id}.log"
@@ -283,6 +289,21 @@ def latency(bootstrap: str, config: Path, home: Path, rate: float, seconds: floa
         thread = threading.Thread(target=read, daemon=True)
         thread.start()
         producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=0)
+        batcher = EventBatcher(producer, topic) if batched else None
+
+        def send(key: bytes, event: dict) -> None:
+            if batcher is not None:
+                batcher.add(orjson.dumps(event), key)
+            else:
+                producer.send(topic, key=key, value=orjson.dumps(event))
+
+        def wait(seconds: float) -> None:
+            until = time.monotonic() + seconds
+            while (left := until - time.monotonic()) > 0:
+                time.sleep(min(left, 0.01))
+                if batcher is not None:
+                    batcher.close_due()
+
         rng = random.Random(3)
         began = time.monotonic()
         i = 0
@@ -294,7 +315,7 @@ def latency(bootstrap: str, config: Path, home: Path, rate: float, seconds: floa
                 "session_id": session,
                 "attrs": {"page": "/checkout/payment", "duration_ms": 9000},
             }  # fmt: skip
-            producer.send(topic, key=session.encode(), value=orjson.dumps(slow))
+            send(session.encode(), slow)
             sent[session] = time.monotonic()
             # Later events on every partition move event time past it (lateness 0).
             for b in range(16):
@@ -303,18 +324,18 @@ def latency(bootstrap: str, config: Path, home: Path, rate: float, seconds: floa
                     "session_id": f"bg-{rng.getrandbits(32):08x}",
                     "attrs": {"page": "/checkout/cart", "duration_ms": 300},
                 }  # fmt: skip
-                producer.send(topic, key=bg["session_id"].encode(), value=orjson.dumps(bg))
-            producer.flush()
+                send(bg["session_id"].encode(), bg)
             i += 1
-            time.sleep(1 / rate)
+            wait(1 / rate)
         # Keep event time moving so the last completing events are released too.
         for k in range(20):
             now_ms = int(time.time() * 1000)
             bg = {"event_id": f"tail-{k}", "type": "page_load", "time": now_ms,
                   "session_id": f"tail-{k}", "attrs": {"page": "/", "duration_ms": 1}}  # fmt: skip
-            producer.send(topic, key=bg["session_id"].encode(), value=orjson.dumps(bg))
-            producer.flush()
-            time.sleep(0.05)
+            send(bg["session_id"].encode(), bg)
+            wait(0.05)
+        if batcher is not None:
+            batcher.flush()
         producer.close()
         stop_time = time.monotonic()
         stop.set()
@@ -340,6 +361,9 @@ def main() -> int:
     )
     parser.add_argument("--profile", type=Path, help="py-spy profile of the throughput worker")
     parser.add_argument("--no-latency", action="store_true", help="skip the latency run")
+    parser.add_argument(
+        "--batched", action="store_true", help="latency run: events in batch messages"
+    )
     parser.add_argument(
         "--workers", type=int, default=1, help="worker processes in one group (throughput run)"
     )
@@ -384,7 +408,9 @@ def main() -> int:
 
         if args.no_latency:
             return 0
-        lat = latency(bootstrap, live_config, home, args.latency_rate, args.latency_seconds)
+        lat = latency(
+            bootstrap, live_config, home, args.latency_rate, args.latency_seconds, args.batched
+        )
         if lat:
             print(
                 f"latency produce -> finding readable ({len(lat)} findings at "
