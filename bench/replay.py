@@ -1,22 +1,31 @@
-"""Replay throughput: `friction replay` over a million mixed events, against a bare parse loop.
+"""Replay throughput: `friction replay` over a million mixed events, against a pinned reference.
 
-The bare loop (read lines, `orjson.loads` each) is the ceiling for any Python pipeline over the
-same file; the figure that matters is replay's rate and its share of that ceiling. A second loop
-reads the lines and decodes them with replay's own decoder (parse, then validate against the
-contract), without detection: what is left of the ceiling once input is checked.
+Each replay figure is measured twice in the same run: with the code of this checkout, and with
+the code of a reference commit (by default the one before replay was made faster), extracted
+with `git archive` into a temporary folder that goes first on the interpreter's path. Both run
+on the same file, on the same machine, interleaved run by run, so their ratio holds whatever the
+machine's speed. The bare loop (read lines, `orjson.loads` each) is the ceiling for any Python
+pipeline over the same file; a second loop reads the lines and decodes them with replay's own
+decoder (parse, then validate against the contract), without detection: what is left of the
+ceiling once input is checked.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 CONTRACT_CONFIG = HERE / "contract-detectors.toml"
+# The last commit before the engine and the decoder were tuned for replay throughput.
+REFERENCE_COMMIT = "22086ae493601e75317f5af940c0082b6f94f6b3"
 BARE_LOOP = (
     "import sys, orjson\n"
     "with open(sys.argv[1], 'rb') as f:\n"
@@ -35,10 +44,26 @@ DECODE_LOOP = (
 )
 
 
-def timed(command: list[str]) -> float:
+def timed(command: list[str], env: dict[str, str] | None = None) -> float:
     started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+    )
     return time.perf_counter() - started
+
+
+def extract(commit: str, into: Path) -> dict[str, str]:
+    """The reference's packages under their installed names in `into`, and the environment that
+    imports them ahead of this checkout's (an editable install resolves after `sys.path`)."""
+    package = into / "friction_detector"
+    package.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", commit, "detectors", "streams"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(package)], input=archive, check=True)
+    return {**os.environ, "PYTHONPATH": str(into)}
 
 
 def main() -> int:
@@ -46,6 +71,9 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--file", type=Path, default=HERE / "out" / "events-1m.jsonl")
+    parser.add_argument(
+        "--reference", default=REFERENCE_COMMIT, help="the commit to compare against"
+    )
     args = parser.parse_args()
     python = sys.executable
     if not args.file.exists():
@@ -56,27 +84,42 @@ def main() -> int:
         )
     lines = sum(1 for _ in args.file.open("rb"))
     friction = [python, "-m", "friction_detector.streams.cli.main"]
+    replay = ["replay", str(args.file), "--findings", "/dev/null"]
     commands = {
         "bare read + orjson.loads (ceiling)": [python, "-c", BARE_LOOP, str(args.file)],
         "read + decode and validate, no detection": [python, "-c", DECODE_LOOP, str(args.file)]
         + [str(CONTRACT_CONFIG)],
         "friction replay, 4 contract detectors": friction
-        + ["--config", str(CONTRACT_CONFIG), "replay", str(args.file), "--findings", "/dev/null"],
-        "friction replay, every installed detector": friction
-        + ["replay", str(args.file), "--findings", "/dev/null"],
+        + ["--config", str(CONTRACT_CONFIG), *replay],
+        "friction replay, every installed detector": friction + replay,
     }
-    rates = {}
-    print(f"{lines:,} events, {args.runs} runs each, one process (one core) per run")
-    for label, command in commands.items():
-        seconds = [timed(command) for _ in range(args.runs)]
-        rates[label] = lines / statistics.median(seconds)
-        print(
-            f"  {label:45s} median {rates[label]:>10,.0f} events/s "
-            f"(best {lines / min(seconds):,.0f}, worst {lines / max(seconds):,.0f})"
-        )
-    ceiling = rates["bare read + orjson.loads (ceiling)"]
-    for label, rate in list(rates.items())[1:]:
-        print(f"  {label:45s} {rate / ceiling:.2f} of the ceiling")
+    print(
+        f"{lines:,} events, {args.runs} runs each, one process (one core) per run; "
+        f"reference {args.reference[:12]}"
+    )
+    with tempfile.TemporaryDirectory(prefix="friction-reference-") as folder:
+        reference_env = extract(args.reference, Path(folder))
+        ceiling = 0.0
+        for label, command in commands.items():
+            envs = {"this checkout": None}
+            if label != "bare read + orjson.loads (ceiling)":
+                envs["reference"] = reference_env
+            seconds: dict[str, list[float]] = {name: [] for name in envs}
+            for _ in range(args.runs):
+                for name, env in envs.items():
+                    seconds[name].append(timed(command, env))
+            rates = {name: lines / statistics.median(s) for name, s in seconds.items()}
+            ceiling = ceiling or rates["this checkout"]
+            print(f"  {label}")
+            for name, rate in rates.items():
+                print(
+                    f"    {name:15s} median {rate:>10,.0f} events/s "
+                    f"(best {lines / min(seconds[name]):,.0f}, "
+                    f"worst {lines / max(seconds[name]):,.0f}), {rate / ceiling:.2f} of the ceiling"
+                )
+            if "reference" in rates:
+                ratio = rates["this checkout"] / rates["reference"]
+                print(f"    {'ratio':15s} {ratio:.2f}x the reference")
     return 0
 
 
