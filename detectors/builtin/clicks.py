@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from fnmatch import fnmatchcase
+from collections.abc import Callable
+from fnmatch import translate
 
 from friction_detector.detectors.api import Param
 
@@ -60,8 +61,17 @@ def missing_response_param() -> Param:
     )
 
 
-def is_ignored(target: str, patterns: list[str]) -> bool:
-    return any(fnmatchcase(target, pattern) for pattern in patterns)
+def ignore_matcher(patterns: list[str]) -> Callable[[str], bool]:
+    """Whether a target matches any of the glob patterns, as `fnmatchcase` says, in one regex
+    match: a click detector tests every click against its list, eight patterns by default."""
+    if not patterns:
+        return _never
+    joined = re.compile("|".join(translate(pattern) for pattern in patterns))
+    return lambda target: joined.match(target) is not None
+
+
+def _never(target: str) -> bool:
+    return False
 
 
 def is_dead(response_ms: float | None, dead_after_ms: int, missing_is_dead: bool) -> bool:

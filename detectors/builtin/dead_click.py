@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from friction_detector.detectors.api import Context, Detector, Param
+from friction_detector.detectors.api import Context, Detector, Param, ParamValue
 from friction_detector.detectors.builtin.clicks import (
     QUIET_WIDGETS,
     dead_after_param,
+    ignore_matcher,
     ignore_param,
     inp_rating,
     is_dead,
-    is_ignored,
     missing_response_param,
     target_segment,
 )
@@ -42,13 +42,17 @@ class DeadClick(Detector):
     period_s: int
     ignore_targets: list[str]
 
+    def __init__(self, **overrides: ParamValue) -> None:
+        super().__init__(**overrides)
+        self._ignored = ignore_matcher(self.ignore_targets)
+
     def state_ttl_ms(self) -> int:
         return self.period_s * 1000
 
     def key(self, event: Event) -> str | None:
         target = event.attrs["target"]
         session = event.session_id or event.user_id
-        if session is None or is_ignored(target, self.ignore_targets):
+        if session is None or self._ignored(target):
             return None
         return session + "|" + target
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from friction_detector.detectors.api import Context, Detector, Param
-from friction_detector.detectors.builtin.clicks import ignore_param, is_ignored, target_segment
+from friction_detector.detectors.api import Context, Detector, Param, ParamValue
+from friction_detector.detectors.builtin.clicks import (
+    ignore_matcher,
+    ignore_param,
+    target_segment,
+)
 from friction_detector.detectors.events import Event
 from friction_detector.detectors.schema import types
 
@@ -28,11 +32,15 @@ class ErrorClick(Detector):
     window_ms: int
     ignore_targets: list[str]
 
+    def __init__(self, **overrides: ParamValue) -> None:
+        super().__init__(**overrides)
+        self._ignored = ignore_matcher(self.ignore_targets)
+
     def state_ttl_ms(self) -> int:
         return self.window_ms * 2
 
     def key(self, event: Event) -> str | None:
-        if event.type == "click" and is_ignored(event.attrs["target"], self.ignore_targets):
+        if event.type == "click" and self._ignored(event.attrs["target"]):
             return None
         return event.session_id or event.user_id
 

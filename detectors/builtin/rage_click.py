@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 
-from friction_detector.detectors.api import Context, Detector, Param
+from friction_detector.detectors.api import Context, Detector, Param, ParamValue
 from friction_detector.detectors.builtin.clicks import (
     QUIET_WIDGETS,
     dead_after_param,
+    ignore_matcher,
     ignore_param,
     is_dead,
-    is_ignored,
     missing_response_param,
     target_segment,
 )
@@ -48,11 +48,15 @@ class RageClick(Detector):
     missing_response_is_dead: bool
     ignore_targets: list[str]
 
+    def __init__(self, **overrides: ParamValue) -> None:
+        super().__init__(**overrides)
+        self._ignored = ignore_matcher(self.ignore_targets)
+
     def state_ttl_ms(self) -> int:
         return self.window_ms * 2
 
     def key(self, event: Event) -> str | None:
-        if is_ignored(event.attrs["target"], self.ignore_targets):
+        if self._ignored(event.attrs["target"]):
             return None
         return event.session_id or event.user_id
 

@@ -1,9 +1,12 @@
-"""A click's segment is its target selector without the parts that make each element unique."""
+"""A click's segment is its target selector without the parts that make each element unique;
+ignored targets are those matching a glob."""
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
+
 import pytest
-from friction_detector.detectors.builtin.clicks import target_segment
+from friction_detector.detectors.builtin.clicks import QUIET_WIDGETS, ignore_matcher, target_segment
 
 
 @pytest.mark.parametrize(
@@ -31,3 +34,30 @@ def test_three_hundred_rows_share_one_segment():
 
 def test_a_long_selector_is_cut():
     assert len(target_segment(".a" * 200)) == 120
+
+
+IGNORE_TARGETS = [
+    "#buy",
+    "form input[type=text].name",
+    'input[type="number"]',
+    "textarea#note",
+    "div > textarea",
+    "span[role=spinbutton]",
+    ".datepicker td",
+    "a.download-42",
+    "a.download\nb",
+    "[",
+    "",
+]
+
+
+@pytest.mark.parametrize(
+    "patterns",
+    [QUIET_WIDGETS, [".datepicker *", "a.download*"], ["#buy"], ["[!a]*", "*?"], []],
+)
+def test_ignore_matcher_agrees_with_fnmatchcase(patterns):
+    """One joined regex answers as the patterns one by one do, globs' `[`, `?`, `!` included."""
+    ignored = ignore_matcher(patterns)
+    for target in IGNORE_TARGETS:
+        expected = any(fnmatchcase(target, pattern) for pattern in patterns)
+        assert ignored(target) is expected, (target, patterns)
