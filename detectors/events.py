@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import NamedTuple
+from typing import Annotated, Any, NamedTuple
 
+import msgspec
 import orjson
 from friction_detector.detectors.schema import EventSchema
 from friction_detector.detectors.timefmt import format_time, parse_time
@@ -70,6 +71,35 @@ BAD_INPUT_REASONS = (
 )
 
 
+def envelope_reader(max_depth: int, max_chars: int) -> Callable[[bytes], object] | None:
+    """msgspec's reader of an envelope the structure limits cannot object to, for the fast path.
+
+    The types say, and msgspec checks in C while it parses, what the checked path finds in a
+    walk: attribute values no deeper than a list or object of scalars (three levels with the
+    envelope and `attrs`), no string or key over `max_chars` characters, integers within 64
+    bits (beyond them orjson reads a float and msgspec an int), no unknown top-level field
+    (the limits apply to those too). None when `max_depth` is under three levels.
+    """
+    if max_depth < 3:
+        return None
+    text = Annotated[str, msgspec.Meta(max_length=max_chars)]
+    scalar = text | Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)] | float | bool | None
+    value = scalar | list[scalar] | dict[text, scalar]
+    envelope = msgspec.defstruct(
+        "Envelope",
+        [
+            ("event_id", text),
+            ("type", text),
+            ("time", text | int),
+            ("user_id", text | None, None),
+            ("session_id", text | None, None),
+            ("attrs", dict[text, value] | None, None),
+        ],
+        forbid_unknown_fields=True,
+    )
+    return msgspec.json.Decoder(envelope).decode
+
+
 def wall_clock_ms() -> int:
     """The decoder's default clock: epoch milliseconds now."""
     return time.time_ns() // 1_000_000
@@ -103,9 +133,62 @@ class EventDecoder:
         self.max_string_chars = max_string_chars
         self.now_ms = now_ms
         self._horizon_ms = now_ms() + max_future_ms
+        self._read_envelope = envelope_reader(max_depth, max_string_chars)
 
     def decode(self, raw: bytes) -> Event | BadInput:
-        """Parse one message; never raises on bad input."""
+        """Parse one message; never raises on bad input.
+
+        A message is first read by msgspec into the envelope's types (`envelope_reader`) and
+        accepted at once if it passes every rule; anything else, a bad message above all, takes
+        the checked path (`decode_checked`), which finds the broken rule and says exactly why.
+        Both paths accept the same events as the same values: the fast one skips work for the
+        usual case (about half of the checked path's time).
+        """
+        read = self._read_envelope
+        if read is not None and len(raw) <= self.max_event_bytes:
+            try:
+                envelope = read(raw)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                return self.decode_checked(raw)
+            event = self._accept(envelope)
+            if event is not None:
+                return event
+        return self.decode_checked(raw)
+
+    def _accept(self, envelope: Any) -> Event | None:
+        """The event, if the envelope passes every rule of `from_object`; None sends the message
+        to the checked path, which finds the broken rule and words the reason."""
+        event_id, event_type, user_id, session_id = (
+            envelope.event_id,
+            envelope.type,
+            envelope.user_id,
+            envelope.session_id,
+        )
+        if not event_id or not event_type or len(event_id) > MAX_ID_CHARS:
+            return None
+        if (user_id is not None and len(user_id) > MAX_ID_CHARS) or (
+            session_id is not None and len(session_id) > MAX_ID_CHARS
+        ):
+            return None
+        time_ms = parse_time(envelope.time)
+        if time_ms is None or time_ms > self._horizon_ms:
+            return None
+        attrs = envelope.attrs
+        if attrs is None:
+            attrs = {}
+        elif len(attrs) > self.max_attrs:
+            return None
+        for name, required, accepts, _ in self._checks.get(event_type, ()):
+            value = attrs.get(name)
+            if value is None:
+                if required:
+                    return None
+            elif not accepts(value):
+                return None
+        return event_from_fields((event_id, event_type, time_ms, user_id, session_id, attrs))
+
+    def decode_checked(self, raw: bytes) -> Event | BadInput:
+        """Parse one message with orjson and check it rule by rule: the reason for a bad one."""
         if len(raw) > self.max_event_bytes:
             return BadInput(
                 TOO_LARGE, f"message is {len(raw)} bytes, limit {self.max_event_bytes}", raw

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import orjson
+import pytest
 from friction_detector.detectors.config import build_config
 from friction_detector.detectors.events import BAD_INPUT_REASONS, BadInput, Event, EventDecoder
 from friction_detector.streams.dead_letter import (
@@ -93,9 +94,20 @@ def with_raw_attr(doc: dict, value: bytes) -> bytes:
     return to_bytes(doc, ascii_only=True).replace(f'"{PLACEHOLDER}"'.encode(), value, 1)
 
 
+def as_checked(raw: bytes) -> Event | BadInput:
+    """The decoder's answer, which the checked path alone gives too, to the type of each value."""
+    result = DECODER.decode(raw)
+    checked = DECODER.decode_checked(raw)
+    if type(result) is Event and type(checked) is Event:
+        assert orjson.dumps(list(result)) == orjson.dumps(list(checked))  # 1 is not 1.0 here
+        assert list(result.attrs) == list(checked.attrs)
+    assert result == checked
+    return result
+
+
 def assert_handled(raw: bytes) -> Event | BadInput:
     """The decoder's answer, after checking that everything downstream of it takes it."""
-    result = DECODER.decode(raw)
+    result = as_checked(raw)
     assert type(result) in (Event, BadInput)
     if type(result) is Event:
         encode_item("detector", "key", result)
@@ -183,3 +195,51 @@ def test_any_event_the_decoder_accepts_can_be_routed(event_id, time_ms, attrs, l
     event(type(result).__name__ if type(result) is Event else result.reason)
     if type(result) is Event:
         assert orjson.loads(encode_item("detector", "key", result))[-1] == result.attrs
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        b'{"target": "a", "n": 9223372036854775807}',
+        b'{"target": "a", "n": 9223372036854775808}',  # beyond int64: orjson's own reading
+        b'{"target": "a", "n": 18446744073709551616}',  # beyond 64 bits: a float
+        b'{"target": "a", "n": -9223372036854775809}',
+        b'{"target": "a", "n": 1e400}',
+        b'{"target": "a", "n": -0, "f": -0.0, "g": 1E2, "h": 5e-324}',
+        b'{"target": "a", "n": 1, "m": 2, "n": 3}',  # a repeated key: the last value wins
+        b'{"target": "b", "target": "a"}',
+        b'{"target": "a", "l": [1, "x", null, true, 2.5], "o": {"k": [1]}}',
+        b'{"target": "a", "l": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}',
+        b'{"target": "a", "l": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}',
+        b'{"target": "' + b"x" * 8192 + b'"}',
+        b'{"target": "' + b"x" * 8193 + b'"}',
+        b'{"target": "a", "' + b"k" * 8193 + b'": 1}',
+        b'{"target": "\\u00e9\\ud83d\\ude00"}',
+        b'{"target": "\\ud800"}',
+        b'{"target": "a"} ',
+        b'{"target": "a"}, "extra": 1',
+        b'{"target": 1}',
+        b"[]",
+        b"null",
+    ],
+)
+@pytest.mark.parametrize(
+    "envelope",
+    [
+        b'{"event_id": "e-1", "type": "click", "time": "2026-11-22T10:00:00.000Z", "attrs": %s}',
+        b'{"event_id": "e-1", "type": "click", "time": 1795340000, "user_id": null, "attrs": %s}',
+        b'{"event_id": "e-1", "type": "click", "time": 1795340000000, "v": 2, "attrs": %s}',
+        b'{"attrs": %s, "type": "nobody_reads", "event_id": "e-1", "time": 1795340000000}',
+    ],
+)
+def test_the_fast_path_gives_what_the_checked_path_gives(envelope, attrs):
+    """msgspec and orjson read numbers, repeated keys, nesting and long strings alike."""
+    as_checked(envelope % attrs)
+
+
+def test_a_usual_event_takes_the_fast_path():
+    """The comparisons above would pass if msgspec never answered: it does, for the usual."""
+    raw = b'{"event_id": "e-1", "type": "click", "time": 1795340000000, "attrs": {"target": "a"}}'
+    read = DECODER._read_envelope
+    assert read is not None
+    assert DECODER._accept(read(raw)) == DECODER.decode(raw)
