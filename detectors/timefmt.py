@@ -12,8 +12,9 @@ _RFC_3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\
 
 _MIN_MS = -62_135_596_800_000  # 0001-01-01T00:00:00Z
 _MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
-_DIGITS = frozenset("0123456789")
-_WHOLE_SECONDS: dict[str, int] = {}
+# The three digits of a stamp's milliseconds, read by one lookup; anything else is not there.
+_MILLIS = {f"{ms:03d}": ms for ms in range(1000)}
+_WHOLE_SECONDS: dict[str, int] = {}  # "2026-11-22T10:15:03" -> its epoch milliseconds
 _CACHE_LIMIT = 4096
 
 
@@ -21,26 +22,23 @@ def parse_time(value: object) -> int | None:
     """Return epoch milliseconds for an RFC 3339 string with offset or an int; None if invalid.
 
     Live streams carry many events per second in UTC (`...T10:15:03.120Z`): the whole seconds of
-    such a stamp are parsed once and cached, the milliseconds added, and anything else takes the
-    full parse.
+    such a stamp are parsed once and cached, the milliseconds looked up and added,
+    and anything else takes the full parse.
     """
     if type(value) is int:
         # Only times that findings can carry back out as RFC 3339 (years 1 to 9999).
         return value if _MIN_MS <= value <= _MAX_MS else None
     if type(value) is not str:
         return None
-    if (
-        len(value) == 24
-        and value[23] == "Z"
-        and value[19] == "."
-        and _DIGITS.issuperset(value[20:23])
-    ):
-        seconds = _WHOLE_SECONDS.get(value[:19])
-        if seconds is None:
-            seconds = _parse_whole_seconds(value[:19])
-            if seconds is None:
-                return None
-        return seconds * 1000 + int(value[20:23])
+    if len(value) == 24 and value[23] == "Z" and value[19] == ".":
+        millis = _MILLIS.get(value[20:23])
+        if millis is not None:
+            seconds_ms = _WHOLE_SECONDS.get(value[:19])
+            if seconds_ms is None:
+                seconds_ms = _parse_whole_seconds(value[:19])
+                if seconds_ms is None:
+                    return None
+            return seconds_ms + millis
     return _parse_full(value)
 
 
@@ -50,8 +48,8 @@ def _parse_whole_seconds(stamp: str) -> int | None:
         return None
     if len(_WHOLE_SECONDS) >= _CACHE_LIMIT:
         _WHOLE_SECONDS.clear()
-    _WHOLE_SECONDS[stamp] = ms // 1000
-    return ms // 1000
+    _WHOLE_SECONDS[stamp] = ms
+    return ms
 
 
 def _parse_full(value: str) -> int | None:
