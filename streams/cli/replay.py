@@ -124,7 +124,7 @@ def replay(
             dead_letter(too_large(line, max_bytes), lines)
             continue
         line = line.rstrip(b"\r\n")
-        if not line.strip():
+        if not line or line.isspace():  # as `line.strip()` would say, without a copy
             continue
         if sourced:
             read = read_sourced(line)
