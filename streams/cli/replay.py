@@ -11,13 +11,19 @@ from typing import BinaryIO
 from friction_detector.detectors.alerts import Alert, AlertEngine, load_alert_settings
 from friction_detector.detectors.config import Config
 from friction_detector.detectors.engine import Engine
-from friction_detector.detectors.events import TOO_LARGE, BadInput
+from friction_detector.detectors.events import TOO_LARGE, BadInput, Event
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver, FanOut
 from friction_detector.streams.cli.lines import LongLine, bounded_lines
 from friction_detector.streams.cli.sort import sorted_lines
 from friction_detector.streams.cli.summary import RunSummary
 from friction_detector.streams.dead_letter import dead_letter_record
+from friction_detector.streams.event_batches import (
+    MAX_BATCH_BYTES,
+    decode_message,
+    element_position,
+    is_batch,
+)
 from friction_detector.streams.sources import read_sourced
 
 PROGRESS_EVERY_S = 2.0
@@ -47,6 +53,13 @@ class Progress:
         if self.total:
             done = f", {100 * self.source.tell() / self.total:.0f}%"
         print(f"replay: {lines:,} lines ({rate:,.0f}/s{done})", file=self.stream, flush=True)
+
+
+def line_limit(max_event_bytes: int, sourced: bool) -> int:
+    """How long a line replay reads whole: an event, or a batch message of them (the decoder
+    then judges each event's size); a sourced line's value is escaped, up to twice as long."""
+    limit = max(max_event_bytes, MAX_BATCH_BYTES)
+    return 2 * limit + 1024 if sourced else limit
 
 
 def too_large(line: LongLine, max_bytes: int) -> BadInput:
@@ -103,10 +116,11 @@ def replay(
         dedup_horizon_ms=config.engine.dedup_horizon_ms,
         observer=observer,
     )
-    decode = config.decoder().decode
+    decoder = config.decoder()
+    decode = decoder.decode
     process = engine.process
     write = findings_out.write
-    max_bytes = config.engine.max_event_bytes
+    max_bytes = line_limit(config.engine.max_event_bytes, sourced)
     if sourced and source.seekable():
         engine.expect_sources(sources_of(source, max_bytes))
     progress = Progress(source)
@@ -133,17 +147,25 @@ def replay(
                 dead_letter(read, lines)
                 continue
             origin, line = read
-        decoded = decode(line)
-        if isinstance(decoded, BadInput):
-            summary.bad[decoded.reason] += 1
-            dead_letter(decoded, lines)
-            continue
-        found = engine.process_from(origin, decoded) if sourced else process(decoded)
-        if found:
-            for finding in found:
-                write(finding.to_json() + b"\n")
-            if on_findings is not None:
-                on_findings(found)
+        verdicts: list[tuple[int | str, Event | BadInput]]
+        if is_batch(line):  # a batch message (docs/events.md): each element on its own
+            verdicts = [
+                (element_position(str(lines), index), decoded)
+                for index, decoded in decode_message(decoder, line)
+            ]
+        else:
+            verdicts = [(lines, decode(line))]
+        for position, decoded in verdicts:
+            if isinstance(decoded, BadInput):
+                summary.bad[decoded.reason] += 1
+                dead_letter(decoded, position)
+                continue
+            found = engine.process_from(origin, decoded) if sourced else process(decoded)
+            if found:
+                for finding in found:
+                    write(finding.to_json() + b"\n")
+                if on_findings is not None:
+                    on_findings(found)
     found = engine.finish()
     for finding in found:
         write(finding.to_json() + b"\n")

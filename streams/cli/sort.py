@@ -6,7 +6,8 @@ of memory. Ties keep their input order. A line whose event time cannot be read (
 valid `time`, longer than the limit, or with `sourced` not a sourced line) is not the sort's
 business: such lines come first (the too long ones, then the others, each in input order), so
 the decoder dead-letters them with their reason as it would without `--sort`. Their dead-letter
-position is then their line number in that order, not in the file.
+position is then their line number in that order, not in the file. A batch message (a JSON array
+of events, docs/events.md) is sorted event by event: each element becomes a line of its own.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import orjson
 from friction_detector.detectors.events import BadInput
 from friction_detector.detectors.timefmt import parse_time
 from friction_detector.streams.cli.lines import LongLine, bounded_lines
+from friction_detector.streams.event_batches import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, is_batch
 from friction_detector.streams.sources import read_sourced
 
 DEFAULT_RUN_LINES = 100_000
@@ -38,6 +40,32 @@ def event_time(line: bytes, sourced: bool = False) -> int | None:
     except orjson.JSONDecodeError:
         return None
     return parse_time(doc.get("time")) if type(doc) is dict else None
+
+
+def batch_elements(line: bytes, sourced: bool = False) -> list[bytes]:
+    """A batch message's events as lines of their own (a sourced line's keep its source), or
+    the line alone: anything else, or a batch the decoder would refuse as a whole."""
+    doc = None
+    message = line
+    if sourced:
+        try:
+            doc = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return [line]
+        if type(doc) is not dict or type(doc.get("value")) is not str:
+            return [line]
+        message = doc["value"].encode()
+    if not is_batch(message) or len(message) > MAX_BATCH_BYTES:
+        return [line]
+    try:
+        elements = orjson.loads(message)
+    except orjson.JSONDecodeError:
+        return [line]
+    if not elements or len(elements) > MAX_BATCH_EVENTS:
+        return [line]
+    if doc is None:
+        return [orjson.dumps(element) for element in elements]
+    return [orjson.dumps({**doc, "value": orjson.dumps(element).decode()}) for element in elements]
 
 
 def sorted_lines(
@@ -60,15 +88,15 @@ def sorted_lines(
                 if isinstance(item, LongLine):
                     long.write(b"%d %s\n" % (item.size, item.head))
                     continue
-                line = item.rstrip(b"\r\n")
-                time_ms = event_time(line, sourced) if line.strip() else None
-                if time_ms is None:
-                    passed.write(line + b"\n")
-                    continue
-                run.append((time_ms, index, line))
-                if len(run) >= run_lines:
-                    runs.append(_write_run(folder, len(runs), run))
-                    run = []
+                for line in batch_elements(item.rstrip(b"\r\n"), sourced):
+                    time_ms = event_time(line, sourced) if line.strip() else None
+                    if time_ms is None:
+                        passed.write(line + b"\n")
+                        continue
+                    run.append((time_ms, index, line))
+                    if len(run) >= run_lines:
+                        runs.append(_write_run(folder, len(runs), run))
+                        run = []
             if run:
                 runs.append(_write_run(folder, len(runs), run))
                 run = []

@@ -286,7 +286,7 @@ def test_replay_with_bad_config_exits_2(stream_file, tmp_path, capsys):
 
 def test_a_line_over_max_event_bytes_is_dead_lettered_with_its_head_only(config_path, tmp_path):
     path = tmp_path / "events.jsonl"
-    huge = b'{"event_id": "e-big", "pad": "' + b"x" * 200_000 + b'"}'
+    huge = b'{"event_id": "e-big", "pad": "' + b"x" * 1_200_000 + b'"}'
     path.write_bytes(
         lines(
             line("e-1", "page_load", 0, page="/checkout", duration_ms=5230),
@@ -298,9 +298,43 @@ def test_a_line_over_max_event_bytes_is_dead_lettered_with_its_head_only(config_
     replay(config_path, str(path), "--findings", str(out), "--dead-letter", str(dead))
     [record] = read_json_lines(dead)
     assert (record["reason"], record["position"]) == ("too_large", 2)
-    assert record["detail"] == f"message is {len(huge)} bytes, limit 65536"
-    assert record["raw"].encode() == huge[:65536]
+    # A line is read whole up to a batch message's limit (1 MiB); beyond, its head stands for it.
+    assert record["detail"] == f"message is {len(huge)} bytes, limit 1048576"
+    assert huge.startswith(record["raw"].encode())
     assert [f["kind"] for f in read_json_lines(out)] == ["slow_load"]
+
+
+def test_an_event_over_max_event_bytes_within_a_line_is_too_large_for_the_decoder(
+    config_path, tmp_path
+):
+    path = tmp_path / "events.jsonl"
+    big = b'{"event_id": "e-big", "pad": "' + b"x" * 200_000 + b'"}'
+    path.write_bytes(lines(big, line("e-2", "page_view", 700 * SECOND)))
+    dead, out = tmp_path / "dead.jsonl", tmp_path / "findings.jsonl"
+    replay(config_path, str(path), "--findings", str(out), "--dead-letter", str(dead))
+    [record] = read_json_lines(dead)
+    assert (record["reason"], record["position"]) == ("too_large", 1)
+    assert record["detail"] == f"message is {len(big)} bytes, limit 65536"
+
+
+def test_a_batch_line_is_replayed_event_by_event_and_a_bad_element_dead_lettered(
+    config_path, tmp_path
+):
+    """`friction send` batches by default, so a dump of the input topic holds batch messages."""
+    events = [
+        line("e-1", "page_load", 0, page="/checkout", duration_ms=5230),
+        line("e-2", "page_view", 700 * SECOND),
+    ]
+    batch = b"[" + events[0] + b', {"no": "event"}, ' + events[1] + b"]"
+    alone, batched = tmp_path / "alone.jsonl", tmp_path / "batched.jsonl"
+    alone.write_bytes(lines(*events))
+    batched.write_bytes(lines(batch))
+    for path in (alone, batched):
+        replay(config_path, str(path), "--findings", str(path.with_suffix(".f")),
+               "--dead-letter", str(path.with_suffix(".d")))  # fmt: skip
+    assert read_json_lines(batched.with_suffix(".f")) == read_json_lines(alone.with_suffix(".f"))
+    [record] = read_json_lines(batched.with_suffix(".d"))
+    assert (record["reason"], record["position"]) == ("missing_field", "1[1]")
 
 
 def peak_rss_kib(config_path: str, path, tmp_path) -> int:

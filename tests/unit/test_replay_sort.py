@@ -12,8 +12,9 @@ import pytest
 from friction_detector.detectors.testing import at
 from friction_detector.streams.cli.lines import LongLine
 from friction_detector.streams.cli.main import main
-from friction_detector.streams.cli.sort import sorted_lines
+from friction_detector.streams.cli.sort import batch_elements, sorted_lines
 from friction_detector.streams.devkit.scenarios import INCIDENTS, MINUTE, clock_event
+from friction_detector.streams.sources import sourced_line
 
 T0 = at("2026-11-22T10:00:00Z")
 
@@ -67,6 +68,17 @@ def test_a_shuffled_file_replayed_with_sort_gives_the_findings_of_the_sorted_fil
     assert replay(tmp_path, mixed, "--sort", "--sort-run-lines", "100") == expected
 
 
+def test_batch_lines_are_sorted_event_by_event(tmp_path):
+    """A dump of batch messages (what `friction send` writes by default) replays with --sort as
+    the same events one per line."""
+    lines = incidents()
+    expected = replay(tmp_path, write(tmp_path, "sorted.jsonl", lines))
+    mixed = shuffled(lines)
+    batches = [b"[" + b",".join(mixed[i : i + 25]) + b"]" for i in range(0, len(mixed), 25)]
+    batched = write(tmp_path, "batched.jsonl", batches)
+    assert replay(tmp_path, batched, "--sort", "--sort-run-lines", "100") == expected
+
+
 def test_sorting_merges_runs_smaller_than_the_file_into_event_time_order():
     lines = incidents()
     source = io.BytesIO(b"".join(line + b"\n" for line in shuffled(lines)))
@@ -106,3 +118,14 @@ def test_replay_does_not_warn_about_ordered_input(tmp_path, capsys, options):
     lines = incidents() if not options else shuffled(incidents())
     replay(tmp_path, write(tmp_path, "input.jsonl", lines), *options)
     assert "warning" not in capsys.readouterr().err
+
+
+def test_a_sourced_batch_line_becomes_sourced_lines_of_its_events():
+    line = sourced_line("events", 3, 17, b'[{"time": 1}, {"time": 2}]')
+    parts = [orjson.loads(part) for part in batch_elements(line, sourced=True)]
+    assert [(p["topic"], p["partition"], p["offset"], orjson.loads(p["value"])) for p in parts] == [
+        ("events", 3, 17, {"time": 1}),
+        ("events", 3, 17, {"time": 2}),
+    ]
+    assert batch_elements(b'{"time": 1}') == [b'{"time": 1}']
+    assert batch_elements(b"[]") == [b"[]"]  # refused whole by the decoder, as without --sort
