@@ -1,12 +1,14 @@
 """The Faust app: a routing and a detection agent around the detection core, state in a
 changelogged table.
 
-Both agents work in batches (batching.py): events are handled one by one and acknowledged once
-what a batch produced is in Kafka (delivery.py). A message whose handling raises goes to the
-dead letters, and the batch goes on. Stage 1 (`route`) reads the input topics, decodes,
-dead-letters bad input and sends each (detector, key) item to the internal routed topic, on the
-partition of that state key, grouped per partition and batch (routing.py: one message, split
-below 256 KiB), with how far each input partition has read in event time (progress.py).
+This module wires the agents and timers; each stage's work lives in its own module. Both agents
+work in batches (batching.py): events are handled one by one and acknowledged once what a batch
+produced is in Kafka (delivery.py; dead letters and replacements of refused records in
+records.py). A message whose handling raises goes to the dead letters, and the batch goes on.
+Stage 1 (`route`, route.py) reads the input topics, decodes, dead-letters bad input and sends
+each (detector, key) item to the internal routed topic, on the partition of that state key,
+grouped per partition and batch (routing.py: one message, split below 256 KiB), with how far
+each input partition has read in event time (progress.py).
 Stage 2 (`detect`) reads the routed topic with one `Engine` per partition (detection.py: a
 partition's engine, store, rollup and state counts are one object), whose store is the
 partition's slice of a Faust table (partition_store.py), and whose watermark follows the
@@ -14,8 +16,9 @@ slowest input partition.
 Everything an engine touches while handling a message of partition P is a key of P, and the
 worker writes the partition's changes to changelog partition P, so a restart or rebalance
 recovers exactly that partition's state. A timer reports the progress to every routed
-partition; an input partition that is quiet for `idle_advance_s`, and that the group has read
-all of (backlog.py), follows the wall clock, so deadlines fire at night too.
+partition (progress_reports.py); an input partition that is quiet for `idle_advance_s`, and
+that the group has read all of (backlog.py), follows the wall clock, so deadlines fire at night
+too.
 
 Alerting (`alert`): each engine also counts its findings and measurements in a rollup; a
 timer sends the rollups to a one-partition topic, whose owner merges them into the alert
@@ -27,45 +30,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
 import faust
-import orjson
 from friction_detector.detectors.config import Config
-from friction_detector.detectors.engine import Engine, store_key
-from friction_detector.detectors.events import BadInput, Event
-from friction_detector.detectors.findings import Finding
-from friction_detector.detectors.observer import EngineObserver
-from friction_detector.streams.dead_letter import (
-    PROCESSING_ERROR,
-    REFUSED_BY_BROKER,
-    dead_letter_record,
-)
-from friction_detector.streams.event_batches import decode_message, element_position
+from friction_detector.streams.dead_letter import PROCESSING_ERROR
 from friction_detector.streams.kafka.settings import WorkerSettings
-from friction_detector.streams.kafka.topics import partition_for
 from friction_detector.streams.observability.alertmanager import AlertmanagerClient
 from friction_detector.streams.observability.kafka_sensor import KafkaClientSensor
 from friction_detector.streams.observability.metrics import FrictionMetrics
-from friction_detector.streams.sources import input_source
 from friction_detector.streams.webhook.sink import worker_webhook
 from friction_detector.streams.worker.alerting import WorkerAlerting
 from friction_detector.streams.worker.backlog import InputBacklog
 from friction_detector.streams.worker.delivery import Outgoing, deliver
-from friction_detector.streams.worker.detection import DetectionPartitions, detector_error
+from friction_detector.streams.worker.detection import DetectionPartitions
 from friction_detector.streams.worker.faust_app import FrictionFaustApp
 from friction_detector.streams.worker.faust_internals import current_event
 from friction_detector.streams.worker.progress import InputProgress
-from friction_detector.streams.worker.routing import (
-    RoutedBatch,
-    decode_routed,
-    encode_item,
-    encode_message,
-    encode_progress,
-)
-from kafka.errors import KafkaError
+from friction_detector.streams.worker.progress_reports import ProgressReports
+from friction_detector.streams.worker.records import WorkerRecords, failure
+from friction_detector.streams.worker.route import RouteStage
+from friction_detector.streams.worker.routing import decode_routed
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +59,6 @@ STATE_TABLE = "engine-state"
 ALERT_TABLE = "alert-state"
 ALERT_SNAPSHOT_KEY = "engine"
 ROLLUP_INTERVAL_S = 1.0
-# A dead letter the broker refuses is sent again cut to this size: reason, hash, no payload.
-SMALLEST_LETTER_BYTES = 2048
 
 
 # -- state ----------------------------------------------------------------------------------
@@ -83,24 +67,6 @@ SMALLEST_LETTER_BYTES = 2048
 def changelog_topics(app_id: str) -> tuple[str, ...]:
     """The changelog topics of the worker's tables, as Faust names them, known before it starts."""
     return tuple(f"{app_id}-{table}-changelog" for table in (STATE_TABLE, ALERT_TABLE))
-
-
-class _RouterObserver(EngineObserver):
-    """Stage 1's routing engine: a detector whose key raised is counted, and the event goes to
-    the dead letters (`letter`, sent with the batch's routed messages)."""
-
-    def __init__(
-        self, metrics: FrictionMetrics, letter: Callable[[BadInput, str, str], None]
-    ) -> None:
-        self.metrics = metrics
-        self.letter = letter
-
-    def on_detector_error(self, detector: str, event: Event | None, error: Exception) -> None:
-        detector_error(self.metrics, self.letter, detector, event, error, "routing")
-
-
-def _failure(reason: str, error: BaseException, raw: bytes) -> BadInput:
-    return BadInput(reason, f"{type(error).__name__}: {error}", raw)
 
 
 # -- the app --------------------------------------------------------------------------------
@@ -113,19 +79,20 @@ class FrictionApp:
         self.settings = settings
         self.config = config
         self.metrics = metrics
-        self.decoder = config.decoder()
-        # Dead letters of stage 1's current batch: bad input, and events a detector's key raised
-        # on; and of stage 2's: events detectors raised on. Each stage sends its own with its
-        # batch's output.
-        self.route_letters: list[Outgoing] = []
-        self.detect_letters: list[Outgoing] = []
-        self.router = Engine(  # routes; holds no state
-            config.detectors,
-            observer=_RouterObserver(metrics, self._letter_to(self.route_letters)),
-        )
+        self.records = WorkerRecords(settings, metrics)
         self.progress = InputProgress(settings.idle_advance_s)
-        self.input_backlog = InputBacklog(settings, settings.app_id, settings.input_topics)
-        self.idle_held: set[str] = set()  # quiet partitions held by unread input (logged once)
+        self.route_stage = RouteStage(
+            settings, config.decoder(), config.detectors, self.records, self.progress, metrics
+        )
+        self.reports = ProgressReports(
+            self.progress,
+            InputBacklog(settings, settings.app_id, settings.input_topics),
+            settings.input_topics,
+            settings.partitions,
+        )
+        # Dead letters of stage 2's current batch (events detectors raised on), sent with its
+        # findings.
+        self.detect_letters: list[Outgoing] = []
         self.alerting = WorkerAlerting(config, metrics, settings.partitions)
         self.alertmanager = (
             AlertmanagerClient(settings.alertmanager_url, settings.alert_resend_s)
@@ -136,7 +103,7 @@ class FrictionApp:
         self.app = self._build()
         self.detection = DetectionPartitions(
             config, self.table, settings.partitions, settings.input_topics, metrics,
-            self.alerting, self._letter_to(self.detect_letters),
+            self.alerting, self.records.letter_to(self.detect_letters),
         )  # fmt: skip
 
     def _build(self) -> FrictionFaustApp:
@@ -184,191 +151,30 @@ class FrictionApp:
         app.sensors.add(KafkaClientSensor(app, self.metrics))
         return app
 
-    # -- dead letters -------------------------------------------------------------------
-
-    def _dead_letter(
-        self, bad: BadInput, source: str, position: str, key: bytes | None = None
-    ) -> Outgoing:
-        """A counted dead letter; if the broker refuses it, it goes again without its payload."""
-        self.metrics.on_bad_input(bad.reason)
-        topic = self.settings.dead_letter_topic
-
-        def smallest(error: BaseException) -> list[Outgoing]:
-            value = dead_letter_record(bad, source, position, max_bytes=SMALLEST_LETTER_BYTES)
-            return [Outgoing(topic, key, value)]
-
-        value = dead_letter_record(bad, source, position)
-        return Outgoing(topic, key, value, instead=smallest)
-
-    def _letter_to(self, letters: list[Outgoing]) -> Callable[[BadInput, str, str], None]:
-        def letter(bad: BadInput, source: str, position: str) -> None:
-            letters.append(self._dead_letter(bad, source, position))
-
-        return letter
-
-    def _refused(self, raw: bytes, source: str, position: str) -> Callable:
-        """What replaces a record the broker refused: the dead letter of what it carried."""
-
-        def instead(error: BaseException) -> list[Outgoing]:
-            return [self._dead_letter(_failure(REFUSED_BY_BROKER, error, raw), source, position)]
-
-        return instead
-
-    def _routed_instead(self, value: bytes, partition: int) -> Callable:
-        """A refused routed message goes again item by item; a refused item, to dead letters."""
-        topic = self.settings.routed_topic
-
-        def instead(error: BaseException) -> list[Outgoing]:
-            doc = orjson.loads(value)
-            items = [orjson.dumps(item) for item in doc["items"]]
-            if len(items) == 1:
-                return self._refused(items[0], topic, f"partition {partition}")(error)
-            progress = doc.get("progress")
-            return [
-                Outgoing(
-                    topic, None, encode_message([item], progress), partition,
-                    instead=self._routed_instead(encode_message([item], progress), partition),
-                )
-                for item in items
-            ]  # fmt: skip
-
-        return instead
-
-    def _finding_record(self, finding: Finding) -> Outgoing:
-        topic = self.settings.findings_topic
-        value = finding.to_json()
-        instead = self._refused(value, topic, finding.finding_id)
-        return Outgoing(topic, finding.finding_id.encode(), value, instead=instead)
-
     # -- stage 1 ------------------------------------------------------------------------
 
     async def _route(self, stream) -> None:
-        """Decode and route input in batches (batching.py).
-
-        A batch's routes travel grouped per routed partition (routing.py: one message, split
-        below 256 KiB) with the input partitions' progress, and its bad input as dead letters;
-        the batch's input messages are acknowledged once the broker has all of them, so an
-        input offset is never committed ahead of what it routed.
-        """
-        decoder = self.decoder
-        metrics = self.metrics
-        observe = metrics.processing.observe
-        routes = self.router.routes
-        n = self.settings.partitions
-        routed_topic = self.settings.routed_topic
-        progress = self.progress
-        perf = time.perf_counter
-        routed = RoutedBatch()
-        letters = self.route_letters
-
-        def route(message) -> None:
-            started = perf()
-            source = message.message
-            raw = message.value if message.value is not None else b""
-            name = input_source(source.topic, source.partition)
-            # A message is one event, or a batch of them (event_batches.py), each on its own.
-            for index, decoded in decode_message(decoder, raw):
-                if isinstance(decoded, BadInput):
-                    progress.saw(name, None)
-                    position = element_position(f"{source.partition}:{source.offset}", index)
-                    letters.append(self._dead_letter(decoded, source.topic, position, source.key))
-                    continue
-                try:
-                    items = [  # all or nothing: an item that cannot be encoded fails the event
-                        (
-                            partition_for(store_key(detector.name, key).encode(), n),
-                            encode_item(detector.name, key, decoded),
-                        )
-                        for detector, key in routes(decoded)
-                    ]
-                except Exception as error:
-                    if index is None:
-                        raise  # the message's failure: `failed` dead-letters it
-                    position = element_position(f"{source.partition}:{source.offset}", index)
-                    bad = _failure(PROCESSING_ERROR, error, orjson.dumps(decoded._asdict()))
-                    letters.append(self._dead_letter(bad, source.topic, position, source.key))
-                    continue
-                metrics.on_event(decoded)
-                for partition, item in items:
-                    routed.add(partition, item)
-                progress.saw(name, decoded.time)
-            observe(perf() - started)
-
-        def failed(message, error: Exception) -> None:
-            source = message.message
-            raw = message.value if message.value is not None else b""
-            position = f"{source.partition}:{source.offset}"
-            log.warning(
-                "input %s %s: handling raised %r: dead-lettered", source.topic, position, error
-            )
-            bad = _failure(PROCESSING_ERROR, error, raw)
-            letters.append(self._dead_letter(bad, source.topic, position, source.key))
+        """Stage 1 (route.py), in batches (batching.py)."""
+        stage = self.route_stage
 
         async def publish(events: list) -> None:
-            outgoing = letters[:]
-            letters.clear()
-            for partition, value in routed.drain(progress.for_batch()):
-                instead = self._routed_instead(value, partition)
-                outgoing.append(Outgoing(routed_topic, None, value, partition, instead=instead))
-            await deliver(self.app.producer.send, outgoing)
-            progress.batch_published()
+            await stage.publish(self.app.producer.send)
 
         stream = stream.noack()
-        batch = self.app.event_batch("route", stream, publish, failed)
+        batch = self.app.event_batch("route", stream, publish, stage.failed)
         async for message in stream.events():
-            await batch.handle(message, route)
+            await batch.handle(message, stage.handle)
 
     async def _report_progress(self) -> None:
-        """Send every routed partition the input partitions' progress, when it has moved.
-
-        Partitions that got no items hear of it here; quiet input partitions whose every
-        message the group has committed are idle and follow the wall clock.
-        """
+        """The input partitions' progress to every routed partition (progress_reports.py)."""
         consumer = self.app.consumer
         if consumer is None:
             return
-        inputs = set(self.settings.input_topics)
-        self.progress.assigned(
-            input_source(tp.topic, tp.partition) for tp in consumer.assignment()
-            if tp.topic in inputs
-        )  # fmt: skip
-        quiet = self.progress.quiet()
-        if quiet:
-            self.progress.idle(await self._without_unread_input(quiet), int(time.time() * 1000))
-        report = self.progress.report()
-        if report is None:
-            return
-        value = encode_progress(report)
-        for partition in range(self.settings.partitions):
+
+        async def send_to(value: bytes, partition: int) -> None:
             await self.routed.send(value=value, partition=partition)
 
-    async def _without_unread_input(self, quiet: list[str]) -> list[str]:
-        """Those of the `quiet` input partitions whose every message the group has committed.
-
-        When the broker cannot tell, none: a partition held back only delays deadlines, one
-        moved on too early makes its backlog late.
-        """
-        loop = asyncio.get_running_loop()
-        try:
-            unread = await loop.run_in_executor(None, self.input_backlog.unread_by_partition)
-        except Exception as error:  # a timer must never stop the worker
-            if not self.idle_held:
-                log.warning(
-                    "idle input held: cannot count the group's unread input: %r",
-                    error,
-                    exc_info=not isinstance(error, KafkaError),
-                )
-            self.idle_held = set(quiet)
-            return []
-        waiting = {input_source(tp.topic, tp.partition): n for tp, n in unread.items() if n}
-        held = {s for s in quiet if s in waiting}
-        for source in sorted(held - self.idle_held):
-            log.info("idle input held: %s has %d messages not yet read", source, waiting[source])
-        if self.idle_held - held:
-            log.info("idle input resumed: the group has read all input of %s",
-                     ", ".join(sorted(self.idle_held - held)))  # fmt: skip
-        self.idle_held = held
-        return [s for s in quiet if s not in held]
+        await self.reports.report(consumer.assignment(), send_to)
 
     # -- stage 2 ------------------------------------------------------------------------
 
@@ -409,11 +215,11 @@ class FrictionApp:
             source = message.message
             position = f"{source.partition}:{source.offset}"
             log.warning("routed %s: handling raised %r: dead-lettered", position, error)
-            bad = _failure(PROCESSING_ERROR, error, message.value or b"")
-            letters.append(self._dead_letter(bad, routed_topic, position))
+            bad = failure(PROCESSING_ERROR, error, message.value or b"")
+            letters.append(self.records.dead_letter(bad, routed_topic, position))
 
         async def publish(events: list) -> None:
-            outgoing = [self._finding_record(finding) for finding in found]
+            outgoing = [self.records.finding(finding) for finding in found]
             published = found[:]
             found.clear()
             outgoing += letters
@@ -475,7 +281,7 @@ class FrictionApp:
         await loop.run_in_executor(None, self.alertmanager.resend_due)
 
     async def _on_shutdown(self, app, **kwargs) -> None:
-        self.input_backlog.close()
+        self.reports.backlog.close()
         if self.webhook is not None:  # bounded by webhook.flush_timeout_s
             await asyncio.get_running_loop().run_in_executor(None, self.webhook.close)
 

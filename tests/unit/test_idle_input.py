@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from types import SimpleNamespace
 
 import pytest
-from friction_detector.streams.worker.app import FrictionApp
 from friction_detector.streams.worker.progress import InputProgress
+from friction_detector.streams.worker.progress_reports import ProgressReports
 from kafka import TopicPartition
 from kafka.errors import KafkaConnectionError
 
@@ -75,11 +74,11 @@ class _Counts:
 
 
 def _idle(counts: _Counts, times: int) -> list[list[str]]:
-    worker = SimpleNamespace(input_backlog=counts, idle_held=set())
+    reports = ProgressReports(InputProgress(5.0), counts, ["in"], 4)  # type: ignore[arg-type]
 
     async def ask() -> list[list[str]]:
         quiet = ["in:0", "in:1"]
-        return [await FrictionApp._without_unread_input(worker, quiet) for _ in range(times)]
+        return [await reports.without_unread_input(quiet) for _ in range(times)]
 
     return asyncio.run(ask())
 
@@ -87,7 +86,7 @@ def _idle(counts: _Counts, times: int) -> list[list[str]]:
 def test_quiet_partitions_with_unread_input_are_held_and_logged_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="friction_detector.streams.worker.app")
+    caplog.set_level(logging.INFO, logger="friction_detector.streams.worker.progress_reports")
     answers = [{0: 0, 1: 0}, {0: 12, 1: 0}, {0: 3, 1: 0}, {0: 0, 1: 0}]
     assert _idle(_Counts(*answers), 4) == [["in:0", "in:1"], ["in:1"], ["in:1"], ["in:0", "in:1"]]
     assert [r.getMessage() for r in caplog.records] == [

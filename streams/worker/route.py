@@ -1,0 +1,130 @@
+"""Stage 1: decode input, dead-letter what is bad, route each event to its detector keys.
+
+A batch's routes travel grouped per routed partition (routing.py: one message, split below
+256 KiB) with the input partitions' progress (progress.py), and its bad input as dead letters;
+the batch's input messages are acknowledged once the broker has all of them (batching.py), so
+an input offset is never committed ahead of what it routed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from friction_detector.detectors.engine import Engine, store_key
+from friction_detector.detectors.events import BadInput, Event, EventDecoder
+from friction_detector.detectors.observer import EngineObserver
+from friction_detector.streams.dead_letter import PROCESSING_ERROR
+from friction_detector.streams.event_batches import decode_message, element_position
+from friction_detector.streams.kafka.settings import WorkerSettings
+from friction_detector.streams.kafka.topics import partition_for
+from friction_detector.streams.observability.metrics import FrictionMetrics
+from friction_detector.streams.sources import input_source
+from friction_detector.streams.worker.delivery import Outgoing, deliver
+from friction_detector.streams.worker.detection import Letter, detector_error
+from friction_detector.streams.worker.progress import InputProgress
+from friction_detector.streams.worker.records import WorkerRecords, failure
+from friction_detector.streams.worker.routing import RoutedBatch, encode_item
+
+log = logging.getLogger(__name__)
+
+Send = Callable[..., Awaitable[Any]]  # the producer's positional send
+
+
+class _RouterObserver(EngineObserver):
+    """A detector whose key raised is counted, and the event goes to the dead letters
+    (`letter`, sent with the batch's routed messages)."""
+
+    def __init__(self, metrics: FrictionMetrics, letter: Letter) -> None:
+        self.metrics = metrics
+        self.letter = letter
+
+    def on_detector_error(self, detector: str, event: Event | None, error: Exception) -> None:
+        detector_error(self.metrics, self.letter, detector, event, error, "routing")
+
+
+class RouteStage:
+    """Stage 1's handling of one batch of input messages at a time: `handle` each message,
+    `failed` for one whose handling raised, then `publish` the batch."""
+
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        decoder: EventDecoder,
+        engine_config: Any,
+        records: WorkerRecords,
+        progress: InputProgress,
+        metrics: FrictionMetrics,
+    ) -> None:
+        self.settings = settings
+        self.decoder = decoder
+        self.records = records
+        self.progress = progress
+        self.metrics = metrics
+        # Dead letters of the current batch: bad input, and events a detector's key raised on.
+        self.letters: list[Outgoing] = []
+        self.router = Engine(  # routes; holds no state
+            engine_config, observer=_RouterObserver(metrics, records.letter_to(self.letters))
+        )
+        self.routed = RoutedBatch()
+
+    def handle(self, message: Any) -> None:
+        """Decode one input message (one event or a batch of them) and queue its routes."""
+        started = time.perf_counter()
+        source = message.message
+        raw = message.value if message.value is not None else b""
+        name = input_source(source.topic, source.partition)
+        progress, routed, n = self.progress, self.routed, self.settings.partitions
+        for index, decoded in decode_message(self.decoder, raw):
+            if isinstance(decoded, BadInput):
+                progress.saw(name, None)
+                self._letter(decoded, source, index)
+                continue
+            try:
+                items = [  # all or nothing: an item that cannot be encoded fails the event
+                    (
+                        partition_for(store_key(detector.name, key).encode(), n),
+                        encode_item(detector.name, key, decoded),
+                    )
+                    for detector, key in self.router.routes(decoded)
+                ]
+            except Exception as error:
+                if index is None:
+                    raise  # the message's failure: `failed` dead-letters it
+                bad = failure(PROCESSING_ERROR, error, orjson.dumps(decoded._asdict()))
+                self._letter(bad, source, index)
+                continue
+            self.metrics.on_event(decoded)
+            for partition, item in items:
+                routed.add(partition, item)
+            progress.saw(name, decoded.time)
+        self.metrics.processing.observe(time.perf_counter() - started)
+
+    def failed(self, message: Any, error: Exception) -> None:
+        """Handling the message raised: it goes to the dead letters, the batch goes on."""
+        source = message.message
+        raw = message.value if message.value is not None else b""
+        log.warning(
+            "input %s %s:%s: handling raised %r: dead-lettered",
+            source.topic, source.partition, source.offset, error,
+        )  # fmt: skip
+        self._letter(failure(PROCESSING_ERROR, error, raw), source, None)
+
+    async def publish(self, send: Send) -> None:
+        """Send the batch's dead letters and routed messages and wait for the broker; only
+        then is the batch's progress published."""
+        outgoing = self.letters[:]
+        self.letters.clear()
+        topic = self.settings.routed_topic
+        for partition, value in self.routed.drain(self.progress.for_batch()):
+            instead = self.records.routed_instead(value, partition)
+            outgoing.append(Outgoing(topic, None, value, partition, instead=instead))
+        await deliver(send, outgoing)
+        self.progress.batch_published()
+
+    def _letter(self, bad: BadInput, source: Any, index: int | None) -> None:
+        position = element_position(f"{source.partition}:{source.offset}", index)
+        self.letters.append(self.records.dead_letter(bad, source.topic, position, source.key))
