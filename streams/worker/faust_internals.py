@@ -107,27 +107,25 @@ def current_event(event: EventT) -> Iterator[None]:
 async def seek_to_committed_or_beginning(
     consumer: AIOKafkaConsumer, changelogs: Collection[str] = ()
 ) -> Mapping[TP, int]:
-    """Seek every assigned partition to its committed offset, or to its start if it has none;
-    returns where each partition now reads from (Faust keeps it as the committed offset).
+    """Seek every assigned partition to its committed offset, or to its start if it has none.
 
     When Faust's fetcher gets records while the flow is stopped (during a rebalance), it drops
     them and calls `perform_seek` to read them again from the committed offsets. aiokafka's
     `seek_to_committed` seeks only partitions whose committed offset is above 0, so a partition
     with no commit yet (a new group, or one never acknowledged) stays *after* the dropped
     records: they are skipped, and once a later offset is committed, lost. The worker starts
-    from the earliest offset where nothing is committed, so that is where such partitions go,
-    and their start offset is returned in place of "no commit", so that the guard against
-    committing past unhandled records (`_SeekSafeConsumer._new_offset`) knows where they begin.
+    from the earliest offset where nothing is committed, so that is where such partitions go.
+    (Asking the broker for their start offsets here as well left a restarted member reading
+    none of some of its partitions, 2 restarts in 5: the guard against committing past
+    unhandled records counts such partitions from offset 0 instead.)
     Changelog partitions are left alone: Faust's table recovery positions those, not commits.
     """
-    committed = dict(await consumer.seek_to_committed())
+    committed = await consumer.seek_to_committed()
     uncommitted = [
         tp for tp, offset in committed.items() if not offset and tp.topic not in changelogs
     ]
     if uncommitted:
         await consumer.seek_to_beginning(*uncommitted)
-        starts = await consumer.beginning_offsets(uncommitted)
-        committed.update((tp, starts[tp]) for tp in uncommitted if starts.get(tp))
     return committed
 
 
@@ -166,8 +164,8 @@ class _SeekSafeConsumer(faust_aiokafka.Consumer):
     0. Around a rebalance, records can go missing between the fetcher and the stream while the
     flow stops, resumes and seeks; on a partition with no commit yet, the run after them was
     committed, and they were lost (one test in five with two workers and a slow recovery).
-    Here a run must start at the committed offset (or the partition's start, see
-    `seek_to_committed_or_beginning`), offsets without a record aside: otherwise nothing of
+    Here a run must start at the committed offset (or offset 0 where nothing is committed),
+    offsets without a record aside: otherwise nothing of
     the partition is committed and it is read again from the first unhandled offset. Records
     after it are handled twice, which the worker's stages absorb as after any restart.
 
