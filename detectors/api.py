@@ -69,6 +69,21 @@ class Measurement:
             raise ValueError(f"{self.metric}: buckets must be increasing, got {self.buckets}")
 
 
+@dataclass(frozen=True)
+class Journey:
+    """The customer journey a detector's findings interrupt, so each finding gets an outcome.
+
+    A finding of one of `kinds` is `completed` when an event for which the detector's
+    `completes_journey` is true reaches the same key within the window after the finding's
+    time, and `abandoned` at the end of the window otherwise. The window is a parameter
+    (`window_param`, in seconds) so a configuration file can override it like any other; the
+    completing event types must be in `consumes`, so they reach the finding's key.
+    """
+
+    kinds: tuple[str, ...]
+    window_param: str
+
+
 class Context(Protocol):
     """What a reaction may do: report a finding, set or cancel a deadline, record a measurement."""
 
@@ -101,7 +116,9 @@ class Detector(ABC):
     A subclass declares `name`, `description`, `consumes` (event type -> attribute rules) and
     `params`, annotates each parameter as an attribute of its type (`threshold_ms: int`),
     declares in `measurements` every name it passes to `ctx.observe`, and implements
-    `state_ttl_ms`, `key`, `on_event` and, if it sets deadlines, `on_deadline`.
+    `state_ttl_ms`, `key`, `on_event` and, if it sets deadlines, `on_deadline`. A detector
+    whose findings interrupt a journey declares it in `journey` and implements
+    `completes_journey`; the engine then records each such finding's outcome.
     State is a plain dict per key that must serialise with orjson; the engine stores it,
     delivers events in event-time order, and drops the key once it is idle.
     """
@@ -111,6 +128,7 @@ class Detector(ABC):
     consumes: ClassVar[dict[str, EventSchema]]
     params: ClassVar[dict[str, Param]] = {}
     measurements: ClassVar[dict[str, Measurement]] = {}
+    journey: ClassVar[Journey | None] = None
 
     def __init__(self, **overrides: ParamValue) -> None:
         unknown = set(overrides) - set(self.params)
@@ -131,6 +149,14 @@ class Detector(ABC):
             problem = _annotation_problem(cls, pname, spec)
             if problem:
                 raise TypeError(f"{cls.__qualname__}: parameter {pname!r} {problem}")
+        journey = cls.__dict__.get("journey")
+        if journey is not None:
+            spec = cls.params.get(journey.window_param)
+            if spec is None or type(spec.default) is not int:
+                raise TypeError(
+                    f"{cls.__qualname__}: journey window {journey.window_param!r} must be an "
+                    "int parameter (seconds)"
+                )
 
     @abstractmethod
     def state_ttl_ms(self) -> int:
@@ -146,6 +172,16 @@ class Detector(ABC):
 
     def on_deadline(self, state: dict, tag: str, ctx: Context) -> None:  # noqa: B027 (optional)
         """Called when the watermark passes a deadline set with `ctx.schedule`."""
+
+    def completes_journey(self, event: Event) -> bool:
+        """Whether `event` completes the journey of this key's open findings (see `Journey`)."""
+        return False
+
+    def journey_window_ms(self) -> int:
+        """How long after a finding its journey may still complete."""
+        if self.journey is None:
+            return 0
+        return int(getattr(self, self.journey.window_param)) * 1000
 
 
 def _annotation_problem(cls: type, pname: str, spec: Param) -> str | None:

@@ -6,6 +6,10 @@ exact time comes first). Keys are independent, so any arrival order within the a
 gives the same findings, in replay and in the worker alike. Every record is plain data in a
 mutable mapping: a dict in replay, a Faust table in the worker. The agenda that says when a key
 needs attention is derived from the records and rebuilt by `restore`.
+
+A finding of a detector that declares a `Journey` leaves an open outcome in its key's record
+(`o`: finding id, kind, finding time, deadline); the key's events and deadlines decide it in the
+same event-time order, so outcomes too are the same for any arrival order within the lateness.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ from friction_detector.detectors.api import Detector
 from friction_detector.detectors.events import Event, event_from_fields
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver
+from friction_detector.detectors.outcomes import ABANDONED, COMPLETED, Outcome
 
 DEFAULT_ALLOWED_LATENESS_MS = 30_000
 DEFAULT_DEDUP_HORIZON_MS = 15 * 60_000
 
 _DEADLINE, _EXPIRY = 1, 2
 _ID, _TIME = Event._fields.index("event_id"), Event._fields.index("time")  # in pending items
+_O_ID, _O_KIND, _O_FOUND, _O_DEADLINE = range(4)  # in a record's open outcomes, `o`
 _DEDUP_TRIM_AT = 8  # a key remembers at least this many ids, older ones only within the horizon
 _NO_WATERMARK = -(2**62)
 KEY_SEPARATOR = "/"
@@ -38,12 +44,13 @@ def store_key(detector: str, key: str) -> str:
 class _Reaction:
     """The `Context` handed to a detector: bound to one record for the length of one reaction."""
 
-    __slots__ = ("emitted", "observer", "agenda", "detector", "record", "skey", "now")
+    __slots__ = ("emitted", "observer", "agenda", "detector", "record", "skey", "now", "window")
     # Set by the engine before each reaction.
     detector: Detector
     record: dict
     skey: str
     now: int
+    window: int  # the detector's journey window in ms; 0 without a journey
 
     def __init__(
         self, emitted: list[Finding], observer: EngineObserver, agenda: Agenda[Detector]
@@ -80,6 +87,13 @@ class _Reaction:
         )
         self.emitted.append(finding)
         self.observer.on_finding(finding)
+        journey = self.detector.journey
+        if journey is not None and kind in journey.kinds:
+            deadline = finding.time_ms + self.window
+            # Plain data: the worker's table changelogs the record.
+            open_outcome = [finding.finding_id, kind, finding.time_ms, deadline]
+            self.record.setdefault("o", []).append(open_outcome)
+            self.agenda.wake(deadline, _DEADLINE, self.skey)
 
     def schedule(self, tag: str, at_ms: int) -> None:
         self.record["t"][tag] = at_ms
@@ -124,7 +138,9 @@ class Engine:
         self._lifetime = {d.name: max(d.state_ttl_ms(), dedup_horizon_ms) for d in detectors}
         self._keys = dict.fromkeys(self.detectors, 0)
         self._keys_changed = False
+        self._windows = {d.name: d.journey_window_ms() for d in detectors}
         self._emitted: list[Finding] = []
+        self._outcomes: list[Outcome] = []
         self._reaction = _Reaction(self._emitted, self.observer, self.agenda)
 
     # -- input ---------------------------------------------------------------------------
@@ -276,6 +292,8 @@ class Engine:
             arrivals.extend((item[_TIME], skey) for item in record["p"])
             for at in record["t"].values():
                 self.agenda.wake(at, _DEADLINE, skey)
+            for open_outcome in record.get("o", ()):  # records stored before outcomes have none
+                self.agenda.wake(open_outcome[_O_DEADLINE], _DEADLINE, skey)
             self.agenda.wake(record["x"], _EXPIRY, skey)
         arrivals.sort()
         for time, skey in arrivals:
@@ -283,6 +301,14 @@ class Engine:
         self._keys = keys
         for name, count in keys.items():
             self.observer.on_state_size(name, count)
+
+    def take_outcomes(self) -> list[Outcome]:
+        """The outcomes decided since the last call, in the order they were decided; the engine
+        returns findings from each call and keeps outcomes here, so a runtime that does not
+        write them (the webhook, the alert engine) never sees them among findings."""
+        taken = self._outcomes[:]
+        self._outcomes.clear()
+        return taken
 
     def state_keys(self) -> dict[str, int]:
         """Keys held per detector: the bound that idle expiry keeps."""
@@ -322,8 +348,18 @@ class Engine:
         """Apply a key's pending events and deadlines before `limit`, in event-time order."""
         pending = record["p"]
         timers = record["t"]
-        while pending or timers:
+        while pending or timers or record.get("o"):
             event_at = pending[0][_TIME] if pending else limit
+            outcomes = record.get("o")
+            if outcomes:  # a deadline comes after an event at its exact time, so that event counts
+                due = min(outcomes, key=_deadline)
+                due_at = due[_O_DEADLINE]
+                if due_at < limit and due_at < event_at:
+                    outcomes.remove(due)
+                    if not outcomes:
+                        del record["o"]
+                    self._decide(detector, due, ABANDONED, due_at)
+                    continue
             if timers:
                 tag = min(timers, key=timers.__getitem__)
                 timer_at = timers[tag]
@@ -341,6 +377,8 @@ class Engine:
         expiry = record["x"]
         if record["t"]:
             expiry = max(expiry, max(record["t"].values()) + 1)
+        if record.get("o"):  # an open outcome keeps its key until it is decided
+            expiry = max(expiry, max(map(_deadline, record["o"])) + 1)
         wake = expiry  # pending events keep the record, not the state: `x` ignores them
         if record["p"]:
             wake = max(wake, record["p"][-1][_TIME] + self._lifetime[detector.name])
@@ -372,7 +410,43 @@ class Engine:
         expiry = time + self._lifetime[detector.name]
         if expiry > record["x"]:
             record["x"] = expiry
+        if record.get("o"):  # before the reaction: an event never completes its own finding
+            self._complete(detector, record, event)
         self._react(detector, skey, record, time, event, None)
+
+    def _complete(self, detector: Detector, record: dict, event: Event) -> None:
+        """Decide, as completed, the key's open outcomes whose journey `event` completes."""
+        try:
+            completes = detector.completes_journey(event)
+        except Exception as error:  # a detector's bug must not stop the stream
+            self.observer.on_detector_error(detector.name, event, error)
+            return
+        if not completes:
+            return
+        time = event.time
+        still_open = []
+        for open_outcome in record["o"]:
+            # A late event (behind the watermark) may be older than a finding, or than a
+            # deadline already passed: only what is open at its time completes.
+            if open_outcome[_O_FOUND] <= time <= open_outcome[_O_DEADLINE]:
+                self._decide(detector, open_outcome, COMPLETED, time)
+            else:
+                still_open.append(open_outcome)
+        if still_open:
+            record["o"] = still_open
+        else:
+            del record["o"]
+
+    def _decide(self, detector: Detector, open_outcome: list, outcome: str, time: int) -> None:
+        decided = Outcome(
+            finding_id=open_outcome[_O_ID],
+            detector=detector.name,
+            kind=open_outcome[_O_KIND],
+            outcome=outcome,
+            time_ms=time,
+        )
+        self._outcomes.append(decided)
+        self.observer.on_outcome(decided)
 
     def _react(
         self,
@@ -389,6 +463,7 @@ class Engine:
         reaction.skey = skey
         reaction.record = record
         reaction.now = now
+        reaction.window = self._windows[detector.name]
         try:
             if event is not None:
                 detector.on_event(record["s"], event, reaction)
@@ -416,6 +491,10 @@ class Engine:
         taken = emitted[:]
         emitted.clear()
         return taken
+
+
+def _deadline(open_outcome: list) -> int:
+    return open_outcome[_O_DEADLINE]
 
 
 def _unknown_first(time: int | None) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from friction_detector.detectors.events import Event
 from friction_detector.detectors.findings import Finding
+from friction_detector.detectors.outcomes import Outcome
 
 
 class EngineObserver:
@@ -20,6 +21,9 @@ class EngineObserver:
 
     def on_finding(self, finding: Finding) -> None:
         """A finding, as it is emitted."""
+
+    def on_outcome(self, outcome: Outcome) -> None:
+        """A finding's outcome, as it is decided."""
 
     def on_measurement(
         self, detector: str, measurement: str, seconds: float, segment: str, time_ms: int
@@ -57,6 +61,10 @@ class FanOut(EngineObserver):
     def on_finding(self, finding: Finding) -> None:
         for observer in self.observers:
             observer.on_finding(finding)
+
+    def on_outcome(self, outcome: Outcome) -> None:
+        for observer in self.observers:
+            observer.on_outcome(outcome)
 
     def on_measurement(
         self, detector: str, measurement: str, seconds: float, segment: str, time_ms: int

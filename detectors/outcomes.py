@@ -1,0 +1,38 @@
+"""Outcomes: whether the journey a finding interrupted was completed or abandoned."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+from friction_detector.detectors.timefmt import format_time
+
+COMPLETED = "completed"
+ABANDONED = "abandoned"
+OUTCOMES = (COMPLETED, ABANDONED)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One finding's outcome, decided in event time: at the completing event's time, or at the
+    end of the window; linked to its finding by `finding_id`, and a record type of its own so a
+    consumer of the findings topic can tell the two apart."""
+
+    finding_id: str
+    detector: str
+    kind: str
+    outcome: str
+    time_ms: int
+
+    def to_dict(self) -> dict:
+        return {
+            "record_type": "outcome",
+            "finding_id": self.finding_id,
+            "detector": self.detector,
+            "kind": self.kind,
+            "outcome": self.outcome,
+            "time": format_time(self.time_ms),
+        }
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_dict())
