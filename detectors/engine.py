@@ -410,9 +410,9 @@ class Engine:
         expiry = time + self._lifetime[detector.name]
         if expiry > record["x"]:
             record["x"] = expiry
-        if record.get("o"):  # before the reaction: an event never completes its own finding
-            self._complete(detector, record, event)
         self._react(detector, skey, record, time, event, None)
+        if record.get("o"):  # after the reaction: the submit that ends a burst may complete it
+            self._complete(detector, record, event)
 
     def _complete(self, detector: Detector, record: dict, event: Event) -> None:
         """Decide, as completed, the key's open outcomes whose journey `event` completes."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from friction_detector.detectors.api import Context, Detector, Param
+from friction_detector.detectors.api import Context, Detector, Journey, Param
 from friction_detector.detectors.events import Event
 from friction_detector.detectors.schema import CONTRACT_TYPES
 
@@ -13,12 +13,17 @@ class RepeatedFormSubmission(Detector):
     name = "repeated_form_submission"
     description = "N or more submits of one form in one session within the window; one per burst."
     consumes = {"form_submit": CONTRACT_TYPES["form_submit"]}
+    journey = Journey(kinds=("repeated_submit",), window_param="outcome_window_s")
     params = {
         "min_submits": Param(3, "this many submits within the window is friction", minimum=2),
         "window_s": Param(120, "the sliding window, and the gap that ends a burst", minimum=1),
+        "outcome_window_s": Param(
+            1800, "a successful submit within this after the finding completes the form", minimum=1
+        ),
     }
     min_submits: int
     window_s: int
+    outcome_window_s: int
 
     def state_ttl_ms(self) -> int:
         return self.window_s * 1000
@@ -28,6 +33,9 @@ class RepeatedFormSubmission(Detector):
         if session is None:
             return None
         return session + "|" + event.attrs["form_id"]
+
+    def completes_journey(self, event: Event) -> bool:
+        return event.attrs["outcome"] == "success"
 
     def on_event(self, state: dict, event: Event, ctx: Context) -> None:
         window_ms = self.window_s * 1000

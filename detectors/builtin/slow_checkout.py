@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from friction_detector.detectors.api import Context, Detector, Measurement, Param
+from friction_detector.detectors.api import Context, Detector, Journey, Measurement, Param
 from friction_detector.detectors.builtin.segments import page_group
 from friction_detector.detectors.events import Event
-from friction_detector.detectors.schema import CONTRACT_TYPES
+from friction_detector.detectors.schema import CONTRACT_TYPES, EVENT_TYPES
 
 
 class SlowCheckout(Detector):
@@ -13,7 +13,12 @@ class SlowCheckout(Detector):
     description = (
         "A checkout page load slower than the threshold; one finding per session per period."
     )
-    consumes = {"page_load": CONTRACT_TYPES["page_load"]}
+    # `order_placed` only completes the checkout a slow load interrupted (the journey).
+    consumes = {
+        "page_load": CONTRACT_TYPES["page_load"],
+        "order_placed": EVENT_TYPES["order_placed"],
+    }
+    journey = Journey(kinds=("slow_load",), window_param="outcome_window_s")
     measurements = {
         "checkout_load": Measurement(
             metric="friction_checkout_load_seconds",
@@ -26,20 +31,31 @@ class SlowCheckout(Detector):
         "page_prefix": Param("/checkout", "page paths this detector watches"),
         "threshold_ms": Param(4000, "a load slower than this is friction", minimum=1),
         "period_s": Param(1800, "at most one finding per session within this period", minimum=1),
+        "outcome_window_s": Param(
+            1800, "an order within this after the slow load completes the checkout", minimum=1
+        ),
     }
     page_prefix: str
     threshold_ms: int
     period_s: int
+    outcome_window_s: int
 
     def state_ttl_ms(self) -> int:
         return self.period_s * 1000
 
     def key(self, event: Event) -> str | None:
+        if event.type == "order_placed":  # to the session's key, where its findings wait
+            return event.session_id or event.user_id
         if not event.attrs["page"].startswith(self.page_prefix):
             return None
         return event.session_id or event.user_id or event.event_id
 
+    def completes_journey(self, event: Event) -> bool:
+        return event.type == "order_placed"
+
     def on_event(self, state: dict, event: Event, ctx: Context) -> None:
+        if event.type != "page_load":
+            return
         duration_ms = event.attrs["duration_ms"]
         segment = page_group(event.attrs["page"])
         ctx.observe("checkout_load", duration_ms / 1000, segment)

@@ -268,7 +268,7 @@ def test_detectors_list_shows_parameters_with_defaults_and_bounds(capsys, name):
 
 def test_detectors_list_shows_consumed_types(capsys):
     blocks = listing(capsys)
-    assert "  consumes: page_load" in blocks["slow_checkout"]
+    assert "  consumes: page_load, order_placed" in blocks["slow_checkout"]
     assert "  consumes: chat_started, chat_message, chat_ended" in blocks["long_chat_wait"]
 
 
