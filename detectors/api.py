@@ -151,8 +151,8 @@ class Detector(ABC):
                 raise TypeError(f"{cls.__qualname__}: parameter {pname!r} {problem}")
         journey = cls.__dict__.get("journey")
         if journey is not None:
-            spec = cls.params.get(journey.window_param)
-            if spec is None or type(spec.default) is not int:
+            window = cls.params.get(journey.window_param)
+            if window is None or type(window.default) is not int:
                 raise TypeError(
                     f"{cls.__qualname__}: journey window {journey.window_param!r} must be an "
                     "int parameter (seconds)"

@@ -306,8 +306,11 @@ class Engine:
         """The outcomes decided since the last call, in the order they were decided; the engine
         returns findings from each call and keeps outcomes here, so a runtime that does not
         write them (the webhook, the alert engine) never sees them among findings."""
-        taken = self._outcomes[:]
-        self._outcomes.clear()
+        outcomes = self._outcomes
+        if not outcomes:
+            return []
+        taken = outcomes[:]
+        outcomes.clear()
         return taken
 
     def state_keys(self) -> dict[str, int]:

@@ -15,6 +15,7 @@ from friction_detector.detectors.engine import Engine
 from friction_detector.detectors.events import BadInput, Event, EventDecoder
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver
+from friction_detector.detectors.outcomes import Outcome
 from friction_detector.detectors.schema import CONTRACT_TYPES, merge_schemas
 from friction_detector.detectors.timefmt import parse_time
 
@@ -95,6 +96,7 @@ class DetectorHarness:
             merge_schemas([CONTRACT_TYPES] + [d.consumes for d in detectors])
         )
         self.findings: list[Finding] = []
+        self.outcomes: list[Outcome] = []  # of findings whose journey was decided, in order
         self.bad: list[BadInput] = []
 
     def feed(self, *events: dict) -> list[Finding]:
@@ -107,6 +109,7 @@ class DetectorHarness:
                 continue
             new.extend(self.engine.process(decoded))
         self.findings.extend(new)
+        self.outcomes.extend(self.engine.take_outcomes())
         self._raise_undeclared()
         return new
 
@@ -114,6 +117,7 @@ class DetectorHarness:
         """Move the watermark to `time`: deadlines and events before it are released."""
         new = self.engine.advance(at(time))
         self.findings.extend(new)
+        self.outcomes.extend(self.engine.take_outcomes())
         self._raise_undeclared()
         return new
 

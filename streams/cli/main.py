@@ -47,6 +47,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     webhook_settings = _replay_webhook(args, config)
     alert_file = None
+    outcomes_out = None
     webhook = None
     with contextlib.ExitStack() as files:
         try:
@@ -59,6 +60,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
             dead_out = _open(files, args.dead_letter, "wb", sys.stderr.buffer)
             if args.alerts:
                 alert_file = JsonLinesAlertSink(_open(files, args.alerts, "wb", sys.stdout.buffer))
+            if args.outcomes:
+                outcomes_out = _open(files, args.outcomes, "wb", sys.stdout.buffer)
         except OSError as err:
             print(f"friction replay: cannot write {err.filename}: {err.strerror}", file=sys.stderr)
             return 2
@@ -80,8 +83,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 sourced=args.sourced,
                 sort_run_lines=args.sort_run_lines if args.sort else None,
                 on_findings=webhook.findings if webhook is not None else None,
+                outcomes_out=outcomes_out,
             )
         findings_out.flush()
+        if outcomes_out is not None:
+            outcomes_out.flush()
         dead_out.flush()
         if alert_file is not None:
             alert_file.out.flush()
@@ -213,6 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--alerts",
         help="run the alert rules of [alerts] too and write firing and resolved alerts here "
         "as JSON Lines (- for standard output)",
+    )
+    replay.add_argument(
+        "--outcomes",
+        metavar="PATH",
+        help="write the outcomes of findings that interrupted a journey (completed or "
+        "abandoned) here as JSON Lines (- for standard output)",
     )
     replay.add_argument(
         "--webhook",

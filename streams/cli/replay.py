@@ -90,6 +90,7 @@ def replay(
     sourced: bool = False,
     sort_run_lines: int | None = None,
     on_findings: Callable[[list[Finding]], None] | None = None,
+    outcomes_out: BinaryIO | None = None,
 ) -> RunSummary:
     """Run every enabled detector over `source`; bad lines go to `dead_letter_out` with reasons.
 
@@ -99,7 +100,9 @@ def replay(
     as in the worker; a file (not a pipe) is read twice, first for its partitions, so the
     watermark waits for every one of them. With `sort_run_lines`, the lines are first sorted
     by event time (streams/cli/sort.py), that many at most in memory. `on_findings` hears
-    the findings as they are written (the webhook of a back-test).
+    the findings as they are written (the webhook of a back-test). `outcomes_out` receives
+    the outcomes of findings that interrupted a journey, as they are decided; without it they
+    are only counted.
     """
 
     def dead_letter(bad: BadInput, position: int | str) -> None:
@@ -120,6 +123,12 @@ def replay(
     decode = decoder.decode
     process = engine.process
     write = findings_out.write
+    take_outcomes = engine.take_outcomes
+
+    def write_outcomes() -> None:
+        for outcome in take_outcomes():
+            if outcomes_out is not None:
+                outcomes_out.write(outcome.to_json() + b"\n")
     max_bytes = line_limit(config.engine.max_event_bytes, sourced)
     if sourced and source.seekable():
         engine.expect_sources(sources_of(source, max_bytes))
@@ -166,7 +175,9 @@ def replay(
                     write(finding.to_json() + b"\n")
                 if on_findings is not None:
                     on_findings(found)
+            write_outcomes()
     found = engine.finish()
+    write_outcomes()
     for finding in found:
         write(finding.to_json() + b"\n")
     if found and on_findings is not None:

@@ -19,6 +19,7 @@ from friction_detector.detectors.config import Config
 from friction_detector.detectors.events import BAD_INPUT_REASONS, Event
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver
+from friction_detector.detectors.outcomes import OUTCOMES, Outcome
 from friction_detector.streams.dead_letter import RUNTIME_REASONS
 from friction_detector.streams.observability.health import Health, health_app, start_server
 from prometheus_client import (
@@ -137,6 +138,12 @@ class FrictionMetrics(EngineObserver):
             ["detector", "kind", "severity", "segment"],
             registry=reg,
         )
+        self.outcomes = Counter(
+            "friction_outcomes_total",
+            "Outcomes of findings that interrupted a journey: completed or abandoned.",
+            ["detector", "outcome"],
+            registry=reg,
+        )
         self.alerts = Counter(
             "friction_alerts_total",
             "Alert messages sent.",
@@ -252,6 +259,9 @@ class FrictionMetrics(EngineObserver):
             self.bad_input.labels(reason)
         for detector in detectors:
             self.detector_errors.labels(detector.name)
+            if detector.journey is not None:
+                for outcome in OUTCOMES:
+                    self.outcomes.labels(detector.name, outcome)
         for alertname, rule_detector in alerts:
             for status in ALERT_STATUSES:
                 self.alerts.labels(alertname, rule_detector, status)
@@ -272,6 +282,9 @@ class FrictionMetrics(EngineObserver):
     def on_finding(self, finding: Finding) -> None:
         segment = self.bound.value("friction_findings_total", "segment", finding.segment)
         self.findings.labels(finding.detector, finding.kind, finding.severity, segment).inc()
+
+    def on_outcome(self, outcome: Outcome) -> None:
+        self.outcomes.labels(outcome.detector, outcome.outcome).inc()
 
     def on_measurement(
         self, detector: str, measurement: str, seconds: float, segment: str, time_ms: int

@@ -17,6 +17,7 @@ from friction_detector.detectors.engine import KEY_SEPARATOR, SOURCES_KEY, Engin
 from friction_detector.detectors.events import BadInput, Event
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver, FanOut
+from friction_detector.detectors.outcomes import Outcome
 from friction_detector.streams.dead_letter import detector_error_input
 from friction_detector.streams.observability.metrics import FrictionMetrics
 from friction_detector.streams.sources import source_topic
@@ -78,6 +79,9 @@ class DetectionPartition(EngineObserver):
 
     def on_finding(self, finding: Finding) -> None:
         self.metrics.on_finding(finding)
+
+    def on_outcome(self, outcome: Outcome) -> None:
+        self.metrics.on_outcome(outcome)
 
     def on_measurement(
         self, detector: str, measurement: str, seconds: float, segment: str, time_ms: int
