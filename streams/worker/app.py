@@ -35,6 +35,7 @@ from typing import Any, cast
 
 import faust
 from friction_detector.detectors.config import Config
+from friction_detector.detectors.outcomes import Outcome
 from friction_detector.streams.dead_letter import PROCESSING_ERROR
 from friction_detector.streams.kafka.settings import WorkerSettings
 from friction_detector.streams.observability.alertmanager import AlertmanagerClient
@@ -195,6 +196,7 @@ class FrictionApp:
         observe = self.metrics.processing.observe
         perf = time.perf_counter
         found: list = []
+        outcomes: list[Outcome] = []
         letters = self.detect_letters
 
         def detect(message) -> None:
@@ -209,6 +211,7 @@ class FrictionApp:
                 engine.take(event, ((detector, key),))
             if progress:
                 found.extend(engine.advance_sources(progress))
+                outcomes.extend(engine.take_outcomes())
             observe(perf() - started)
 
         def failed(message, error: Exception) -> None:
@@ -222,6 +225,8 @@ class FrictionApp:
             outgoing = [self.records.finding(finding) for finding in found]
             published = found[:]
             found.clear()
+            outgoing += [self.records.finding(outcome) for outcome in outcomes]
+            outcomes.clear()
             outgoing += letters
             letters.clear()
             send = self.app.producer.send

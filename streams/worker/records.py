@@ -14,6 +14,7 @@ from collections.abc import Callable
 import orjson
 from friction_detector.detectors.events import BadInput
 from friction_detector.detectors.findings import Finding
+from friction_detector.detectors.outcomes import Outcome
 from friction_detector.streams.dead_letter import REFUSED_BY_BROKER, dead_letter_record
 from friction_detector.streams.kafka.settings import WorkerSettings
 from friction_detector.streams.observability.metrics import FrictionMetrics
@@ -88,8 +89,9 @@ class WorkerRecords:
 
         return instead
 
-    def finding(self, finding: Finding) -> Outgoing:
-        """A finding for the findings topic, keyed by its id."""
+    def finding(self, finding: Finding | Outcome) -> Outgoing:
+        """A finding for the findings topic, keyed by its id; or an outcome (its own record
+        type), keyed by its finding's id."""
         topic = self.settings.findings_topic
         value = finding.to_json()
         instead = self.refused(value, topic, finding.finding_id)
