@@ -36,8 +36,12 @@ _attrs = {
         }
     ),
     "form_submit": st.fixed_dictionaries(
-        {"form_id": st.sampled_from(["signup", "login"]), "outcome": st.just("error")}
+        {
+            "form_id": st.sampled_from(["signup", "login"]),
+            "outcome": st.sampled_from(["error", "error", "success"]),
+        }
     ),
+    "order_placed": st.fixed_dictionaries({"order_id": st.sampled_from(["o-0", "o-1"])}),
     "password_reset_requested": st.fixed_dictionaries({"request_id": st.sampled_from(REQUESTS)}),
     "email_delivered": st.fixed_dictionaries({"request_id": st.sampled_from(REQUESTS)}),
     "chat_started": st.fixed_dictionaries({"conversation_id": st.sampled_from(CONVERSATIONS)}),

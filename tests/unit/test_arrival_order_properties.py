@@ -126,3 +126,36 @@ def test_key_reused_after_its_lifetime_gives_the_same_findings_in_any_arrival_or
     in_order = findings_of(events)
     assert len(in_order) == 2
     assert by_time(findings_of(arrival_order(events, LATENESS_MS, rng))) == by_time(in_order)
+
+
+def outcomes_of(arrivals: list[Event]) -> list[dict]:
+    """Every outcome of a run whose watermark ends past every outcome window."""
+    counter = _LateCounter()
+    engine = Engine(contract_detectors(), allowed_lateness_ms=LATENESS_MS, observer=counter)
+    for event in arrivals:
+        engine.process(event)
+    engine.advance(max((e.time for e in arrivals), default=T0) + 24 * 3600 * SECOND)
+    assert counter.late == 0, "the arrival order must stay within the allowed lateness"
+    return [outcome.to_dict() for outcome in engine.take_outcomes()]
+
+
+@property_settings
+@given(event_streams(), st.randoms(use_true_random=False))
+def test_arrival_within_lateness_gives_the_same_outcomes_as_in_order(events, rng):
+    in_order = outcomes_of(events)
+    shuffled = outcomes_of(arrival_order(events, LATENESS_MS, rng))
+    assert as_set(shuffled) == as_set(in_order)
+    assert len(shuffled) == len(as_set(shuffled))  # one outcome per finding, never two
+
+
+@property_settings
+@given(event_streams())
+def test_every_journey_finding_gets_exactly_one_outcome(events):
+    engine = Engine(contract_detectors(), allowed_lateness_ms=LATENESS_MS)
+    found = []
+    for event in events:
+        found.extend(engine.process(event))
+    found.extend(engine.advance(max((e.time for e in events), default=T0) + 24 * 3600 * SECOND))
+    journeys = {"slow_checkout", "repeated_form_submission"}
+    expected = sorted(f.finding_id for f in found if f.detector in journeys)
+    assert sorted(o.finding_id for o in engine.take_outcomes()) == expected
