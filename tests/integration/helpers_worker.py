@@ -254,11 +254,18 @@ class TopicReader:
         for records in self.consumer.poll(timeout_ms=int(seconds * 1000)).values():
             self.values.extend(r.value for r in records)
 
+    def records(self) -> list[dict]:
+        """What was read, less outcomes (their own record type beside findings)."""
+        return [r for r in map(orjson.loads, self.values) if r.get("record_type") != "outcome"]
+
+    def outcomes(self) -> list[dict]:
+        return [r for r in map(orjson.loads, self.values) if r.get("record_type") == "outcome"]
+
     def by_id(self) -> dict[str, dict]:
-        return {f["finding_id"]: f for f in map(orjson.loads, self.values)}
+        return {f["finding_id"]: f for f in self.records()}
 
     def ids(self, field: str = "finding_id") -> list[str]:
-        return [orjson.loads(v)[field] for v in self.values]
+        return [record[field] for record in self.records()]
 
     def wait_for(self, wanted: set[str], timeout: float, settle: float = 3.0) -> list[str]:
         """All ids read once `wanted` are all present (then `settle` s more), or at timeout."""
