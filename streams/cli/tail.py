@@ -12,11 +12,16 @@ from kafka import KafkaConsumer
 
 
 def describe(topic: str, value: bytes) -> str:
-    """One readable line for a finding or an alert; raw text for anything else."""
+    """One readable line for a finding, an outcome or an alert; raw text for anything else."""
     try:
         doc = orjson.loads(value)
     except orjson.JSONDecodeError:
         return f"{topic}: {value.decode('utf-8', errors='replace')}"
+    if type(doc) is dict and doc.get("record_type") == "outcome":
+        return (
+            f"{doc.get('time', '')}  {doc.get('outcome', ''):9} "
+            f"{doc.get('detector')}/{doc.get('kind')}  finding {doc.get('finding_id')}"
+        )
     if type(doc) is dict and "finding_id" in doc:
         who = doc.get("session_id") or doc.get("user_id") or ""
         return (

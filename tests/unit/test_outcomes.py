@@ -18,6 +18,7 @@ from friction_detector.detectors.outcomes import Outcome
 from friction_detector.detectors.testing import DetectorHarness, at, make_event
 from friction_detector.streams.cli.main import main
 from friction_detector.streams.cli.replay import replay
+from friction_detector.streams.cli.tail import describe
 from friction_detector.streams.observability.metrics import FrictionMetrics
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -345,3 +346,10 @@ def test_replay_findings_are_the_same_with_or_without_outcomes(with_outcomes):
     assert findings.getvalue() == plain.getvalue()
     if outcomes is not None:
         assert outcomes.getvalue().count(b"\n") == 2
+
+
+def test_tail_shows_an_outcome_as_one_line_of_its_own():
+    value = Outcome("f-1", "slow_checkout", "slow_load", "abandoned", T0).to_json()
+    assert describe("friction-findings", value) == (
+        "2026-11-22T10:00:00.000Z  abandoned slow_checkout/slow_load  finding f-1"
+    )
