@@ -173,8 +173,9 @@ class Detector(ABC):
     def on_deadline(self, state: dict, tag: str, ctx: Context) -> None:  # noqa: B027 (optional)
         """Called when the watermark passes a deadline set with `ctx.schedule`."""
 
-    def completes_journey(self, event: Event) -> bool:
-        """Whether `event` completes the journey of this key's open findings (see `Journey`)."""
+    def completes_journey(self, state: dict, event: Event) -> bool:
+        """Whether `event` completes the journey of this key's open findings (see `Journey`);
+        `state` is the key's, after `on_event` took this event."""
         return False
 
     def journey_window_ms(self) -> int:

@@ -380,11 +380,11 @@ class Engine:
         expiry = record["x"]
         if record["t"]:
             expiry = max(expiry, max(record["t"].values()) + 1)
-        if record.get("o"):  # an open outcome keeps its key until it is decided
-            expiry = max(expiry, max(map(_deadline, record["o"])) + 1)
         wake = expiry  # pending events keep the record, not the state: `x` ignores them
         if record["p"]:
             wake = max(wake, record["p"][-1][_TIME] + self._lifetime[detector.name])
+        if record.get("o"):  # so do open outcomes (decided just before): a key reused later
+            wake = max(wake, max(map(_deadline, record["o"])))  # still starts afresh
         if wake > at:
             record["x"] = expiry
             self.agenda.wake(wake, _EXPIRY, skey)
@@ -420,7 +420,7 @@ class Engine:
     def _complete(self, detector: Detector, record: dict, event: Event) -> None:
         """Decide, as completed, the key's open outcomes whose journey `event` completes."""
         try:
-            completes = detector.completes_journey(event)
+            completes = detector.completes_journey(record["s"], event)
         except Exception as error:  # a detector's bug must not stop the stream
             self.observer.on_detector_error(detector.name, event, error)
             return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from friction_detector.detectors.api import Measurement, Param
+from friction_detector.detectors.api import Context, Journey, Measurement, Param
 from friction_detector.detectors.builtin.awaited_reply import AwaitedReply
 from friction_detector.detectors.events import Event
 from friction_detector.detectors.schema import CONTRACT_TYPES
@@ -22,9 +22,17 @@ class LongChatWait(AwaitedReply):
     params = {
         "slow_after_s": Param(120, "a first agent reply later than this is slow", minimum=1),
         "unanswered_after_s": Param(600, "no agent reply by then is unanswered", minimum=1),
+        "outcome_window_s": Param(
+            1800,
+            "a customer message, or the end of an answered chat, within this after the finding "
+            "completes the chat",
+            minimum=1,
+        ),
     }
     slow_after_s: int
     unanswered_after_s: int
+    outcome_window_s: int
+    journey = Journey(kinds=("slow_response", "unanswered"), window_param="outcome_window_s")
     subject_attr = "conversation_id"
     measurement = "chat_first_response"
     measurements = {
@@ -52,6 +60,18 @@ class LongChatWait(AwaitedReply):
 
     def is_close(self, event: Event) -> bool:
         return event.type == "chat_ended"
+
+    def on_event(self, state: dict, event: Event, ctx: Context) -> None:
+        super().on_event(state, event, ctx)
+        if "opened" in state and self.is_reply(event):
+            state["answered"] = True  # the chat's end is then a normal one (`completes_journey`)
+
+    def completes_journey(self, state: dict, event: Event) -> bool:
+        """The customer writes again, or the chat ends after an agent answered: not a chat
+        closed unanswered, which is itself the abandonment."""
+        if event.type == "chat_message":
+            return event.attrs["author"] == "customer"
+        return event.type == "chat_ended" and bool(state.get("answered"))
 
     def limits_ms(self, state: dict) -> tuple[int, int]:
         return self.slow_after_s * 1000, self.unanswered_after_s * 1000

@@ -34,7 +34,7 @@ class RepeatedFormSubmission(Detector):
             return None
         return session + "|" + event.attrs["form_id"]
 
-    def completes_journey(self, event: Event) -> bool:
+    def completes_journey(self, state: dict, event: Event) -> bool:
         return event.attrs["outcome"] == "success"
 
     def on_event(self, state: dict, event: Event, ctx: Context) -> None:

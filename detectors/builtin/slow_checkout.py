@@ -50,7 +50,7 @@ class SlowCheckout(Detector):
             return None
         return event.session_id or event.user_id or event.event_id
 
-    def completes_journey(self, event: Event) -> bool:
+    def completes_journey(self, state: dict, event: Event) -> bool:
         return event.type == "order_placed"
 
     def on_event(self, state: dict, event: Event, ctx: Context) -> None:

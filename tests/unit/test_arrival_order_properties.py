@@ -156,6 +156,7 @@ def test_every_journey_finding_gets_exactly_one_outcome(events):
     for event in events:
         found.extend(engine.process(event))
     found.extend(engine.advance(max((e.time for e in events), default=T0) + 24 * 3600 * SECOND))
-    journeys = {"slow_checkout", "repeated_form_submission"}
+    journeys = {d.name for d in contract_detectors() if d.journey is not None}
+    assert journeys == {"slow_checkout", "repeated_form_submission", "long_chat_wait"}
     expected = sorted(f.finding_id for f in found if f.detector in journeys)
     assert sorted(o.finding_id for o in engine.take_outcomes()) == expected

@@ -9,6 +9,7 @@ import orjson
 import pytest
 from contract_stream import arrival_order, contract_detectors, contract_only, event_streams
 from friction_detector.detectors.builtin.late_reset_email import LateResetEmail
+from friction_detector.detectors.builtin.long_chat_wait import LongChatWait
 from friction_detector.detectors.builtin.repeated_form_submission import RepeatedFormSubmission
 from friction_detector.detectors.builtin.slow_checkout import SlowCheckout
 from friction_detector.detectors.config import build_config
@@ -199,7 +200,85 @@ def test_late_success_within_the_lateness_still_completes():
     assert decided(harness) == [("repeated_submit", "completed", deadline)]
 
 
+# -- long_chat_wait ----------------------------------------------------------------------------
+
+
+def chat(event_type: str, offset_ms: int, author: str | None = None) -> dict:
+    attrs: dict = {"conversation_id": "c-1"}
+    if author is not None:
+        attrs["author"] = author
+    return make_event(event_type, T0 + offset_ms, **attrs)
+
+
+def test_customer_writing_again_completes_a_slow_response():
+    harness = run(
+        LongChatWait(), chat("chat_started", 0), chat("chat_message", 3 * MINUTE, "agent"),
+        chat("chat_message", 4 * MINUTE, "customer"),
+    )  # fmt: skip
+    assert decided(harness) == [("slow_response", "completed", 4 * MINUTE)]
+
+
+def test_an_answered_chat_ending_completes_a_slow_response():
+    harness = run(
+        LongChatWait(), chat("chat_started", 0), chat("chat_message", 3 * MINUTE, "agent"),
+        chat("chat_message", 4 * MINUTE, "agent"), chat("chat_ended", 5 * MINUTE),
+    )  # fmt: skip
+    assert decided(harness) == [("slow_response", "completed", 5 * MINUTE)]
+
+
+def test_a_chat_that_ends_unanswered_is_abandoned():
+    harness = run(LongChatWait(), chat("chat_started", 0), chat("chat_ended", 3 * MINUTE))
+    assert decided(harness) == [("unanswered", "abandoned", 3 * MINUTE + WINDOW)]
+
+
+def test_an_unanswered_chat_ending_still_unanswered_is_abandoned():
+    harness = run(LongChatWait(), chat("chat_started", 0), chat("chat_ended", 12 * MINUTE))
+    assert harness.kinds() == ["unanswered"]
+    assert decided(harness) == [("unanswered", "abandoned", 10 * MINUTE + WINDOW)]
+
+
+def test_an_unanswered_chat_answered_late_then_ended_is_completed():
+    harness = run(
+        LongChatWait(), chat("chat_started", 0), chat("chat_message", 12 * MINUTE, "agent"),
+        chat("chat_ended", 13 * MINUTE),
+    )  # fmt: skip
+    assert decided(harness) == [("unanswered", "completed", 13 * MINUTE)]
+
+
+def test_a_customer_message_before_the_finding_does_not_complete_it():
+    harness = run(
+        LongChatWait(), chat("chat_started", 0), chat("chat_message", MINUTE, "customer"),
+        chat("chat_message", 3 * MINUTE, "agent"), chat("chat_message", 4 * MINUTE, "bot"),
+    )  # fmt: skip
+    assert decided(harness) == [("slow_response", "abandoned", 3 * MINUTE + WINDOW)]
+
+
+def test_late_customer_message_within_the_lateness_still_completes():
+    deadline = 10 * MINUTE + WINDOW
+    harness = DetectorHarness(LongChatWait(), allowed_lateness_ms=60 * SECOND)
+    harness.feed(chat("chat_started", 0))
+    other = make_event("chat_started", T0 + deadline + 50 * SECOND, conversation_id="c-2")
+    harness.feed(other, chat("chat_message", deadline, "customer"))
+    harness.advance(T0 + deadline + 2 * MINUTE)
+    assert harness.late == 0
+    assert decided(harness)[0] == ("unanswered", "completed", deadline)
+
+
 # -- the core ----------------------------------------------------------------------------------
+
+
+def test_an_open_outcome_does_not_keep_the_detector_state_of_a_reused_key():
+    # The first chat's key is idle past its 15 min lifetime at 20 min, its outcome still open:
+    # the same conversation id then starts a new chat, found on its own.
+    harness = run(
+        LongChatWait(), chat("chat_started", 0), chat("chat_ended", 3 * MINUTE),
+        chat("chat_started", 20 * MINUTE), chat("chat_ended", 25 * MINUTE),
+    )  # fmt: skip
+    assert harness.kinds() == ["unanswered", "unanswered"]
+    assert decided(harness) == [
+        ("unanswered", "abandoned", 3 * MINUTE + WINDOW),
+        ("unanswered", "abandoned", 25 * MINUTE + WINDOW),
+    ]
 
 
 def test_a_detector_without_a_journey_gives_no_outcome():
