@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from friction_detector.detectors.events import Event
+from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.schema import EventSchema
 
 ParamValue = int | float | str | bool | list[str]
@@ -177,6 +178,11 @@ class Detector(ABC):
         """Whether `event` completes the journey of this key's open findings (see `Journey`);
         `state` is the key's, after `on_event` took this event."""
         return False
+
+    def interrupts_journey(self, finding: Finding) -> bool:
+        """Whether a finding of one of the journey's kinds interrupts it (a click finding: only
+        on a checkout page); only those get an outcome."""
+        return True
 
     def journey_window_ms(self) -> int:
         """How long after a finding its journey may still complete."""

@@ -88,7 +88,11 @@ class _Reaction:
         self.emitted.append(finding)
         self.observer.on_finding(finding)
         journey = self.detector.journey
-        if journey is not None and kind in journey.kinds:
+        if (
+            journey is not None
+            and kind in journey.kinds
+            and self.detector.interrupts_journey(finding)
+        ):
             deadline = finding.time_ms + self.window
             # Plain data: the worker's table changelogs the record.
             open_outcome = [finding.finding_id, kind, finding.time_ms, deadline]

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from friction_detector.detectors.api import Context, Detector, Param, ParamValue
+from friction_detector.detectors.api import Context, Detector, Journey, Param, ParamValue
+from friction_detector.detectors.builtin.checkout_journey import (
+    ORDER_PLACED,
+    WINDOW_PARAM,
+    CheckoutJourney,
+    checkout_journey_params,
+    order_key,
+)
 from friction_detector.detectors.builtin.clicks import (
     ignore_matcher,
     ignore_param,
@@ -14,7 +21,7 @@ from friction_detector.detectors.schema import types
 MAX_REMEMBERED_CLICKS = 32
 
 
-class ErrorClick(Detector):
+class ErrorClick(CheckoutJourney, Detector):
     """A `js_error` in the same session within the window after a click; one finding per click.
 
     FullStory's "error clicks" frustration signal: a click immediately followed by a JavaScript
@@ -24,10 +31,12 @@ class ErrorClick(Detector):
 
     name = "error_click"
     description = "A js_error within 1 s after a click in the same session; one per click."
-    consumes = types("click", "js_error")
+    consumes = {**types("click", "js_error"), **ORDER_PLACED}  # an order only ends a journey
+    journey = Journey(kinds=("error_click",), window_param=WINDOW_PARAM)
     params = {
         "window_ms": Param(1000, "an error this soon after a click is blamed on it", 1, 60_000),
         "ignore_targets": ignore_param(),
+        **checkout_journey_params(),
     }
     window_ms: int
     ignore_targets: list[str]
@@ -40,11 +49,15 @@ class ErrorClick(Detector):
         return self.window_ms * 2
 
     def key(self, event: Event) -> str | None:
+        if event.type == "order_placed":
+            return order_key(event)
         if event.type == "click" and self._ignored(event.attrs["target"]):
             return None
         return event.session_id or event.user_id
 
     def on_event(self, state: dict, event: Event, ctx: Context) -> None:
+        if event.type == "order_placed":
+            return
         now = event.time
         clicks = [c for c in state.get("clicks", ()) if now - c[0] <= self.window_ms]
         state["clicks"] = clicks

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import math
 
-from friction_detector.detectors.api import Context, Detector, Param, ParamValue
+from friction_detector.detectors.api import Context, Detector, Journey, Param, ParamValue
+from friction_detector.detectors.builtin.checkout_journey import (
+    ORDER_PLACED,
+    WINDOW_PARAM,
+    CheckoutJourney,
+    checkout_journey_params,
+    order_key,
+)
 from friction_detector.detectors.builtin.clicks import (
     QUIET_WIDGETS,
     dead_after_param,
@@ -20,7 +27,7 @@ from friction_detector.detectors.schema import types
 MAX_REMEMBERED_CLICKS = 64
 
 
-class RageClick(Detector):
+class RageClick(CheckoutJourney, Detector):
     """N or more clicks within the window that land within the radius or on one target.
 
     Defaults are PostHog's rageclick (3 clicks, 1000 ms, 30 px; `RageclickConfig` in
@@ -32,7 +39,8 @@ class RageClick(Detector):
 
     name = "rage_click"
     description = "N or more clicks within 1 s on one spot or target in a session; one per burst."
-    consumes = types("click")
+    consumes = {**types("click"), **ORDER_PLACED}  # an order only ends a checkout journey
+    journey = Journey(kinds=("rage_click", "rage_dead_click"), window_param=WINDOW_PARAM)
     params = {
         "min_clicks": Param(3, "this many clicks within the window is a burst", 2, 50),
         "window_ms": Param(1000, "the time between the first and last click", 100, 60_000),
@@ -40,6 +48,7 @@ class RageClick(Detector):
         "dead_after_ms": dead_after_param(),
         "missing_response_is_dead": missing_response_param(),
         "ignore_targets": ignore_param(QUIET_WIDGETS),
+        **checkout_journey_params(),
     }
     min_clicks: int
     window_ms: int
@@ -56,11 +65,15 @@ class RageClick(Detector):
         return self.window_ms * 2
 
     def key(self, event: Event) -> str | None:
+        if event.type == "order_placed":
+            return order_key(event)
         if self._ignored(event.attrs["target"]):
             return None
         return event.session_id or event.user_id
 
     def on_event(self, state: dict, event: Event, ctx: Context) -> None:
+        if event.type != "click":
+            return
         attrs = event.attrs
         now = event.time
         clicks = [c for c in state.get("clicks", ()) if now - c[0] <= self.window_ms]

@@ -8,8 +8,10 @@ import io
 import orjson
 import pytest
 from contract_stream import arrival_order, contract_detectors, contract_only, event_streams
+from friction_detector.detectors.builtin.error_click import ErrorClick
 from friction_detector.detectors.builtin.late_reset_email import LateResetEmail
 from friction_detector.detectors.builtin.long_chat_wait import LongChatWait
+from friction_detector.detectors.builtin.rage_click import RageClick
 from friction_detector.detectors.builtin.repeated_form_submission import RepeatedFormSubmission
 from friction_detector.detectors.builtin.slow_checkout import SlowCheckout
 from friction_detector.detectors.config import build_config
@@ -262,6 +264,45 @@ def test_late_customer_message_within_the_lateness_still_completes():
     harness.advance(T0 + deadline + 2 * MINUTE)
     assert harness.late == 0
     assert decided(harness)[0] == ("unanswered", "completed", deadline)
+
+
+# -- rage and error clicks on checkout pages ---------------------------------------------------
+
+
+def click(offset_ms: int, page: str = "/checkout/pay", target: str = "button#pay") -> dict:
+    return make_event("click", T0 + offset_ms, target=target, x=10, y=10, page=page)
+
+
+def js_error(offset_ms: int, page: str = "/checkout/pay") -> dict:
+    return make_event("js_error", T0 + offset_ms, message="boom", page=page)
+
+
+def test_order_completes_a_rage_click_on_a_checkout_page():
+    harness = run(RageClick(), click(0), click(200), click(400), order(5 * MINUTE))
+    assert decided(harness) == [("rage_click", "completed", 5 * MINUTE)]
+
+
+def test_rage_click_on_a_checkout_page_without_an_order_is_abandoned():
+    harness = run(RageClick(), click(0), click(200), click(400))
+    assert decided(harness) == [("rage_click", "abandoned", 400 + WINDOW)]
+
+
+def test_rage_click_elsewhere_or_without_a_page_gets_no_outcome():
+    elsewhere = [click(t, page="/help") for t in (0, 200, 400)]
+    unknown = [make_event("click", T0 + t, target="a#x", x=500, y=500) for t in (0, 200, 400)]
+    harness = run(RageClick(), *elsewhere, *unknown, order(MINUTE))
+    assert harness.kinds() == ["rage_click", "rage_click"]
+    assert harness.outcomes == []
+
+
+def test_order_completes_an_error_click_on_a_checkout_page():
+    harness = run(ErrorClick(), click(0), js_error(100), order(WINDOW + 100))
+    assert decided(harness) == [("error_click", "completed", WINDOW + 100)]
+
+
+def test_error_click_page_prefix_is_a_parameter():
+    harness = run(ErrorClick(outcome_page_prefix="/cart"), click(0), js_error(100))
+    assert harness.kinds() == ["error_click"] and harness.outcomes == []
 
 
 # -- the core ----------------------------------------------------------------------------------
