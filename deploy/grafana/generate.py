@@ -393,6 +393,20 @@ def friction_overview() -> Dashboard:
             stacked=True,
             width=12,
         ),
+        graph(
+            "Journey outcomes after friction",
+            "Outcomes per minute of the findings that interrupted a journey: completed (the "
+            "customer finished, e.g. placed the order) or abandoned (the window passed without "
+            "it). See docs/detectors.md for each detector's journey and window.",
+            [
+                query(
+                    "sum by (detector, outcome) "
+                    f"(rate(friction_outcomes_total{{{DETECTOR}, {WORKERS}}}[{RATE}])) * 60",
+                    "{{detector}} {{outcome}}",
+                )
+            ],
+            width=12,
+        ),
         single_stat(
             "Engine alerts firing",
             "Alerts of the alert engine firing now.",

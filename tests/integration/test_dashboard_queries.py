@@ -83,6 +83,8 @@ def mix(round_: int, t: int) -> list[dict]:
     for i, duration in enumerate((6000, 7000, 5000, 800)):
         attrs = {"page": "/checkout/payment", "duration_ms": duration}
         ev("page_load", i * 100, attrs, f"s-{round_}-{i}")
+    # The first slow load's session orders: its journey outcome is completed.
+    ev("order_placed", 1000, {"order_id": f"co-{round_}", "channel": "web"}, f"s-{round_}-0")
     ev("password_reset_requested", 0, {"request_id": f"late-{round_}"})
     ev("email_delivered", 2800, {"request_id": f"late-{round_}", "template": "password_reset"})
     ev("password_reset_requested", 0, {"request_id": f"missing-{round_}"})
