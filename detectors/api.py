@@ -23,6 +23,7 @@ class Param:
     help: str
     minimum: float | None = None
     maximum: float | None = None
+    choices: tuple[str, ...] = ()  # the values a str parameter may take; empty: any
 
     def check(self, name: str, value: Any) -> str | None:
         """Why `value` is not acceptable for this parameter, or None."""
@@ -33,6 +34,8 @@ class Param:
             return f"{name} must be {expected.__name__}, got {type(value).__name__} {value!r}"
         if isinstance(value, list) and not all(type(item) is str for item in value):
             return f"{name} must be a list of strings"
+        if self.choices and value not in self.choices:
+            return f"{name} must be one of {', '.join(self.choices)}, got {value!r}"
         if not isinstance(value, int | float):
             return None  # a range bounds numbers only
         if self.minimum is not None and value < self.minimum:
@@ -189,6 +192,23 @@ class Detector(ABC):
         if self.journey is None:
             return 0
         return int(getattr(self, self.journey.window_param)) * 1000
+
+
+# The event type a finding takes when a detector over findings reads it (`FindingDetector`).
+FINDING_EVENT_TYPE = "friction.finding"
+
+
+class FindingDetector(Detector):
+    """A detector over findings rather than events: it reads every other detector's findings
+    (each as an event of type `FINDING_EVENT_TYPE`, detectors/finding_events.py), keyed as it
+    chooses, and emits findings of its own.
+
+    It runs in an engine of its own behind the event detectors, whose watermark follows theirs,
+    so it sees findings in event time whatever order they were emitted in. Input events never
+    reach it, and findings of detectors over findings are not fed back to any of them.
+    """
+
+    consumes: ClassVar[dict[str, EventSchema]] = {FINDING_EVENT_TYPE: {}}
 
 
 def _annotation_problem(cls: type, pname: str, spec: Param) -> str | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from friction_detector.detectors.alerts import AlertConfigError, load_alert_settings
-from friction_detector.detectors.api import Detector
+from friction_detector.detectors.api import Detector, FindingDetector
 from friction_detector.detectors.engine import DEFAULT_ALLOWED_LATENESS_MS, DEFAULT_DEDUP_HORIZON_MS
 from friction_detector.detectors.events import (
     DEFAULT_MAX_ATTRS,
@@ -47,8 +47,14 @@ class Config:
     `webhook`: the runtimes check the latter, streams/webhook/settings.py)."""
 
     engine: EngineSettings = field(default_factory=EngineSettings)
-    detectors: list[Detector] = field(default_factory=list)
+    detectors: list[Detector] = field(default_factory=list)  # over events
     sections: dict = field(default_factory=dict)
+    finding_detectors: list[Detector] = field(default_factory=list)  # over findings
+
+    @property
+    def enabled(self) -> list[Detector]:
+        """Every enabled detector, over events and over findings."""
+        return self.detectors + self.finding_detectors
 
     def decoder(self) -> EventDecoder:
         schemas = merge_schemas([CONTRACT_TYPES] + [d.consumes for d in self.detectors])
@@ -104,7 +110,8 @@ def build_config(raw: dict, source: str = "configuration") -> Config:
         raise ConfigError(
             f"{source}: unknown detector(s) {', '.join(unknown)}; installed: {', '.join(available)}"
         )
-    detectors = []
+    detectors: list[Detector] = []
+    finding_detectors: list[Detector] = []
     for name, cls in available.items():
         if not isinstance(wanted.get(name, {}), dict):
             raise ConfigError(f"{source}: [detectors.{name}] must be a table")
@@ -115,12 +122,21 @@ def build_config(raw: dict, source: str = "configuration") -> Config:
         if not enabled:
             continue
         try:
-            detectors.append(cls(**overrides))
+            detector = cls(**overrides)
         except ValueError as err:
             raise ConfigError(f"{source}: detectors.{err}") from None
-    if not detectors:
+        (finding_detectors if isinstance(detector, FindingDetector) else detectors).append(detector)
+    if not detectors and not finding_detectors:
         raise ConfigError(f"{source}: no detector is enabled")
-    return Config(engine=engine, detectors=detectors, sections=sections)
+    if not detectors:
+        names = ", ".join(d.name for d in finding_detectors)
+        raise ConfigError(
+            f"{source}: only detectors over findings are enabled ({names}): they read the"
+            " findings of detectors over events"
+        )
+    return Config(
+        engine=engine, detectors=detectors, sections=sections, finding_detectors=finding_detectors
+    )
 
 
 def _check_tables(raw: dict, source: str) -> None:

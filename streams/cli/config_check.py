@@ -21,7 +21,7 @@ def describe(config: Config, alerts: AlertSettings) -> str:
     out = ["engine:"]
     defaults = asdict(EngineSettings())
     out += [f"  {k} = {_value(v, defaults[k])}" for k, v in asdict(config.engine).items()]
-    enabled = {d.name: d for d in config.detectors}
+    enabled = {d.name: d for d in config.enabled}
     out.append(f"detectors enabled ({len(enabled)}):")
     for name, detector in enabled.items():
         out.append(f"  {name}")

@@ -140,7 +140,7 @@ def _each(sinks: list[Callable[[Alert], None]]) -> Callable[[Alert], None] | Non
 
 def cmd_detectors_list(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    enabled = {d.name: d for d in config.detectors}
+    enabled = {d.name: d for d in config.enabled}
     for name, cls in installed_detectors().items():
         state = "enabled" if name in enabled else "disabled"
         print(f"{name} ({state}, {cls.__module__}): {cls.description}")

@@ -12,6 +12,7 @@ from friction_detector.detectors.alerts import Alert, AlertEngine, load_alert_se
 from friction_detector.detectors.config import Config
 from friction_detector.detectors.engine import Engine
 from friction_detector.detectors.events import TOO_LARGE, BadInput, Event
+from friction_detector.detectors.finding_events import FindingStage
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver, FanOut
 from friction_detector.streams.cli.lines import LongLine, bounded_lines
@@ -102,7 +103,8 @@ def replay(
     by event time (streams/cli/sort.py), that many at most in memory. `on_findings` hears
     the findings as they are written (the webhook of a back-test). `outcomes_out` receives
     the outcomes of findings that interrupted a journey, as they are decided; without it they
-    are only counted.
+    are only counted. Detectors over findings (`friction_accumulated`) read the findings as
+    they are emitted and follow the engine's watermark; theirs are written among the others.
     """
 
     def dead_letter(bad: BadInput, position: int | str) -> None:
@@ -119,11 +121,36 @@ def replay(
         dedup_horizon_ms=config.engine.dedup_horizon_ms,
         observer=observer,
     )
+    stage = None
+    if config.finding_detectors:  # not fed to the alert engine: no alert rule reads them
+        stage = FindingStage(
+            config.finding_detectors,
+            dedup_horizon_ms=config.engine.dedup_horizon_ms,
+            observer=summary,
+        )
     decoder = config.decoder()
     decode = decoder.decode
     process = engine.process
     write = findings_out.write
     take_outcomes = engine.take_outcomes
+
+    def written(found: list[Finding]) -> None:
+        for finding in found:
+            write(finding.to_json() + b"\n")
+        if on_findings is not None:
+            on_findings(found)
+
+    def emitted(found: list[Finding]) -> None:
+        """Write the event detectors' findings; the detectors over findings take them and
+        follow the watermark, and their own findings are written after them."""
+        if found:
+            written(found)
+        if stage is not None:
+            stage.take(found)
+            if engine.watermark > stage.engine.watermark:
+                accumulated = stage.advance(engine.watermark)
+                if accumulated:
+                    written(accumulated)
 
     def write_outcomes() -> None:
         for outcome in take_outcomes():
@@ -170,18 +197,16 @@ def replay(
                 dead_letter(decoded, position)
                 continue
             found = engine.process_from(origin, decoded) if sourced else process(decoded)
-            if found:
-                for finding in found:
-                    write(finding.to_json() + b"\n")
-                if on_findings is not None:
-                    on_findings(found)
+            if found or stage is not None:
+                emitted(found)
             write_outcomes()
     found = engine.finish()
     write_outcomes()
-    for finding in found:
-        write(finding.to_json() + b"\n")
-    if found and on_findings is not None:
-        on_findings(found)
+    emitted(found)
+    if stage is not None:
+        found = stage.finish()
+        if found:
+            written(found)
     summary.deadlines_ahead = engine.deadlines_ahead()
     summary.lines_read = lines
     summary.elapsed_s = time.monotonic() - progress.started

@@ -82,7 +82,7 @@ def run_worker(settings: WorkerSettings, config: Config) -> int:
     metrics = FrictionMetrics(
         consumed,
         version=_version(),
-        detectors=config.detectors,
+        detectors=config.enabled,
         alerts=alert_series(config),
         changelog_topics=changelog_topics(settings.app_id),
         label_values=settings.metric_label_values,

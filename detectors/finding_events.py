@@ -1,0 +1,86 @@
+"""Findings as events, so the detectors over findings (`FindingDetector`) run in an `Engine`.
+
+A finding becomes an event whose id is its `finding_id` (a finding sent again, after a crash,
+is a duplicate the engine skips), whose time is the finding's time, with the finding's
+`user_id` and `session_id` and, in `attrs`, its detector, kind and severity. The engine's event
+time, keyed state, de-duplication and expiry then serve these detectors unchanged.
+
+Their engine has no allowed lateness of its own: a finding of time t is emitted only once the
+event watermark has passed t (the events or the deadline behind it were due), so an engine
+that follows the event watermark has every finding before t when it passes t.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from friction_detector.detectors.api import FINDING_EVENT_TYPE, Detector
+from friction_detector.detectors.engine import Engine
+from friction_detector.detectors.events import Event
+from friction_detector.detectors.findings import Finding
+from friction_detector.detectors.observer import EngineObserver
+
+
+def finding_event(finding: Finding) -> Event:
+    """The event a detector over findings reads for `finding`."""
+    attrs = {"detector": finding.detector, "kind": finding.kind, "severity": finding.severity}
+    return Event(
+        finding.finding_id,
+        FINDING_EVENT_TYPE,
+        finding.time_ms,
+        finding.user_id,
+        finding.session_id,
+        attrs,
+    )
+
+
+class FindingsOnly(EngineObserver):
+    """Passes on what detectors over findings report that is theirs: their findings, key
+    counts and errors. Their input is findings, already counted where they were emitted: a
+    finding of a late event is late here too, and is not a second late event."""
+
+    def __init__(self, observer: EngineObserver) -> None:
+        self.observer = observer
+
+    def on_finding(self, finding: Finding) -> None:
+        self.observer.on_finding(finding)
+
+    def on_state_size(self, detector: str, keys: int) -> None:
+        self.observer.on_state_size(detector, keys)
+
+    def on_detector_error(self, detector: str, event: Event | None, error: Exception) -> None:
+        self.observer.on_detector_error(detector, event, error)
+
+
+class FindingStage:
+    """The detectors over findings in one process (replay, the test harness): the event
+    engine's findings go in as they are emitted, and its watermark moves this one."""
+
+    def __init__(
+        self,
+        detectors: Sequence[Detector],
+        *,
+        dedup_horizon_ms: int,
+        observer: EngineObserver | None = None,
+    ) -> None:
+        self.engine = Engine(
+            detectors,
+            allowed_lateness_ms=0,
+            dedup_horizon_ms=dedup_horizon_ms,
+            observer=FindingsOnly(observer or EngineObserver()),
+        )
+
+    def take(self, findings: Iterable[Finding]) -> None:
+        """Queue findings of the event detectors, each at its customer's key."""
+        engine = self.engine
+        for finding in findings:
+            event = finding_event(finding)
+            engine.take(event, engine.routes(event))
+
+    def advance(self, watermark: int) -> list[Finding]:
+        """Follow the event engine's watermark; the findings that became due."""
+        return self.engine.advance(watermark)
+
+    def finish(self) -> list[Finding]:
+        """The end of the input: every finding still waiting is applied (`Engine.finish`)."""
+        return self.engine.finish()
