@@ -79,9 +79,7 @@ class FrictionAccumulated(FindingDetector):
         severities = [f[_SEVERITY] for f in counted]
         detectors = sorted({f[_DETECTOR] for f in counted})
         span_ms = counted[-1][_TIME] - counted[0][_TIME]
-        subject = (
-            {"user_id": event.user_id} if event.user_id else {"session_id": event.session_id}
-        )
+        subject = {"user_id": event.user_id} if event.user_id else {"session_id": event.session_id}
         ctx.emit(
             "accumulated",
             severity=escalated(severities) if self.severity == ESCALATE else self.severity,

@@ -156,6 +156,7 @@ def replay(
         for outcome in take_outcomes():
             if outcomes_out is not None:
                 outcomes_out.write(outcome.to_json() + b"\n")
+
     max_bytes = line_limit(config.engine.max_event_bytes, sourced)
     if sourced and source.seekable():
         engine.expect_sources(sources_of(source, max_bytes))

@@ -381,6 +381,24 @@ INCIDENTS: dict[str, Scenario] = {
 }
 
 
+# -- one customer's frictions adding up: the detectors over findings -------------------------
+
+
+def inject_friction_accumulated(start_ms: int, rng: random.Random) -> Events:
+    """One customer meets three frictions within a quarter of an hour: a slow checkout, a form
+    submitted again and again, and a late or missing reset email, each in its own session."""
+    user = new_id(rng, "u")
+    events = inject_slow_checkout(start_ms, rng)
+    events += inject_repeated_form_submission(start_ms + 5 * MINUTE, rng)
+    events += inject_late_reset_email(start_ms + 10 * MINUTE, rng)
+    return [{**e, "user_id": user} if e["user_id"] else e for e in events]
+
+
+# The incidents of the detectors over findings: made of other detectors' incidents, so they are
+# kept apart from `INCIDENTS`, where each incident is one detector's moment alone.
+FINDING_INCIDENTS: dict[str, Scenario] = {"friction_accumulated": inject_friction_accumulated}
+
+
 # -- harmless traffic of the other types: `background` ------------------------------------------
 
 

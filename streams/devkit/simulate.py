@@ -4,8 +4,9 @@ This module schedules and sends; the scenarios themselves live in `scenarios.py`
 stream of everyday scenarios (`EVERYDAY`): a shopper who loads pages and checks out, clicks, fills
 in a form, asks for a password reset and gets the email, chats with an agent. A share of scenarios
 (`--incident-rate`) is an incident that one detector reports, drawn evenly from `INCIDENTS`, one
-per built-in detector. Each scenario's events are scheduled at their event times from now and
-sent when due, so event time follows the wall clock as it does in production.
+per built-in detector, and `FINDING_INCIDENTS` (a customer whose frictions add up). Each
+scenario's events are scheduled at their event times from now and sent when due, so event time
+follows the wall clock as it does in production.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ import time
 from collections.abc import Callable, Iterator
 
 import orjson
-from friction_detector.streams.devkit.scenarios import EVERYDAY, INCIDENTS, Scenario
+from friction_detector.streams.devkit.scenarios import (
+    EVERYDAY,
+    FINDING_INCIDENTS,
+    INCIDENTS,
+    Scenario,
+)
 
 
 class Traffic:
@@ -32,7 +38,7 @@ class Traffic:
     ) -> None:
         self.rng = rng
         self.incident_rate = incident_rate
-        self.incidents = dict(INCIDENTS) if incidents is None else incidents
+        self.incidents = {**INCIDENTS, **FINDING_INCIDENTS} if incidents is None else incidents
         self.names = sorted(self.incidents)
         self.heap: list[tuple[int, int, dict]] = []
         self.order = itertools.count()

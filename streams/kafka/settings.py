@@ -207,6 +207,12 @@ class WorkerSettings(KafkaSettings):
         return f"{self.app_id}-routed"
 
     @property
+    def customers_topic(self) -> str:
+        """The internal topic that partitions findings by customer, for the detectors over
+        findings (`friction_accumulated`)."""
+        return f"{self.app_id}-customers"
+
+    @property
     def rollups_topic(self) -> str:
         """The internal one-partition topic where partitions send counts to the alert engine."""
         return f"{self.app_id}-rollups"

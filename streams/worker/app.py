@@ -20,6 +20,11 @@ partition (progress_reports.py); an input partition that is quiet for `idle_adva
 that the group has read all of (backlog.py), follows the wall clock, so deadlines fire at night
 too.
 
+Stage 3 (`accumulate`) runs the detectors over findings (`friction_accumulated`): stage 2 sends
+each finding to the partition of its customer on the internal customers topic, and reports
+its partitions' watermarks there once their findings are in Kafka (customers.py); one `Engine`
+per customers partition, state in its own table, follows the slowest routed partition.
+
 Alerting (`alert`): each engine also counts its findings and measurements in a rollup; a
 timer sends the rollups to a one-partition topic, whose owner merges them into the alert
 engine (see streams/worker/alerting.py) and publishes alerts to the alerts topic and Alertmanager.
@@ -41,9 +46,11 @@ from friction_detector.streams.kafka.settings import WorkerSettings
 from friction_detector.streams.observability.alertmanager import AlertmanagerClient
 from friction_detector.streams.observability.kafka_sensor import KafkaClientSensor
 from friction_detector.streams.observability.metrics import FrictionMetrics
+from friction_detector.streams.sources import input_source
 from friction_detector.streams.webhook.sink import worker_webhook
 from friction_detector.streams.worker.alerting import WorkerAlerting
 from friction_detector.streams.worker.backlog import InputBacklog
+from friction_detector.streams.worker.customers import CustomerFindings
 from friction_detector.streams.worker.delivery import Outgoing, deliver
 from friction_detector.streams.worker.detection import DetectionPartitions
 from friction_detector.streams.worker.faust_app import FrictionFaustApp
@@ -57,6 +64,7 @@ from friction_detector.streams.worker.routing import decode_routed
 log = logging.getLogger(__name__)
 
 STATE_TABLE = "engine-state"
+ACCUMULATION_TABLE = "accumulation-state"
 ALERT_TABLE = "alert-state"
 ALERT_SNAPSHOT_KEY = "engine"
 ROLLUP_INTERVAL_S = 1.0
@@ -67,7 +75,8 @@ ROLLUP_INTERVAL_S = 1.0
 
 def changelog_topics(app_id: str) -> tuple[str, ...]:
     """The changelog topics of the worker's tables, as Faust names them, known before it starts."""
-    return tuple(f"{app_id}-{table}-changelog" for table in (STATE_TABLE, ALERT_TABLE))
+    tables = (STATE_TABLE, ACCUMULATION_TABLE, ALERT_TABLE)
+    return tuple(f"{app_id}-{table}-changelog" for table in tables)
 
 
 # -- the app --------------------------------------------------------------------------------
@@ -94,6 +103,7 @@ class FrictionApp:
         # Dead letters of stage 2's current batch (events detectors raised on), sent with its
         # findings.
         self.detect_letters: list[Outgoing] = []
+        self.accumulate_letters: list[Outgoing] = []
         self.alerting = WorkerAlerting(config, metrics, settings.partitions)
         self.alertmanager = (
             AlertmanagerClient(settings.alertmanager_url, settings.alert_resend_s)
@@ -106,6 +116,20 @@ class FrictionApp:
             config, self.table, settings.partitions, settings.input_topics, metrics,
             self.alerting, self.records.letter_to(self.detect_letters),
         )  # fmt: skip
+        routed = [input_source(settings.routed_topic, p) for p in range(settings.partitions)]
+        self.accumulation = DetectionPartitions(
+            config, self.accumulation_table, settings.partitions, [settings.routed_topic],
+            metrics, None, self.records.letter_to(self.accumulate_letters),
+            detectors=config.finding_detectors, allowed_lateness_ms=0, expected=routed,
+        )  # fmt: skip
+        self.customer_findings = (
+            CustomerFindings(
+                config.finding_detectors, self.records, settings.customers_topic,
+                settings.routed_topic, settings.partitions,
+            )  # fmt: skip
+            if config.finding_detectors
+            else None
+        )
 
     def _build(self) -> FrictionFaustApp:
         s = self.settings
@@ -136,11 +160,19 @@ class FrictionApp:
             faust.Table,
             app.Table(STATE_TABLE, partitions=s.partitions, key_type=str, value_type=None),
         )
+        self.customers = app.topic(s.customers_topic, partitions=s.partitions, internal=True, **raw)
+        self.accumulation_table = cast(
+            faust.Table,
+            app.Table(ACCUMULATION_TABLE, partitions=s.partitions, key_type=str, value_type=None),
+        )
         self.alerts = app.topic(s.alerts_topic, **raw)
         self.rollups = app.topic(s.rollups_topic, partitions=1, internal=True, **raw)
         self.alert_table = app.Table(ALERT_TABLE, partitions=1, key_type=str, value_type=None)
         app.agent(self.input, name="route", concurrency=1)(self._route)
         app.agent(self.routed, name="detect", concurrency=1)(self._detect)
+        app.agent(self.customers, name="accumulate", concurrency=1)(self._accumulate)
+        if self.config.finding_detectors:
+            app.timer(s.tick_interval_s, name="report-findings-sent")(self._report_findings_sent)
         app.timer(s.tick_interval_s, name="report-progress")(self._report_progress)
         app.agent(self.rollups, name="alert", concurrency=1)(self._alert)
         app.timer(ROLLUP_INTERVAL_S, name="rollup")(self._send_rollups)
@@ -180,6 +212,35 @@ class FrictionApp:
     # -- stage 2 ------------------------------------------------------------------------
 
     async def _detect(self, stream) -> None:
+        """Stage 2: the routed topic through the detectors over events (`_run_engines`)."""
+        await self._run_engines(
+            stream, "detect", self.settings.routed_topic, self.detection, self.detect_letters,
+            self.customer_findings,
+        )  # fmt: skip
+
+    async def _accumulate(self, stream) -> None:
+        """Stage 3: the customers topic through the detectors over findings (customers.py)."""
+        await self._run_engines(
+            stream, "accumulate", self.settings.customers_topic, self.accumulation,
+            self.accumulate_letters, None,
+        )  # fmt: skip
+
+    async def _report_findings_sent(self) -> None:
+        """Stage 2's watermarks, whose findings are in Kafka, to every customers partition."""
+        if self.customer_findings is None:  # the timer is set only with detectors over findings
+            return
+        for partition, value in self.customer_findings.reports():
+            await self.customers.send(value=value, partition=partition)
+
+    async def _run_engines(
+        self,
+        stream,
+        name: str,
+        topic: str,
+        detection: DetectionPartitions,
+        letters: list[Outgoing],
+        customers: CustomerFindings | None,
+    ) -> None:
         """Run routed messages through their partitions' engines, in batches.
 
         A message's items are queued in their keys' records, then its progress moves the
@@ -192,20 +253,18 @@ class FrictionApp:
         against the old state, or, where a RocksDB store already holds the new one, against
         that state, whose seen event ids make the replayed events duplicates.
         """
-        routed_topic = self.settings.routed_topic
         observe = self.metrics.processing.observe
         perf = time.perf_counter
         found: list = []
         outcomes: list[Outcome] = []
-        letters = self.detect_letters
 
         def detect(message) -> None:
             started = perf()
-            engine = self.detection.get(message.message.partition).engine
+            engine = detection.get(message.message.partition).engine
             items, progress = decode_routed(message.value)
             detectors = engine.detectors
-            for name, key, event in items:
-                detector = detectors.get(name)
+            for detector_name, key, event in items:
+                detector = detectors.get(detector_name)
                 if detector is None:  # routed before a configuration change disabled it
                     continue
                 engine.take(event, ((detector, key),))
@@ -217,9 +276,9 @@ class FrictionApp:
         def failed(message, error: Exception) -> None:
             source = message.message
             position = f"{source.partition}:{source.offset}"
-            log.warning("routed %s: handling raised %r: dead-lettered", position, error)
+            log.warning("%s %s: handling raised %r: dead-lettered", topic, position, error)
             bad = failure(PROCESSING_ERROR, error, message.value or b"")
-            letters.append(self.records.dead_letter(bad, routed_topic, position))
+            letters.append(self.records.dead_letter(bad, topic, position))
 
         async def publish(events: list) -> None:
             outgoing = [self.records.finding(finding) for finding in found]
@@ -229,16 +288,23 @@ class FrictionApp:
             outcomes.clear()
             outgoing += letters
             letters.clear()
+            if customers is not None and published:
+                outgoing += customers.outgoing(published)
             send = self.app.producer.send
             await deliver(send, outgoing)
             if self.webhook is not None:  # in Kafka now: queued for the webhook, never awaited
                 self.webhook.findings(published)
             last_of_partition = {event.message.partition: event for event in events}
+            if customers is not None:  # this batch's findings, and all before, are in Kafka
+                for partition in last_of_partition:
+                    owned = detection.find(partition)
+                    if owned is not None:
+                        customers.findings_sent(partition, owned.engine.watermark)
             stores, deliveries = [], []
             for partition, event in last_of_partition.items():
-                owned = self.detection.find(partition)
+                owned = detection.find(partition)
                 if owned is None:  # Faust revokes only after acknowledgements: a bug if seen
-                    raise RuntimeError(f"routed partition {partition} revoked inside a batch")
+                    raise RuntimeError(f"{topic} partition {partition} revoked inside a batch")
                 store = owned.store
                 with current_event(event):  # a RocksDB store writes to the event's partition
                     changes = await store.flush(send)
@@ -249,7 +315,7 @@ class FrictionApp:
                     store.persisted(delivered[-1].offset)
 
         stream = stream.noack()
-        batch = self.app.event_batch("detect", stream, publish, failed)
+        batch = self.app.event_batch(name, stream, publish, failed)
         async for message in stream.events():
             await batch.handle(message, detect)
 
@@ -297,3 +363,7 @@ class FrictionApp:
                 self.alerting.restored = False  # the next owner resumes from the snapshot
             if tp.topic == self.settings.routed_topic:
                 self.detection.revoke(tp.partition)
+                if self.customer_findings is not None:
+                    self.customer_findings.revoke(tp.partition)
+            if tp.topic == self.settings.customers_topic:
+                self.accumulation.revoke(tp.partition)

@@ -9,12 +9,14 @@ is one removal: nothing of a partition another worker now owns is left behind to
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import faust
+from friction_detector.detectors.api import Detector
 from friction_detector.detectors.config import Config
 from friction_detector.detectors.engine import KEY_SEPARATOR, SOURCES_KEY, Engine
 from friction_detector.detectors.events import BadInput, Event
+from friction_detector.detectors.finding_events import FindingsOnly
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver, FanOut
 from friction_detector.detectors.outcomes import Outcome
@@ -60,7 +62,7 @@ class DetectionPartition(EngineObserver):
         engine_of: Callable[[EngineObserver, PartitionStore], Engine],
         store: PartitionStore,
         metrics: FrictionMetrics,
-        alerting: WorkerAlerting,
+        alerting: WorkerAlerting | None,
         sizes: dict[str, dict[int, int]],
         letter: Letter,
     ) -> None:
@@ -69,7 +71,12 @@ class DetectionPartition(EngineObserver):
         self.metrics = metrics
         self.sizes = sizes
         self.letter = letter
-        self.engine = engine_of(FanOut(self, alerting.rollup_for(partition)), store)
+        observer: EngineObserver = (
+            FanOut(self, alerting.rollup_for(partition))
+            if alerting is not None
+            else FindingsOnly(self)  # detectors over findings: their input is no event
+        )
+        self.engine = engine_of(observer, store)
 
     def on_late(self, event: Event, watermark: int) -> None:
         self.metrics.on_late(event, watermark)
@@ -104,7 +111,12 @@ class DetectionPartition(EngineObserver):
 
 
 class DetectionPartitions:
-    """The routed partitions this worker owns, each created and restored on first use."""
+    """The routed partitions this worker owns, each created and restored on first use.
+
+    Stage 3 (the detectors over findings) uses one too, over the customers topic: its
+    `detectors` are those, its input topics the routed topic (whose partitions' watermarks are
+    its sources, all `expected` before its watermark moves), no allowed lateness and no rollup.
+    """
 
     def __init__(
         self,
@@ -113,8 +125,12 @@ class DetectionPartitions:
         partitions: int,
         input_topics: list[str],
         metrics: FrictionMetrics,
-        alerting: WorkerAlerting,
+        alerting: WorkerAlerting | None,
         letter: Letter,
+        *,
+        detectors: Sequence[Detector] | None = None,
+        allowed_lateness_ms: int | None = None,
+        expected: Sequence[str] = (),
     ) -> None:
         self.config = config
         self.table = table
@@ -123,6 +139,13 @@ class DetectionPartitions:
         self.metrics = metrics
         self.alerting = alerting
         self.letter = letter
+        self.detectors = config.detectors if detectors is None else detectors
+        self.allowed_lateness_ms = (
+            config.engine.allowed_lateness_ms
+            if allowed_lateness_ms is None
+            else allowed_lateness_ms
+        )
+        self.expected = expected
         self.owned: dict[int, DetectionPartition] = {}
         self.sizes: dict[str, dict[int, int]] = {}  # detector -> partition -> keys held
 
@@ -137,6 +160,7 @@ class DetectionPartitions:
             )  # fmt: skip
             owned.engine.restore()
             owned.engine.forget_sources(lambda source: source_topic(source) in self.input_topics)
+            owned.engine.expect_sources(self.expected)
             self.owned[partition] = owned
         return owned
 
@@ -149,7 +173,8 @@ class DetectionPartitions:
 
         Its new owner restores the state from the changelog and counts its keys."""
         self.owned.pop(partition, None)
-        self.alerting.forget(partition)
+        if self.alerting is not None:
+            self.alerting.forget(partition)
         for detector, per_partition in self.sizes.items():
             if per_partition.pop(partition, None) is not None:
                 self.metrics.on_state_size(detector, sum(per_partition.values()))
@@ -157,8 +182,8 @@ class DetectionPartitions:
     def _engine(self, observer: EngineObserver, store: PartitionStore) -> Engine:
         settings = self.config.engine
         return Engine(
-            self.config.detectors,
-            allowed_lateness_ms=settings.allowed_lateness_ms,
+            self.detectors,
+            allowed_lateness_ms=self.allowed_lateness_ms,
             dedup_horizon_ms=settings.dedup_horizon_ms,
             store=store,
             observer=observer,

@@ -69,9 +69,12 @@ class WorkerRecords:
 
         return instead
 
-    def routed_instead(self, value: bytes, partition: int) -> Replacement:
-        """A refused routed message goes again item by item; a refused item, to dead letters."""
-        topic = self.settings.routed_topic
+    def routed_instead(
+        self, value: bytes, partition: int, topic: str | None = None
+    ) -> Replacement:
+        """A refused routed message goes again item by item; a refused item, to dead letters.
+        `topic` is the routed topic unless given (the customers topic's messages are alike)."""
+        topic = topic or self.settings.routed_topic
 
         def instead(error: BaseException) -> list[Outgoing]:
             doc = orjson.loads(value)
@@ -82,7 +85,7 @@ class WorkerRecords:
             return [
                 Outgoing(
                     topic, None, encode_message([item], progress), partition,
-                    instead=self.routed_instead(encode_message([item], progress), partition),
+                    instead=self.routed_instead(encode_message([item], progress), partition, topic),
                 )
                 for item in items
             ]  # fmt: skip

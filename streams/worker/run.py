@@ -60,10 +60,12 @@ def prepare_topics(settings: WorkerSettings) -> None:
             settings.dead_letter_topic: n,
             settings.alerts_topic: n,
             settings.routed_topic: n,
+            settings.customers_topic: n,
             settings.rollups_topic: 1,
         }
     )
-    ensure_topics(settings, wanted, exact={settings.routed_topic, settings.rollups_topic})
+    exact = {settings.routed_topic, settings.customers_topic, settings.rollups_topic}
+    ensure_topics(settings, wanted, exact=exact)
 
 
 def run_worker(settings: WorkerSettings, config: Config) -> int:

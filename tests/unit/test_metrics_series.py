@@ -63,5 +63,5 @@ def test_changelog_topics_are_those_faust_names_for_the_worker_tables(tmp_path):
 
     settings = WorkerSettings(app_id="app-x", data_dir=str(tmp_path))
     friction = FrictionApp(settings, build_config({}), FrictionMetrics(set()))
-    tables = [friction.table, friction.alert_table]
+    tables = [friction.table, friction.accumulation_table, friction.alert_table]
     assert changelog_topics("app-x") == tuple(t.changelog_topic.get_topic_name() for t in tables)

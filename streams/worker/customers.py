@@ -1,0 +1,88 @@
+"""What stage 2 sends the detectors over findings (stage 3): findings keyed by customer.
+
+A detector over findings (`friction_accumulated`) keys on the customer, while stage 2's
+findings come out on partitions keyed by each detector's own key. So stage 2 sends each
+finding, as a routed item (routing.py), to the partition of its customer's state key on the
+internal customers topic, with the batch's other outputs. Stage 3 keeps one engine per
+customers partition, like stage 2, whose watermark is the slowest routed partition's: once a
+batch's findings are in Kafka, stage 2 reports its partitions' watermarks to every customers
+partition (a progress report, routing.py), on a timer. A finding of time t is emitted only once
+its partition's watermark passed t, and is in Kafka before that watermark is reported, so a
+customers partition has every finding before t when its watermark passes t: the same findings,
+in the same event-time order, as replay's detectors over findings see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from friction_detector.detectors.api import Detector
+from friction_detector.detectors.engine import Engine, store_key
+from friction_detector.detectors.finding_events import finding_event
+from friction_detector.detectors.findings import Finding
+from friction_detector.streams.kafka.topics import partition_for
+from friction_detector.streams.sources import input_source
+from friction_detector.streams.worker.delivery import Outgoing
+from friction_detector.streams.worker.records import WorkerRecords
+from friction_detector.streams.worker.routing import RoutedBatch, encode_item, encode_progress
+
+
+class CustomerFindings:
+    """Stage 2's side of stage 3: findings to their customers' partitions, and the routed
+    partitions' watermarks once their findings are sent."""
+
+    def __init__(
+        self,
+        detectors: Sequence[Detector],
+        records: WorkerRecords,
+        topic: str,
+        routed_topic: str,
+        partitions: int,
+    ) -> None:
+        self.router = Engine(detectors)  # routes; holds no state
+        self.records = records
+        self.topic = topic
+        self.routed_topic = routed_topic
+        self.partitions = partitions
+        self.sent: dict[int, int] = {}  # routed partition -> watermark whose findings are sent
+        self.reported: dict[int, int] = {}
+
+    def outgoing(self, findings: Iterable[Finding]) -> list[Outgoing]:
+        """The customers topic's messages of a batch's findings."""
+        batch = RoutedBatch()
+        n = self.partitions
+        for finding in findings:
+            event = finding_event(finding)
+            for detector, key in self.router.routes(event):
+                partition = partition_for(store_key(detector.name, key).encode(), n)
+                batch.add(partition, encode_item(detector.name, key, event))
+        return [
+            Outgoing(
+                self.topic, None, value, partition,
+                instead=self.records.routed_instead(value, partition, self.topic),
+            )
+            for partition, value in batch.drain()
+        ]  # fmt: skip
+
+    def findings_sent(self, partition: int, watermark: int) -> None:
+        """Every finding of routed `partition` before `watermark` is in Kafka."""
+        if partition not in self.sent or watermark > self.sent[partition]:
+            self.sent[partition] = watermark
+
+    def revoke(self, partition: int) -> None:
+        """The routed partition moved away: its new owner reports it."""
+        self.sent.pop(partition, None)
+        self.reported.pop(partition, None)
+
+    def reports(self) -> list[tuple[int, bytes]]:
+        """Progress reports for every customers partition, if a watermark moved since the last."""
+        moved = {
+            input_source(self.routed_topic, partition): watermark
+            for partition, watermark in self.sent.items()
+            if partition not in self.reported or watermark > self.reported[partition]
+        }
+        if not moved:
+            return []
+        self.reported.update(self.sent)
+        value = encode_progress(moved)
+        return [(partition, value) for partition in range(self.partitions)]
