@@ -317,6 +317,19 @@ class Engine:
         outcomes.clear()
         return taken
 
+    def settled(self) -> int:
+        """The event time before which every finding has been emitted, late events aside.
+
+        The watermark, unless an event before it still waits in the arrival queue behind a
+        later one (`Agenda.due_arrivals`): its key, and so its findings, wait too. Detectors
+        over findings follow this, not the watermark. It reads the whole queue, so it is for a
+        batch or a timer, not for every event.
+        """
+        arrivals = self.agenda.arrivals
+        if not arrivals:
+            return self.watermark
+        return min(self.watermark, min(map(_arrival_time, arrivals)))
+
     def state_keys(self) -> dict[str, int]:
         """Keys held per detector: the bound that idle expiry keeps."""
         return dict(self._keys)
@@ -498,6 +511,10 @@ class Engine:
         taken = emitted[:]
         emitted.clear()
         return taken
+
+
+def _arrival_time(arrival: tuple) -> int:
+    return arrival[0]
 
 
 def _deadline(open_outcome: list) -> int:

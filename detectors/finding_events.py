@@ -5,9 +5,12 @@ is a duplicate the engine skips), whose time is the finding's time, with the fin
 `user_id` and `session_id` and, in `attrs`, its detector, kind and severity. The engine's event
 time, keyed state, de-duplication and expiry then serve these detectors unchanged.
 
-Their engine has no allowed lateness of its own: a finding of time t is emitted only once the
-event watermark has passed t (the events or the deadline behind it were due), so an engine
-that follows the event watermark has every finding before t when it passes t.
+Their engine has no allowed lateness of its own. It follows `Engine.settled()` of the event
+engine: the event time before which every finding has been emitted (a finding of time t comes
+out once the events or the deadline behind it are due, which is when the watermark passes t,
+or later for an event queued behind a later arrival). So it has every finding before t when it
+passes t, and sees each customer's findings in event-time order, whatever order they were
+emitted in; only a finding of a late event comes late here too.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ class FindingsOnly(EngineObserver):
 
 class FindingStage:
     """The detectors over findings in one process (replay, the test harness): the event
-    engine's findings go in as they are emitted, and its watermark moves this one."""
+    engine's findings go in as they are emitted, and its `settled()` time moves this one."""
 
     def __init__(
         self,
@@ -77,9 +80,9 @@ class FindingStage:
             event = finding_event(finding)
             engine.take(event, engine.routes(event))
 
-    def advance(self, watermark: int) -> list[Finding]:
-        """Follow the event engine's watermark; the findings that became due."""
-        return self.engine.advance(watermark)
+    def advance(self, settled: int) -> list[Finding]:
+        """Follow the event engine's `settled()` time; the findings that became due."""
+        return self.engine.advance(settled)
 
     def finish(self) -> list[Finding]:
         """The end of the input: every finding still waiting is applied (`Engine.finish`)."""

@@ -29,6 +29,7 @@ from friction_detector.streams.sources import read_sourced
 
 PROGRESS_EVERY_S = 2.0
 _CHECK_EVERY_LINES = 1 << 15
+_SETTLE_EVERY = 1 << 10  # lines between moves of the detectors over findings
 
 
 class Progress:
@@ -141,16 +142,19 @@ def replay(
             on_findings(found)
 
     def emitted(found: list[Finding]) -> None:
-        """Write the event detectors' findings; the detectors over findings take them and
-        follow the watermark, and their own findings are written after them."""
-        if found:
-            written(found)
+        """Write the event detectors' findings; the detectors over findings take them."""
+        written(found)
         if stage is not None:
             stage.take(found)
-            if engine.watermark > stage.engine.watermark:
-                accumulated = stage.advance(engine.watermark)
-                if accumulated:
-                    written(accumulated)
+
+    def settle() -> None:
+        """The detectors over findings follow the engine's settled time (a scan of its
+        arrivals: once every `_SETTLE_EVERY` events, which changes when their findings are
+        written, not what they are)."""
+        if stage is not None:
+            accumulated = stage.advance(engine.settled())
+            if accumulated:
+                written(accumulated)
 
     def write_outcomes() -> None:
         for outcome in take_outcomes():
@@ -198,12 +202,16 @@ def replay(
                 dead_letter(decoded, position)
                 continue
             found = engine.process_from(origin, decoded) if sourced else process(decoded)
-            if found or stage is not None:
+            if found:
                 emitted(found)
             write_outcomes()
+        if not lines % _SETTLE_EVERY:
+            settle()
     found = engine.finish()
     write_outcomes()
-    emitted(found)
+    if found:
+        emitted(found)
+    settle()
     if stage is not None:
         found = stage.finish()
         if found:

@@ -299,7 +299,7 @@ class FrictionApp:
                 for partition in last_of_partition:
                     owned = detection.find(partition)
                     if owned is not None:
-                        customers.findings_sent(partition, owned.engine.watermark)
+                        customers.findings_sent(partition, owned.engine.settled())
             stores, deliveries = [], []
             for partition, event in last_of_partition.items():
                 owned = detection.find(partition)

@@ -4,12 +4,13 @@ A detector over findings (`friction_accumulated`) keys on the customer, while st
 findings come out on partitions keyed by each detector's own key. So stage 2 sends each
 finding, as a routed item (routing.py), to the partition of its customer's state key on the
 internal customers topic, with the batch's other outputs. Stage 3 keeps one engine per
-customers partition, like stage 2, whose watermark is the slowest routed partition's: once a
-batch's findings are in Kafka, stage 2 reports its partitions' watermarks to every customers
-partition (a progress report, routing.py), on a timer. A finding of time t is emitted only once
-its partition's watermark passed t, and is in Kafka before that watermark is reported, so a
-customers partition has every finding before t when its watermark passes t: the same findings,
-in the same event-time order, as replay's detectors over findings see.
+customers partition, like stage 2, whose watermark is the slowest routed partition's settled
+time: once a
+batch's findings are in Kafka, stage 2 reports its partitions' settled times (`Engine.settled`:
+every finding before it has been emitted) to every customers partition (a progress report,
+routing.py), on a timer. A finding is in Kafka before the settled time past it is reported, so
+a customers partition has every finding before t when its watermark passes t: the same
+findings, in the same event-time order, as replay's detectors over findings see.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class CustomerFindings:
         self.topic = topic
         self.routed_topic = routed_topic
         self.partitions = partitions
-        self.sent: dict[int, int] = {}  # routed partition -> watermark whose findings are sent
+        self.sent: dict[int, int] = {}  # routed partition -> settled time, its findings sent
         self.reported: dict[int, int] = {}
 
     def outgoing(self, findings: Iterable[Finding]) -> list[Outgoing]:
@@ -64,10 +65,10 @@ class CustomerFindings:
             for partition, value in batch.drain()
         ]  # fmt: skip
 
-    def findings_sent(self, partition: int, watermark: int) -> None:
-        """Every finding of routed `partition` before `watermark` is in Kafka."""
-        if partition not in self.sent or watermark > self.sent[partition]:
-            self.sent[partition] = watermark
+    def findings_sent(self, partition: int, settled: int) -> None:
+        """Every finding of routed `partition` before `settled` is in Kafka."""
+        if partition not in self.sent or settled > self.sent[partition]:
+            self.sent[partition] = settled
 
     def revoke(self, partition: int) -> None:
         """The routed partition moved away: its new owner reports it."""
@@ -75,7 +76,8 @@ class CustomerFindings:
         self.reported.pop(partition, None)
 
     def reports(self) -> list[tuple[int, bytes]]:
-        """Progress reports for every customers partition, if a watermark moved since the last."""
+        """Progress reports for every customers partition, if a settled time moved since the
+        last."""
         moved = {
             input_source(self.routed_topic, partition): watermark
             for partition, watermark in self.sent.items()
