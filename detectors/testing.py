@@ -4,14 +4,18 @@ harness = DetectorHarness(MyDetector(threshold_ms=100))
 harness.feed(make_event("page_load", "2026-11-22T10:00:00Z", page="/x", duration_ms=500))
 harness.advance("2026-11-22T10:05:00Z")
 assert harness.kinds() == ["slow_load"]
+
+A detector over findings (`FindingDetector`) runs behind the others, as in replay: give it
+with the detectors whose findings it reads, or feed it findings with `feed_findings`.
 """
 
 from __future__ import annotations
 
 import itertools
 
-from friction_detector.detectors.api import Detector
+from friction_detector.detectors.api import Detector, FindingDetector
 from friction_detector.detectors.engine import Engine
+from friction_detector.detectors.finding_events import FindingStage
 from friction_detector.detectors.events import BadInput, Event, EventDecoder
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver
@@ -89,11 +93,18 @@ class DetectorHarness:
 
     def __init__(self, *detectors: Detector, allowed_lateness_ms: int = 0) -> None:
         self.recorder = _Recorder(detectors)
+        over_events = [d for d in detectors if not isinstance(d, FindingDetector)]
+        over_findings = [d for d in detectors if isinstance(d, FindingDetector)]
         self.engine = Engine(
-            detectors, allowed_lateness_ms=allowed_lateness_ms, observer=self.recorder
+            over_events, allowed_lateness_ms=allowed_lateness_ms, observer=self.recorder
+        )
+        self.stage = (
+            FindingStage(over_findings, dedup_horizon_ms=self.engine.dedup_horizon_ms)
+            if over_findings
+            else None
         )
         self.decoder = EventDecoder(
-            merge_schemas([CONTRACT_TYPES] + [d.consumes for d in detectors])
+            merge_schemas([CONTRACT_TYPES] + [d.consumes for d in over_events])
         )
         self.findings: list[Finding] = []
         self.outcomes: list[Outcome] = []  # of findings whose journey was decided, in order
@@ -108,14 +119,26 @@ class DetectorHarness:
                 self.bad.append(decoded)
                 continue
             new.extend(self.engine.process(decoded))
-        self.findings.extend(new)
-        self.outcomes.extend(self.engine.take_outcomes())
-        self._raise_undeclared()
-        return new
+        return self._found(new)
+
+    def feed_findings(self, *findings: Finding) -> list[Finding]:
+        """Hand findings to the detectors over findings as if the others had emitted them;
+        they are due once the watermark passes their time (`advance`)."""
+        if self.stage is None:
+            raise ValueError("feed_findings needs a detector over findings (FindingDetector)")
+        self.stage.take(findings)
+        return self._found([])
 
     def advance(self, time: str | int) -> list[Finding]:
         """Move the watermark to `time`: deadlines and events before it are released."""
-        new = self.engine.advance(at(time))
+        return self._found(self.engine.advance(at(time)))
+
+    def _found(self, new: list[Finding]) -> list[Finding]:
+        """Record what the event detectors found, and what the detectors over findings then
+        found (they follow the engine's settled time)."""
+        if self.stage is not None:
+            self.stage.take(new)
+            new = new + self.stage.advance(self.engine.settled())
         self.findings.extend(new)
         self.outcomes.extend(self.engine.take_outcomes())
         self._raise_undeclared()

@@ -160,3 +160,41 @@ def test_every_journey_finding_gets_exactly_one_outcome(events):
     assert journeys == {"slow_checkout", "repeated_form_submission", "long_chat_wait"}
     expected = sorted(f.finding_id for f in found if f.detector in journeys)
     assert sorted(o.finding_id for o in engine.take_outcomes()) == expected
+
+
+def accumulated_of(arrivals: list[Event], min_findings: int, period_s: int, every: int) -> list:
+    """Replay's two stages: the contract detectors, then `friction_accumulated` over their
+    findings, moved to the engine's settled time after every `every` events, and at the end."""
+    from friction_detector.detectors.builtin.friction_accumulated import FrictionAccumulated
+    from friction_detector.detectors.finding_events import FindingStage
+
+    counter = _LateCounter()
+    engine = Engine(contract_detectors(), allowed_lateness_ms=LATENESS_MS, observer=counter)
+    detector = FrictionAccumulated(min_findings=min_findings, period_s=period_s)
+    stage = FindingStage([detector], dedup_horizon_ms=engine.dedup_horizon_ms)
+    found = []
+    for n, event in enumerate(arrivals, 1):
+        stage.take(engine.process(event))
+        if n % every == 0:
+            found.extend(stage.advance(engine.settled()))
+    stage.take(engine.finish())
+    found.extend(stage.advance(engine.settled()))
+    found.extend(stage.finish())
+    assert counter.late == 0, "the arrival order must stay within the allowed lateness"
+    return [finding.to_dict() for finding in found]
+
+
+@property_settings
+@given(
+    event_streams(),
+    st.randoms(use_true_random=False),
+    st.sampled_from([(2, 120), (2, 900), (3, 1800)]),
+    st.sampled_from([1, 7]),
+)
+def test_accumulated_findings_do_not_depend_on_arrival_order_or_when_they_settle(
+    events, rng, rule, every
+):
+    min_findings, period_s = rule
+    in_order = accumulated_of(events, min_findings, period_s, every=1)
+    shuffled = accumulated_of(arrival_order(events, LATENESS_MS, rng), min_findings, period_s, every)
+    assert by_time(shuffled) == by_time(in_order)

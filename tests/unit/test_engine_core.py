@@ -250,3 +250,26 @@ def test_restore_ignores_records_of_detectors_no_longer_enabled():
     after = Engine([SlowCheckout()], store=orjson.loads(orjson.dumps(before.store)))
     after.restore()
     assert after.state_keys() == {"slow_checkout": 1}
+
+
+def test_settled_is_the_watermark_when_nothing_waits_behind_a_later_arrival():
+    engine = Engine([SlowCheckout()], allowed_lateness_ms=10 * SECOND)
+    engine.process(event("page_load", 50 * SECOND, "e-1", page="/checkout", duration_ms=9000))
+    engine.process(event("page_view", 80 * SECOND, "e-2", page="/"))
+    assert engine.settled() == engine.watermark == T0 + 70 * SECOND
+
+
+def test_settled_stays_before_an_event_queued_behind_a_later_arrival():
+    """The watermark passes 95 s, but the load at 95 s waits behind the arrival at 100 s: its
+    finding is not out yet, so the settled time stays at 95 s until it is."""
+    engine = Engine([SlowCheckout()], allowed_lateness_ms=10 * SECOND)
+    engine.process(event("page_load", 100 * SECOND, "e-b", session="s-b", page="/checkout",
+                         duration_ms=9000))  # fmt: skip
+    engine.process(event("page_load", 95 * SECOND, "e-a", session="s-a", page="/checkout",
+                         duration_ms=9000))  # fmt: skip
+    assert engine.process(event("page_view", 106 * SECOND, "e-c", session="s-c", page="/")) == []
+    assert engine.watermark == T0 + 96 * SECOND
+    assert engine.settled() == T0 + 95 * SECOND
+    found = engine.process(event("page_view", 111 * SECOND, "e-d", session="s-d", page="/"))
+    assert [f.subject for f in found] == [{"session_id": "s-b"}, {"session_id": "s-a"}]
+    assert engine.settled() == engine.watermark

@@ -9,7 +9,7 @@ import sys
 
 import orjson
 import pytest
-from contract_stream import contract_only
+from contract_stream import CONTRACT_DETECTORS, contract_only
 from friction_detector.detectors.testing import at
 from friction_detector.streams.cli.main import main
 
@@ -381,3 +381,21 @@ def test_an_output_that_cannot_be_written_exits_2_naming_it(
         capsys.readouterr().err
         == f"friction replay: cannot write {out}: No such file or directory\n"
     )
+
+
+def test_replay_accumulates_a_customers_findings(tmp_path, stream_file, capsys):
+    """The stream's slow checkout, late and missing emails are one customer's: with
+    friction_accumulated enabled, replay writes one finding listing the three, after them."""
+    path = tmp_path / "accumulated.toml"
+    enabled = [*CONTRACT_DETECTORS, "friction_accumulated"]
+    path.write_text(f"[detectors]\nenable = {orjson.dumps(enabled).decode()}\n")
+    out = tmp_path / "findings.jsonl"
+    assert replay(str(path), str(stream_file), "--findings", str(out)) == 0
+    findings = read_json_lines(out)
+    assert [f["detector"] for f in findings][-1] == "friction_accumulated"
+    one = findings[-1]
+    assert [f["finding_id"] for f in one["evidence"]["findings"]] == [
+        f["finding_id"] for f in findings[:-1]
+    ]
+    assert one["subject"] == {"user_id": "u-1"} and one["severity"] == "critical"
+    assert "friction_accumulated accumulated: 1" in capsys.readouterr().err
