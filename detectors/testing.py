@@ -15,8 +15,8 @@ import itertools
 
 from friction_detector.detectors.api import Detector, FindingDetector
 from friction_detector.detectors.engine import Engine
-from friction_detector.detectors.finding_events import FindingStage
 from friction_detector.detectors.events import BadInput, Event, EventDecoder
+from friction_detector.detectors.finding_events import FindingStage
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver
 from friction_detector.detectors.outcomes import Outcome

@@ -196,5 +196,6 @@ def test_accumulated_findings_do_not_depend_on_arrival_order_or_when_they_settle
 ):
     min_findings, period_s = rule
     in_order = accumulated_of(events, min_findings, period_s, every=1)
-    shuffled = accumulated_of(arrival_order(events, LATENESS_MS, rng), min_findings, period_s, every)
+    arrivals = arrival_order(events, LATENESS_MS, rng)
+    shuffled = accumulated_of(arrivals, min_findings, period_s, every)
     assert by_time(shuffled) == by_time(in_order)
