@@ -422,6 +422,34 @@ def friction_overview() -> Dashboard:
             width=8,
         ),
     ]
+    accumulated = 'detector="friction_accumulated"'
+    accumulation = [
+        graph(
+            "Accumulated friction",
+            "Customers reported by friction_accumulated per hour, by severity: a customer with "
+            "N findings (default 3) within the period (default 24 h), for CX outreach "
+            "(docs/detectors.md).",
+            [
+                query(
+                    "sum by (severity) "
+                    f"(rate(friction_findings_total{{{accumulated}, {WORKERS}}}[{RATE}])) * 3600",
+                    "{{severity}}",
+                )
+            ],
+            stacked=True,
+            width=16,
+        ),
+        single_stat(
+            "Customers with accumulated friction",
+            "friction_accumulated findings over the selected time range: customers to reach "
+            "out to (one finding per N findings of a customer).",
+            "sum(increase(friction_findings_total"
+            f"{{{accumulated}, {WORKERS}}}[$__range])) or vector(0)",
+            "none",
+            thresholds("green", (1, "orange")),
+            width=8,
+        ),
+    ]
     checkout = [
         distribution(
             "Checkout load time",
@@ -495,6 +523,7 @@ def friction_overview() -> Dashboard:
         board,
         [
             ("Friction moments", moments),
+            ("Accumulated friction", accumulation),
             ("Checkout", checkout),
             ("Password-reset emails", reset_email),
             ("Support chat", chat),

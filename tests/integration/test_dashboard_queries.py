@@ -1,7 +1,7 @@
 """Every query of the committed Grafana dashboards returns data from a real Prometheus.
 
 A real worker consumes a short mix (events of every measured detector, findings, a firing
-alert, bad lines, an unconsumed type) in two rounds, so counters move between scrapes;
+alert, one customer's findings adding up, bad lines, an unconsumed type) in two rounds, so counters move between scrapes;
 Prometheus scrapes it every second and evaluates the project's recording rules. Then each panel
 target of deploy/grafana/dashboards/*.json must return at least one series.
 """
@@ -73,16 +73,17 @@ def mix(round_: int, t: int) -> list[dict]:
     """One of each scenario, found and not, for every enabled detector, at about `t`."""
     events: list[dict] = []
 
-    def ev(kind: str, dt: int, attrs: dict, session: str | None = None) -> None:
+    def ev(kind: str, dt: int, attrs: dict, session: str | None = None, user=None) -> None:
         event_id = f"r{round_}-{len(events)}"
         events.append(
-            {"event_id": event_id, "type": kind, "time": t + dt, "session_id": session,
-             "attrs": attrs}
+            {"event_id": event_id, "type": kind, "time": t + dt, "user_id": user,
+             "session_id": session, "attrs": attrs}
         )  # fmt: skip
 
+    # Three slow checkouts of one customer, in three sessions: one friction_accumulated.
     for i, duration in enumerate((6000, 7000, 5000, 800)):
         attrs = {"page": "/checkout/payment", "duration_ms": duration}
-        ev("page_load", i * 100, attrs, f"s-{round_}-{i}")
+        ev("page_load", i * 100, attrs, f"s-{round_}-{i}", f"u-{round_}")
     # The first slow load's session orders: its journey outcome is completed.
     ev("order_placed", 1000, {"order_id": f"co-{round_}", "channel": "web"}, f"s-{round_}-0")
     ev("password_reset_requested", 0, {"request_id": f"late-{round_}"})
@@ -125,7 +126,8 @@ def test_every_dashboard_query_returns_data(kafka_bootstrap: str, tmp_path: Path
     assert len(queries) > 30, queries
     unresolved = [expr for _, expr in queries if "$" in expr]
     assert not unresolved, f"template variables left: {unresolved}"
-    config = write_config(tmp_path / "friction.toml", LATENESS_MS, also=MEASURED)
+    also = (*MEASURED, "friction_accumulated")
+    config = write_config(tmp_path / "friction.toml", LATENESS_MS, also=also)
     config.write_text(config.read_text() + ALERT_RULE)
     names = Names("dashboards")
     worker = Worker(kafka_bootstrap, config, names, tmp_path / "worker.log")
