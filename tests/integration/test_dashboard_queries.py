@@ -1,9 +1,10 @@
 """Every query of the committed Grafana dashboards returns data from a real Prometheus.
 
 A real worker consumes a short mix (events of every measured detector, findings, a firing
-alert, one customer's findings adding up, bad lines, an unconsumed type) in two rounds, so counters move between scrapes;
-Prometheus scrapes it every second and evaluates the project's recording rules. Then each panel
-target of deploy/grafana/dashboards/*.json must return at least one series.
+alert, one customer's findings adding up, bad lines, an unconsumed type) in two rounds, so
+counters move between scrapes; Prometheus scrapes it every second and evaluates the project's
+recording rules. Then each panel target of deploy/grafana/dashboards/*.json must return at
+least one series.
 """
 
 from __future__ import annotations
