@@ -1,6 +1,12 @@
 """Detection of customer-experience friction: the core, the plugin API and built-in detectors."""
 
-from friction_detector.detectors.api import Context, Detector, Measurement, Param
+from friction_detector.detectors.api import (
+    Context,
+    Detector,
+    FindingDetector,
+    Measurement,
+    Param,
+)
 from friction_detector.detectors.events import BadInput, Event
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.schema import NUMBER, OBJECT, STRING, STRING_LIST, Attr
@@ -16,6 +22,7 @@ __all__ = [
     "Detector",
     "Event",
     "Finding",
+    "FindingDetector",
     "Measurement",
     "Param",
 ]

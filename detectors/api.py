@@ -203,9 +203,10 @@ class FindingDetector(Detector):
     (each as an event of type `FINDING_EVENT_TYPE`, detectors/finding_events.py), keyed as it
     chooses, and emits findings of its own.
 
-    It runs in an engine of its own behind the event detectors, whose watermark follows theirs,
-    so it sees findings in event time whatever order they were emitted in. Input events never
-    reach it, and findings of detectors over findings are not fed back to any of them.
+    It runs in an engine of its own behind the event detectors, which follows the time before
+    which all their findings are out (`Engine.settled`), so it sees findings in event-time
+    order whatever order they were emitted in. Input events never reach it, and findings of
+    detectors over findings are not fed back to any of them.
     """
 
     consumes: ClassVar[dict[str, EventSchema]] = {FINDING_EVENT_TYPE: {}}

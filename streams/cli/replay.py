@@ -105,7 +105,7 @@ def replay(
     the findings as they are written (the webhook of a back-test). `outcomes_out` receives
     the outcomes of findings that interrupted a journey, as they are decided; without it they
     are only counted. Detectors over findings (`friction_accumulated`) read the findings as
-    they are emitted and follow the engine's watermark; theirs are written among the others.
+    they are emitted and follow the engine's settled time; theirs are written among the others.
     """
 
     def dead_letter(bad: BadInput, position: int | str) -> None:

@@ -22,8 +22,8 @@ too.
 
 Stage 3 (`accumulate`) runs the detectors over findings (`friction_accumulated`): stage 2 sends
 each finding to the partition of its customer on the internal customers topic, and reports
-its partitions' watermarks there once their findings are in Kafka (customers.py); one `Engine`
-per customers partition, state in its own table, follows the slowest routed partition.
+its partitions' settled times there once their findings are in Kafka (customers.py); one
+`Engine` per customers partition, state in its own table, follows the slowest of them.
 
 Alerting (`alert`): each engine also counts its findings and measurements in a rollup; a
 timer sends the rollups to a one-partition topic, whose owner merges them into the alert
@@ -226,7 +226,7 @@ class FrictionApp:
         )  # fmt: skip
 
     async def _report_findings_sent(self) -> None:
-        """Stage 2's watermarks, whose findings are in Kafka, to every customers partition."""
+        """Stage 2's settled times, whose findings are in Kafka, to every customers partition."""
         if self.customer_findings is None:  # the timer is set only with detectors over findings
             return
         for partition, value in self.customer_findings.reports():

@@ -30,7 +30,7 @@ from friction_detector.streams.worker.routing import RoutedBatch, encode_item, e
 
 class CustomerFindings:
     """Stage 2's side of stage 3: findings to their customers' partitions, and the routed
-    partitions' watermarks once their findings are sent."""
+    partitions' settled times once their findings are sent."""
 
     def __init__(
         self,
