@@ -152,6 +152,8 @@ def cmd_detectors_list(args: argparse.Namespace) -> int:
                 low = "" if spec.minimum is None else f"{spec.minimum:g}"
                 high = "" if spec.maximum is None else f"{spec.maximum:g}"
                 bounds = f" [{low}..{high}]"
+            if spec.choices:
+                bounds = f" [{' | '.join(spec.choices)}]"
             shown = repr(current)
             if current != spec.default:
                 shown += f" (default {spec.default!r})"
