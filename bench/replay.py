@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib.metadata import entry_points
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -72,7 +73,39 @@ def extract(commit: str, into: Path) -> dict[str, str]:
         capture_output=True,
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(package)], input=archive, check=True)
+    _stub_missing_detectors(package)
     return {**os.environ, "PYTHONPATH": str(into)}
+
+
+ABSENT_DETECTOR = """from friction_detector.detectors.api import Detector
+
+
+class {cls}(Detector):
+    name = "{name}"
+    description = "not at the reference commit: reads nothing"
+    consumes = {{}}
+
+    def state_ttl_ms(self):
+        return 0
+
+    def key(self, event):
+        return None
+
+    def on_event(self, state, event, ctx):
+        pass
+"""
+
+
+def _stub_missing_detectors(package: Path) -> None:
+    """The installed entry points are this checkout's: a detector the reference does not have
+    would fail to load there, so it becomes one that reads nothing (the reference's cost)."""
+    for entry in entry_points(group="friction.detectors"):
+        module, _, cls = entry.value.partition(":")
+        if not module.startswith("friction_detector."):
+            continue
+        path = package.parent / (module.replace(".", "/") + ".py")
+        if not path.exists():
+            path.write_text(ABSENT_DETECTOR.format(cls=cls, name=entry.name))
 
 
 def main() -> int:

@@ -23,6 +23,8 @@ from friction_detector.detectors.events import Event
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver
 
+FOLLOW_EVERY = 1024  # calls of `FindingStage.follow` between moves, at least
+
 
 def finding_event(finding: Finding) -> Event:
     """The event a detector over findings reads for `finding`."""
@@ -72,6 +74,8 @@ class FindingStage:
             dedup_horizon_ms=dedup_horizon_ms,
             observer=FindingsOnly(observer or EngineObserver()),
         )
+        self._calls = 0
+        self._next = FOLLOW_EVERY
 
     def take(self, findings: Iterable[Finding]) -> None:
         """Queue findings of the event detectors, each at its customer's key."""
@@ -83,6 +87,17 @@ class FindingStage:
     def advance(self, settled: int) -> list[Finding]:
         """Follow the event engine's `settled()` time; the findings that became due."""
         return self.engine.advance(settled)
+
+    def follow(self, engine: Engine) -> list[Finding]:
+        """`advance` to `engine.settled()` once in as many calls as the engine had arrivals
+        queued (at least `FOLLOW_EVERY`): reading the settled time scans them, so a call per
+        event costs about one arrival. When it moves changes when findings come, not which."""
+        self._calls += 1
+        if self._calls < self._next:
+            return []
+        self._calls = 0
+        self._next = max(FOLLOW_EVERY, len(engine.agenda.arrivals))
+        return self.advance(engine.settled())
 
     def finish(self) -> list[Finding]:
         """The end of the input: every finding still waiting is applied (`Engine.finish`)."""

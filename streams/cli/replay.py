@@ -29,7 +29,6 @@ from friction_detector.streams.sources import read_sourced
 
 PROGRESS_EVERY_S = 2.0
 _CHECK_EVERY_LINES = 1 << 15
-_SETTLE_EVERY = 1 << 10  # lines between moves of the detectors over findings
 
 
 class Progress:
@@ -147,14 +146,9 @@ def replay(
         if stage is not None:
             stage.take(found)
 
-    def settle() -> None:
-        """The detectors over findings follow the engine's settled time (a scan of its
-        arrivals: once every `_SETTLE_EVERY` events, which changes when their findings are
-        written, not what they are)."""
-        if stage is not None:
-            accumulated = stage.advance(engine.settled())
-            if accumulated:
-                written(accumulated)
+    def settle(accumulated: list[Finding]) -> None:
+        if accumulated:
+            written(accumulated)
 
     def write_outcomes() -> None:
         for outcome in take_outcomes():
@@ -204,18 +198,16 @@ def replay(
             found = engine.process_from(origin, decoded) if sourced else process(decoded)
             if found:
                 emitted(found)
+            if stage is not None:  # the detectors over findings follow the settled time
+                settle(stage.follow(engine))
             write_outcomes()
-        if not lines % _SETTLE_EVERY:
-            settle()
     found = engine.finish()
     write_outcomes()
     if found:
         emitted(found)
-    settle()
     if stage is not None:
-        found = stage.finish()
-        if found:
-            written(found)
+        settle(stage.advance(engine.settled()))
+        settle(stage.finish())
     summary.deadlines_ahead = engine.deadlines_ahead()
     summary.lines_read = lines
     summary.elapsed_s = time.monotonic() - progress.started

@@ -125,7 +125,7 @@ class FrictionApp:
         self.customer_findings = (
             CustomerFindings(
                 config.finding_detectors, self.records, settings.customers_topic,
-                settings.routed_topic, settings.partitions,
+                settings.routed_topic, settings.partitions, settings.tick_interval_s / 2,
             )  # fmt: skip
             if config.finding_detectors
             else None
@@ -299,7 +299,7 @@ class FrictionApp:
                 for partition in last_of_partition:
                     owned = detection.find(partition)
                     if owned is not None:
-                        customers.findings_sent(partition, owned.engine.settled())
+                        customers.findings_sent(partition, owned.engine)
             stores, deliveries = [], []
             for partition, event in last_of_partition.items():
                 owned = detection.find(partition)

@@ -15,6 +15,7 @@ findings, in the same event-time order, as replay's detectors over findings see.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 
 from friction_detector.detectors.api import Detector
@@ -39,8 +40,11 @@ class CustomerFindings:
         topic: str,
         routed_topic: str,
         partitions: int,
+        every_s: float,
     ) -> None:
         self.router = Engine(detectors)  # routes; holds no state
+        self.every_s = every_s
+        self.read_at: dict[int, float] = {}
         self.records = records
         self.topic = topic
         self.routed_topic = routed_topic
@@ -65,8 +69,15 @@ class CustomerFindings:
             for partition, value in batch.drain()
         ]  # fmt: skip
 
-    def findings_sent(self, partition: int, settled: int) -> None:
-        """Every finding of routed `partition` before `settled` is in Kafka."""
+    def findings_sent(self, partition: int, engine: Engine) -> None:
+        """Every finding routed `partition`'s engine emitted is in Kafka: record its settled
+        time, at most every `every_s` (reading it scans the engine's arrivals; a time read
+        earlier is still true, only older)."""
+        now = time.monotonic()
+        if now - self.read_at.get(partition, -self.every_s) < self.every_s:
+            return
+        self.read_at[partition] = now
+        settled = engine.settled()
         if partition not in self.sent or settled > self.sent[partition]:
             self.sent[partition] = settled
 
@@ -74,6 +85,7 @@ class CustomerFindings:
         """The routed partition moved away: its new owner reports it."""
         self.sent.pop(partition, None)
         self.reported.pop(partition, None)
+        self.read_at.pop(partition, None)
 
     def reports(self) -> list[tuple[int, bytes]]:
         """Progress reports for every customers partition, if a settled time moved since the
