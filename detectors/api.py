@@ -81,7 +81,9 @@ class Journey:
     `completes_journey` is true reaches the same key within the window after the finding's
     time, and `abandoned` at the end of the window otherwise. The window is a parameter
     (`window_param`, in seconds) so a configuration file can override it like any other; the
-    completing event types must be in `consumes`, so they reach the finding's key.
+    completing event types must be in `consumes`, so they reach the finding's key. A journey
+    that `starts_journey` opens and no such finding interrupts is decided by the same rule and
+    counted (the base rate); the key holds one open journey at a time.
     """
 
     kinds: tuple[str, ...]
@@ -122,7 +124,8 @@ class Detector(ABC):
     declares in `measurements` every name it passes to `ctx.observe`, and implements
     `state_ttl_ms`, `key`, `on_event` and, if it sets deadlines, `on_deadline`. A detector
     whose findings interrupt a journey declares it in `journey` and implements
-    `completes_journey`; the engine then records each such finding's outcome.
+    `completes_journey`; the engine then records each such finding's outcome, and with
+    `starts_journey` counts the journeys no finding interrupted (the base rate).
     State is a plain dict per key that must serialise with orjson; the engine stores it,
     delivers events in event-time order, and drops the key once it is idle.
     """
@@ -181,6 +184,18 @@ class Detector(ABC):
         """Whether `event` completes the journey of this key's open findings (see `Journey`);
         `state` is the key's, after `on_event` took this event."""
         return False
+
+    def starts_journey(self, state: dict, event: Event) -> str | None:
+        """The segment of the journey `event` starts on this key, or None when it starts none
+        (called after `on_event`, while no journey of the key is open).
+
+        A journey in which no finding of the detector interrupts it is decided by the same rule
+        and window as a finding's outcome, and counted: the base rate, the share of customers
+        who complete the journey without friction, that the findings' outcomes compare with.
+        Start where the detector could have found friction and did not (a checkout page load,
+        a chat answered in time), so both are measured from the same point of the journey.
+        """
+        return None
 
     def interrupts_journey(self, finding: Finding) -> bool:
         """Whether a finding of one of the journey's kinds interrupts it (a click finding: only

@@ -8,8 +8,11 @@ mutable mapping: a dict in replay, a Faust table in the worker. The agenda that 
 needs attention is derived from the records and rebuilt by `restore`.
 
 A finding of a detector that declares a `Journey` leaves an open outcome in its key's record
-(`o`: finding id, kind, finding time, deadline); the key's events and deadlines decide it in the
-same event-time order, so outcomes too are the same for any arrival order within the lateness.
+(`o`: finding id, kind, finding time, deadline, segment); the key's events and deadlines decide it
+in the same event-time order, so outcomes too are the same for any arrival order within the
+lateness. Beside them the record holds at most one open journey (`j`: start, deadline, segment),
+opened by an event the detector says starts one (`starts_journey`) or by a finding: one that no
+finding interrupted is decided by the same rule and window and counted, the base rate.
 """
 
 from __future__ import annotations
@@ -21,14 +24,17 @@ from friction_detector.detectors.api import Detector
 from friction_detector.detectors.events import Event, event_from_fields
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver
-from friction_detector.detectors.outcomes import ABANDONED, COMPLETED, Outcome
+from friction_detector.detectors.outcomes import ABANDONED, COMPLETED, JourneyOutcome, Outcome
 
 DEFAULT_ALLOWED_LATENESS_MS = 30_000
 DEFAULT_DEDUP_HORIZON_MS = 15 * 60_000
 
 _DEADLINE, _EXPIRY = 1, 2
 _ID, _TIME = Event._fields.index("event_id"), Event._fields.index("time")  # in pending items
-_O_ID, _O_KIND, _O_FOUND, _O_DEADLINE = range(4)  # in a record's open outcomes, `o`
+_O_ID, _O_KIND, _O_FOUND, _O_DEADLINE, _O_SEGMENT = range(5)  # in a record's open outcomes, `o`
+# In a record's open journey, `j`; its segment is None once a finding interrupted it: then its
+# findings' outcomes count it, and it only keeps the key from opening another meanwhile.
+_J_START, _J_DEADLINE, _J_SEGMENT = range(3)
 _DEDUP_TRIM_AT = 8  # a key remembers at least this many ids, older ones only within the horizon
 _NO_WATERMARK = -(2**62)
 KEY_SEPARATOR = "/"
@@ -93,11 +99,21 @@ class _Reaction:
             and kind in journey.kinds
             and self.detector.interrupts_journey(finding)
         ):
+            record = self.record
             deadline = finding.time_ms + self.window
             # Plain data: the worker's table changelogs the record.
-            open_outcome = [finding.finding_id, kind, finding.time_ms, deadline]
-            self.record.setdefault("o", []).append(open_outcome)
+            open_outcome = [finding.finding_id, kind, finding.time_ms, deadline, finding.segment]
+            record.setdefault("o", []).append(open_outcome)
             self.agenda.wake(deadline, _DEADLINE, self.skey)
+            self.observer.on_journey_opened(self.detector.name, finding.segment, True)
+            # The journey it interrupted is no longer one without friction, and none opens
+            # until the finding's window ends: a later start must not count the same order.
+            journey = record.get("j")
+            if journey is None:
+                record["j"] = [finding.time_ms, deadline, None]
+            else:
+                journey[_J_SEGMENT] = None
+                journey[_J_DEADLINE] = max(journey[_J_DEADLINE], deadline)
 
     def schedule(self, tag: str, at_ms: int) -> None:
         self.record["t"][tag] = at_ms
@@ -298,6 +314,8 @@ class Engine:
                 self.agenda.wake(at, _DEADLINE, skey)
             for open_outcome in record.get("o", ()):  # records stored before outcomes have none
                 self.agenda.wake(open_outcome[_O_DEADLINE], _DEADLINE, skey)
+            if "j" in record:  # nor an open journey
+                self.agenda.wake(record["j"][_J_DEADLINE], _DEADLINE, skey)
             self.agenda.wake(record["x"], _EXPIRY, skey)
         arrivals.sort()
         for time, skey in arrivals:
@@ -368,8 +386,15 @@ class Engine:
         """Apply a key's pending events and deadlines before `limit`, in event-time order."""
         pending = record["p"]
         timers = record["t"]
-        while pending or timers or record.get("o"):
+        while pending or timers or "o" in record or "j" in record:
             event_at = pending[0][_TIME] if pending else limit
+            journey = record.get("j")
+            if journey is not None:  # after an event at its deadline's time, as outcomes
+                journey_at = journey[_J_DEADLINE]
+                if journey_at < limit and journey_at < event_at:
+                    del record["j"]
+                    self._decide_journey(detector, journey, ABANDONED, journey_at)
+                    continue
             outcomes = record.get("o")
             if outcomes:  # a deadline comes after an event at its exact time, so that event counts
                 due = min(outcomes, key=_deadline)
@@ -402,6 +427,8 @@ class Engine:
             wake = max(wake, record["p"][-1][_TIME] + self._lifetime[detector.name])
         if record.get("o"):  # so do open outcomes (decided just before): a key reused later
             wake = max(wake, max(map(_deadline, record["o"])))  # still starts afresh
+        if "j" in record:  # and the open journey
+            wake = max(wake, record["j"][_J_DEADLINE])
         if wake > at:
             record["x"] = expiry
             self.agenda.wake(wake, _EXPIRY, skey)
@@ -431,11 +458,31 @@ class Engine:
         if expiry > record["x"]:
             record["x"] = expiry
         self._react(detector, skey, record, time, event, None)
-        if record.get("o"):  # after the reaction: the submit that ends a burst may complete it
-            self._complete(detector, record, event)
+        window = self._windows[detector.name]
+        if window:  # after the reaction: the submit that ends a burst may complete it
+            if "j" not in record:
+                self._start_journey(detector, skey, record, event, window)
+            if "o" in record or "j" in record:
+                self._complete(detector, record, event)
+
+    def _start_journey(
+        self, detector: Detector, skey: str, record: dict, event: Event, window: int
+    ) -> None:
+        """Open the key's journey when `event` starts one (none is open)."""
+        try:
+            segment = detector.starts_journey(record["s"], event)
+        except Exception as error:  # a detector's bug must not stop the stream
+            self.observer.on_detector_error(detector.name, event, error)
+            return
+        if segment is None:
+            return
+        deadline = event.time + window
+        record["j"] = [event.time, deadline, segment]
+        self.agenda.wake(deadline, _DEADLINE, skey)
+        self.observer.on_journey_opened(detector.name, segment, False)
 
     def _complete(self, detector: Detector, record: dict, event: Event) -> None:
-        """Decide, as completed, the key's open outcomes whose journey `event` completes."""
+        """Decide, as completed, the key's open outcomes and journey that `event` completes."""
         try:
             completes = detector.completes_journey(record["s"], event)
         except Exception as error:  # a detector's bug must not stop the stream
@@ -444,18 +491,24 @@ class Engine:
         if not completes:
             return
         time = event.time
-        still_open = []
-        for open_outcome in record["o"]:
-            # A late event (behind the watermark) may be older than a finding, or than a
-            # deadline already passed: only what is open at its time completes.
-            if open_outcome[_O_FOUND] <= time <= open_outcome[_O_DEADLINE]:
-                self._decide(detector, open_outcome, COMPLETED, time)
+        outcomes = record.get("o")
+        if outcomes:
+            still_open = []
+            for open_outcome in outcomes:
+                # A late event (behind the watermark) may be older than a finding, or than a
+                # deadline already passed: only what is open at its time completes.
+                if open_outcome[_O_FOUND] <= time <= open_outcome[_O_DEADLINE]:
+                    self._decide(detector, open_outcome, COMPLETED, time)
+                else:
+                    still_open.append(open_outcome)
+            if still_open:
+                record["o"] = still_open
             else:
-                still_open.append(open_outcome)
-        if still_open:
-            record["o"] = still_open
-        else:
-            del record["o"]
+                del record["o"]
+        journey = record.get("j")
+        if journey is not None and journey[_J_START] <= time <= journey[_J_DEADLINE]:
+            del record["j"]
+            self._decide_journey(detector, journey, COMPLETED, time)
 
     def _decide(self, detector: Detector, open_outcome: list, outcome: str, time: int) -> None:
         decided = Outcome(
@@ -464,9 +517,17 @@ class Engine:
             kind=open_outcome[_O_KIND],
             outcome=outcome,
             time_ms=time,
+            # Outcomes opened before they carried a segment have none.
+            segment=open_outcome[_O_SEGMENT] if len(open_outcome) > _O_SEGMENT else "",
         )
         self._outcomes.append(decided)
         self.observer.on_outcome(decided)
+
+    def _decide_journey(self, detector: Detector, journey: list, outcome: str, time: int) -> None:
+        """Count a journey no finding interrupted; an interrupted one its outcomes counted."""
+        segment = journey[_J_SEGMENT]
+        if segment is not None:
+            self.observer.on_journey(JourneyOutcome(detector.name, segment, outcome, time))
 
     def _react(
         self,

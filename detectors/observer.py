@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from friction_detector.detectors.events import Event
 from friction_detector.detectors.findings import Finding
-from friction_detector.detectors.outcomes import Outcome
+from friction_detector.detectors.outcomes import JourneyOutcome, Outcome
 
 
 class EngineObserver:
@@ -24,6 +24,13 @@ class EngineObserver:
 
     def on_outcome(self, outcome: Outcome) -> None:
         """A finding's outcome, as it is decided."""
+
+    def on_journey_opened(self, detector: str, segment: str, interrupted: bool) -> None:
+        """An outcome is now open: a finding's (`interrupted`, the finding's segment) or a
+        journey's without friction; it is decided within the detector's journey window."""
+
+    def on_journey(self, journey: JourneyOutcome) -> None:
+        """A journey no finding interrupted, as it is decided: the base rate."""
 
     def on_measurement(
         self, detector: str, measurement: str, seconds: float, segment: str, time_ms: int
@@ -65,6 +72,14 @@ class FanOut(EngineObserver):
     def on_outcome(self, outcome: Outcome) -> None:
         for observer in self.observers:
             observer.on_outcome(outcome)
+
+    def on_journey_opened(self, detector: str, segment: str, interrupted: bool) -> None:
+        for observer in self.observers:
+            observer.on_journey_opened(detector, segment, interrupted)
+
+    def on_journey(self, journey: JourneyOutcome) -> None:
+        for observer in self.observers:
+            observer.on_journey(journey)
 
     def on_measurement(
         self, detector: str, measurement: str, seconds: float, segment: str, time_ms: int

@@ -19,7 +19,7 @@ from friction_detector.detectors.events import BadInput, Event, EventDecoder
 from friction_detector.detectors.finding_events import FindingStage
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver
-from friction_detector.detectors.outcomes import Outcome
+from friction_detector.detectors.outcomes import JourneyOutcome, Outcome
 from friction_detector.detectors.schema import CONTRACT_TYPES, merge_schemas
 from friction_detector.detectors.timefmt import parse_time
 
@@ -65,6 +65,10 @@ class _Recorder(EngineObserver):
         self.measurements: list[tuple[str, float, str]] = []
         self.declared = {d.name: (type(d).__name__, set(d.measurements)) for d in detectors}
         self.undeclared: list[UndeclaredMeasurement] = []
+        self.journeys: list[JourneyOutcome] = []
+
+    def on_journey(self, journey: JourneyOutcome) -> None:
+        self.journeys.append(journey)
 
     def on_duplicate(self, detector: str, event: Event) -> None:
         self.duplicates += 1
@@ -151,6 +155,11 @@ class DetectorHarness:
 
     def kinds(self) -> list[str]:
         return [finding.kind for finding in self.findings]
+
+    @property
+    def journeys(self) -> list[JourneyOutcome]:
+        """Journeys no finding interrupted, decided like outcomes (the base rate), in order."""
+        return self.recorder.journeys
 
     @property
     def duplicates(self) -> int:

@@ -7,6 +7,7 @@ where a click finding's outcome waits; only findings on a checkout page interrup
 from __future__ import annotations
 
 from friction_detector.detectors.api import Param
+from friction_detector.detectors.builtin.segments import page_group
 from friction_detector.detectors.events import Event
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.schema import EVENT_TYPES
@@ -34,6 +35,13 @@ class CheckoutJourney:
 
     def completes_journey(self, state: dict, event: Event) -> bool:
         return event.type == "order_placed"
+
+    def starts_journey(self, state: dict, event: Event) -> str | None:
+        """An event of the session on a checkout page; its page group is the segment."""
+        page = event.attrs.get("page")
+        if not isinstance(page, str) or not page.startswith(self.outcome_page_prefix):
+            return None
+        return page_group(page)
 
     def interrupts_journey(self, finding: Finding) -> bool:
         page = finding.evidence.get("page")

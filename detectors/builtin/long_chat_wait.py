@@ -62,9 +62,21 @@ class LongChatWait(AwaitedReply):
         return event.type == "chat_ended"
 
     def on_event(self, state: dict, event: Event, ctx: Context) -> None:
+        was_settled = state.get("done")
         super().on_event(state, event, ctx)
         if "opened" in state and self.is_reply(event):
             state["answered"] = True  # the chat's end is then a normal one (`completes_journey`)
+        if not was_settled and state.get("done"):
+            state["settled_by"] = event.event_id  # where a journey starts (`starts_journey`)
+
+    def starts_journey(self, state: dict, event: Event) -> str | None:
+        """The event that settled the wait: the first agent reply, or the chat's end before
+        one. Not the chat's start: its customer's first messages would complete the journey at
+        once, while a finding's journey is measured from the reply (or its absence) too. A
+        settling event that made a finding has opened the finding's journey already."""
+        if state.get("settled_by") != event.event_id:
+            return None
+        return state["segment"]
 
     def completes_journey(self, state: dict, event: Event) -> bool:
         """The customer writes again, or the chat ends after an agent answered: not a chat

@@ -37,6 +37,10 @@ class RepeatedFormSubmission(Detector):
     def completes_journey(self, state: dict, event: Event) -> bool:
         return event.attrs["outcome"] == "success"
 
+    def starts_journey(self, state: dict, event: Event) -> str | None:
+        """A submit of the form: a successful one completes its journey at once."""
+        return event.attrs["form_id"]
+
     def on_event(self, state: dict, event: Event, ctx: Context) -> None:
         window_ms = self.window_s * 1000
         times = [t for t in state.get("times", ()) if event.time - t <= window_ms]

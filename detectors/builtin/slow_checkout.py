@@ -53,6 +53,12 @@ class SlowCheckout(Detector):
     def completes_journey(self, state: dict, event: Event) -> bool:
         return event.type == "order_placed"
 
+    def starts_journey(self, state: dict, event: Event) -> str | None:
+        """A checkout page load of a session (or user), whose order would reach this key."""
+        if event.type != "page_load" or not (event.session_id or event.user_id):
+            return None
+        return page_group(event.attrs["page"])
+
     def on_event(self, state: dict, event: Event, ctx: Context) -> None:
         if event.type != "page_load":
             return

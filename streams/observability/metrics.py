@@ -19,7 +19,7 @@ from friction_detector.detectors.config import Config
 from friction_detector.detectors.events import BAD_INPUT_REASONS, Event
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver
-from friction_detector.detectors.outcomes import OUTCOMES, Outcome
+from friction_detector.detectors.outcomes import OUTCOMES, JourneyOutcome, Outcome
 from friction_detector.streams.dead_letter import RUNTIME_REASONS
 from friction_detector.streams.observability.health import Health, health_app, start_server
 from prometheus_client import (
@@ -141,7 +141,14 @@ class FrictionMetrics(EngineObserver):
         self.outcomes = Counter(
             "friction_outcomes_total",
             "Outcomes of findings that interrupted a journey: completed or abandoned.",
-            ["detector", "outcome"],
+            ["detector", "segment", "outcome"],
+            registry=reg,
+        )
+        self.journeys = Counter(
+            "friction_journeys_without_friction_total",
+            "Journeys no finding of the detector interrupted, completed or abandoned by the "
+            "same rule and window as an outcome: the base rate outcomes compare with.",
+            ["detector", "segment", "outcome"],
             registry=reg,
         )
         self.alerts = Counter(
@@ -251,7 +258,13 @@ class FrictionMetrics(EngineObserver):
         A labelled counter is otherwise exported only from its first increment, and `rate()` or
         `increase()` cannot see an increment from nothing: the first error or alert went unseen.
         """
-        for metric in ("friction_findings_total", "friction_alerts_firing", *self.histograms):
+        for metric in (
+            "friction_findings_total",
+            "friction_outcomes_total",
+            "friction_journeys_without_friction_total",
+            "friction_alerts_firing",
+            *self.histograms,
+        ):
             self.bound.start(metric)
         for event_type in sorted(self.consumed_types | {OTHER}):
             self.events.labels(event_type)
@@ -259,9 +272,6 @@ class FrictionMetrics(EngineObserver):
             self.bad_input.labels(reason)
         for detector in detectors:
             self.detector_errors.labels(detector.name)
-            if detector.journey is not None:
-                for outcome in OUTCOMES:
-                    self.outcomes.labels(detector.name, outcome)
         for alertname, rule_detector in alerts:
             for status in ALERT_STATUSES:
                 self.alerts.labels(alertname, rule_detector, status)
@@ -283,8 +293,27 @@ class FrictionMetrics(EngineObserver):
         segment = self.bound.value("friction_findings_total", "segment", finding.segment)
         self.findings.labels(finding.detector, finding.kind, finding.severity, segment).inc()
 
+    def on_journey_opened(self, detector: str, segment: str, interrupted: bool) -> None:
+        """Both outcomes of the journey's segment at 0 while it is open, so that `increase()`
+        sees its outcome (a series born at 1 shows no increase)."""
+        name, metric = (
+            ("friction_outcomes_total", self.outcomes)
+            if interrupted
+            else ("friction_journeys_without_friction_total", self.journeys)
+        )
+        value = self.bound.value(name, "segment", segment)
+        for outcome in OUTCOMES:
+            metric.labels(detector, value, outcome)
+
     def on_outcome(self, outcome: Outcome) -> None:
-        self.outcomes.labels(outcome.detector, outcome.outcome).inc()
+        segment = self.bound.value("friction_outcomes_total", "segment", outcome.segment)
+        self.outcomes.labels(outcome.detector, segment, outcome.outcome).inc()
+
+    def on_journey(self, journey: JourneyOutcome) -> None:
+        segment = self.bound.value(
+            "friction_journeys_without_friction_total", "segment", journey.segment
+        )
+        self.journeys.labels(journey.detector, segment, journey.outcome).inc()
 
     def on_measurement(
         self, detector: str, measurement: str, seconds: float, segment: str, time_ms: int

@@ -19,7 +19,7 @@ from friction_detector.detectors.events import BadInput, Event
 from friction_detector.detectors.finding_events import FindingsOnly
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver, FanOut
-from friction_detector.detectors.outcomes import Outcome
+from friction_detector.detectors.outcomes import JourneyOutcome, Outcome
 from friction_detector.streams.dead_letter import detector_error_input
 from friction_detector.streams.observability.metrics import FrictionMetrics
 from friction_detector.streams.sources import source_topic
@@ -89,6 +89,12 @@ class DetectionPartition(EngineObserver):
 
     def on_outcome(self, outcome: Outcome) -> None:
         self.metrics.on_outcome(outcome)
+
+    def on_journey_opened(self, detector: str, segment: str, interrupted: bool) -> None:
+        self.metrics.on_journey_opened(detector, segment, interrupted)
+
+    def on_journey(self, journey: JourneyOutcome) -> None:
+        self.metrics.on_journey(journey)
 
     def on_measurement(
         self, detector: str, measurement: str, seconds: float, segment: str, time_ms: int

@@ -35,11 +35,14 @@ def first_event_of(detector) -> dict:
 
 def kept_for(detector) -> int:
     """How long the key of `first_event_of` lives after it: its lifetime, unless a finding's
-    open outcome keeps it (long_chat_wait's chat is unanswered at its deadline)."""
+    open outcome keeps it (long_chat_wait's chat is unanswered at its deadline), or the journey
+    the event starts (a form's submit, a checkout page load) until its window ends."""
     lifetime = max(detector.state_ttl_ms(), DEFAULT_DEDUP_HORIZON_MS)
     if detector.name == "long_chat_wait":
         deadline = detector.unanswered_after_s * SECOND + detector.journey_window_ms()
         return max(lifetime, deadline)
+    if detector.name in ("repeated_form_submission", "slow_checkout"):
+        return max(lifetime, detector.journey_window_ms())
     return lifetime
 
 

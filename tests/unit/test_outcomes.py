@@ -338,6 +338,7 @@ def test_outcome_record_is_its_own_type_and_findings_keep_their_form():
         "kind": "slow_load",
         "outcome": "completed",
         "time": "2026-11-22T10:01:00.000Z",
+        "segment": "/checkout/pay",
     }
     assert "record_type" not in orjson.loads(harness.findings[0].to_json())
 
@@ -407,17 +408,21 @@ def test_restore_after_restart_gives_the_same_outcomes_as_an_uninterrupted_run(e
 # -- outputs -----------------------------------------------------------------------------------
 
 
-def test_outcomes_are_counted_per_detector_and_outcome_from_zero():
+def test_outcomes_are_counted_per_detector_segment_and_outcome_from_zero():
     metrics = FrictionMetrics({"page_load"}, detectors=[SlowCheckout(), LateResetEmail()])
+    engine = Engine([SlowCheckout()], allowed_lateness_ms=0, observer=metrics)
+    engine.process(event("page_load", 0, "e-1", page="/checkout/pay", duration_ms=9000))
+    engine.advance(T0 + 1)
     text = generate_latest(metrics.registry).decode()
-    for outcome in ("completed", "abandoned"):
-        assert (
-            f'friction_outcomes_total{{detector="slow_checkout",outcome="{outcome}"}} 0.0' in text
-        )
+    for outcome in ("completed", "abandoned"):  # open: both at 0, so increase() sees the first
+        series = f'detector="slow_checkout",outcome="{outcome}",segment="/checkout/pay"'
+        assert f"friction_outcomes_total{{{series}}} 0.0" in text
     assert 'friction_outcomes_total{detector="late_reset_email"' not in text
-    metrics.on_outcome(Outcome("f-1", "slow_checkout", "slow_load", "completed", T0))
+    engine.process(event("order_placed", MINUTE, "e-2", order_id="o-1"))
+    engine.advance(T0 + MINUTE + 1)
     text = generate_latest(metrics.registry).decode()
-    assert 'friction_outcomes_total{detector="slow_checkout",outcome="completed"} 1.0' in text
+    series = 'detector="slow_checkout",outcome="completed",segment="/checkout/pay"'
+    assert f"friction_outcomes_total{{{series}}} 1.0" in text
 
 
 def jsonl(*events: dict) -> bytes:
