@@ -53,6 +53,7 @@ from grafana_foundation_sdk.models.dashboard import (
     DashboardLinkType,
     DataSourceRef,
     DataTransformerConfig,
+    DynamicConfigValue,
     Threshold,
     ThresholdsMode,
     VariableHide,
@@ -202,6 +203,76 @@ def instant_table(
         .with_transformation(
             DataTransformerConfig(
                 id_val="sortBy", options={"sort": [{"field": value_name, "desc": True}]}
+            )
+        )
+    )
+
+
+def ratio_of_completed(metric: str, by: str, window: str) -> str:
+    """The share of `metric`'s decided journeys that were completed over `window`, by `by`;
+    none where nothing was decided (no 0/0)."""
+    selector = f"{DETECTOR}, {WORKERS}"
+    return (
+        f'sum by ({by}) (increase({metric}{{outcome="completed", {selector}}}[{window}])) '
+        f"/ (sum by ({by}) (increase({metric}{{{selector}}}[{window}])) > 0)"
+    )
+
+
+def friction_cost_table() -> table.Panel:
+    """Per detector and segment over the time range: completion after friction, without it,
+    the difference in points (the cost), and how many findings' journeys were decided."""
+    after = ratio_of_completed("friction_outcomes_total", "detector, segment", "$__range")
+    without = ratio_of_completed(
+        "friction_journeys_without_friction_total", "detector, segment", "$__range"
+    )
+    decided = (
+        "sum by (detector, segment) "
+        f"(increase(friction_outcomes_total{{{DETECTOR}, {WORKERS}}}[$__range])) > 0"
+    )
+    columns = {
+        "A": ("completed after friction", after),
+        "B": ("completed without friction", without),
+        "C": ("cost (without - after)", f"({without}) - on (detector, segment) ({after})"),
+        "D": ("findings decided", decided),
+    }
+    panel = (
+        table.Panel()
+        .title("Friction cost by detector and segment")
+        .description(
+            "Over the selected time range: the share of journeys completed after a finding "
+            "(friction_outcomes_total) and of those no finding interrupted "
+            "(friction_journeys_without_friction_total), and the difference: what the friction "
+            "costs in completed journeys. A click finding's segment is its selector and a "
+            "journey's without friction its page group, so those rows show one side each; "
+            "compare them per detector in the panel beside."
+        )
+        .datasource(DATASOURCE)
+        .span(12)
+        .height(8)
+        .unit("percentunit")
+    )
+    for ref_id, (_, expr) in columns.items():
+        panel = panel.with_target(instant_table_query(expr).ref_id(ref_id))
+    panel = panel.override_by_name(
+        columns["D"][0], [DynamicConfigValue(id_val="unit", value="short")]
+    )
+    return (
+        panel.with_transformation(DataTransformerConfig(id_val="merge", options={}))
+        .with_transformation(
+            DataTransformerConfig(
+                id_val="organize",
+                options={
+                    "excludeByName": {"Time": True},
+                    "renameByName": {
+                        f"Value #{ref_id}": name for ref_id, (name, _) in columns.items()
+                    },
+                },
+            )
+        )
+        .with_transformation(
+            DataTransformerConfig(
+                id_val="sortBy",
+                options={"sort": [{"field": columns["C"][0], "desc": True}]},
             )
         )
     )
@@ -393,20 +464,6 @@ def friction_overview() -> Dashboard:
             stacked=True,
             width=12,
         ),
-        graph(
-            "Journey outcomes after friction",
-            "Outcomes per minute of the findings that interrupted a journey: completed (the "
-            "customer finished, e.g. placed the order) or abandoned (the window passed without "
-            "it). See docs/detectors.md for each detector's journey and window.",
-            [
-                query(
-                    "sum by (detector, outcome) "
-                    f"(rate(friction_outcomes_total{{{DETECTOR}, {WORKERS}}}[{RATE}])) * 60",
-                    "{{detector}} {{outcome}}",
-                )
-            ],
-            width=12,
-        ),
         single_stat(
             "Engine alerts firing",
             "Alerts of the alert engine firing now.",
@@ -448,6 +505,58 @@ def friction_overview() -> Dashboard:
             "none",
             thresholds("green", (1, "orange")),
             width=8,
+        ),
+    ]
+    cost = [
+        graph(
+            "Completion after friction vs without, by detector",
+            "Share of decided journeys completed in the last hour: after a finding interrupted "
+            "them (outcomes), and without a finding of the same detector (the base rate). The "
+            "gap is what the friction costs.",
+            [
+                query(
+                    f"detector:friction_outcomes_completed:ratio_rate1h{{{DETECTOR}}}",
+                    "{{detector}} after friction",
+                ),
+                query(
+                    "detector:friction_journeys_without_friction_completed:ratio_rate1h"
+                    f"{{{DETECTOR}}}",
+                    "{{detector}} without friction",
+                    ref_id="B",
+                ),
+            ],
+            unit="percentunit",
+            width=12,
+        ),
+        friction_cost_table(),
+        graph(
+            "Journey outcomes after friction",
+            "Outcomes per minute of the findings that interrupted a journey: completed (the "
+            "customer finished, e.g. placed the order) or abandoned (the window passed without "
+            "it). See docs/detectors.md for each detector's journey and window.",
+            [
+                query(
+                    "sum by (detector, outcome) "
+                    f"(rate(friction_outcomes_total{{{DETECTOR}, {WORKERS}}}[{RATE}])) * 60",
+                    "{{detector}} {{outcome}}",
+                )
+            ],
+            stacked=True,
+            width=12,
+        ),
+        graph(
+            "Journeys without friction per minute",
+            "Journeys no finding of the detector interrupted, decided per minute by the same "
+            "rule and window: the base rate's volume.",
+            [
+                query(
+                    "sum by (detector, outcome) (rate(friction_journeys_without_friction_total"
+                    f"{{{DETECTOR}, {WORKERS}}}[{RATE}])) * 60",
+                    "{{detector}} {{outcome}}",
+                )
+            ],
+            stacked=True,
+            width=12,
         ),
     ]
     checkout = [
@@ -523,6 +632,7 @@ def friction_overview() -> Dashboard:
         board,
         [
             ("Friction moments", moments),
+            ("Friction cost", cost),
             ("Accumulated friction", accumulation),
             ("Checkout", checkout),
             ("Password-reset emails", reset_email),

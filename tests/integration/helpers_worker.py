@@ -32,15 +32,22 @@ LATENESS_MS = 20_000
 FINDINGS_TIMEOUT_S = 90
 
 
-def write_config(path: Path, lateness_ms: int, also: tuple[str, ...] = ()) -> Path:
+def write_config(
+    path: Path,
+    lateness_ms: int,
+    also: tuple[str, ...] = (),
+    params: dict[str, str] | None = None,
+) -> Path:
     """The four contract detectors with deadlines of seconds, and the detectors `also` with
-    their defaults; every other detector off."""
+    their defaults; every other detector off. `params` adds TOML lines to a detector's table."""
     lines = ["[engine]", f"allowed_lateness_ms = {lateness_ms}", ""]
     tuned = {
         "late_reset_email": "late_after_s = 2\nmissing_after_s = 4",
         "long_chat_wait": "slow_after_s = 2\nunanswered_after_s = 6",
         "repeated_form_submission": "window_s = 5",
     }
+    for name, extra in (params or {}).items():
+        tuned[name] = tuned.get(name, "") + "\n" + extra
     for name in installed_detectors():
         lines.append(f"[detectors.{name}]")
         if name in CONTRACT_DETECTORS or name in also:

@@ -1,10 +1,10 @@
 """Every query of the committed Grafana dashboards returns data from a real Prometheus.
 
 A real worker consumes a short mix (events of every measured detector, findings, a firing
-alert, one customer's findings adding up, bad lines, an unconsumed type) in two rounds, so
-counters move between scrapes; Prometheus scrapes it every second and evaluates the project's
-recording rules. Then each panel target of deploy/grafana/dashboards/*.json must return at
-least one series.
+alert, one customer's findings adding up, journeys completed and abandoned with and without
+friction, bad lines, an unconsumed type) in two rounds, so counters move between scrapes;
+Prometheus scrapes it every second and evaluates the project's recording rules. Then each panel
+target of deploy/grafana/dashboards/*.json must return at least one series.
 """
 
 from __future__ import annotations
@@ -49,6 +49,9 @@ min_count = 2
 min_samples = 3
 """
 LATENESS_MS = 2000
+# Journeys decided within seconds, so the friction cost row has outcomes and a base rate.
+OUTCOME_WINDOW_S = 3
+JOURNEYS = ("slow_checkout", "repeated_form_submission", "long_chat_wait")
 DATA_TIMEOUT_S = 60
 
 
@@ -82,20 +85,25 @@ def mix(round_: int, t: int) -> list[dict]:
         )  # fmt: skip
 
     # Three slow checkouts of one customer, in three sessions: one friction_accumulated.
-    for i, duration in enumerate((6000, 7000, 5000, 800)):
+    for i, duration in enumerate((6000, 7000, 5000, 800, 900)):
         attrs = {"page": "/checkout/payment", "duration_ms": duration}
         ev("page_load", i * 100, attrs, f"s-{round_}-{i}", f"u-{round_}")
-    # The first slow load's session orders: its journey outcome is completed.
+    # Friction cost: the first slow load's session orders (its outcome is completed), two are
+    # abandoned; a fast checkout is completed by an order, one is abandoned (journeys without
+    # friction).
     ev("order_placed", 1000, {"order_id": f"co-{round_}", "channel": "web"}, f"s-{round_}-0")
+    ev("order_placed", 700, {"order_id": f"fast-{round_}"}, f"s-{round_}-3")
     ev("password_reset_requested", 0, {"request_id": f"late-{round_}"})
     ev("email_delivered", 2800, {"request_id": f"late-{round_}", "template": "password_reset"})
     ev("password_reset_requested", 0, {"request_id": f"missing-{round_}"})
     ev("chat_started", 0, {"conversation_id": f"answered-{round_}", "queue": "billing"})
     ev("chat_message", 700, {"conversation_id": f"answered-{round_}", "author": "agent"})
+    ev("chat_ended", 900, {"conversation_id": f"answered-{round_}"})
     ev("chat_started", 0, {"conversation_id": f"unanswered-{round_}", "queue": "billing"})
     for step in range(4):
         attrs = {"form_id": "signup", "outcome": "error", "error_fields": ["zip"]}
         ev("form_submit", step * 300, attrs, f"form-{round_}")
+    ev("form_submit", 0, {"form_id": "signup", "outcome": "success"}, f"form-ok-{round_}")
     ev("email_requested", 0, {"request_id": f"code-{round_}", "template": "verification_code"})
     ev("email_delivered", 900, {"request_id": f"code-{round_}", "template": "verification_code"})
     ev("order_placed", 0, {"order_id": f"o-{round_}", "channel": "web"})
@@ -128,7 +136,8 @@ def test_every_dashboard_query_returns_data(kafka_bootstrap: str, tmp_path: Path
     unresolved = [expr for _, expr in queries if "$" in expr]
     assert not unresolved, f"template variables left: {unresolved}"
     also = (*MEASURED, "friction_accumulated")
-    config = write_config(tmp_path / "friction.toml", LATENESS_MS, also=also)
+    window = {name: f"outcome_window_s = {OUTCOME_WINDOW_S}" for name in JOURNEYS}
+    config = write_config(tmp_path / "friction.toml", LATENESS_MS, also=also, params=window)
     config.write_text(config.read_text() + ALERT_RULE)
     names = Names("dashboards")
     worker = Worker(kafka_bootstrap, config, names, tmp_path / "worker.log")
