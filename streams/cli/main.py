@@ -84,6 +84,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 sort_run_lines=args.sort_run_lines if args.sort else None,
                 on_findings=webhook.findings if webhook is not None else None,
                 outcomes_out=outcomes_out,
+                on_outcomes=webhook.outcomes if webhook is not None else None,
             )
         findings_out.flush()
         if outcomes_out is not None:

@@ -15,6 +15,7 @@ from friction_detector.detectors.events import TOO_LARGE, BadInput, Event
 from friction_detector.detectors.finding_events import FindingStage
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver, FanOut
+from friction_detector.detectors.outcomes import Outcome
 from friction_detector.streams.cli.lines import LongLine, bounded_lines
 from friction_detector.streams.cli.sort import sorted_lines
 from friction_detector.streams.cli.summary import RunSummary
@@ -92,6 +93,7 @@ def replay(
     sort_run_lines: int | None = None,
     on_findings: Callable[[list[Finding]], None] | None = None,
     outcomes_out: BinaryIO | None = None,
+    on_outcomes: Callable[[list[Outcome]], None] | None = None,
 ) -> RunSummary:
     """Run every enabled detector over `source`; bad lines go to `dead_letter_out` with reasons.
 
@@ -102,9 +104,10 @@ def replay(
     watermark waits for every one of them. With `sort_run_lines`, the lines are first sorted
     by event time (streams/cli/sort.py), that many at most in memory. `on_findings` hears
     the findings as they are written (the webhook of a back-test). `outcomes_out` receives
-    the outcomes of findings that interrupted a journey, as they are decided; without it they
-    are only counted. Detectors over findings (`friction_accumulated`) read the findings as
-    they are emitted and follow the engine's settled time; theirs are written among the others.
+    the outcomes of findings that interrupted a journey, as they are decided, and
+    `on_outcomes` hears them (the webhook); without either they are only counted. Detectors
+    over findings (`friction_accumulated`) read the findings as they are emitted and follow the
+    engine's settled time; theirs are written among the others.
     """
 
     def dead_letter(bad: BadInput, position: int | str) -> None:
@@ -151,9 +154,14 @@ def replay(
             written(accumulated)
 
     def write_outcomes() -> None:
-        for outcome in take_outcomes():
-            if outcomes_out is not None:
+        decided = take_outcomes()
+        if not decided:
+            return
+        if outcomes_out is not None:
+            for outcome in decided:
                 outcomes_out.write(outcome.to_json() + b"\n")
+        if on_outcomes is not None:
+            on_outcomes(decided)
 
     max_bytes = line_limit(config.engine.max_event_bytes, sourced)
     if sourced and source.seekable():

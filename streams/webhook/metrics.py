@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from friction_detector.streams.webhook.settings import RECORD_TYPES
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # One result per POST: delivered; retried (failed, another attempt follows); failed (the last
@@ -56,7 +57,7 @@ class WebhookMetrics:
             self.deliveries.labels(result)
         for reason in DROP_REASONS:
             self.dropped.labels(reason)
-        for record_type in ("finding", "alert"):
+        for record_type in RECORD_TYPES:
             self.records.labels(record_type)
 
     def watch_depth(self, depth: Callable[[], float]) -> None:
@@ -71,6 +72,6 @@ class WebhookMetrics:
 
         return {
             "deliveries": read("friction_webhook_deliveries_total", "result", RESULTS),
-            "records": read("friction_webhook_records_total", "record_type", ("finding", "alert")),
+            "records": read("friction_webhook_records_total", "record_type", RECORD_TYPES),
             "dropped": read("friction_webhook_dropped_total", "reason", DROP_REASONS),
         }

@@ -1,7 +1,8 @@
-"""What the webhook sends: each finding or alert as a typed record, filtered by the settings.
+"""What the webhook sends: each finding, outcome or alert as a typed record, filtered by the
+settings.
 
 A record is `{"record_type": "finding", "finding": {...}}`: the type says which key holds the
-contract object, so later record types (an outcome) add a key without changing these.
+contract object, so a record type (the outcome) adds a key without changing the others.
 The body of one delivery is built once and sent unchanged on every retry, so a receiver can
 de-duplicate by `delivery_id` as well as by `finding_id` or (`alert_id`, `status`).
 """
@@ -14,6 +15,7 @@ from typing import NamedTuple
 import orjson
 from friction_detector.detectors.alerts import Alert
 from friction_detector.detectors.findings import SEVERITIES, Finding
+from friction_detector.detectors.outcomes import Outcome
 from friction_detector.streams.webhook.settings import WebhookSettings
 
 PAYLOAD_VERSION = 1
@@ -31,10 +33,13 @@ class Record(NamedTuple):
 
 
 class RecordFilter:
-    """Which findings and alerts the endpoint wants: record type, detector, kind, severity.
+    """Which findings, outcomes and alerts the endpoint wants: record type, detector, kind,
+    severity.
 
-    An alert has no kind (a rule may count several): the `kinds` filter applies to findings;
-    an alert's detector and severity are its labels.
+    An alert has no kind (a rule may count several): the `kinds` filter applies to findings and
+    outcomes (an outcome's kind is its finding's); an alert's detector and severity are its
+    labels. An outcome has no severity, so `min_severity` does not filter it: a receiver that
+    wants only the outcomes of the findings it was sent filters both by `kinds`.
     """
 
     def __init__(self, settings: WebhookSettings) -> None:
@@ -53,6 +58,11 @@ class RecordFilter:
             return False
         return self._passes(finding.detector, finding.severity)
 
+    def outcome(self, outcome: Outcome) -> bool:
+        if "outcome" not in self.types or (self.kinds and outcome.kind not in self.kinds):
+            return False
+        return not self.detectors or outcome.detector in self.detectors
+
     def alert(self, alert: Alert) -> bool:
         if "alert" not in self.types:
             return False
@@ -62,6 +72,11 @@ class RecordFilter:
 
 def finding_record(finding: Finding) -> Record:
     return Record("finding", finding.to_dict())
+
+
+def outcome_record(outcome: Outcome) -> Record:
+    """The outcome as on the findings topic."""
+    return Record("outcome", outcome.to_dict())
 
 
 def alert_record(alert: Alert) -> Record:

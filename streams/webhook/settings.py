@@ -15,7 +15,9 @@ from urllib.parse import urlsplit
 from friction_detector.detectors.config import ConfigError
 from friction_detector.detectors.findings import SEVERITIES
 
-RECORD_TYPES = ("finding", "alert")
+RECORD_TYPES = ("finding", "outcome", "alert")
+# Outcomes are asked for: a receiver written for findings and alerts gets what it expects.
+DEFAULT_RECORD_TYPES = ("finding", "alert")
 DEFAULT_SECRET_ENV = "FRICTION_WEBHOOK_SECRET"
 
 
@@ -25,7 +27,7 @@ class WebhookSettings:
 
     url: str = ""
     secret_env: str = DEFAULT_SECRET_ENV
-    record_types: tuple[str, ...] = RECORD_TYPES
+    record_types: tuple[str, ...] = DEFAULT_RECORD_TYPES
     detectors: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
     min_severity: str = "info"

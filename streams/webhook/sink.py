@@ -8,6 +8,7 @@ from dataclasses import replace
 from friction_detector.detectors.alerts import Alert
 from friction_detector.detectors.config import Config, ConfigError
 from friction_detector.detectors.findings import Finding
+from friction_detector.detectors.outcomes import Outcome
 from friction_detector.detectors.registry import installed_detectors
 from friction_detector.streams.webhook.metrics import WebhookMetrics
 from friction_detector.streams.webhook.policy import RetryPolicy
@@ -15,6 +16,7 @@ from friction_detector.streams.webhook.records import (
     RecordFilter,
     alert_record,
     finding_record,
+    outcome_record,
 )
 from friction_detector.streams.webhook.sender import WebhookSender
 from friction_detector.streams.webhook.settings import (
@@ -26,8 +28,8 @@ from prometheus_client import CollectorRegistry
 
 
 class WebhookSink:
-    """Hands findings and alerts that pass the filter to the sender; never blocks, never
-    raises into detection."""
+    """Hands findings, outcomes and alerts that pass the filter to the sender; never blocks,
+    never raises into detection."""
 
     def __init__(self, settings: WebhookSettings, sender: WebhookSender) -> None:
         self.settings = settings
@@ -41,6 +43,10 @@ class WebhookSink:
     def findings(self, findings: Iterable[Finding]) -> None:
         wanted = self.filter.finding
         self.sender.offer(finding_record(f) for f in findings if wanted(f))
+
+    def outcomes(self, outcomes: Iterable[Outcome]) -> None:
+        wanted = self.filter.outcome
+        self.sender.offer(outcome_record(o) for o in outcomes if wanted(o))
 
     def alerts(self, alerts: Iterable[Alert]) -> None:
         wanted = self.filter.alert
@@ -97,7 +103,8 @@ def render_counts(sink: WebhookSink) -> str:
     records, dropped, posts = counts["records"], counts["dropped"], counts["deliveries"]
     out = [
         f"webhook {sink.settings.url}: {sum(records.values())} records delivered "
-        f"({records['finding']} findings, {records['alert']} alerts) in "
+        f"({records['finding']} findings, {records['outcome']} outcomes, "
+        f"{records['alert']} alerts) in "
         f"{posts['delivered']} POSTs, {posts['retried']} retried",
         f"  not delivered: {sum(dropped.values())}",
     ]

@@ -285,6 +285,7 @@ class FrictionApp:
             published = found[:]
             found.clear()
             outgoing += [self.records.finding(outcome) for outcome in outcomes]
+            decided = outcomes[:]
             outcomes.clear()
             outgoing += letters
             letters.clear()
@@ -294,6 +295,7 @@ class FrictionApp:
             await deliver(send, outgoing)
             if self.webhook is not None:  # in Kafka now: queued for the webhook, never awaited
                 self.webhook.findings(published)
+                self.webhook.outcomes(decided)
             last_of_partition = {event.message.partition: event for event in events}
             if customers is not None:  # this batch's findings, and all before, are in Kafka
                 for partition in last_of_partition:

@@ -139,3 +139,81 @@ def test_example_receiver_verifies_and_prints_what_replay_sends(tmp_path, secret
     printed = [json.loads(line) for line in out.splitlines()]
     assert [r["finding"] for r in printed] == written(findings)
     assert b"refused: signature does not match" in err
+
+
+def checkout_journeys(tmp_path: Path) -> Path:
+    """Slow checkouts, half of them ordered within the 3 s window, and a clock that passes
+    every window; so each finding has its outcome decided."""
+    events, t0 = [], 1_700_000_000_000
+
+    def ev(kind: str, t: int, session: str, attrs: dict) -> None:
+        events.append({"event_id": f"e-{len(events)}", "type": kind, "time": t,
+                       "session_id": session, "attrs": attrs})  # fmt: skip
+
+    for i in range(20):
+        session = f"s-{i}"
+        ev("page_load", t0 + i * 100, session, {"page": "/checkout/pay", "duration_ms": 6000})
+        if i % 2:
+            ev("order_placed", t0 + i * 100 + 1000, session, {"order_id": f"o-{i}"})
+        attrs = {"form_id": "signup", "outcome": "error"}
+        for step in range(3):
+            ev("form_submit", t0 + i * 100 + step * 200, f"f-{i}", attrs)
+    ev("heartbeat", t0 + 60_000, "clock", {})
+    path = tmp_path / "journeys.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(e) for e in sorted(events, key=lambda e: e["time"])))
+    return path
+
+
+def journeys_config(tmp_path: Path, webhook: str) -> Path:
+    window = "outcome_window_s = 3"
+    path = write_config(
+        tmp_path / "friction.toml",
+        LATENESS_MS,
+        params={"slow_checkout": window, "repeated_form_submission": window},
+    )
+    path.write_text(path.read_text() + "\n[webhook]\n" + webhook)
+    return path
+
+
+def test_replay_delivers_the_outcomes_it_writes_when_asked_for(tmp_path, secret, capsys):
+    config = journeys_config(tmp_path, 'record_types = ["finding", "outcome"]\n')
+    findings, outcomes = tmp_path / "findings.jsonl", tmp_path / "outcomes.jsonl"
+    with Receiver() as receiver:
+        status = main(["replay", str(checkout_journeys(tmp_path)), "--config", str(config),
+                       "--findings", str(findings), "--outcomes", str(outcomes),
+                       "--webhook", receiver.url])  # fmt: skip
+        records = receiver.records()
+        requests = receiver.received
+    assert status == 0
+    expected = written(outcomes)
+    assert len(expected) == 40  # 20 slow checkouts and 20 repeated submits
+    assert {o["outcome"] for o in expected} == {"completed", "abandoned"}
+    assert [r["outcome"] for r in records if r["record_type"] == "outcome"] == expected
+    assert [r["finding"] for r in records if r["record_type"] == "finding"] == written(findings)
+    for request in requests:
+        assert request.problem is None
+        jsonschema.validate(request.doc, SCHEMA, format_checker=jsonschema.FormatChecker())
+    err = capsys.readouterr().err
+    assert f"{len(expected) + len(written(findings))} records delivered (40 findings, " in err
+    assert "40 outcomes, 0 alerts)" in err
+
+
+def test_outcomes_are_filtered_by_detector_and_kind_and_off_by_default(tmp_path, secret):
+    filtered = 'record_types = ["outcome"]\ndetectors = ["slow_checkout"]\nkinds = ["slow_load"]\n'
+    for webhook, wanted in (
+        (filtered, lambda o: o["detector"] == "slow_checkout"),
+        ("", lambda o: False),  # the default record types: findings and alerts
+    ):
+        config = journeys_config(tmp_path, webhook)
+        outcomes = tmp_path / "outcomes.jsonl"
+        with Receiver() as receiver:
+            main(["replay", str(checkout_journeys(tmp_path)), "--config", str(config),
+                  "--findings", str(tmp_path / "findings.jsonl"), "--outcomes", str(outcomes),
+                  "--webhook", receiver.url])  # fmt: skip
+            records = receiver.records()
+        expected = [o for o in written(outcomes) if wanted(o)]
+        assert [r["outcome"] for r in records if r["record_type"] == "outcome"] == expected
+        if webhook:
+            assert len(expected) == 20 and records == [
+                {"record_type": "outcome", "outcome": o} for o in expected
+            ]
