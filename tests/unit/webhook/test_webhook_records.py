@@ -1,15 +1,17 @@
-"""Which findings and alerts reach the endpoint, and the shape each record has."""
+"""Which findings, outcomes and alerts reach the endpoint, and the shape each record has."""
 
 from __future__ import annotations
 
 import orjson
 from friction_detector.detectors.alerts import Alert
 from friction_detector.detectors.findings import Finding
+from friction_detector.detectors.outcomes import Outcome
 from friction_detector.streams.webhook.records import (
     RecordFilter,
     alert_record,
     delivery_body,
     finding_record,
+    outcome_record,
 )
 from friction_detector.streams.webhook.settings import WebhookSettings
 
@@ -36,6 +38,10 @@ def alert(detector="late_reset_email", severity="critical", status="firing") -> 
         starts_at_ms=1_700_000_000_000,
         value={"rate_per_min": 12.0},
     )  # fmt: skip
+
+
+def outcome(detector="slow_checkout", kind="slow_load") -> Outcome:
+    return Outcome("f-1", detector, kind, "abandoned", 1_700_000_000_000, "/checkout/pay")
 
 
 def passes(**settings) -> RecordFilter:
@@ -91,3 +97,27 @@ def test_body_carries_version_delivery_id_origin_and_records_in_order():
     assert doc["delivery_id"] == "d-1"
     assert doc["origin"] == "replay"
     assert [r["record_type"] for r in doc["records"]] == ["finding", "alert"]
+
+
+def test_outcomes_are_sent_only_when_record_types_lists_them():
+    assert not passes().outcome(outcome())  # the default: findings and alerts
+    assert passes(record_types=("outcome",)).outcome(outcome())
+    assert not passes(record_types=("outcome",)).finding(finding())
+
+
+def test_outcomes_are_filtered_by_detector_and_kind_not_by_severity():
+    keep = passes(
+        record_types=("finding", "outcome"),
+        detectors=("slow_checkout",),
+        kinds=("slow_load",),
+        min_severity="critical",
+    )
+    assert keep.outcome(outcome())
+    assert not keep.outcome(outcome(kind="other"))
+    assert not keep.outcome(outcome(detector="rage_click", kind="slow_load"))
+    assert not keep.finding(finding(detector="slow_checkout", kind="slow_load"))  # a warning
+
+
+def test_an_outcome_record_carries_the_outcome_as_on_the_findings_topic():
+    record = outcome_record(outcome()).to_dict()
+    assert record == {"record_type": "outcome", "outcome": orjson.loads(outcome().to_json())}

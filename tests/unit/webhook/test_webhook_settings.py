@@ -52,7 +52,7 @@ def test_misspelt_key_suggests_the_right_one():
         ({"queue_size": 1.5}, "webhook.queue_size must be a whole number >= 1"),
         ({"batch_size": True}, "webhook.batch_size must be a whole number >= 1"),
         ({"min_severity": "high"}, "webhook.min_severity must be one of info, warning, critical"),
-        ({"record_types": ["finding", "outcome"]}, "webhook.record_types must list some of"),
+        ({"record_types": ["finding", "outcomes"]}, "webhook.record_types must list some of"),
         ({"record_types": []}, "webhook.record_types must list some of"),
         ({"kinds": "late"}, "webhook.kinds must be a list of names"),
         ({"detectors": ["slow_chekout"]}, "unknown detector(s) slow_chekout"),
