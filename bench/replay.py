@@ -8,6 +8,10 @@ machine's speed. The bare loop (read lines, `orjson.loads` each) is the ceiling 
 pipeline over the same file; a second loop reads the lines and decodes them with replay's own
 decoder (parse, then validate against the contract), without detection: what is left of the
 ceiling once input is checked.
+
+`--reference` may be given more than once (a commit or a branch name: `--reference main
+--reference outcomes`), to see what each change since a commit costs in the same run; each
+reference gets its own ratio.
 """
 
 from __future__ import annotations
@@ -114,9 +118,12 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--file", type=Path, default=HERE / "out" / "events-1m.jsonl")
     parser.add_argument(
-        "--reference", default=REFERENCE_COMMIT, help="the commit to compare against"
+        "--reference",
+        action="append",
+        help=f"a commit or branch to compare against, repeatable (default {REFERENCE_COMMIT[:12]})",
     )
     args = parser.parse_args()
+    references = args.reference or [REFERENCE_COMMIT]
     python = sys.executable
     if not args.file.exists():
         print(f"generating {args.count:,} events into {args.file} ...", file=sys.stderr)
@@ -135,17 +142,22 @@ def main() -> int:
         + ["--config", str(CONTRACT_CONFIG), *replay],
         "friction replay, every installed detector": friction + replay,
     }
+    names = [_name(reference) for reference in references]
     print(
         f"{lines:,} events, {args.runs} runs each, one process (one core) per run; "
-        f"reference {args.reference[:12]}"
+        f"references {', '.join(names)}"
     )
     with tempfile.TemporaryDirectory(prefix="friction-reference-") as folder:
-        reference_env = extract(args.reference, Path(folder))
+        reference_envs = {}
+        for n, (name, reference) in enumerate(zip(names, references, strict=True)):
+            into = Path(folder) / str(n)
+            into.mkdir()
+            reference_envs[name] = extract(reference, into)
         ceiling = 0.0
         for label, command in commands.items():
-            envs = {"this checkout": None}
+            envs: dict[str, dict[str, str] | None] = {"this checkout": None}
             if label != "bare read + orjson.loads (ceiling)":
-                envs["reference"] = reference_env
+                envs.update(reference_envs)
             seconds: dict[str, list[float]] = {name: [] for name in envs}
             cpu: dict[str, list[float]] = {name: [] for name in envs}
             for _ in range(args.runs):
@@ -159,18 +171,36 @@ def main() -> int:
             print(f"  {label}")
             for name, rate in rates.items():
                 print(
-                    f"    {name:15s} median {rate:>10,.0f} events/s "
+                    f"    {name:{WIDTH}s} median {rate:>10,.0f} events/s "
                     f"(best {lines / min(seconds[name]):,.0f}, "
                     f"worst {lines / max(seconds[name]):,.0f}), "
                     f"{rate / ceiling:.2f} of the ceiling; {cpu_rates[name]:,.0f} per CPU second"
                 )
-            if "reference" in rates:
-                ratio = rates["this checkout"] / rates["reference"]
-                cpu_ratio = cpu_rates["this checkout"] / cpu_rates["reference"]
+            for name in reference_envs:
+                if name not in rates:
+                    continue
+                ratio = rates["this checkout"] / rates[name]
+                cpu_ratio = cpu_rates["this checkout"] / cpu_rates[name]
                 print(
-                    f"    {'ratio':15s} {ratio:.2f}x the reference ({cpu_ratio:.2f}x in CPU time)"
+                    f"    {'ratio':{WIDTH}s} {ratio:.2f}x {name} ({cpu_ratio:.2f}x in CPU time)"
                 )
     return 0
+
+
+WIDTH = 20
+
+
+def _name(reference: str) -> str:
+    """A branch or tag as given and its commit; a commit by its first 12 digits."""
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--verify", reference + "^{commit}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if commit.startswith(reference):
+        return commit[:12]
+    return f"{reference} {commit[:8]}"[:WIDTH]
 
 
 if __name__ == "__main__":
