@@ -8,6 +8,7 @@ from collections.abc import Callable
 from friction_detector.detectors.events import BadInput, Event
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver
+from friction_detector.detectors.outcomes import COMPLETED, JourneyOutcome, Outcome
 from friction_detector.streams.dead_letter import detector_error_input
 
 # A larger share of accepted events behind the watermark makes replay say how to avoid it.
@@ -29,6 +30,9 @@ class RunSummary(EngineObserver):
         self.duplicates: Counter[str] = Counter()
         self.late = 0
         self.findings: Counter[tuple[str, str]] = Counter()
+        # Decided journeys by (detector, completed?): after friction (outcomes), and without.
+        self.outcomes: Counter[tuple[str, bool]] = Counter()
+        self.journeys: Counter[tuple[str, bool]] = Counter()
         self.deadlines_ahead = 0  # deadlines the input ended before: set by the run
         self.lines_read = 0  # the run's input lines, and how long it took: set by the run
         self.elapsed_s = 0.0
@@ -49,6 +53,12 @@ class RunSummary(EngineObserver):
 
     def on_finding(self, finding: Finding) -> None:
         self.findings[(finding.detector, finding.kind)] += 1
+
+    def on_outcome(self, outcome: Outcome) -> None:
+        self.outcomes[(outcome.detector, outcome.outcome == COMPLETED)] += 1
+
+    def on_journey(self, journey: JourneyOutcome) -> None:
+        self.journeys[(journey.detector, journey.outcome == COMPLETED)] += 1
 
     def late_warning(self, sourced: bool, sorted_input: bool) -> str | None:
         """One line when over `LATE_WARNING_SHARE` of the accepted events were late: the input
@@ -94,4 +104,24 @@ class RunSummary(EngineObserver):
             )
         out.append(f"findings: {sum(self.findings.values())}")
         out += [f"  {det} {kind}: {count}" for (det, kind), count in sorted(self.findings.items())]
+        out += self._friction_cost()
         return "\n".join(out)
+
+    def _friction_cost(self) -> list[str]:
+        """Per journey detector: completed journeys after friction and without, of those decided."""
+        detectors = sorted({d for d, _ in self.outcomes} | {d for d, _ in self.journeys})
+        if not detectors:
+            return []
+        out = ["journeys completed (after friction / without friction, of those decided):"]
+        for name in detectors:
+            after = _share(self.outcomes[(name, True)], self.outcomes[(name, False)])
+            without = _share(self.journeys[(name, True)], self.journeys[(name, False)])
+            out.append(f"  {name}: {after} / {without}")
+        return out
+
+
+def _share(completed: int, abandoned: int) -> str:
+    decided = completed + abandoned
+    if not decided:
+        return "none decided"
+    return f"{completed} of {decided} ({completed / decided:.0%})"

@@ -4,6 +4,8 @@ outcome, in event time, whatever the arrival order within the lateness, and coun
 
 from __future__ import annotations
 
+import io
+
 import orjson
 from contract_stream import arrival_order, contract_detectors, event_streams
 from friction_detector.detectors.api import Context, Detector, Journey, Param
@@ -12,12 +14,14 @@ from friction_detector.detectors.builtin.long_chat_wait import LongChatWait
 from friction_detector.detectors.builtin.rage_click import RageClick
 from friction_detector.detectors.builtin.repeated_form_submission import RepeatedFormSubmission
 from friction_detector.detectors.builtin.slow_checkout import SlowCheckout
+from friction_detector.detectors.config import build_config
 from friction_detector.detectors.engine import Engine
 from friction_detector.detectors.events import Event
 from friction_detector.detectors.observer import EngineObserver
 from friction_detector.detectors.outcomes import JourneyOutcome
 from friction_detector.detectors.schema import types
 from friction_detector.detectors.testing import DetectorHarness, at, make_event
+from friction_detector.streams.cli.replay import replay
 from friction_detector.streams.observability.metrics import FrictionMetrics
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -452,3 +456,22 @@ def test_restore_after_restart_gives_the_same_journeys_as_an_uninterrupted_run(e
     after.advance(end)
     found = sorted((j.detector, j.segment, j.outcome, j.time_ms) for j in counted.journeys)
     assert found == expected
+
+
+def test_replay_summary_ends_with_completion_after_friction_and_without():
+    events = [
+        load(0, 9000, session_id="s-slow"),
+        order(MINUTE, session_id="s-slow"),
+        load(0, session_id="s-a"),
+        order(MINUTE, session_id="s-a"),
+        load(0, session_id="s-b"),
+        load(0, session_id="s-c"),
+        make_event("page_view", LATER, page="/home"),  # moves the watermark past every window
+    ]
+    source = io.BytesIO(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    config = build_config({"detectors": {"enable": ["slow_checkout"]}})
+    summary = replay(source, config, io.BytesIO(), io.BytesIO(), "events.jsonl")
+    assert summary.render().endswith(
+        "journeys completed (after friction / without friction, of those decided):\n"
+        "  slow_checkout: 1 of 1 (100%) / 1 of 3 (33%)"
+    )
