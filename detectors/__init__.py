@@ -4,6 +4,7 @@ from friction_detector.detectors.api import (
     Context,
     Detector,
     FindingDetector,
+    Journey,
     Measurement,
     Param,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "Event",
     "Finding",
     "FindingDetector",
+    "Journey",
     "Measurement",
     "Param",
 ]

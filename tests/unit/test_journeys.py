@@ -8,7 +8,7 @@ import io
 
 import orjson
 from contract_stream import arrival_order, contract_detectors, event_streams
-from friction_detector.detectors.api import Context, Detector, Journey, Param
+from friction_detector.detectors import Context, Detector, Journey, Param
 from friction_detector.detectors.builtin.error_click import ErrorClick
 from friction_detector.detectors.builtin.long_chat_wait import LongChatWait
 from friction_detector.detectors.builtin.rage_click import RageClick
