@@ -97,20 +97,42 @@ def end_offsets(bootstrap: str, topic: str) -> int:
 
 
 class Watched:
-    """A peer's process, its log, and a clean end to it."""
+    """A peer's process, its log, and a clean end to it; `profile`: sampled by py-spy into
+    that speedscope file (py-spy is in the `bench` extra)."""
 
-    def __init__(self, command: list[str], log: Path, env: dict | None = None) -> None:
+    def __init__(
+        self, command: list[str], log: Path, env: dict | None = None, profile: Path | None = None
+    ) -> None:
         self.log = log
+        self.profiled = profile is not None
+        if profile is not None:
+            spy = Path(sys.executable).with_name("py-spy")
+            command = [str(spy), "record", "--rate", "200", "--format", "speedscope",
+                       "-o", str(profile), "--"] + command  # fmt: skip
         out = log.open("ab")
         self.proc = subprocess.Popen(
             command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env
         )
+
+    @property
+    def pid(self) -> int:
+        """The peer's own process: py-spy's child when profiled."""
+        if self.profiled:
+            for _ in range(100):
+                for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+                    for child in (task / "children").read_text().split():
+                        return int(child)
+                time.sleep(0.05)
+        return self.proc.pid
 
     def check(self) -> None:
         if self.proc.poll() is not None:
             raise SystemExit(f"{self.log.name}: process exited:\n{self.log.read_text()[-3000:]}")
 
     def stop(self) -> None:
+        if self.profiled and self.proc.poll() is None:  # py-spy writes its profile and exits
+            subprocess.run(["kill", "-TERM", str(self.pid)], check=False)
+            self.proc.wait(60)
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -153,22 +175,23 @@ def run_group_peer(
     log: Path,
     internal: Callable[[list[str]], list[str]] = lambda topics: [],
     env: dict | None = None,
+    profile: Path | None = None,
 ) -> Result:
     """Run a consumer-group process over the `n` events of `topic`, clocked by its commits.
 
     `internal(topics)` names, among the topics the group committed on, those whose every
     message must be committed too (stages after the first)."""
     messages = end_offsets(bootstrap, topic)  # fewer than `n` on a topic of batch messages
-    watched = Watched(command, log, env)
+    watched = Watched(command, log, env, profile)
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         started = wait_assigned(admin, group, watched)
-        cpu = cpu_seconds(watched.proc.pid)
+        cpu = cpu_seconds(watched.pid)
         input_done = wait_offsets(admin, group, topic, messages, watched)
         done = input_done
         for name in internal(list(group_offsets(admin, group))):
             done = wait_offsets(admin, group, name, end_offsets(bootstrap, name), watched)
-        cpu = cpu_seconds(watched.proc.pid) - cpu
+        cpu = cpu_seconds(watched.pid) - cpu
         input_rate = n / (input_done - started) if done > input_done else None
         return Result(n / (done - started), cpu, n, input_rate)
     finally:
@@ -245,15 +268,18 @@ def quix(
     return run
 
 
-def worker(bootstrap: str, topic: str, n: int, config: Path) -> Callable[[Path, int], Result]:
+def worker(
+    bootstrap: str, topic: str, n: int, config: Path, profile: Path | None = None
+) -> Callable[[Path, int], Result]:
     def run(home: Path, round_: int) -> Result:
         app_id = f"worker-{uuid.uuid4().hex[:6]}"
         log = home / f"{app_id}.log"
+        spy = None if profile is None else profile / f"{app_id}.speedscope.json"
         # The command bench/stream runs, clocked like every other peer.
         command = worker_command(bootstrap, app_id, topic, f"{app_id}-findings", config, home)
         return run_group_peer(
             bootstrap, command, app_id, topic, n, log,
-            internal=lambda topics: [f"{app_id}-routed"],
+            internal=lambda topics: [f"{app_id}-routed"], profile=spy,
         )  # fmt: skip
 
     return run
@@ -313,7 +339,12 @@ def main() -> int:
         help="also run the worker on the same events in batch messages of up to this many "
         "(0: skip)",
     )
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy profiles of the worker runs, one file each, here"
+    )
     args = parser.parse_args()
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
 
     home = Path(tempfile.mkdtemp(prefix="friction-peer-"))
     broker = LocalKafka(home / "kafka", port=free_port(), controller_port=free_port())
@@ -351,18 +382,18 @@ def main() -> int:
             Peer("quix-group-by", "Quix Streams, slow_checkout rule, group_by session",
                  quix(bootstrap, topic, n, group_by=True)),
             Peer("worker-slow", "friction worker, slow_checkout only",
-                 worker(bootstrap, topic, n, slow_only)),
+                 worker(bootstrap, topic, n, slow_only, args.profile)),
             Peer("worker-all", "friction worker, every installed detector",
-                 worker(bootstrap, topic, n, every)),
+                 worker(bootstrap, topic, n, every, args.profile)),
         ]  # fmt: skip
         if args.batch_size:
             peers += [
                 Peer("quix-batches", "Quix Streams, slow_checkout rule, batch messages: expand "
                      "+ group_by session", quix(bootstrap, batched, n, True, batches=True)),
                 Peer("worker-slow-b", "friction worker, slow_checkout only, batch messages",
-                     worker(bootstrap, batched, n, slow_only)),
+                     worker(bootstrap, batched, n, slow_only, args.profile)),
                 Peer("worker-all-b", "friction worker, every installed detector, batch messages",
-                     worker(bootstrap, batched, n, every)),
+                     worker(bootstrap, batched, n, every, args.profile)),
             ]  # fmt: skip
         missing = [m for m in ("confluent_kafka", "quixstreams") if not importlib.util.find_spec(m)]
         if missing:

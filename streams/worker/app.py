@@ -309,12 +309,12 @@ class FrictionApp:
                     raise RuntimeError(f"{topic} partition {partition} revoked inside a batch")
                 store = owned.store
                 with current_event(event):  # a RocksDB store writes to the event's partition
-                    changes = await store.flush(send)
+                    changes = await store.flush(self.app.producer)
                 stores.append(store)
                 deliveries.append(asyncio.gather(*changes))
             for store, delivered in zip(stores, await asyncio.gather(*deliveries), strict=True):
                 if delivered:
-                    store.persisted(delivered[-1].offset)
+                    store.persisted(delivered[-1])
 
         stream = stream.noack()
         batch = self.app.event_batch(name, stream, publish, failed)

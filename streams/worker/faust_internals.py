@@ -17,15 +17,19 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import faust
 import faust.streams as faust_streams
+import orjson
 from aiokafka import AIOKafkaConsumer
+from aiokafka.producer.message_accumulator import BatchBuilder
+from faust.stores.memory import Store as MemoryStore
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, EventT
+from faust.utils import json as faust_json
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
 
@@ -292,20 +296,36 @@ async def read_changelog_from(app: faust.App, tp: TP, offset: int) -> None:
 # -- tables: changelog records written by the worker -----------------------------------------
 
 
+# A changelog batch the worker sends itself stays below this many bytes: well under the broker's
+# default message.max.bytes (1 MiB), which the changelog topics Faust creates keep.
+CHANGELOG_BATCH_BYTES = 512 * 1024
+
+
 class ChangelogWriter:
     """A table's local store and changelog, for writes the worker sends itself.
 
     Works around: `table[key] = value` sends each change through Faust's per-write send buffer
-    and table sensors, which cost several times more than detection. The worker writes the
-    store and sends the changelog records itself, serialized as Faust serializes table writes
-    (a deletion is a record without value), and records the changelog offset the store holds
+    and table sensors, and `producer.send` still costs a future, a metadata check and a
+    serializer chain per record: together several times more than detection. The worker
+    writes the store and sends the changelog records itself, one record per key as Faust does
+    (so log compaction keeps each key's last state, and Faust's table recovery reads them
+    unchanged), serialized as Faust serializes table writes (a deletion is a record without
+    value), packed into record batches of at most `CHANGELOG_BATCH_BYTES` that go to the
+    producer's accumulator whole (`send`), and records the changelog offset the store holds
     as Faust does after each write, so a RocksDB store reads only the changelog's tail on
-    recovery.
+    recovery. Reads go to the store without the table's wrapper (`reader`), whose miss path
+    raises and catches a KeyError and calls the table sensors on every get.
 
-    Relies on: `Table.data` (the partitioned local store), the changelog topic's
-    `prepare_key` / `prepare_value` with the table's `key_serializer` / `value_serializer`
-    (what `Channel.as_future_message` uses), and the store's `set_persisted_offset(tp,
-    offset)`. Write with an event of the partition current (`current_event`).
+    Relies on: `Table.data` (the partitioned local store; the memory store keeps its items in
+    the dict `Store.data`), the changelog topic's `prepare_key` / `prepare_value` with the
+    table's `key_serializer` / `value_serializer` (what `Channel.as_future_message` uses; with
+    Faust's "json" codec both are `faust.utils.json.dumps`, which is orjson with
+    `OPT_NON_STR_KEYS | OPT_UTC_Z`), the store's `set_persisted_offset(tp, offset)`, and the
+    Faust producer's aiokafka producer (`Producer._ensure_producer()`), its
+    `BatchBuilder(size, compression)` with its accumulator's `_compression_type`, and
+    `send_batch(batch, topic, partition=)`, whose
+    future gives the batch's base offset. Write with an event of the partition current
+    (`current_event`).
     """
 
     def __init__(self, table: faust.Table) -> None:
@@ -315,9 +335,19 @@ class ChangelogWriter:
         self.topic = changelog.get_topic_name()
         self._prepare_key = changelog.prepare_key
         self._prepare_value = changelog.prepare_value
+        self._json = table.key_serializer == "json" and table.value_serializer == "json"
+
+    def reader(self) -> Callable[[Any, Any], Any]:
+        """`get(key, default)` on the local store, as `table.get` reads it minus the wrapper."""
+        store = self.store
+        if isinstance(store, MemoryStore):
+            return store.data.get
+        return store.get
 
     def record(self, key: Any, value: Any) -> tuple[bytes, bytes | None]:
         """The changelog record's key and value for `key` set to `value` (None: deleted)."""
+        if self._json:
+            return _json(key), None if value is None else _json(value)
         table = self.table
         payload = None
         if value is not None:
@@ -325,6 +355,55 @@ class ChangelogWriter:
         serialized, _ = self._prepare_key(key, table.key_serializer)
         return serialized, payload
 
+    async def send(
+        self, producer: Any, partition: int, records: list[tuple[bytes, bytes | None]]
+    ) -> list[Awaitable[int]]:
+        """Queue `records` (from `record`) to the changelog partition, in order, in as few
+        record batches as fit; returns awaitables of each batch's last offset."""
+        aio = producer._ensure_producer()
+        sent: list[Awaitable[int]] = []
+        builder, count = _new_batch(aio), 0
+        for key, value in records:
+            if builder.append(timestamp=None, key=key, value=value) is None:
+                if count == 0:  # one record larger than a batch: alone, as Faust would send it
+                    single = await producer.send(self.topic, key, value, partition, None, None)
+                    sent.append(_offset_of(single, 1))
+                    continue
+                sent.append(await self._send_batch(aio, builder, partition, count))
+                builder, count = _new_batch(aio), 0
+                if builder.append(timestamp=None, key=key, value=value) is None:
+                    single = await producer.send(self.topic, key, value, partition, None, None)
+                    sent.append(_offset_of(single, 1))
+                    continue
+            count += 1
+        if count:
+            sent.append(await self._send_batch(aio, builder, partition, count))
+        return sent
+
+    async def _send_batch(self, aio: Any, builder: Any, partition: int, count: int):
+        builder.close()
+        future = await aio.send_batch(builder, self.topic, partition=partition)
+        return _offset_of(future, count)
+
     def persisted(self, partition: int, offset: int) -> None:
         """Record that the store holds the changelog partition up to `offset`."""
         self.store.set_persisted_offset(TP(self.topic, partition), offset)
+
+
+def _json(value: Any) -> bytes:
+    return orjson.dumps(
+        value, default=faust_json.on_default, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z
+    )
+
+
+def _new_batch(aio: Any) -> BatchBuilder:
+    """An empty record batch of up to `CHANGELOG_BATCH_BYTES`, compressed as the producer
+    compresses: its own batch size (16 KiB by default) holds only a few dozen state records."""
+    compression = aio._message_accumulator._compression_type
+    return BatchBuilder(CHANGELOG_BATCH_BYTES, compression, is_transactional=False)
+
+
+async def _offset_of(delivery: Awaitable[Any], count: int) -> int:
+    """The last offset of a delivered batch of `count` records (its metadata's base offset)."""
+    metadata = await delivery
+    return metadata.offset + count - 1

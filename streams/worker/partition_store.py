@@ -8,7 +8,6 @@ from typing import Any, Final, Literal
 
 import faust
 from friction_detector.streams.kafka.topics import partition_for
-from friction_detector.streams.worker.delivery import Send
 from friction_detector.streams.worker.faust_internals import ChangelogWriter
 
 
@@ -46,14 +45,14 @@ class PartitionStore(MutableMapping):
         self.partition = partition
         self.partitions = partitions
         self.pending: dict[str, dict | Literal[_Deleted.DELETED]] = {}
+        self.changelog = ChangelogWriter(table)
+        self._read = self.changelog.reader()
 
     def owns(self, skey: str) -> bool:
         return partition_for(skey.encode(), self.partitions) == self.partition
 
     def __getitem__(self, skey: str) -> dict:
-        value = self.pending.get(skey)
-        if value is None:
-            return self.table[skey]
+        value = self.get(skey, _DELETED)
         if value is _DELETED:
             raise KeyError(skey)
         return value
@@ -61,7 +60,7 @@ class PartitionStore(MutableMapping):
     def get(self, skey: str, default=None):
         value = self.pending.get(skey)
         if value is None:
-            return self.table.get(skey, default)
+            return self._read(skey, default)
         return default if value is _DELETED else value
 
     def __setitem__(self, skey: str, record: dict) -> None:
@@ -86,33 +85,35 @@ class PartitionStore(MutableMapping):
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
-    async def flush(self, send: Send) -> list[Awaitable[Any]]:
+    async def flush(self, producer: Any) -> list[Awaitable[int]]:
         """Write pending changes to the table's store and its changelog partition.
 
-        `send` is the Faust producer's `send`. Returns the changelog deliveries: the agent
-        awaits them and passes the last offset to `persisted` before it acknowledges the
-        messages that made the changes. This is what `table[key] = value` does, minus Faust's
-        per-write send buffer (see `ChangelogWriter`). Run it with an event of this partition
-        current (`faust_internals.current_event`): a RocksDB store writes to the database of
-        the current event's partition.
+        `producer` is the Faust producer. Returns the changelog deliveries, each giving the
+        last offset of its records: the agent awaits them and passes the last to `persisted`
+        before it acknowledges the messages that made the changes. This is what `table[key] =
+        value` does, minus Faust's per-write send buffer and per-record sends (see
+        `ChangelogWriter`). Run it with an event of this partition current
+        (`faust_internals.current_event`): a RocksDB store writes to the database of the
+        current event's partition.
         """
-        changelog = ChangelogWriter(self.table)
-        data, topic, record = changelog.store, changelog.topic, changelog.record
+        changelog = self.changelog
+        data, record = changelog.store, changelog.record
         pending, self.pending = self.pending, {}
-        sent = []
+        records = []
         for skey, value in pending.items():
             if value is _DELETED:
                 if skey not in data:
                     continue
                 del data[skey]
-                key, payload = record(skey, None)
+                records.append(record(skey, None))
             else:
                 data[skey] = value
-                key, payload = record(skey, value)
-            sent.append(await send(topic, key, payload, self.partition, None, None))
-        return sent
+                records.append(record(skey, value))
+        if not records:
+            return []
+        return await changelog.send(producer, self.partition, records)
 
     def persisted(self, offset: int) -> None:
         """Record the changelog offset the store holds: a RocksDB store reads only what
         follows it when the partition is recovered (Faust does this after each write)."""
-        ChangelogWriter(self.table).persisted(self.partition, offset)
+        self.changelog.persisted(self.partition, offset)
