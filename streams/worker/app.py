@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any, cast
 
@@ -251,7 +252,9 @@ class FrictionApp:
         that, so a committed routed offset always has its findings in Kafka, and a crash in
         between replays the messages and sends the same findings again (same `finding_id`):
         against the old state, or, where a RocksDB store already holds the new one, against
-        that state, whose seen event ids make the replayed events duplicates.
+        that state, whose seen event ids make the replayed events duplicates. The batch is
+        pipelined (batching.py): `publish` takes its outputs, state changes and settled times
+        at once, and they are delivered while the next batch is handled.
         """
         observe = self.metrics.processing.observe
         perf = time.perf_counter
@@ -280,7 +283,8 @@ class FrictionApp:
             bad = failure(PROCESSING_ERROR, error, message.value or b"")
             letters.append(self.records.dead_letter(bad, topic, position))
 
-        async def publish(events: list) -> None:
+        def publish(events: list) -> Awaitable[None]:
+            """Take the batch's outputs and state changes now; the result delivers them."""
             outgoing = [self.records.finding(finding) for finding in found]
             published = found[:]
             found.clear()
@@ -291,33 +295,40 @@ class FrictionApp:
             letters.clear()
             if customers is not None and published:
                 outgoing += customers.outgoing(published)
-            send = self.app.producer.send
-            await deliver(send, outgoing)
-            if self.webhook is not None:  # in Kafka now: queued for the webhook, never awaited
-                self.webhook.findings(published)
-                self.webhook.outcomes(decided)
             last_of_partition = {event.message.partition: event for event in events}
-            if customers is not None:  # this batch's findings, and all before, are in Kafka
-                for partition in last_of_partition:
-                    owned = detection.find(partition)
-                    if owned is not None:
-                        customers.findings_sent(partition, owned.engine)
-            stores, deliveries = [], []
+            sealed, settled = [], []
             for partition, event in last_of_partition.items():
                 owned = detection.find(partition)
                 if owned is None:  # Faust revokes only after acknowledgements: a bug if seen
                     raise RuntimeError(f"{topic} partition {partition} revoked inside a batch")
-                store = owned.store
+                sealed.append((owned.store, event, owned.store.seal()))
+                if customers is not None:  # as of this batch: the next one is handled meanwhile
+                    settled.append((partition, customers.settled(partition, owned.engine)))
+            return deliver_batch(outgoing, published, decided, sealed, settled)
+
+        async def deliver_batch(
+            outgoing: list, published: list, decided: list, sealed: list, settled: list
+        ) -> None:
+            producer = self.app.producer
+            await deliver(producer.send, outgoing)
+            if self.webhook is not None:  # in Kafka now: queued for the webhook, never awaited
+                self.webhook.findings(published)
+                self.webhook.outcomes(decided)
+            if customers is not None:  # this batch's findings, and all before, are in Kafka
+                for partition, time_ms in settled:
+                    customers.findings_sent(partition, time_ms)
+            stores, deliveries = [], []
+            for store, event, changes in sealed:
                 with current_event(event):  # a RocksDB store writes to the event's partition
-                    changes = await store.flush(self.app.producer)
+                    written = await store.write(changes, producer)
                 stores.append(store)
-                deliveries.append(asyncio.gather(*changes))
+                deliveries.append(asyncio.gather(*written))
             for store, delivered in zip(stores, await asyncio.gather(*deliveries), strict=True):
                 if delivered:
                     store.persisted(delivered[-1])
 
         stream = stream.noack()
-        batch = self.app.event_batch(name, stream, publish, failed)
+        batch = self.app.event_batch(name, stream, publish, failed, pipelined=True)
         async for message in stream.events():
             await batch.handle(message, detect)
 

@@ -22,6 +22,13 @@ into a dead letter and the batch goes on. A batch that fails (its outputs could 
 the broker is down, say; streams/worker/delivery.py replaces records refused for their own sake)
 keeps its events unacknowledged for good and reports the failure: the worker stops without
 committing them, and its successor reads them again.
+
+A pipelined batch (`pipelined=True`, stage 2) is finished in two steps: calling `finish(events)`
+takes what the batch produced at once, and awaiting what it returns delivers it. The agent
+handles the next batch while the previous one's outputs are in flight; at most one batch is in
+flight, and a batch's delivery starts only once the previous one has landed (delivered, then
+acknowledged), so outputs go out and events are acknowledged in batch order. Waiting for the
+broker's round trips then costs the agent nothing while it has input to handle.
 """
 
 from __future__ import annotations
@@ -52,8 +59,9 @@ class EventBatch:
     """One agent's handled, unacknowledged events, and how to finish them.
 
     `finish(events)` publishes what the events produced and returns once the broker has it. It
-    runs under `lock`, as does handling an event, so no event is handled while a batch's outputs
-    are in flight: a finish sees exactly the work of its events.
+    runs under `lock`, as does handling an event, so a finish sees exactly the work of its
+    events. Pipelined, `finish(events)` takes that work when called (under the lock) and its
+    result is awaited in a task of its own (`in_flight`), while the next events are handled.
     """
 
     def __init__(
@@ -65,6 +73,7 @@ class EventBatch:
         max_events: int = BATCH_MAX,
         linger_s: float = BATCH_LINGER_S,
         max_age_s: float = BATCH_MAX_AGE_S,
+        pipelined: bool = False,
     ) -> None:
         self.stream = stream
         self.queue = stream.channel.queue
@@ -79,6 +88,9 @@ class EventBatch:
         self.last_added = 0.0
         self.first_added = 0.0
         self.failed: BaseException | None = None
+        self.pipelined = pipelined
+        self.in_flight: asyncio.Task[None] | None = None  # pipelined: the batch being delivered
+        self.flying: list[FaustEvent] = []  # its events
 
     async def handle(self, event: FaustEvent, handler: Callable[[FaustEvent], None]) -> None:
         """Run `handler(event)` (synchronous: it only records work) and hold the event."""
@@ -122,33 +134,69 @@ class EventBatch:
         )
 
     async def finish_held(self) -> None:
-        """Finish the batch now, if one is held and nothing failed."""
+        """Finish the batch now, if one is held and nothing failed, and wait until every
+        finished batch is acknowledged (pipelined, the one in flight too)."""
         async with self.lock:
-            if not self.events or self.failed is not None:
+            if self.failed is not None:
                 return
             try:
-                await self._finish()
+                if self.events:
+                    await self._finish()
+                await self._land()
             except Exception as exc:
                 await self._fail(exc)
 
     async def _finish(self) -> None:
         events = self.events
+        if self.pipelined:
+            delivery = self.finish(events)  # takes the batch's outputs now
+            self.events = []
+            await self._land()  # the previous batch first: acknowledged in order
+            self.flying = events
+            self.in_flight = asyncio.ensure_future(self._deliver(delivery, events))
+            self.in_flight.add_done_callback(self._landed)
+            return
         await self.finish(events)
         self.events = []
+        await self._ack(events)
+
+    async def _deliver(self, delivery: Awaitable[None], events: list[FaustEvent]) -> None:
+        await delivery
+        await self._ack(events)
+
+    async def _ack(self, events: list[FaustEvent]) -> None:
         ack = self.stream.ack
         for event in events:
             await ack(event)
 
-    async def _fail(self, exc: BaseException) -> None:
-        self.failed = exc
+    async def _land(self) -> None:
+        """Wait for the batch in flight, if any; raises what failed it."""
+        flight = self.in_flight
+        if flight is not None:
+            await asyncio.shield(flight)  # a cancelled caller leaves the delivery running
+            self.in_flight = None
+            self.flying = []
+
+    def _landed(self, flight: asyncio.Task[None]) -> None:
+        """A delivery that failed fails the batch at once, not at the next finish: the agent
+        may be waiting for input."""
+        if flight.cancelled() or flight.exception() is None or self.failed is not None:
+            return
+        asyncio.ensure_future(self._fail(flight.exception()))
+
+    async def _fail(self, exc: BaseException | None) -> None:
+        if self.failed is not None:  # reported once: by the delivery, or by whoever awaited it
+            return
+        self.failed = exc if exc is not None else RuntimeError("event batch failed")
+        events = self.flying + self.events
         log.error(
             "a batch of %d events (%s) failed and stays uncommitted: %r",
-            len(self.events),
-            describe_positions(self.events),
+            len(events),
+            describe_positions(events),
             exc,
         )
         log.debug("the batch's failure", exc_info=exc)
-        await self.on_failure(exc)
+        await self.on_failure(self.failed)
 
 
 def describe_positions(events: list[FaustEvent]) -> str:

@@ -69,15 +69,22 @@ class CustomerFindings:
             for partition, value in batch.drain()
         ]  # fmt: skip
 
-    def findings_sent(self, partition: int, engine: Engine) -> None:
-        """Every finding routed `partition`'s engine emitted is in Kafka: record its settled
-        time, at most every `every_s` (reading it scans the engine's arrivals; a time read
-        earlier is still true, only older)."""
+    def settled(self, partition: int, engine: Engine) -> int | None:
+        """Routed `partition`'s settled time as its engine stands, when a batch is finished
+        (the next batch is handled while this one's findings are in flight), at most every
+        `every_s` (reading it scans the engine's arrivals; a time read earlier is still true,
+        only older); None between reads."""
         now = time.monotonic()
         if now - self.read_at.get(partition, -self.every_s) < self.every_s:
-            return
+            return None
         self.read_at[partition] = now
-        settled = engine.settled()
+        return engine.settled()
+
+    def findings_sent(self, partition: int, settled: int | None) -> None:
+        """Every finding routed `partition`'s engine had emitted when `settled` was read is in
+        Kafka: record that settled time."""
+        if settled is None:
+            return
         if partition not in self.sent or settled > self.sent[partition]:
             self.sent[partition] = settled
 

@@ -21,9 +21,11 @@ class FrictionFaustApp(GuardedFaustApp):
         self.stale_finishes: dict[str, asyncio.Task[None]] = {}
         self.timer(BATCH_LINGER_S, name="finish-stale-batches")(self._finish_stale_batches)
 
-    def event_batch(self, agent: str, stream, finish: Finish, on_error: OnError) -> EventBatch:
+    def event_batch(
+        self, agent: str, stream, finish: Finish, on_error: OnError, pipelined: bool = False
+    ) -> EventBatch:
         """A new batch for `agent`'s stream, finished before Faust waits for acknowledgements."""
-        batch = EventBatch(stream, finish, on_error, self._on_batch_failure)
+        batch = EventBatch(stream, finish, on_error, self._on_batch_failure, pipelined=pipelined)
         self.event_batches[agent] = batch
         return batch
 

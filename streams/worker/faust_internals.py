@@ -14,6 +14,7 @@ they are: the producer's positional `send` (app.py, partition_store.py), a strea
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 import weakref
@@ -343,6 +344,15 @@ class ChangelogWriter:
         if isinstance(store, MemoryStore):
             return store.data.get
         return store.get
+
+    def snapshot(self, value: Any, payload: bytes | None) -> Any:
+        """`value` as of now, for a store write that comes later, given its serialized
+        `payload`: the memory store keeps the engine's own object (it is lost with the process;
+        recovery reads the changelog's records), a persistent store a copy, so that it never
+        holds a later state than the changelog record of its batch."""
+        if isinstance(self.store, MemoryStore) or payload is None:
+            return value
+        return orjson.loads(payload) if self._json else copy.deepcopy(value)
 
     def record(self, key: Any, value: Any) -> tuple[bytes, bytes | None]:
         """The changelog record's key and value for `key` set to `value` (None: deleted)."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
+from collections import deque
 from collections.abc import Awaitable, Iterator, MutableMapping
+from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import faust
@@ -32,12 +34,25 @@ def own_key(prefix: str, partition: int, partitions: int) -> str:
     return f"{prefix}{suffix}"
 
 
+@dataclass
+class Sealed:
+    """A batch's changes to a partition's state, taken when the batch was finished: the
+    changelog records serialized then (the engine goes on changing the same records in place),
+    and what to write to the local store once the batch's findings are in Kafka."""
+
+    changes: dict[str, Any]  # key -> state as of the batch (a snapshot), or _DELETED
+    records: list[tuple[bytes, bytes | None]]
+
+
 class PartitionStore(MutableMapping):
     """One routed partition's slice of the state table, as the engine's store.
 
-    Writes wait in `pending` until `flush`, which the agent calls once the batch's findings
-    are acknowledged: a crash in between replays the batch against the old state and sends
-    the findings again (same ids), never records state whose findings were lost.
+    Writes wait in `pending` until the batch is finished: `seal` takes them (the batch's
+    changelog records, serialized at once), and `write` stores and sends them, which the agent
+    calls once the batch's findings are acknowledged: a crash in between replays the batch
+    against the old state and sends the findings again (same ids), never records state whose
+    findings were lost. Between the two, the next batch reads the sealed changes (`sealed`,
+    oldest first), so it runs while the previous batch's outputs are in flight.
     """
 
     def __init__(self, table: faust.Table, partition: int, partitions: int) -> None:
@@ -45,6 +60,7 @@ class PartitionStore(MutableMapping):
         self.partition = partition
         self.partitions = partitions
         self.pending: dict[str, dict | Literal[_Deleted.DELETED]] = {}
+        self.sealed: deque[Sealed] = deque()
         self.changelog = ChangelogWriter(table)
         self._read = self.changelog.reader()
 
@@ -60,7 +76,12 @@ class PartitionStore(MutableMapping):
     def get(self, skey: str, default=None):
         value = self.pending.get(skey)
         if value is None:
-            return self._read(skey, default)
+            for sealed in reversed(self.sealed):  # the newest batch first
+                value = sealed.changes.get(skey)
+                if value is not None:
+                    break
+            else:
+                return self._read(skey, default)
         return default if value is _DELETED else value
 
     def __setitem__(self, skey: str, record: dict) -> None:
@@ -72,21 +93,43 @@ class PartitionStore(MutableMapping):
         self.pending[skey] = _DELETED
 
     def __iter__(self) -> Iterator[str]:
-        seen = set()
+        overlay: dict[str, Any] = {}
+        for sealed in self.sealed:
+            overlay.update(sealed.changes)
+        overlay.update(self.pending)
         for skey in list(self.table.keys()):
-            if self.owns(skey):
-                seen.add(skey)
-                if self.pending.get(skey) is not _DELETED:
-                    yield skey
-        for skey, value in list(self.pending.items()):
-            if skey not in seen and value is not _DELETED:
+            if self.owns(skey) and skey not in overlay:
+                yield skey
+        for skey, value in overlay.items():
+            if value is not _DELETED:
                 yield skey
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
-    async def flush(self, producer: Any) -> list[Awaitable[int]]:
-        """Write pending changes to the table's store and its changelog partition.
+    def seal(self) -> Sealed:
+        """Take the batch's pending changes: their changelog records are serialized now."""
+        changelog = self.changelog
+        record, snapshot = changelog.record, changelog.snapshot
+        pending, self.pending = self.pending, {}
+        changes: dict[str, Any] = {}
+        records = []
+        for skey, value in pending.items():
+            if value is _DELETED:
+                if self._stored(skey):
+                    changes[skey] = _DELETED
+                    records.append(record(skey, None))
+            else:
+                key, payload = record(skey, value)
+                changes[skey] = snapshot(value, payload)
+                records.append((key, payload))
+        sealed = Sealed(changes, records)
+        self.sealed.append(sealed)
+        return sealed
+
+    async def write(self, sealed: Sealed, producer: Any) -> list[Awaitable[int]]:
+        """Write a sealed batch's changes to the table's store and its changelog partition;
+        batches are written in the order they were sealed.
 
         `producer` is the Faust producer. Returns the changelog deliveries, each giving the
         last offset of its records: the agent awaits them and passes the last to `persisted`
@@ -96,24 +139,34 @@ class PartitionStore(MutableMapping):
         (`faust_internals.current_event`): a RocksDB store writes to the database of the
         current event's partition.
         """
-        changelog = self.changelog
-        data, record = changelog.store, changelog.record
-        pending, self.pending = self.pending, {}
-        records = []
-        for skey, value in pending.items():
+        if not self.sealed or self.sealed[0] is not sealed:
+            raise RuntimeError("partition state written out of batch order")
+        data = self.changelog.store
+        for skey, value in sealed.changes.items():
             if value is _DELETED:
-                if skey not in data:
-                    continue
-                del data[skey]
-                records.append(record(skey, None))
+                if skey in data:
+                    del data[skey]
             else:
                 data[skey] = value
-                records.append(record(skey, value))
-        if not records:
+        self.sealed.popleft()
+        if not sealed.records:
             return []
-        return await changelog.send(producer, self.partition, records)
+        return await self.changelog.send(producer, self.partition, sealed.records)
+
+    async def flush(self, producer: Any) -> list[Awaitable[int]]:
+        """`seal` and `write` at once: the pending changes to the store and the changelog."""
+        return await self.write(self.seal(), producer)
 
     def persisted(self, offset: int) -> None:
         """Record the changelog offset the store holds: a RocksDB store reads only what
         follows it when the partition is recovered (Faust does this after each write)."""
         self.changelog.persisted(self.partition, offset)
+
+    def _stored(self, skey: str) -> bool:
+        """Whether the key is in the local store or in a sealed batch's changes: a deletion
+        of a key never stored needs no changelog record."""
+        for sealed in reversed(self.sealed):
+            value = sealed.changes.get(skey)
+            if value is not None:
+                return value is not _DELETED
+        return skey in self.changelog.store

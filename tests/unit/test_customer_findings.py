@@ -61,27 +61,38 @@ def test_a_finding_without_customer_is_not_sent():
 def test_settled_times_go_to_every_partition_once_they_move():
     stage = customers()
     assert stage.reports() == []
-    stage.findings_sent(2, engine_at(10))
+    stage.findings_sent(2, stage.settled(2, engine_at(10)))
     reports = stage.reports()
     assert [partition for partition, _ in reports] == list(range(PARTITIONS))
     assert {orjson.loads(value)["progress"]["app-x-routed:2"] for _, value in reports} == {
         T0 + 10_000
     }
     assert stage.reports() == []  # nothing moved
-    stage.findings_sent(2, engine_at(5))  # an older time never goes back
+    stage.findings_sent(2, stage.settled(2, engine_at(5)))  # an older time never goes back
     assert stage.reports() == []
 
 
 def test_the_settled_time_is_read_at_most_every_every_s():
     stage = customers(every_s=3600)
-    stage.findings_sent(1, engine_at(10))
-    stage.findings_sent(1, engine_at(20))
+    stage.findings_sent(1, stage.settled(1, engine_at(10)))
+    stage.findings_sent(1, stage.settled(1, engine_at(20)))
     (_, value), *_ = stage.reports()
     assert orjson.loads(value)["progress"] == {"app-x-routed:1": T0 + 10_000}
 
 
 def test_a_revoked_partition_is_no_longer_reported():
     stage = customers()
-    stage.findings_sent(0, engine_at(10))
+    stage.findings_sent(0, stage.settled(0, engine_at(10)))
     stage.revoke(0)
     assert stage.reports() == []
+
+
+def test_the_settled_time_recorded_is_the_one_read_when_the_batch_was_finished():
+    stage = customers()
+    engine = engine_at(10)
+    settled = stage.settled(3, engine)  # the batch is finished: its findings go in flight
+    later = engine_at(20)  # the next batch moves the engine on meanwhile
+    assert later.settled() > settled
+    stage.findings_sent(3, settled)  # the first batch's findings are in Kafka
+    (_, value), *_ = stage.reports()
+    assert orjson.loads(value)["progress"] == {"app-x-routed:3": T0 + 10_000}

@@ -15,12 +15,14 @@ from types import SimpleNamespace
 
 import faust
 import faust.streams as faust_streams
+from aiokafka.record.default_records import DefaultRecordBatch
 from faust.stores.base import Store as BaseStore
 from faust.stores.rocksdb import Store as RocksDBStore
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from friction_detector.streams.worker.faust_internals import (
+    CHANGELOG_BATCH_BYTES,
     ChangelogWriter,
     FlowControlKeepingQueues,
     GuardedFaustApp,
@@ -300,6 +302,64 @@ def test_changelog_records_are_serialized_as_faust_serializes_table_writes() -> 
     assert writer.store is table.data
     assert writer.record("checkout/s1", value) == written
     assert writer.record("checkout/s1", None) == deleted == (deleted[0], None)
+
+
+def test_the_memory_store_keeps_its_items_in_a_dict_the_reader_reads() -> None:
+    app = faust.App("pin-reader", broker=BROKER)
+    table = app.Table("t", partitions=1, key_type=str, value_type=None)
+    table.data["k"] = {"x": 1}
+
+    get = ChangelogWriter(table).reader()
+
+    assert isinstance(table.data.data, dict)
+    assert get("k", None) == {"x": 1}
+    assert get("missing", "default") == "default"
+
+
+class _FakeAIOKafka:
+    """The aiokafka producer's batch API as the writer uses it; the broker gives each batch the
+    next offsets."""
+
+    def __init__(self) -> None:
+        self._message_accumulator = SimpleNamespace(_compression_type=0)
+        self.batches: list[tuple[str, int, list]] = []
+        self.next_offset = 100
+
+    async def send_batch(self, batch, topic, *, partition):
+        records = list(DefaultRecordBatch(bytes(batch._build())))
+        self.batches.append((topic, partition, [(r.key, r.value) for r in records]))
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(SimpleNamespace(offset=self.next_offset))
+        self.next_offset += len(records)
+        return future
+
+
+def test_changelog_records_go_in_order_in_record_batches_and_give_their_last_offsets() -> None:
+    app = faust.App("pin-batches", broker=BROKER)
+    table = app.Table("engine-state", partitions=4, key_type=str, value_type=None)
+    writer = ChangelogWriter(table)
+    aio = _FakeAIOKafka()
+    producer = SimpleNamespace(_ensure_producer=lambda: aio)
+    big = "x" * 100_000  # 6 such records fill a 512 KiB batch
+    records = [writer.record(f"k{i}", {"v": big}) for i in range(12)]
+    records.append(writer.record("gone", None))
+
+    async def run() -> list[int]:
+        deliveries = await writer.send(producer, 3, records)
+        return [await delivered for delivered in deliveries]
+
+    last_offsets = asyncio.run(run())
+
+    sent = [record for _, _, batch in aio.batches for record in batch]
+    assert sent == records  # every record, in order, a deletion without value
+    assert {(topic, p) for topic, p, _ in aio.batches} == {(writer.topic, 3)}
+    assert len(aio.batches) > 1  # split before the batch limit
+    assert all(
+        sum(len(k) + len(v or b"") for k, v in batch) <= CHANGELOG_BATCH_BYTES
+        for _, _, batch in aio.batches
+    )
+    assert last_offsets[-1] == 100 + len(records) - 1
+    assert last_offsets == sorted(last_offsets)
 
 
 def test_faust_deletes_with_a_raw_none_value_and_stores_take_the_persisted_offset() -> None:
