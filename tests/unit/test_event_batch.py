@@ -228,3 +228,89 @@ def test_the_timer_leaves_a_batch_alone_while_its_agent_is_publishing_it() -> No
 
     assert during == [("handle", "e1")]
     assert log == [("handle", "e1"), ("publish", ("e1",)), ("ack", "e1")]
+
+
+# -- pipelined batches (stage 2) --------------------------------------------------------------
+
+
+def make_pipelined(broker_down: bool = False) -> tuple[EventBatch, list, asyncio.Event]:
+    """A pipelined batch whose deliveries wait for `release` (the broker's round trip)."""
+    log: list = []
+    release = asyncio.Event()
+
+    def publish(events: list):
+        log.append(("take", tuple(events)))  # the outputs are taken when the batch is finished
+
+        async def delivered() -> None:
+            await release.wait()
+            if broker_down:
+                raise ConnectionError("broker unreachable")
+            log.append(("delivered", tuple(events)))
+
+        return delivered()
+
+    async def on_failure(exc: BaseException) -> None:
+        log.append(("failed", repr(exc)))
+
+    batch = EventBatch(
+        Stream(log), publish, lambda e, x: None, on_failure, pipelined=True, linger_s=10
+    )
+    return batch, log, release
+
+
+def test_a_pipelined_batch_handles_the_next_events_while_the_previous_outputs_are_in_flight() -> (
+    None
+):
+    async def scenario() -> list:
+        batch, log, release = make_pipelined()
+        await batch.handle("e1", handled(log))  # finished: in flight, not acknowledged
+        batch.queue.put_nowait("e3")
+        await batch.handle("e2", handled(log))  # handled while e1's outputs are in flight
+        log.append(("e1 still in flight", batch.in_flight is not None))
+        release.set()
+        await batch.handle(batch.queue.get_nowait(), handled(log))  # finish: e1 lands first
+        await batch.finish_held()
+        return log
+
+    assert asyncio.run(scenario()) == [
+        ("handle", "e1"),
+        ("take", ("e1",)),
+        ("handle", "e2"),
+        ("e1 still in flight", True),
+        ("handle", "e3"),
+        ("take", ("e2", "e3")),
+        ("delivered", ("e1",)),
+        ("ack", "e1"),
+        ("delivered", ("e2", "e3")),
+        ("ack", "e2"),
+        ("ack", "e3"),
+    ]
+
+
+def test_a_pipelined_delivery_that_fails_fails_the_batch_without_acknowledging() -> None:
+    async def scenario() -> tuple[list, bool]:
+        batch, log, release = make_pipelined(broker_down=True)
+        await batch.handle(Received("e1", "routed", 2, 7), handled(log))
+        release.set()
+        await asyncio.sleep(0.01)  # the agent waits for input: the failure is reported anyway
+        with pytest.raises(RuntimeError):
+            await batch.handle(Received("e2", "routed", 2, 8), handled(log))
+        await batch.finish_held()  # before Faust waits for acknowledgements: nothing more
+        return log, batch.failed is not None
+
+    log, failed = asyncio.run(scenario())
+    assert failed
+    assert not [entry for entry in log if entry[0] == "ack"]
+    assert [entry[0] for entry in log] == ["handle", "take", "failed"]
+
+
+def test_finish_held_waits_until_the_batch_in_flight_is_acknowledged() -> None:
+    async def scenario() -> list:
+        batch, log, release = make_pipelined()
+        await batch.handle("e1", handled(log))
+        asyncio.get_running_loop().call_later(0.01, release.set)
+        await batch.finish_held()
+        log.append(("finish_held returned",))
+        return log
+
+    assert asyncio.run(scenario())[-2:] == [("ack", "e1"), ("finish_held returned",)]

@@ -1,0 +1,110 @@
+"""A partition's state changes are sealed when their batch is finished and written once its
+findings are in Kafka; meanwhile the next batch reads them, and the store never holds a later
+state than the changelog record of its batch."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import faust
+import orjson
+from friction_detector.streams.kafka.topics import partition_for
+from friction_detector.streams.worker.partition_store import PartitionStore
+
+BROKER = "kafka://127.0.0.1:1"  # never contacted
+
+
+class FakeProducer:
+    """The Faust producer as the changelog writer uses it: its aiokafka producer's batches."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, list]] = []
+        self._message_accumulator = SimpleNamespace(_compression_type=0)
+
+    def _ensure_producer(self) -> FakeProducer:
+        return self
+
+    async def send_batch(self, batch, topic, *, partition):
+        from aiokafka.record.default_records import DefaultRecordBatch
+
+        records = [(r.key, r.value) for r in DefaultRecordBatch(bytes(batch._build()))]
+        self.sent.append((partition, records))
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(SimpleNamespace(offset=10))
+        return future
+
+
+def keys_of(partition: int, n: int) -> list[str]:
+    keys, i = [], 0
+    while len(keys) < n:
+        if partition_for(f"slow_checkout\x1fs{i}".encode(), 4) == partition:
+            keys.append(f"slow_checkout\x1fs{i}")
+        i += 1
+    return keys
+
+
+def test_sealed_changes_are_read_by_the_next_batch_and_written_in_order() -> None:
+    app = faust.App("store-seal", broker=BROKER)
+    table = app.Table("engine-state", partitions=4, key_type=str, value_type=None)
+    store = PartitionStore(table, 1, 4)
+    producer = FakeProducer()
+    a, b = keys_of(1, 2)
+
+    store[a] = {"n": 1}
+    first = store.seal()  # batch 1 in flight
+    record = store[a]
+    record["n"] = 2  # batch 2 changes the same record in place
+    store[a] = record
+    del store[a]
+    store[b] = {"n": 1}
+    assert a not in store and store[b] == {"n": 1}
+    assert a not in table.data  # nothing stored before its batch's findings are in Kafka
+    second = store.seal()
+
+    async def write() -> None:
+        assert [await delivered for delivered in await store.write(first, producer)] == [10]
+        assert table.data[a] == {"n": 2}  # the memory store keeps the engine's own object
+        assert [await delivered for delivered in await store.write(second, producer)] == [11]
+
+    asyncio.run(write())
+
+    assert [(p, [(k, orjson.loads(v) if v else v) for k, v in records])
+            for p, records in producer.sent] == [
+        (1, [(orjson.dumps(a), {"n": 1})]),  # batch 1's record as it was when sealed
+        (1, [(orjson.dumps(a), None), (orjson.dumps(b), {"n": 1})]),
+    ]  # fmt: skip
+    assert a not in table.data and table.data[b] == {"n": 1}
+    assert sorted(store) == [b]
+
+
+def test_a_batch_cannot_be_written_before_the_one_sealed_before_it() -> None:
+    app = faust.App("store-order", broker=BROKER)
+    table = app.Table("engine-state", partitions=4, key_type=str, value_type=None)
+    store = PartitionStore(table, 1, 4)
+    (a,) = keys_of(1, 1)
+    store[a] = {"n": 1}
+    store.seal()
+    store[a] = {"n": 2}
+    second = store.seal()
+
+    async def write() -> None:
+        await store.write(second, FakeProducer())
+
+    try:
+        asyncio.run(write())
+    except RuntimeError as error:
+        assert "out of batch order" in str(error)
+    else:
+        raise AssertionError("wrote a batch before the one sealed before it")
+
+
+def test_a_deleted_key_never_stored_sends_no_changelog_record() -> None:
+    app = faust.App("store-delete", broker=BROKER)
+    table = app.Table("engine-state", partitions=4, key_type=str, value_type=None)
+    store = PartitionStore(table, 1, 4)
+    (a,) = keys_of(1, 1)
+    store[a] = {"n": 1}
+    del store[a]
+
+    assert store.seal().records == []
