@@ -17,6 +17,11 @@ topic) that existed then; per CPU-second is events over the process's CPU time i
   messages (JSON arrays, streams/kafka/batch_producer.py, as `friction send` writes them), read
   by the worker and by Quix (expanded to one row per event, then re-keyed by session).
 
+With `--reference COMMIT`, the worker with every detector also runs with the code of that
+commit (extracted as bench/replay extracts its reference), in the same rounds, and its ratio is
+printed: a change's effect measured on the same broker and machine load. `--profile DIR` samples
+every worker run with py-spy into DIR (a speedscope file per run).
+
 The ratios printed at the end are the issue's targets. Quix Streams and confluent-kafka are the
 `bench` extra (`pip install -e ".[bench]"`); a peer whose package is missing is skipped.
 """
@@ -40,6 +45,7 @@ import orjson
 from friction_detector.streams.devkit.local_kafka import LocalKafka
 from friction_detector.streams.kafka.batch_producer import EventBatcher
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from replay import extract
 from stream import (
     ROOT,
     create_topic,
@@ -269,7 +275,12 @@ def quix(
 
 
 def worker(
-    bootstrap: str, topic: str, n: int, config: Path, profile: Path | None = None
+    bootstrap: str,
+    topic: str,
+    n: int,
+    config: Path,
+    profile: Path | None = None,
+    env: dict | None = None,
 ) -> Callable[[Path, int], Result]:
     def run(home: Path, round_: int) -> Result:
         app_id = f"worker-{uuid.uuid4().hex[:6]}"
@@ -279,7 +290,7 @@ def worker(
         command = worker_command(bootstrap, app_id, topic, f"{app_id}-findings", config, home)
         return run_group_peer(
             bootstrap, command, app_id, topic, n, log,
-            internal=lambda topics: [f"{app_id}-routed"], profile=spy,
+            internal=lambda topics: [f"{app_id}-routed"], env=env, profile=spy,
         )  # fmt: skip
 
     return run
@@ -299,6 +310,8 @@ TARGETS = [
     ("worker-all-b", "quix", 1.0),
     ("worker-all-b", "quix-batches", 1.0),
 ]
+# (numerator, denominator): this checkout against the reference commit (`--reference`).
+AGAINST_REFERENCE = [("worker-all-b", "ref-all-b"), ("worker-all", "ref-all")]
 
 
 def report(peers: list[Peer], results: dict[str, list[Result]]) -> None:
@@ -323,6 +336,11 @@ def report(peers: list[Peer], results: dict[str, list[Result]]) -> None:
             cpu = medians[a][1] / medians[b][1]
             verdict = "met" if rate >= target else "not met"
             print(f"{a + ' / ' + b:<30} {rate:>9.2f} {cpu:>10.2f} {target:>7.1f}  {verdict}")
+    for a, b in AGAINST_REFERENCE:
+        if a in medians and b in medians:
+            rate = medians[a][0] / medians[b][0]
+            cpu = medians[a][1] / medians[b][1]
+            print(f"{a + ' / ' + b:<30} {rate:>9.2f} {cpu:>10.2f}")
 
 
 def main() -> int:
@@ -338,6 +356,12 @@ def main() -> int:
         default=500,
         help="also run the worker on the same events in batch messages of up to this many "
         "(0: skip)",
+    )
+    parser.add_argument(
+        "--reference",
+        metavar="COMMIT",
+        help="also run the worker (every detector) with the code of this commit: ref-all, "
+        "ref-all-b",
     )
     parser.add_argument(
         "--profile", type=Path, help="py-spy profiles of the worker runs, one file each, here"
@@ -386,6 +410,23 @@ def main() -> int:
             Peer("worker-all", "friction worker, every installed detector",
                  worker(bootstrap, topic, n, every, args.profile)),
         ]  # fmt: skip
+        if args.reference:
+            ref_env = extract(args.reference, Path(tempfile.mkdtemp(prefix="friction-ref-")))
+            peers.append(
+                Peer(
+                    "ref-all",
+                    f"friction worker at {args.reference[:10]}, every detector",
+                    worker(bootstrap, topic, n, every, env=ref_env),
+                )
+            )
+            if args.batch_size:
+                peers.append(
+                    Peer(
+                        "ref-all-b",
+                        f"friction worker at {args.reference[:10]}, every detector, batch messages",
+                        worker(bootstrap, batched, n, every, env=ref_env),
+                    )
+                )
         if args.batch_size:
             peers += [
                 Peer("quix-batches", "Quix Streams, slow_checkout rule, batch messages: expand "
