@@ -101,6 +101,7 @@ class FrictionMetrics(EngineObserver):
     ) -> None:
         self.registry = registry or CollectorRegistry()
         self.consumed_types = consumed_types
+        self._event_counters: dict[str, Counter] = {}  # event type -> its child of `events`
         reg = self.registry
         # process_* (memory, CPU, open files) and python_* (version, garbage collection), as
         # prometheus_client's default registry has them.
@@ -279,8 +280,13 @@ class FrictionMetrics(EngineObserver):
             self.changelog_rereads.labels(topic)
 
     def on_event(self, event: Event) -> None:
-        label = event.type if event.type in self.consumed_types else OTHER
-        self.events.labels(label).inc()
+        counter = self._event_counters.get(event.type)
+        if counter is None:  # `labels` looks its child up under a lock: once per type here
+            label = event.type if event.type in self.consumed_types else OTHER
+            counter = self.events.labels(label)
+            if len(self._event_counters) < 1000:  # types come from producers: bounded
+                self._event_counters[event.type] = counter
+        counter.inc()
         self.last_event.set(time.time())
 
     def on_late(self, event: Event, watermark: int) -> None:
