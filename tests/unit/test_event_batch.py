@@ -314,3 +314,31 @@ def test_finish_held_waits_until_the_batch_in_flight_is_acknowledged() -> None:
         return log
 
     assert asyncio.run(scenario())[-2:] == [("ack", "e1"), ("finish_held returned",)]
+
+
+def test_while_a_batch_is_in_flight_the_next_collects_what_arrives_until_it_lands() -> None:
+    async def scenario() -> list:
+        batch, log, release = make_pipelined()
+        await batch.handle("e1", handled(log))  # nothing in flight: finished at once
+        await batch.handle("e2", handled(log))  # the queue is dry, but e1 is in flight: held
+        await batch.handle("e3", handled(log))
+        log.append(("held", tuple(batch.events)))
+        release.set()  # e1 lands; the agent waits for input: e2 and e3 go at once
+        for _ in range(10):
+            await asyncio.sleep(0)
+        await batch.finish_held()
+        return log
+
+    assert asyncio.run(scenario()) == [
+        ("handle", "e1"),
+        ("take", ("e1",)),
+        ("handle", "e2"),
+        ("handle", "e3"),
+        ("held", ("e2", "e3")),
+        ("delivered", ("e1",)),
+        ("ack", "e1"),
+        ("take", ("e2", "e3")),
+        ("delivered", ("e2", "e3")),
+        ("ack", "e2"),
+        ("ack", "e3"),
+    ]
