@@ -14,7 +14,7 @@ from friction_detector.streams.worker.faust_internals import ChangelogWriter
 
 
 class _Deleted(enum.Enum):
-    """A key deleted in this batch, until `flush`: an enum member, so `is` narrows its type."""
+    """A key deleted in this batch, until `seal`: an enum member, so `is` narrows its type."""
 
     DELETED = enum.auto()
 
@@ -152,10 +152,6 @@ class PartitionStore(MutableMapping):
         if not sealed.records:
             return []
         return await self.changelog.send(producer, self.partition, sealed.records)
-
-    async def flush(self, producer: Any) -> list[Awaitable[int]]:
-        """`seal` and `write` at once: the pending changes to the store and the changelog."""
-        return await self.write(self.seal(), producer)
 
     def persisted(self, offset: int) -> None:
         """Record the changelog offset the store holds: a RocksDB store reads only what
