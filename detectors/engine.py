@@ -162,6 +162,11 @@ class Engine:
         self._emitted: list[Finding] = []
         self._outcomes: list[Outcome] = []
         self._reaction = _Reaction(self._emitted, self.observer, self.agenda)
+        # A plain dict holds the records themselves, changed in place; any other store (the
+        # worker's, which changelogs what is written) hears of each change by a write back.
+        self._write_back = type(self.store) is not dict
+        # The base observer's hook does nothing: the watermark moves on nearly every event.
+        self._tell_watermark = type(self.observer).on_watermark is not EngineObserver.on_watermark
 
     # -- input ---------------------------------------------------------------------------
 
@@ -183,7 +188,11 @@ class Engine:
         self.observer.on_event(event)
         if event.type in self._routes:
             self._take(event, self.routes(event))
-        return self._advance_event_time(event.time)
+        time = event.time
+        if time > self.max_event_time:
+            self.max_event_time = time
+            self._release(time - self.allowed_lateness_ms)
+        return self._take_emitted() if self._emitted else []
 
     def process_from(self, source: str, event: Event) -> list[Finding]:
         """Take one event read from `source` (a Kafka partition); the watermark follows the
@@ -204,32 +213,31 @@ class Engine:
         if late:
             self.observer.on_late(event, self.watermark)
         store = self.store
+        write_back = self._write_back
+        arrive = self.agenda.arrivals.append
+        time = event.time
         item = None
         for detector, key in routes:
             skey = detector.name + KEY_SEPARATOR + key
             record = store.get(skey)
             if record is None:
-                record = self._new_record(detector, skey, event.time)
+                record = self._new_record(detector, skey, time)
+                store[skey] = record
             if late:
                 self._advance_key(detector, skey, record, self.watermark)
                 self._apply_event(detector, skey, record, event)
                 self._advance_key(detector, skey, record, self.watermark)  # deadlines it passed
+                continue
+            if item is None:
+                item = list(event)  # plain data while it waits (the worker's table stores it)
+            pending = record["p"]
+            if pending and pending[-1][_TIME] >= time:
+                _insert_pending(pending, item)
             else:
-                if item is None:
-                    item = list(event)  # plain data while it waits (the worker's table stores it)
-                pending = record["p"]
-                if pending and pending[-1][_TIME] >= event.time:
-                    _insert_pending(pending, item)
-                else:
-                    pending.append(item)  # in order: the usual case
-                self.agenda.arrivals.append((event.time, skey, detector))
-            store[skey] = record
-
-    def _advance_event_time(self, time: int) -> list[Finding]:
-        if time > self.max_event_time:
-            self.max_event_time = time
-            self._release(time - self.allowed_lateness_ms)
-        return self._take_emitted()
+                pending.append(item)  # in order: the usual case
+            arrive((time, skey, detector))
+            if write_back:
+                store[skey] = record
 
     def advance(self, watermark: int) -> list[Finding]:
         """Move the watermark forward without an event: the worker does so when input is idle."""
@@ -362,11 +370,12 @@ class Engine:
         if agenda.anything_due(watermark):
             store = self.store
             arrivals = agenda.arrivals
+            advance_key = self._advance_key
             while arrivals and arrivals[0][0] < watermark:
                 _, skey, detector = arrivals.popleft()
                 record = store.get(skey)
                 if record is not None and record["p"]:
-                    self._advance_key(detector, skey, record, watermark)
+                    advance_key(detector, skey, record, watermark)
             detectors = self.detectors
             for at, kind, skey in agenda.due_wakeups(watermark):
                 record = store.get(skey)
@@ -380,13 +389,20 @@ class Engine:
             self._keys_changed = False
             for name, count in self._keys.items():
                 self.observer.on_state_size(name, count)
-        self.observer.on_watermark(watermark)
+        if self._tell_watermark:
+            self.observer.on_watermark(watermark)
 
     def _advance_key(self, detector: Detector, skey: str, record: dict, limit: int) -> None:
         """Apply a key's pending events and deadlines before `limit`, in event-time order."""
         pending = record["p"]
         timers = record["t"]
+        apply_event = self._apply_event
         while pending or timers or "o" in record or "j" in record:
+            if not timers and "o" not in record and "j" not in record:  # only events: usual
+                if pending[0][_TIME] >= limit:
+                    break
+                apply_event(detector, skey, record, event_from_fields(pending.pop(0)))
+                continue
             event_at = pending[0][_TIME] if pending else limit
             journey = record.get("j")
             if journey is not None:  # after an event at its deadline's time, as outcomes
@@ -414,8 +430,9 @@ class Engine:
                     continue
             if event_at >= limit:
                 break
-            self._apply_event(detector, skey, record, event_from_fields(pending.pop(0)))
-        self.store[skey] = record
+            apply_event(detector, skey, record, event_from_fields(pending.pop(0)))
+        if self._write_back:
+            self.store[skey] = record
 
     def _expire_or_postpone(self, detector: Detector, skey: str, record: dict, at: int) -> None:
         """Drop an idle key, unless an event or a deadline still lies ahead of it."""
@@ -440,25 +457,38 @@ class Engine:
 
     def _apply_event(self, detector: Detector, skey: str, record: dict, event: Event) -> None:
         time = event.time
-        if time > record["x"] and not record["t"]:
+        expires = record["x"]
+        if time > expires and not record["t"]:
             # Idle past its lifetime: start afresh, as if the key had been dropped before this
             # event arrived; whether it was depends on arrival order, which must not matter.
             record["s"] = {}
             record["d"] = {}
         seen = record["d"]
-        if event.event_id in seen:
+        event_id = event.event_id
+        if event_id in seen:
             self.observer.on_duplicate(detector.name, event)
             return
         if len(seen) >= _DEDUP_TRIM_AT:  # drop at most one: the map shrinks as fast as it grows
             oldest = next(iter(seen))  # ids are kept in the order the key applied them
             if seen[oldest] < time - self.dedup_horizon_ms:
                 del seen[oldest]
-        seen[event.event_id] = time
-        expiry = time + self._lifetime[detector.name]
-        if expiry > record["x"]:
+        seen[event_id] = time
+        name = detector.name
+        expiry = time + self._lifetime[name]
+        if expiry > expires:
             record["x"] = expiry
-        self._react(detector, skey, record, time, event, None)
-        window = self._windows[detector.name]
+        # The reaction, as `_react` makes it, without a call: this runs once per event and key.
+        window = self._windows[name]
+        reaction = self._reaction
+        reaction.detector = detector
+        reaction.skey = skey
+        reaction.record = record
+        reaction.now = time
+        reaction.window = window
+        try:
+            detector.on_event(record["s"], event, reaction)
+        except Exception as error:  # a detector's bug must not stop the stream
+            self.observer.on_detector_error(name, event, error)
         if window:  # after the reaction: the submit that ends a burst may complete it
             if "j" not in record:
                 self._start_journey(detector, skey, record, event, window)
