@@ -49,6 +49,45 @@ DECODE_LOOP = (
     "        decode(line.rstrip(b'\\r\\n'))\n"
 )
 
+# Each event straight to its detectors' `on_event`, on the key's state, with a context that only
+# keeps what it is given: no event-time order, watermark, deadlines, de-duplication or expiry.
+# Not a correct detector run; the floor of any engine that runs these detectors in Python.
+DETECT_LOOP = (
+    "import sys\n"
+    "from pathlib import Path\n"
+    "from friction_detector.detectors.config import load_config\n"
+    "config = load_config(Path(sys.argv[2]) if len(sys.argv) > 2 else None)\n"
+    "decode = config.decoder().decode\n"
+    "routes = {}\n"
+    "for d in config.detectors:\n"
+    "    for t in d.consumes:\n"
+    "        routes.setdefault(t, []).append(d)\n"
+    "class Context:\n"
+    "    now = 0\n"
+    "    def __init__(self):\n"
+    "        self.found, self.timers = [], {}\n"
+    "    def emit(self, kind, **fields):\n"
+    "        self.found.append((kind, fields))\n"
+    "    def schedule(self, tag, at_ms):\n"
+    "        self.timers[tag] = at_ms\n"
+    "    def cancel(self, tag):\n"
+    "        self.timers.pop(tag, None)\n"
+    "    def observe(self, measurement, seconds, segment=''):\n"
+    "        pass\n"
+    "ctx, states = Context(), {}\n"
+    "with open(sys.argv[1], 'rb') as f:\n"
+    "    for line in f:\n"
+    "        event = decode(line.rstrip(b'\\r\\n'))\n"
+    "        for d in routes.get(getattr(event, 'type', None), ()):\n"
+    "            key = d.key(event)\n"
+    "            if key is not None:\n"
+    "                state = states.get((d.name, key))\n"
+    "                if state is None:\n"
+    "                    state = states[(d.name, key)] = {}\n"
+    "                ctx.now = event.time\n"
+    "                d.on_event(state, event, ctx)\n"
+)
+
 
 def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall seconds and CPU seconds (user + system) of one run: on a machine other work shares,
@@ -141,6 +180,16 @@ def main() -> int:
         "friction replay, 4 contract detectors": friction
         + ["--config", str(CONTRACT_CONFIG), *replay],
         "friction replay, every installed detector": friction + replay,
+        "decode + every detector's own code, no engine (floor)": [
+            python,
+            "-c",
+            DETECT_LOOP,
+            str(args.file),
+        ],
+    }
+    this_only = {
+        "bare read + orjson.loads (ceiling)",
+        "decode + every detector's own code, no engine (floor)",
     }
     names = [_name(reference) for reference in references]
     print(
@@ -156,7 +205,7 @@ def main() -> int:
         ceiling = 0.0
         for label, command in commands.items():
             envs: dict[str, dict[str, str] | None] = {"this checkout": None}
-            if label != "bare read + orjson.loads (ceiling)":
+            if label not in this_only:
                 envs.update(reference_envs)
             seconds: dict[str, list[float]] = {name: [] for name in envs}
             cpu: dict[str, list[float]] = {name: [] for name in envs}

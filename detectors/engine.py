@@ -585,9 +585,11 @@ class Engine:
 
     def _new_record(self, detector: Detector, skey: str, event_time: int) -> dict:
         # s: detector state, p: pending events, t: deadlines, d: seen ids, x: expiry time
-        expiry = event_time + self._lifetime[detector.name]
+        name = detector.name
+        expiry = event_time + self._lifetime[name]
         self.agenda.wake(expiry, _EXPIRY, skey)
-        self._count_key(detector.name, 1)
+        self._keys[name] += 1  # as `_count_key` does, without a call: once per new key
+        self._keys_changed = True
         return {"s": {}, "p": [], "t": {}, "d": {}, "x": expiry}
 
     def _count_key(self, name: str, delta: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import BinaryIO
 
 from friction_detector.detectors.alerts import Alert, AlertEngine, load_alert_settings
@@ -190,14 +190,15 @@ def replay(
                 dead_letter(read, lines)
                 continue
             origin, line = read
-        verdicts: list[tuple[int | str, Event | BadInput]]
-        if is_batch(line):  # a batch message (docs/events.md): each element on its own
+        verdicts: Iterable[tuple[int | str, Event | BadInput]]
+        # A batch message (docs/events.md): each element on its own; an object is no batch.
+        if line[:1] != b"{" and is_batch(line):
             verdicts = [
                 (element_position(str(lines), index), decoded)
                 for index, decoded in decode_message(decoder, line)
             ]
         else:
-            verdicts = [(lines, decode(line))]
+            verdicts = ((lines, decode(line)),)
         for position, decoded in verdicts:
             if isinstance(decoded, BadInput):
                 summary.bad[decoded.reason] += 1
