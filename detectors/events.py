@@ -78,21 +78,26 @@ def envelope_reader(max_depth: int, max_chars: int) -> Callable[[bytes], object]
     walk: attribute values no deeper than a list or object of scalars (three levels with the
     envelope and `attrs`), no string or key over `max_chars` characters, integers within 64
     bits (beyond them orjson reads a float and msgspec an int), no unknown top-level field
-    (the limits apply to those too). None when `max_depth` is under three levels.
+    (the limits apply to those too), ids and type not empty and ids within `MAX_ID_CHARS`.
+    None when `max_depth` is under three levels.
     """
     if max_depth < 3:
         return None
     text = Annotated[str, msgspec.Meta(max_length=max_chars)]
+    id_chars = min(MAX_ID_CHARS, max_chars)
+    event_id = Annotated[str, msgspec.Meta(min_length=1, max_length=id_chars)]
+    event_type = Annotated[str, msgspec.Meta(min_length=1, max_length=max_chars)]
+    optional_id = Annotated[str, msgspec.Meta(max_length=id_chars)] | None
     scalar = text | Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)] | float | bool | None
     value = scalar | list[scalar] | dict[text, scalar]
     envelope = msgspec.defstruct(
         "Envelope",
         [
-            ("event_id", text),
-            ("type", text),
+            ("event_id", event_id),
+            ("type", event_type),
             ("time", text | int),
-            ("user_id", text | None, None),
-            ("session_id", text | None, None),
+            ("user_id", optional_id, None),
+            ("session_id", optional_id, None),
             ("attrs", dict[text, value] | None, None),
         ],
         forbid_unknown_fields=True,
@@ -157,19 +162,9 @@ class EventDecoder:
 
     def _accept(self, envelope: Any) -> Event | None:
         """The event, if the envelope passes every rule of `from_object`; None sends the message
-        to the checked path, which finds the broken rule and words the reason."""
-        event_id, event_type, user_id, session_id = (
-            envelope.event_id,
-            envelope.type,
-            envelope.user_id,
-            envelope.session_id,
-        )
-        if not event_id or not event_type or len(event_id) > MAX_ID_CHARS:
-            return None
-        if (user_id is not None and len(user_id) > MAX_ID_CHARS) or (
-            session_id is not None and len(session_id) > MAX_ID_CHARS
-        ):
-            return None
+        to the checked path, which finds the broken rule and words the reason. The envelope's
+        types have already checked the ids and the type (`envelope_reader`)."""
+        event_type = envelope.type
         time_ms = parse_time(envelope.time)
         if time_ms is None or time_ms > self._horizon_ms:
             return None
@@ -185,7 +180,16 @@ class EventDecoder:
                     return None
             elif not accepts(value):
                 return None
-        return event_from_fields((event_id, event_type, time_ms, user_id, session_id, attrs))
+        return event_from_fields(
+            (
+                envelope.event_id,
+                event_type,
+                time_ms,
+                envelope.user_id,
+                envelope.session_id,
+                attrs,
+            )
+        )
 
     def decode_checked(self, raw: bytes) -> Event | BadInput:
         """Parse one message with orjson and check it rule by rule: the reason for a bad one."""
