@@ -7,7 +7,10 @@ on the same file, on the same machine, interleaved run by run, so their ratio ho
 machine's speed. The bare loop (read lines, `orjson.loads` each) is the ceiling for any Python
 pipeline over the same file; a second loop reads the lines and decodes them with replay's own
 decoder (parse, then validate against the contract), without detection: what is left of the
-ceiling once input is checked.
+ceiling once input is checked. A third loop decodes and hands each event straight to every
+detector's `on_event` on its key's state, with no engine (no event-time order, watermark,
+deadlines, de-duplication or expiry): the floor of any engine that runs these detectors in
+Python, and so the bound on what tuning the engine can gain over the reference.
 
 `--reference` may be given more than once (a commit or a branch name: `--reference main
 --reference outcomes`), to see what each change since a commit costs in the same run; each
