@@ -185,7 +185,7 @@ def main() -> int:
         "friction replay, 4 contract detectors": friction
         + ["--config", str(CONTRACT_CONFIG), *replay],
         "friction replay, every installed detector": friction + replay,
-        "decode + every detector's own code, no engine (floor)": [
+        "decode + every event detector's own code, no engine (floor)": [
             python,
             "-c",
             DETECT_LOOP,
@@ -194,7 +194,7 @@ def main() -> int:
     }
     this_only = {
         "bare read + orjson.loads (ceiling)",
-        "decode + every detector's own code, no engine (floor)",
+        "decode + every event detector's own code, no engine (floor)",
     }
     names = [_name(reference) for reference in references]
     print(
