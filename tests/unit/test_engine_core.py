@@ -276,3 +276,39 @@ def test_settled_stays_before_an_event_queued_behind_a_later_arrival():
     found = engine.process(event("page_view", 111 * SECOND, "e-d", session="s-d", page="/"))
     assert [f.subject for f in found] == [{"session_id": "s-b"}, {"session_id": "s-a"}]
     assert engine.settled() == engine.watermark
+
+
+class CopyingStore(dict):
+    """A store that keeps a serialized copy of each record, as the worker's changelogged table
+    does: a change the engine makes in place and does not write back is lost."""
+
+    def __getitem__(self, skey):
+        return orjson.loads(super().__getitem__(skey))
+
+    def get(self, skey, default=None):
+        raw = super().get(skey)
+        return default if raw is None else orjson.loads(raw)
+
+    def __setitem__(self, skey, record) -> None:
+        super().__setitem__(skey, orjson.dumps(record))
+
+    def items(self):
+        return [(skey, orjson.loads(raw)) for skey, raw in super().items()]
+
+    def values(self):
+        return [orjson.loads(raw) for raw in super().values()]
+
+
+@settings(max_examples=100, deadline=None)
+@given(event_streams(), st.randoms(use_true_random=False))
+def test_a_store_that_copies_records_hears_every_change(events, rng):
+    """A plain dict holds the records and is not written back to; any other store is, after
+    every change, so it ends with the same records and the engine finds the same."""
+    arrivals = arrival_order(events, LATENESS_MS, rng)
+    in_place = Engine(contract_detectors(), allowed_lateness_ms=LATENESS_MS)
+    copied = Engine(contract_detectors(), allowed_lateness_ms=LATENESS_MS, store=CopyingStore())
+    found_in_place = run(in_place, arrivals) + in_place.finish()
+    found_copied = run(copied, arrivals) + copied.finish()
+    assert [f.to_dict() for f in found_copied] == [f.to_dict() for f in found_in_place]
+    assert dict(copied.store.items()) == in_place.store
+    assert copied.take_outcomes() == in_place.take_outcomes()
