@@ -19,7 +19,10 @@ topic) that existed then; per CPU-second is events over the process's CPU time i
 
 With `--reference COMMIT`, the worker with every detector also runs with the code of that
 commit (extracted as bench/replay extracts its reference), in the same rounds, and its ratio is
-printed: a change's effect measured on the same broker and machine load. `--profile DIR` samples
+printed: a change's effect measured on the same broker and machine load. Given more than once,
+each reference runs as `refN-all` (`refN-all-b` on batch messages) and each earlier run is
+also compared with each later one: `--reference A --reference B` with A a change and B its
+parent prints the change's own ratio. `--profile DIR` samples
 every worker run with py-spy into DIR (a speedscope file per run).
 
 The ratios printed at the end are the issue's targets. Quix Streams and confluent-kafka are the
@@ -310,11 +313,21 @@ TARGETS = [
     ("worker-all-b", "quix", 1.0),
     ("worker-all-b", "quix-batches", 1.0),
 ]
-# (numerator, denominator): this checkout against the reference commit (`--reference`).
-AGAINST_REFERENCE = [("worker-all-b", "ref-all-b"), ("worker-all", "ref-all")]
 
 
-def report(peers: list[Peer], results: dict[str, list[Result]]) -> None:
+def against_references(count: int) -> list[tuple[str, str]]:
+    """(numerator, denominator): this checkout against each reference commit (`--reference`),
+    then each reference against the ones given after it (e.g. a change on and off)."""
+    runs = ["worker"] + [f"ref{index}" for index in range(1, count + 1)]
+    return [
+        (f"{a}-all{shape}", f"{b}-all{shape}")
+        for i, a in enumerate(runs)
+        for b in runs[i + 1 :]
+        for shape in ("-b", "")
+    ]
+
+
+def report(peers: list[Peer], results: dict[str, list[Result]], references: int) -> None:
     """Medians per peer, then the targets' ratios of events/s and of events per CPU-second."""
     print(f"\n{'peer':<14} {'events/s':>9} {'per CPU-s':>10}  {'runs (events/s)':<26} what")
     medians: dict[str, tuple[float, float]] = {}
@@ -336,7 +349,7 @@ def report(peers: list[Peer], results: dict[str, list[Result]]) -> None:
             cpu = medians[a][1] / medians[b][1]
             verdict = "met" if rate >= target else "not met"
             print(f"{a + ' / ' + b:<30} {rate:>9.2f} {cpu:>10.2f} {target:>7.1f}  {verdict}")
-    for a, b in AGAINST_REFERENCE:
+    for a, b in against_references(references):
         if a in medians and b in medians:
             rate = medians[a][0] / medians[b][0]
             cpu = medians[a][1] / medians[b][1]
@@ -360,8 +373,10 @@ def main() -> int:
     parser.add_argument(
         "--reference",
         metavar="COMMIT",
-        help="also run the worker (every detector) with the code of this commit: ref-all, "
-        "ref-all-b",
+        action="append",
+        default=[],
+        help="also run the worker (every detector) with the code of this commit: ref1-all, "
+        "ref1-all-b (repeatable: ref2-..., each pair of runs gets its ratio)",
     )
     parser.add_argument(
         "--profile", type=Path, help="py-spy profiles of the worker runs, one file each, here"
@@ -410,20 +425,20 @@ def main() -> int:
             Peer("worker-all", "friction worker, every installed detector",
                  worker(bootstrap, topic, n, every, args.profile)),
         ]  # fmt: skip
-        if args.reference:
-            ref_env = extract(args.reference, Path(tempfile.mkdtemp(prefix="friction-ref-")))
+        for index, commit in enumerate(args.reference, 1):
+            ref_env = extract(commit, Path(tempfile.mkdtemp(prefix="friction-ref-")))
             peers.append(
                 Peer(
-                    "ref-all",
-                    f"friction worker at {args.reference[:10]}, every detector",
+                    f"ref{index}-all",
+                    f"friction worker at {commit[:10]}, every detector",
                     worker(bootstrap, topic, n, every, env=ref_env),
                 )
             )
             if args.batch_size:
                 peers.append(
                     Peer(
-                        "ref-all-b",
-                        f"friction worker at {args.reference[:10]}, every detector, batch messages",
+                        f"ref{index}-all-b",
+                        f"friction worker at {commit[:10]}, every detector, batch messages",
                         worker(bootstrap, batched, n, every, env=ref_env),
                     )
                 )
@@ -453,7 +468,7 @@ def main() -> int:
                 note = f" (first stage {result.input_rate:,.0f}/s)" if result.input_rate else ""
                 print(f"{result.rate:,.0f} events/s, {result.per_cpu_s:,.0f} per CPU-s{note}",
                       flush=True)  # fmt: skip
-        report(peers, results)
+        report(peers, results, len(args.reference))
     finally:
         broker.down()
     return 0
