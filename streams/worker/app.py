@@ -324,8 +324,8 @@ class FrictionApp:
                 stores.append(store)
                 deliveries.append(asyncio.gather(*written))
             for store, delivered in zip(stores, await asyncio.gather(*deliveries), strict=True):
-                if delivered:
-                    store.persisted(delivered[-1])
+                if delivered:  # a batch sent again smaller lands after the later ones
+                    store.persisted(max(delivered))
 
         stream = stream.noack()
         batch = self.app.event_batch(name, stream, publish, failed, pipelined=True)

@@ -26,6 +26,7 @@ import faust
 import faust.streams as faust_streams
 import orjson
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError
 from aiokafka.producer.message_accumulator import BatchBuilder
 from faust.stores.memory import Store as MemoryStore
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -298,7 +299,8 @@ async def read_changelog_from(app: faust.App, tp: TP, offset: int) -> None:
 
 
 # A changelog batch the worker sends itself stays below this many bytes: well under the broker's
-# default message.max.bytes (1 MiB), which the changelog topics Faust creates keep.
+# default message.max.bytes (1 MiB), which the changelog topics Faust creates keep. A writer
+# whose batch the broker refuses as too large uses half that batch's size from then on.
 CHANGELOG_BATCH_BYTES = 512 * 1024
 
 
@@ -311,7 +313,8 @@ class ChangelogWriter:
     writes the store and sends the changelog records itself, one record per key as Faust does
     (so log compaction keeps each key's last state, and Faust's table recovery reads them
     unchanged), serialized as Faust serializes table writes (a deletion is a record without
-    value), packed into record batches of at most `CHANGELOG_BATCH_BYTES` that go to the
+    value), packed into record batches of at most `batch_bytes` (`CHANGELOG_BATCH_BYTES`, or
+    less once the broker refused one as too large: see `_delivered`) that go to the
     producer's accumulator whole (`send`), and records the changelog offset the store holds
     as Faust does after each write, so a RocksDB store reads only the changelog's tail on
     recovery. Reads go to the store without the table's wrapper (`reader`), whose miss path
@@ -325,7 +328,8 @@ class ChangelogWriter:
     Faust producer's aiokafka producer (`Producer._ensure_producer()`), its
     `BatchBuilder(size, compression)` with its accumulator's `_compression_type`, and
     `send_batch(batch, topic, partition=)`, whose
-    future gives the batch's base offset. Write with an event of the partition current
+    future gives the batch's base offset (a refusal as too large raises aiokafka's
+    `MessageSizeTooLargeError` from it). Write with an event of the partition current
     (`current_event`).
     """
 
@@ -337,6 +341,7 @@ class ChangelogWriter:
         self._prepare_key = changelog.prepare_key
         self._prepare_value = changelog.prepare_value
         self._json = table.key_serializer == "json" and table.value_serializer == "json"
+        self.batch_bytes = CHANGELOG_BATCH_BYTES  # less once the broker refused a batch
 
     def reader(self) -> Callable[[Any, Any], Any]:
         """`get(key, default)` on the local store, as `table.get` reads it minus the wrapper."""
@@ -369,31 +374,57 @@ class ChangelogWriter:
         self, producer: Any, partition: int, records: list[tuple[bytes, bytes | None]]
     ) -> list[Awaitable[int]]:
         """Queue `records` (from `record`) to the changelog partition, in order, in as few
-        record batches as fit; returns awaitables of each batch's last offset."""
+        record batches of at most `batch_bytes` as fit; returns awaitables of each batch's
+        last offset. A batch the broker refuses as too large is sent again smaller when
+        awaited (`_delivered`)."""
         aio = producer._ensure_producer()
         sent: list[Awaitable[int]] = []
-        builder, count = _new_batch(aio), 0
+        batch: list[tuple[bytes, bytes | None]] = []
+        builder = _new_batch(aio, self.batch_bytes)
         for key, value in records:
             if builder.append(timestamp=None, key=key, value=value) is None:
-                if count == 0:  # one record larger than a batch: alone, as Faust would send it
-                    single = await producer.send(self.topic, key, value, partition, None, None)
-                    sent.append(_offset_of(single, 1))
-                    continue
-                sent.append(await self._send_batch(aio, builder, partition, count))
-                builder, count = _new_batch(aio), 0
-                if builder.append(timestamp=None, key=key, value=value) is None:
-                    single = await producer.send(self.topic, key, value, partition, None, None)
-                    sent.append(_offset_of(single, 1))
-                    continue
-            count += 1
-        if count:
-            sent.append(await self._send_batch(aio, builder, partition, count))
+                sent.append(await self._send_batch(aio, builder, producer, partition, batch))
+                builder, batch = _new_batch(aio, self.batch_bytes), []
+                builder.append(timestamp=None, key=key, value=value)  # the first always fits
+            batch.append((key, value))
+        if batch:
+            sent.append(await self._send_batch(aio, builder, producer, partition, batch))
         return sent
 
-    async def _send_batch(self, aio: Any, builder: Any, partition: int, count: int):
+    async def _send_batch(
+        self, aio: Any, builder: Any, producer: Any, partition: int, batch: list
+    ) -> Awaitable[int]:
         builder.close()
         future = await aio.send_batch(builder, self.topic, partition=partition)
-        return _offset_of(future, count)
+        return self._delivered(future, producer, partition, batch)
+
+    async def _delivered(
+        self, delivery: Awaitable[Any], producer: Any, partition: int, batch: list
+    ) -> int:
+        """The last offset of `batch` once in Kafka. If the broker refuses it as larger than
+        the topic's (or its own) message limit, its records go again in batches of half its
+        size, down to single records, and later batches use that size: each key is in a
+        pipelined batch's records once, and the next batch's records go only once these
+        landed, so each key's records still land in order."""
+        try:
+            metadata = await delivery
+        except (MessageSizeTooLargeError, RecordListTooLargeError):
+            if len(batch) == 1:
+                raise  # one record larger than the limit: as Faust's own send would fail
+            self._shrink(sum(len(key) + len(value or b"") for key, value in batch) // 2)
+            resent = await self.send(producer, partition, batch)
+            return max([await delivered for delivered in resent])
+        return metadata.offset + len(batch) - 1
+
+    def _shrink(self, size: int) -> None:
+        if size < self.batch_bytes:
+            self.batch_bytes = size
+            log.warning(
+                "changelog %s refused a record batch as too large (max.message.bytes): "
+                "sending its records again and changelog batches of at most %d bytes from now",
+                self.topic,
+                size,
+            )
 
     def persisted(self, partition: int, offset: int) -> None:
         """Record that the store holds the changelog partition up to `offset`."""
@@ -406,14 +437,8 @@ def _json(value: Any) -> bytes:
     )
 
 
-def _new_batch(aio: Any) -> BatchBuilder:
-    """An empty record batch of up to `CHANGELOG_BATCH_BYTES`, compressed as the producer
-    compresses: its own batch size (16 KiB by default) holds only a few dozen state records."""
+def _new_batch(aio: Any, size: int) -> BatchBuilder:
+    """An empty record batch of up to `size` bytes, compressed as the producer compresses:
+    its own batch size (16 KiB by default) holds only a few dozen state records."""
     compression = aio._message_accumulator._compression_type
-    return BatchBuilder(CHANGELOG_BATCH_BYTES, compression, is_transactional=False)
-
-
-async def _offset_of(delivery: Awaitable[Any], count: int) -> int:
-    """The last offset of a delivered batch of `count` records (its metadata's base offset)."""
-    metadata = await delivery
-    return metadata.offset + count - 1
+    return BatchBuilder(size, compression, is_transactional=False)

@@ -10,11 +10,17 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
+import logging
 from collections import Counter
 from types import SimpleNamespace
 
 import faust
 import faust.streams as faust_streams
+import pytest
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import errors as kafka_errors
+from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError
+from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatch
 from faust.stores.base import Store as BaseStore
 from faust.stores.rocksdb import Store as RocksDBStore
@@ -360,6 +366,121 @@ def test_changelog_records_go_in_order_in_record_batches_and_give_their_last_off
     )
     assert last_offsets[-1] == 100 + len(records) - 1
     assert last_offsets == sorted(last_offsets)
+
+
+class _RefusingAIOKafka(_FakeAIOKafka):
+    """A broker whose changelog topic takes record batches of at most `limit` bytes: a larger
+    one fails its delivery as the broker's MESSAGE_TOO_LARGE does, and lands nothing."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.refused = 0
+
+    async def send_batch(self, batch, topic, *, partition):
+        built = bytes(batch._build())
+        if len(built) <= self.limit:
+            batch._build = lambda: built
+            return await super().send_batch(batch, topic, partition=partition)
+        self.refused += 1
+        future = asyncio.get_running_loop().create_future()
+        future.set_exception(MessageSizeTooLargeError())
+        return future
+
+
+def _sized_writer(name: str) -> ChangelogWriter:
+    app = faust.App(name, broker=BROKER)
+    return ChangelogWriter(app.Table("engine-state", partitions=4, key_type=str, value_type=None))
+
+
+def _send_all(writer: ChangelogWriter, aio, records: list) -> list[int]:
+    producer = SimpleNamespace(_ensure_producer=lambda: aio)
+
+    async def run() -> list[int]:
+        deliveries = await writer.send(producer, 1, records)
+        return [await delivered for delivered in deliveries]
+
+    return asyncio.run(run())
+
+
+def test_a_batch_refused_as_too_large_goes_again_in_halves_and_later_batches_stay_small(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    writer = _sized_writer("pin-refused")
+    aio = _RefusingAIOKafka(limit=16 * 1024)
+    records = [writer.record(f"k{i}", {"v": "x" * 300, "i": i}) for i in range(600)]
+    records.append(writer.record("gone", None))
+
+    with caplog.at_level(logging.WARNING):
+        last_offsets = _send_all(writer, aio, records)
+
+    landed = [record for _, _, batch in aio.batches for record in batch]
+    assert Counter(landed) == Counter(records)  # every record once: a refused batch lands none
+    assert aio.refused >= 1
+    assert writer.batch_bytes < 16 * 1024  # remembered for the rest of the run
+    assert max(last_offsets) == 100 + len(records) - 1
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings and all(writer.topic in w and "too large" in w for w in warnings)
+    assert len(warnings) == len(set(warnings)) <= 6  # once per size, not once per batch
+
+    refused_before, landed_before = aio.refused, len(aio.batches)
+    later = [writer.record(f"k{i}", {"v": "y", "i": i}) for i in range(600)]
+    _send_all(writer, aio, later)  # the next pipelined batch: sent once the first landed
+
+    assert aio.refused == refused_before  # no refusal any more
+    last = {key: value for _, _, batch in aio.batches for key, value in batch}
+    assert [(key, last[key]) for key, _ in later] == later  # each key's records in order
+    assert len(aio.batches) - landed_before > 1
+
+
+def test_a_single_record_larger_than_the_limit_fails_as_faust_would_fail_it() -> None:
+    writer = _sized_writer("pin-too-big")
+    aio = _RefusingAIOKafka(limit=1024)
+    records = [writer.record("small", {"v": 1}), writer.record("huge", {"v": "x" * 4096})]
+
+    with pytest.raises(MessageSizeTooLargeError):
+        _send_all(writer, aio, records)
+
+    assert [r for _, _, batch in aio.batches for r in batch] == records[:1]
+
+
+def test_aiokafkas_batch_api_the_changelog_writer_uses_keeps_its_shape() -> None:
+    assert parameters(AIOKafkaProducer.send_batch) == ["self", "batch", "topic", "partition"]
+    assert inspect.iscoroutinefunction(AIOKafkaProducer.send_batch)
+    assert "return future" in inspect.getsource(AIOKafkaProducer.send_batch)
+    assert kafka_errors.for_code(10) is MessageSizeTooLargeError  # MESSAGE_TOO_LARGE
+    assert kafka_errors.for_code(18) is RecordListTooLargeError
+
+    async def scenario() -> tuple[int, BaseException | None, bool]:
+        producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:1", compression_type="gzip")
+        accumulator = producer._message_accumulator
+        builder = BatchBuilder(1024, accumulator._compression_type, is_transactional=False)
+        assert builder.append(timestamp=None, key=b"k", value=b"v" * 2048) is not None
+        second = builder.append(timestamp=None, key=b"k2", value=b"v")  # full: refused
+        builder.close()
+        tp = TopicPartition("t", 0)
+        delivery = await accumulator.add_batch(builder, tp, 1)
+        accumulator._batches[tp][0].done(base_offset=41)
+        offset = (await delivery).offset
+        refused_builder = BatchBuilder(1024, accumulator._compression_type, is_transactional=False)
+        refused_builder.append(timestamp=None, key=b"k", value=b"v")
+        refused_builder.close()
+        accumulator._batches[tp].clear()
+        refused = await accumulator.add_batch(refused_builder, tp, 1)
+        accumulator._batches[tp][0].failure(exception=MessageSizeTooLargeError())
+        error = None
+        try:
+            await refused
+        except MessageSizeTooLargeError as exc:
+            error = exc
+        await producer.stop()  # never started: nothing to flush
+        return offset, error, second is None
+
+    offset, error, full = asyncio.run(scenario())
+
+    assert offset == 41  # the delivery gives the batch's base offset
+    assert isinstance(error, MessageSizeTooLargeError)
+    assert full  # the first record always fits; the next one only within the size
 
 
 def test_faust_deletes_with_a_raw_none_value_and_stores_take_the_persisted_offset() -> None:
