@@ -302,6 +302,7 @@ async def read_changelog_from(app: faust.App, tp: TP, offset: int) -> None:
 # default message.max.bytes (1 MiB), which the changelog topics Faust creates keep. A writer
 # whose batch the broker refuses as too large uses half that batch's size from then on.
 CHANGELOG_BATCH_BYTES = 512 * 1024
+_CHANGELOG_BATCH_LIMITS: dict[str, int] = {}  # changelog topic: batch size after a refusal
 
 
 class ChangelogWriter:
@@ -341,7 +342,12 @@ class ChangelogWriter:
         self._prepare_key = changelog.prepare_key
         self._prepare_value = changelog.prepare_value
         self._json = table.key_serializer == "json" and table.value_serializer == "json"
-        self.batch_bytes = CHANGELOG_BATCH_BYTES  # less once the broker refused a batch
+
+    @property
+    def batch_bytes(self) -> int:
+        """The size of the changelog's record batches: shared by the writers of the table's
+        partitions, so a refusal on one makes them all send smaller batches."""
+        return _CHANGELOG_BATCH_LIMITS.get(self.topic, CHANGELOG_BATCH_BYTES)
 
     def reader(self) -> Callable[[Any, Any], Any]:
         """`get(key, default)` on the local store, as `table.get` reads it minus the wrapper."""
@@ -418,7 +424,7 @@ class ChangelogWriter:
 
     def _shrink(self, size: int) -> None:
         if size < self.batch_bytes:
-            self.batch_bytes = size
+            _CHANGELOG_BATCH_LIMITS[self.topic] = size
             log.warning(
                 "changelog %s refused a record batch as too large (max.message.bytes): "
                 "sending its records again and changelog batches of at most %d bytes from now",

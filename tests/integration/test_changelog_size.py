@@ -1,0 +1,118 @@
+"""A state changelog whose topic takes smaller messages than the worker's changelog batches:
+the worker sends its records again in smaller batches, loses none and keeps running."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from friction_detector.streams.worker.app import STATE_TABLE
+from helpers_worker import (
+    FINDINGS_TIMEOUT_S,
+    LATENESS_MS,
+    Names,
+    TopicReader,
+    Worker,
+    assert_replay_findings,
+    compact_events,
+    now_ms,
+    produce_events,
+    write_config,
+)
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.admin import ConfigResource, ConfigResourceType
+
+pytestmark = pytest.mark.kafka
+
+# Far below the 512 KiB the worker packs at first, above any one state record of these events.
+MAX_MESSAGE_BYTES = 8 * 1024
+
+
+def _limit_message_size(bootstrap: str, topic: str, limit: int) -> None:
+    """Set the topic's max.message.bytes, as an operator would while the worker runs."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        resource = ConfigResource(ConfigResourceType.TOPIC, topic)
+        configs = {"max.message.bytes": str(limit)}
+        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs=configs)])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _topic_config(admin, resource) != str(limit):
+            time.sleep(0.5)
+        time.sleep(2.0)  # the partition leader applies a topic's config change asynchronously
+    finally:
+        admin.close()
+
+
+def _topic_config(admin: KafkaAdminClient, resource: ConfigResource) -> object:
+    """The topic's max.message.bytes as the broker describes it."""
+    described = admin.describe_configs([resource])
+    configs = next(iter(next(iter(described.values())).values()))
+    entry = configs.get("max.message.bytes")
+    return entry.get("value") if isinstance(entry, dict) else entry
+
+
+def _changelog_keys(bootstrap: str, topic: str) -> set[str]:
+    """Every key on `topic`, from the beginning to its end as of now (the worker goes on
+    writing state as its clock ticks)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning()
+        ends = consumer.end_offsets(partitions)
+        keys: set[str] = set()
+        deadline = time.monotonic() + 60
+        while any(consumer.position(tp) < end for tp, end in ends.items()):
+            assert time.monotonic() < deadline, "changelog not read to its end within 60 s"
+            for records in consumer.poll(timeout_ms=500).values():
+                keys.update(orjson.loads(record.key) for record in records)
+        return keys
+    finally:
+        consumer.close()
+
+
+def _tracked_ids(events: list[dict]) -> set[str]:
+    """The id each contract scenario's state is kept under: a checkout's or a form's session,
+    a reset's request, a chat's conversation."""
+    ids = set()
+    for event in events:
+        attrs = event["attrs"]
+        if event["type"] in ("page_load", "form_submit"):
+            ids.add(event["session_id"])
+        elif event["type"] == "password_reset_requested":
+            ids.add(attrs["request_id"])
+        elif event["type"] == "chat_started":
+            ids.add(attrs["conversation_id"])
+    return ids
+
+
+def test_a_changelog_refusing_the_batch_size_gets_every_record_and_the_worker_keeps_going(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "friction.toml", LATENESS_MS)
+    names = Names("clsize")
+    changelog = f"{names.app_id}-{STATE_TABLE}-changelog"
+    log = tmp_path / "worker.log"
+    worker = Worker(kafka_bootstrap, config, names, log).start()
+    reader = TopicReader(kafka_bootstrap, names.findings)
+    try:
+        worker.wait_ready()
+        _limit_message_size(kafka_bootstrap, changelog, MAX_MESSAGE_BYTES)
+        events = compact_events(random.Random(7), 800, now_ms())
+        produce_events(kafka_bootstrap, names.input, events)
+
+        assert_replay_findings(reader, config, events, LATENESS_MS, FINDINGS_TIMEOUT_S)
+
+        text = log.read_text(errors="replace")
+        assert f"changelog {changelog} refused a record batch as too large" in text
+        assert worker.alive()
+        assert text.count("Worker ready") == 1  # never restarted
+        keys = _changelog_keys(kafka_bootstrap, changelog)
+        missing = {i for i in _tracked_ids(events) if not any(i in key for key in keys)}
+        assert missing == set()
+    finally:
+        reader.close()
+        worker.stop()
