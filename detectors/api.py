@@ -197,6 +197,12 @@ class Detector(ABC):
         """
         return None
 
+    def journey_segment(self, finding: Finding) -> str:
+        """The segment of the journey `finding` interrupted, for its outcome: the one
+        `starts_journey` gives a journey without friction, so the two sides of the friction
+        cost compare per segment. The finding's own segment unless they differ."""
+        return finding.segment
+
     def interrupts_journey(self, finding: Finding) -> bool:
         """Whether a finding of one of the journey's kinds interrupts it (a click finding: only
         on a checkout page); only those get an outcome."""

@@ -103,10 +103,11 @@ class _Reaction:
             record = self.record
             deadline = finding.time_ms + self.window
             # Plain data: the worker's table changelogs the record.
-            open_outcome = [finding.finding_id, kind, finding.time_ms, deadline, finding.segment]
+            segment = self.detector.journey_segment(finding)
+            open_outcome = [finding.finding_id, kind, finding.time_ms, deadline, segment]
             record.setdefault("o", []).append(open_outcome)
             self.agenda.wake(deadline, _DEADLINE, self.skey)
-            self.observer.on_journey_opened(self.detector.name, finding.segment, True)
+            self.observer.on_journey_opened(self.detector.name, segment, True)
             # The journey it interrupted is no longer one without friction, and none opens
             # until the finding's window ends: a later start must not count the same order.
             journey = record.get("j")

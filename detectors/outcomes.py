@@ -17,7 +17,8 @@ OUTCOMES = (COMPLETED, ABANDONED)
 class Outcome:
     """One finding's outcome, decided in event time: at the completing event's time, or at the
     end of the window; linked to its finding by `finding_id`, and a record type of its own so a
-    consumer of the findings topic can tell the two apart. `segment` is the finding's."""
+    consumer of the findings topic can tell the two apart. `segment` is the journey's (the
+    detector's `journey_segment`: the finding's own, a click finding's page group)."""
 
     finding_id: str
     detector: str

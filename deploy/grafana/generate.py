@@ -242,9 +242,8 @@ def friction_cost_table() -> table.Panel:
             "Over the selected time range: the share of journeys completed after a finding "
             "(friction_outcomes_total) and of those no finding interrupted "
             "(friction_journeys_without_friction_total), and the difference: what the friction "
-            "costs in completed journeys. A click finding's segment is its selector and a "
-            "journey's without friction its page group, so those rows show one side each; "
-            "compare them per detector in the panel beside."
+            "costs in completed journeys. Segments are the journeys': a rage or error click's "
+            "is its page group, not the target of its finding."
         )
         .datasource(DATASOURCE)
         .span(12)

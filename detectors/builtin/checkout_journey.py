@@ -43,6 +43,10 @@ class CheckoutJourney:
             return None
         return page_group(page)
 
+    def journey_segment(self, finding: Finding) -> str:
+        """The finding's page group, as a journey's start gives it (its segment is the target)."""
+        return page_group(finding.evidence["page"])
+
     def interrupts_journey(self, finding: Finding) -> bool:
         page = finding.evidence.get("page")
         return isinstance(page, str) and page.startswith(self.outcome_page_prefix)

@@ -275,6 +275,18 @@ def test_a_rage_click_on_the_checkout_takes_the_journey_over():
     assert journeys(harness) == []
 
 
+def test_a_click_findings_outcome_has_its_journeys_segment_the_page_group_not_the_target():
+    """Both sides of the friction cost compare per segment: the outcome of a rage click on
+    `button.pay` of /checkout/pay?step=2 and a journey without friction on that page group."""
+    burst = [click(n * 100, page="/checkout/pay?step=2") for n in range(3)]
+    harness = run(RageClick(), *burst, order(MINUTE))
+    assert [f.segment for f in harness.findings] == ["button.pay"]
+    assert [(o.segment, o.outcome) for o in harness.outcomes] == [("/checkout/pay", "completed")]
+    assert journeys(run(RageClick(), click(0, page="/checkout/pay?step=2"))) == [
+        ("/checkout/pay", "abandoned", WINDOW)
+    ]
+
+
 def test_a_rage_click_off_the_checkout_leaves_the_checkout_journey_without_friction():
     bursts = [click(n * 100, page="/home", target="a.menu") for n in range(3)]
     harness = run(RageClick(), click(0), *bursts, order(MINUTE))
