@@ -425,23 +425,20 @@ def main() -> int:
             Peer("worker-all", "friction worker, every installed detector",
                  worker(bootstrap, topic, n, every, args.profile)),
         ]  # fmt: skip
+        # (peer name suffix, topic, description) of each input shape a reference runs on.
+        shapes = [("", topic, "")]
+        if args.batch_size:
+            shapes.append(("-b", batched, ", batch messages"))
         for index, commit in enumerate(args.reference, 1):
             ref_env = extract(commit, Path(tempfile.mkdtemp(prefix="friction-ref-")))
-            peers.append(
+            peers += [
                 Peer(
-                    f"ref{index}-all",
-                    f"friction worker at {commit[:10]}, every detector",
-                    worker(bootstrap, topic, n, every, env=ref_env),
+                    f"ref{index}-all{suffix}",
+                    f"friction worker at {commit[:10]}, every detector{shape}",
+                    worker(bootstrap, source, n, every, env=ref_env),
                 )
-            )
-            if args.batch_size:
-                peers.append(
-                    Peer(
-                        f"ref{index}-all-b",
-                        f"friction worker at {commit[:10]}, every detector, batch messages",
-                        worker(bootstrap, batched, n, every, env=ref_env),
-                    )
-                )
+                for suffix, source, shape in shapes
+            ]
         if args.batch_size:
             peers += [
                 Peer("quix-batches", "Quix Streams, slow_checkout rule, batch messages: expand "
