@@ -362,6 +362,14 @@ class Engine:
         """Keys held per detector: the bound that idle expiry keeps."""
         return dict(self._keys)
 
+    def drop(self, skey: str) -> None:
+        """Forget a detector key's state, as if it had expired: for a runtime that cannot keep
+        it (the worker's changelog refused it as too large). The key's next event starts it
+        afresh; its waiting events and deadlines go with it."""
+        name = skey.split(KEY_SEPARATOR, 1)[0]
+        if name in self.detectors and self.store.pop(skey, None) is not None:
+            self._count_key(name, -1)
+
     # -- time ----------------------------------------------------------------------------
 
     def _release(self, watermark: int) -> None:

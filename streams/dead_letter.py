@@ -11,7 +11,8 @@ DETECTOR_ERROR = "detector_error"
 # Dead-letter reasons of the worker itself, beside the decoder's (detectors/events.py).
 PROCESSING_ERROR = "processing_error"  # handling the message raised
 REFUSED_BY_BROKER = "refused_by_broker"  # the broker refused what the message produced
-RUNTIME_REASONS = (PROCESSING_ERROR, REFUSED_BY_BROKER, DETECTOR_ERROR)
+STATE_TOO_LARGE = "state_too_large"  # a key's state the changelog refused: dropped
+RUNTIME_REASONS = (PROCESSING_ERROR, REFUSED_BY_BROKER, DETECTOR_ERROR, STATE_TOO_LARGE)
 # Comfortably under Kafka's default message.max.bytes (1,048,588), leaving room for the key,
 # headers and batch overhead of the produce request.
 DEAD_LETTER_MAX_BYTES = 900_000

@@ -41,6 +41,7 @@ from typing import Any, cast
 
 import faust
 from friction_detector.detectors.config import Config
+from friction_detector.detectors.events import BadInput
 from friction_detector.detectors.outcomes import Outcome
 from friction_detector.streams.dead_letter import PROCESSING_ERROR
 from friction_detector.streams.kafka.settings import WorkerSettings
@@ -115,12 +116,12 @@ class FrictionApp:
         self.app = self._build()
         self.detection = DetectionPartitions(
             config, self.table, settings.partitions, settings.input_topics, metrics,
-            self.alerting, self.records.letter_to(self.detect_letters),
+            self.alerting, self.records.letter_to(self.detect_letters), self._send_letter,
         )  # fmt: skip
         routed = [input_source(settings.routed_topic, p) for p in range(settings.partitions)]
         self.accumulation = DetectionPartitions(
             config, self.accumulation_table, settings.partitions, [settings.routed_topic],
-            metrics, None, self.records.letter_to(self.accumulate_letters),
+            metrics, None, self.records.letter_to(self.accumulate_letters), self._send_letter,
             detectors=config.finding_detectors, allowed_lateness_ms=0, expected=routed,
         )  # fmt: skip
         self.customer_findings = (
@@ -184,6 +185,10 @@ class FrictionApp:
         app.on_before_shutdown.connect(self._on_shutdown)  # type: ignore[arg-type]
         app.sensors.add(KafkaClientSensor(app, self.metrics))
         return app
+
+    async def _send_letter(self, bad: BadInput, source: str, position: str) -> None:
+        """A dead letter sent at once, not with the next batch: a key's dropped state."""
+        await deliver(self.app.producer.send, [self.records.dead_letter(bad, source, position)])
 
     # -- stage 1 ------------------------------------------------------------------------
 

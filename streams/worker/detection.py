@@ -9,7 +9,7 @@ is one removal: nothing of a partition another worker now owns is left behind to
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import faust
 from friction_detector.detectors.api import Detector
@@ -20,16 +20,19 @@ from friction_detector.detectors.finding_events import FindingsOnly
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver, FanOut
 from friction_detector.detectors.outcomes import JourneyOutcome, Outcome
-from friction_detector.streams.dead_letter import detector_error_input
+from friction_detector.streams.dead_letter import STATE_TOO_LARGE, detector_error_input
 from friction_detector.streams.observability.metrics import FrictionMetrics
 from friction_detector.streams.sources import source_topic
 from friction_detector.streams.worker.alerting import WorkerAlerting
+from friction_detector.streams.worker.faust_internals import BatchSize
 from friction_detector.streams.worker.partition_store import PartitionStore, own_key
 
 log = logging.getLogger(__name__)
 
 # Dead-letters an event a detector raised on: (bad input, source, position).
 Letter = Callable[[BadInput, str, str], None]
+# Sends a dead letter at once, returning its delivery: (bad input, source, position).
+SendLetter = Callable[[BadInput, str, str], Awaitable[None]]
 
 
 def detector_error(
@@ -53,7 +56,9 @@ class DetectionPartition(EngineObserver):
 
     The engine's hooks go to the metrics; the state-size gauge is the sum over the partitions
     this worker owns (`sizes`, shared by them). An event a detector raised on goes to the dead
-    letters (`letter`), which the detect agent sends with the batch's findings.
+    letters (`letter`), which the detect agent sends with the batch's findings. A key's state
+    that the changelog refuses as too large is dropped and goes to the dead letters at once
+    (`send_letter`), before its deletion is written (`state_too_large`).
     """
 
     def __init__(
@@ -65,12 +70,15 @@ class DetectionPartition(EngineObserver):
         alerting: WorkerAlerting | None,
         sizes: dict[str, dict[int, int]],
         letter: Letter,
+        send_letter: SendLetter,
     ) -> None:
         self.partition = partition
         self.store = store
         self.metrics = metrics
         self.sizes = sizes
         self.letter = letter
+        self.send_letter = send_letter
+        store.on_too_large = self.state_too_large
         observer: EngineObserver = (
             FanOut(self, alerting.rollup_for(partition))
             if alerting is not None
@@ -115,6 +123,28 @@ class DetectionPartition(EngineObserver):
             f"detection partition {self.partition}",
         )  # fmt: skip
 
+    def state_too_large(self, skey: str, record: bytes, error: BaseException) -> Awaitable[None]:
+        """The changelog refused the key's state record as too large: the engine forgets the
+        key, whose detection starts again from empty, and the record goes to the dead letters
+        (cut to fit if need be: streams/dead_letter.py). The input sources' progress is no
+        detector's state: its refusal fails the batch."""
+        detector, _, key = skey.partition(KEY_SEPARATOR)
+        if detector not in self.engine.detectors:
+            raise error
+        self.engine.drop(skey)
+        topic = self.store.changelog.topic
+        log.warning(
+            "state of detector %s key %s: changelog %s refused its %d-byte record as too large"
+            " (max.message.bytes): state dropped and dead-lettered, the key starts again empty",
+            detector, key, topic, len(record),
+        )  # fmt: skip
+        detail = (
+            f"detector {detector} key {key}: state record of {len(record)} bytes, larger than"
+            f" {topic} takes (its max.message.bytes): dropped, the key starts again empty"
+        )
+        bad = BadInput(STATE_TOO_LARGE, detail, record)
+        return self.send_letter(bad, topic, f"partition {self.partition}")
+
 
 class DetectionPartitions:
     """The routed partitions this worker owns, each created and restored on first use.
@@ -133,6 +163,7 @@ class DetectionPartitions:
         metrics: FrictionMetrics,
         alerting: WorkerAlerting | None,
         letter: Letter,
+        send_letter: SendLetter,
         *,
         detectors: Sequence[Detector] | None = None,
         allowed_lateness_ms: int | None = None,
@@ -145,6 +176,7 @@ class DetectionPartitions:
         self.metrics = metrics
         self.alerting = alerting
         self.letter = letter
+        self.send_letter = send_letter
         self.detectors = config.detectors if detectors is None else detectors
         self.allowed_lateness_ms = (
             config.engine.allowed_lateness_ms
@@ -154,15 +186,16 @@ class DetectionPartitions:
         self.expected = expected
         self.owned: dict[int, DetectionPartition] = {}
         self.sizes: dict[str, dict[int, int]] = {}  # detector -> partition -> keys held
+        self.batch_size = BatchSize()  # the table's changelog batches, for all its partitions
 
     def get(self, partition: int) -> DetectionPartition:
         """The partition's runtime; on first use, its engine is restored from the table."""
         owned = self.owned.get(partition)
         if owned is None:
-            store = PartitionStore(self.table, partition, self.partitions)
+            store = PartitionStore(self.table, partition, self.partitions, self.batch_size)
             owned = DetectionPartition(
                 partition, self._engine, store, self.metrics, self.alerting, self.sizes,
-                self.letter,
+                self.letter, self.send_letter,
             )  # fmt: skip
             owned.engine.restore()
             owned.engine.forget_sources(lambda source: source_topic(source) in self.input_topics)

@@ -20,6 +20,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -302,7 +303,22 @@ async def read_changelog_from(app: faust.App, tp: TP, offset: int) -> None:
 # default message.max.bytes (1 MiB), which the changelog topics Faust creates keep. A writer
 # whose batch the broker refuses as too large uses half that batch's size from then on.
 CHANGELOG_BATCH_BYTES = 512 * 1024
-_CHANGELOG_BATCH_LIMITS: dict[str, int] = {}  # changelog topic: batch size after a refusal
+
+
+@dataclass
+class BatchSize:
+    """The size of a changelog's record batches: smaller once the broker refused one as too
+    large. The table's owner gives one to the writers of all its partitions, so a refusal on
+    one makes them all send smaller batches, and nothing of it outlives the app."""
+
+    bytes: int = CHANGELOG_BATCH_BYTES
+
+
+# Told that the changelog refused a key's state record on its own, as too large: (key, the
+# record's value, the error). It forgets the key's state before it returns (the engine may run
+# at the next await) and returns what reports it, which the writer awaits before it sends the
+# key's deletion in place of the record.
+TooLarge = Callable[[Any, bytes, BaseException], Awaitable[None]]
 
 
 class ChangelogWriter:
@@ -319,13 +335,15 @@ class ChangelogWriter:
     producer's accumulator whole (`send`), and records the changelog offset the store holds
     as Faust does after each write, so a RocksDB store reads only the changelog's tail on
     recovery. Reads go to the store without the table's wrapper (`reader`), whose miss path
-    raises and catches a KeyError and calls the table sensors on every get.
+    raises and catches a KeyError and calls the table sensors on every get. A single record
+    the broker refuses as too large goes to `too_large`, and the key's deletion in its place.
 
     Relies on: `Table.data` (the partitioned local store; the memory store keeps its items in
     the dict `Store.data`), the changelog topic's `prepare_key` / `prepare_value` with the
     table's `key_serializer` / `value_serializer` (what `Channel.as_future_message` uses; with
     Faust's "json" codec both are `faust.utils.json.dumps`, which is orjson with
-    `OPT_NON_STR_KEYS | OPT_UTC_Z`), the store's `set_persisted_offset(tp, offset)`, and the
+    `OPT_NON_STR_KEYS | OPT_UTC_Z`), the store's `_decode_key(bytes)` (how the store reads a
+    key back) and `set_persisted_offset(tp, offset)`, and the
     Faust producer's aiokafka producer (`Producer._ensure_producer()`), its
     `BatchBuilder(size, compression)` with its accumulator's `_compression_type`, and
     `send_batch(batch, topic, partition=)`, whose
@@ -334,20 +352,26 @@ class ChangelogWriter:
     (`current_event`).
     """
 
-    def __init__(self, table: faust.Table) -> None:
+    def __init__(
+        self,
+        table: faust.Table,
+        batch_size: BatchSize | None = None,
+        too_large: TooLarge | None = None,
+    ) -> None:
         self.table = table
         self.store = table.data
         changelog = table.changelog_topic
         self.topic = changelog.get_topic_name()
+        self.batch_size = BatchSize() if batch_size is None else batch_size
+        self.too_large = too_large
         self._prepare_key = changelog.prepare_key
         self._prepare_value = changelog.prepare_value
         self._json = table.key_serializer == "json" and table.value_serializer == "json"
 
     @property
     def batch_bytes(self) -> int:
-        """The size of the changelog's record batches: shared by the writers of the table's
-        partitions, so a refusal on one makes them all send smaller batches."""
-        return _CHANGELOG_BATCH_LIMITS.get(self.topic, CHANGELOG_BATCH_BYTES)
+        """The size of the changelog's record batches (`BatchSize`)."""
+        return self.batch_size.bytes
 
     def reader(self) -> Callable[[Any, Any], Any]:
         """`get(key, default)` on the local store, as `table.get` reads it minus the wrapper."""
@@ -411,20 +435,39 @@ class ChangelogWriter:
         the topic's (or its own) message limit, its records go again in batches of half its
         size, down to single records, and later batches use that size: each key is in a
         pipelined batch's records once, and the next batch's records go only once these
-        landed, so each key's records still land in order."""
+        landed, so each key's records still land in order. A single state record still
+        refused goes to `too_large`, and the key's deletion in its place (`_refused`)."""
         try:
             metadata = await delivery
-        except (MessageSizeTooLargeError, RecordListTooLargeError):
+        except (MessageSizeTooLargeError, RecordListTooLargeError) as error:
             if len(batch) == 1:
-                raise  # one record larger than the limit: as Faust's own send would fail
+                return await self._refused(producer, partition, batch[0], error)
             self._shrink(sum(len(key) + len(value or b"") for key, value in batch) // 2)
             resent = await self.send(producer, partition, batch)
             return max([await delivered for delivered in resent])
         return metadata.offset + len(batch) - 1
 
+    async def _refused(
+        self, producer: Any, partition: int, record: tuple[bytes, bytes | None], error: Exception
+    ) -> int:
+        """One record larger than the limit: without `too_large` (or for a deletion, which
+        never is) it fails its batch, as Faust's own send would fail it. With it, the key's
+        state is given up: reported, then deleted from the changelog too, so that a restart
+        recovers what the worker holds (the key's last record there would be older)."""
+        key, value = record
+        if self.too_large is None or value is None:
+            raise error
+        await self.too_large(self.key_of(key), value, error)
+        deleted = await self.send(producer, partition, [(key, None)])
+        return await deleted[0]
+
+    def key_of(self, serialized: bytes) -> Any:
+        """The key of a changelog record, as the table's store reads it back."""
+        return self.store._decode_key(serialized)  # type: ignore[attr-defined]  # StoreT omits it
+
     def _shrink(self, size: int) -> None:
         if size < self.batch_bytes:
-            _CHANGELOG_BATCH_LIMITS[self.topic] = size
+            self.batch_size.bytes = size
             log.warning(
                 "changelog %s refused a record batch as too large (max.message.bytes): "
                 "sending its records again and changelog batches of at most %d bytes from now",

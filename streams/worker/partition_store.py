@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Awaitable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import faust
 from friction_detector.streams.kafka.topics import partition_for
-from friction_detector.streams.worker.faust_internals import ChangelogWriter
+from friction_detector.streams.worker.faust_internals import BatchSize, ChangelogWriter
+
+# The partition's owner, told that the changelog refused a key's state as too large: (state
+# key, the record, the error). It forgets the key in the engine and returns what reports it.
+StateTooLarge = Callable[[str, bytes, BaseException], Awaitable[None]]
 
 
 class _Deleted(enum.Enum):
@@ -53,15 +57,27 @@ class PartitionStore(MutableMapping):
     against the old state and sends the findings again (same ids), never records state whose
     findings were lost. Between the two, the next batch reads the sealed changes (`sealed`,
     oldest first), so it runs while the previous batch's outputs are in flight.
+
+    A key whose state record the changelog refuses as too large is forgotten everywhere at once
+    (`_too_large`): in the engine (`on_too_large`, set by the owner), in the changes not yet
+    written and in the local store, as its deletion is in the changelog.
     """
 
-    def __init__(self, table: faust.Table, partition: int, partitions: int) -> None:
+    def __init__(
+        self,
+        table: faust.Table,
+        partition: int,
+        partitions: int,
+        batch_size: BatchSize | None = None,
+    ) -> None:
+        """`batch_size` is shared by the table's partitions (`BatchSize`)."""
         self.table = table
         self.partition = partition
         self.partitions = partitions
         self.pending: dict[str, dict | Literal[_Deleted.DELETED]] = {}
         self.sealed: deque[Sealed] = deque()
-        self.changelog = ChangelogWriter(table)
+        self.changelog = ChangelogWriter(table, batch_size, self._too_large)
+        self.on_too_large: StateTooLarge | None = None
         self._read = self.changelog.reader()
 
     def owns(self, skey: str) -> bool:
@@ -157,6 +173,24 @@ class PartitionStore(MutableMapping):
         """Record the changelog offset the store holds: a RocksDB store reads only what
         follows it when the partition is recovered (Faust does this after each write)."""
         self.changelog.persisted(self.partition, offset)
+
+    def _too_large(self, skey: str, record: bytes, error: BaseException) -> Awaitable[None]:
+        """The changelog refused the key's state record: the owner forgets it in the engine,
+        this store in the changes not yet written and in the local store (without an owner,
+        the batch fails, as Faust's own send would)."""
+        if self.on_too_large is None:
+            raise error
+        reported = self.on_too_large(skey, record, error)
+        self.pending.pop(skey, None)
+        key = self.changelog.record(skey, None)[0]
+        for sealed in self.sealed:  # sealed, unwritten: their writes follow the key's deletion
+            if skey in sealed.changes:
+                sealed.changes[skey] = _DELETED
+                sealed.records = [record for record in sealed.records if record[0] != key]
+        data = self.changelog.store
+        if skey in data:
+            del data[skey]
+        return reported
 
     def _stored(self, skey: str) -> bool:
         """Whether the key is in the local store or in a sealed batch's changes: a deletion
