@@ -1,10 +1,12 @@
 """A state changelog whose topic takes smaller messages than the worker's changelog batches:
-the worker sends its records again in smaller batches, loses none and keeps running."""
+the worker sends its records again in smaller batches, loses none and keeps running; a key
+whose state alone outgrows the limit is dropped and dead-lettered, and the worker goes on."""
 
 from __future__ import annotations
 
 import random
 import time
+import urllib.request
 from pathlib import Path
 
 import orjson
@@ -17,13 +19,16 @@ from helpers_worker import (
     TopicReader,
     Worker,
     assert_replay_findings,
+    assert_same_findings,
     compact_events,
     now_ms,
     produce_events,
+    replay_findings,
     write_config,
 )
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
+from loopback import free_port
 
 pytestmark = pytest.mark.kafka
 
@@ -115,4 +120,80 @@ def test_a_changelog_refusing_the_batch_size_gets_every_record_and_the_worker_ke
         assert missing == set()
     finally:
         reader.close()
+        worker.stop()
+
+
+BOT_SESSION = "bot-session"
+BOT_EVENTS = 600  # fast checkout loads: their ids and waiting events make a record of ~100 KB
+STATE_TOO_LARGE = 'friction_bad_input_total{reason="state_too_large"}'
+
+
+def _bot_events(end_ms: int) -> list[dict]:
+    """One session loading checkout pages fast and often: no finding, a large state record."""
+    return [
+        {"event_id": f"bot-{n}", "type": "page_load", "time": end_ms - 5000 + n * 5,
+         "user_id": None, "session_id": BOT_SESSION,
+         "attrs": {"page": "/checkout/cart", "duration_ms": 300}}
+        for n in range(BOT_EVENTS)
+    ]  # fmt: skip
+
+
+def _scraped(port: int, series: str) -> float:
+    """A series' value on the worker's /metrics."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    values = [line.rsplit(" ", 1)[1] for line in text.splitlines() if line.startswith(series)]
+    assert len(values) == 1, f"{series}: {values}"
+    return float(values[0])
+
+
+def _but_bot(findings: dict[str, dict]) -> dict[str, dict]:
+    return {i: f for i, f in findings.items() if f.get("session_id") != BOT_SESSION}
+
+
+def test_a_key_whose_state_outgrows_the_changelog_is_dropped_and_dead_lettered_not_crashing(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "friction.toml", LATENESS_MS)
+    names = Names("clstate")
+    changelog = f"{names.app_id}-{STATE_TABLE}-changelog"
+    log = tmp_path / "worker.log"
+    worker = Worker(kafka_bootstrap, config, names, log)
+    metrics_port = free_port()
+    worker.args[worker.args.index("--metrics-port") + 1] = str(metrics_port)
+    worker.start()
+    findings = TopicReader(kafka_bootstrap, names.findings)
+    letters = TopicReader(kafka_bootstrap, names.dead_letters)
+    try:
+        worker.wait_ready()
+        _limit_message_size(kafka_bootstrap, changelog, MAX_MESSAGE_BYTES)
+        end = now_ms()
+        events = compact_events(random.Random(11), 400, end) + _bot_events(end)
+        events.sort(key=lambda e: e["time"])
+        produce_events(kafka_bootstrap, names.input, events)
+
+        expected = _but_bot(replay_findings(config, events, LATENESS_MS))
+        findings.wait_for(set(expected), FINDINGS_TIMEOUT_S)
+        assert_same_findings(_but_bot(findings.by_id()), expected)
+
+        dropped = [r for r in map(orjson.loads, letters.values) if r["reason"] == "state_too_large"]
+        deadline = time.monotonic() + 30
+        while not dropped or _scraped(metrics_port, STATE_TOO_LARGE) != len(dropped):
+            assert time.monotonic() < deadline, (len(dropped), worker.tail())
+            letters.poll()
+            dropped = [
+                r for r in map(orjson.loads, letters.values) if r["reason"] == "state_too_large"
+            ]
+        for letter in dropped:
+            assert letter["source"] == changelog
+            assert f"detector slow_checkout key {BOT_SESSION}: state record of " in letter["detail"]
+            state = orjson.loads(letter["raw"])  # the dropped state itself: the bot's events
+            ids = set(state["d"]) | {item[0] for item in state["p"]}
+            assert ids and all(i.startswith("bot-") for i in ids)
+        text = log.read_text(errors="replace")
+        assert f"state of detector slow_checkout key {BOT_SESSION}: changelog {changelog}" in text
+        assert worker.alive()
+        assert text.count("Worker ready") == 1  # never restarted
+    finally:
+        findings.close()
+        letters.close()
         worker.stop()

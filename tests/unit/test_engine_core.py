@@ -9,7 +9,7 @@ from friction_detector.detectors.builtin.late_reset_email import LateResetEmail
 from friction_detector.detectors.builtin.long_chat_wait import LongChatWait
 from friction_detector.detectors.builtin.repeated_form_submission import RepeatedFormSubmission
 from friction_detector.detectors.builtin.slow_checkout import SlowCheckout
-from friction_detector.detectors.engine import DEFAULT_DEDUP_HORIZON_MS, Engine
+from friction_detector.detectors.engine import DEFAULT_DEDUP_HORIZON_MS, Engine, store_key
 from friction_detector.detectors.events import Event
 from friction_detector.detectors.testing import DetectorHarness, make_event
 from hypothesis import given, settings
@@ -312,3 +312,32 @@ def test_a_store_that_copies_records_hears_every_change(events, rng):
     assert [f.to_dict() for f in found_copied] == [f.to_dict() for f in found_in_place]
     assert dict(copied.store.items()) == in_place.store
     assert copied.take_outcomes() == in_place.take_outcomes()
+
+
+def test_a_dropped_key_starts_afresh_and_its_waiting_events_and_count_go_with_it():
+    harness = DetectorHarness(SlowCheckout(), allowed_lateness_ms=10 * SECOND)
+    slow = {"page": "/checkout", "duration_ms": 9000}
+    harness.feed(make_event("page_load", T0, **slow), make_event("page_load", T0 + SECOND, **slow))
+    assert len(harness.advance(T0 + 1)) == 1  # the first slow load; the second waits
+    key = store_key("slow_checkout", "s-1")
+
+    harness.engine.drop(key)
+
+    assert harness.engine.state_keys() == {"slow_checkout": 0}
+    assert harness.advance(T0 + 2 * SECOND) == []  # its waiting event went with it
+    again = harness.feed(make_event("page_load", T0 + 3 * SECOND, **slow))
+    again += harness.advance(T0 + 4 * SECOND)
+    assert len(again) == 1  # within the period, yet found: the key started afresh
+    assert harness.engine.state_keys() == {"slow_checkout": 1}
+
+
+def test_dropping_the_sources_progress_or_a_key_not_held_changes_nothing():
+    engine = Engine([SlowCheckout()])
+    engine.advance_sources({"events:0": T0})
+    stored = dict(engine.store)
+
+    engine.drop(engine.sources_key)
+    engine.drop(store_key("slow_checkout", "nobody"))
+
+    assert engine.store == stored
+    assert engine.state_keys() == {"slow_checkout": 0}

@@ -29,6 +29,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from friction_detector.streams.worker.faust_internals import (
     CHANGELOG_BATCH_BYTES,
+    BatchSize,
     ChangelogWriter,
     FlowControlKeepingQueues,
     GuardedFaustApp,
@@ -308,6 +309,7 @@ def test_changelog_records_are_serialized_as_faust_serializes_table_writes() -> 
     assert writer.store is table.data
     assert writer.record("checkout/s1", value) == written
     assert writer.record("checkout/s1", None) == deleted == (deleted[0], None)
+    assert writer.key_of(written[0]) == "checkout/s1"  # as the store reads a key back
 
 
 def test_the_memory_store_keeps_its_items_in_a_dict_the_reader_reads() -> None:
@@ -388,9 +390,10 @@ class _RefusingAIOKafka(_FakeAIOKafka):
         return future
 
 
-def _sized_writer(name: str) -> ChangelogWriter:
+def _sized_writer(name: str, batch_size: BatchSize | None = None) -> ChangelogWriter:
     app = faust.App(name, broker=BROKER)
-    return ChangelogWriter(app.Table("engine-state", partitions=4, key_type=str, value_type=None))
+    table = app.Table("engine-state", partitions=4, key_type=str, value_type=None)
+    return ChangelogWriter(table, batch_size)
 
 
 def _send_all(writer: ChangelogWriter, aio, records: list) -> list[int]:
@@ -442,6 +445,41 @@ def test_a_single_record_larger_than_the_limit_fails_as_faust_would_fail_it() ->
         _send_all(writer, aio, records)
 
     assert [r for _, _, batch in aio.batches for r in batch] == records[:1]
+
+
+def test_a_refused_batch_size_is_shared_by_the_writers_given_it_and_by_no_other_app() -> None:
+    shared = BatchSize()
+    writer, partner = _sized_writer("pin-shared", shared), _sized_writer("pin-shared", shared)
+    other_app = _sized_writer("pin-shared")  # same app id and table, in the same process
+    records = [writer.record(f"k{i}", {"v": "x" * 300}) for i in range(100)]
+
+    _send_all(writer, _RefusingAIOKafka(limit=8 * 1024), records)
+
+    assert partner.batch_bytes == writer.batch_bytes < 8 * 1024
+    assert other_app.batch_bytes == CHANGELOG_BATCH_BYTES
+
+
+def test_a_single_record_refused_is_reported_and_its_key_deleted_in_its_place() -> None:
+    reported: list[tuple] = []
+
+    async def too_large(key, value: bytes, error: BaseException) -> None:
+        reported.append((key, value, type(error), len(aio.batches)))
+
+    writer = _sized_writer("pin-too-big-reported")
+    writer.too_large = too_large
+    aio = _RefusingAIOKafka(limit=1024)
+    small, huge, after = (
+        writer.record("small", {"v": 1}),
+        writer.record("huge", {"v": "x" * 4096}),
+        writer.record("after", {"v": 2}),
+    )
+
+    last_offsets = _send_all(writer, aio, [small, huge, after])
+
+    landed = [record for _, _, batch in aio.batches for record in batch]
+    assert landed == [small, after, (huge[0], None)]  # each key's last record is what it holds
+    assert reported == [("huge", huge[1], MessageSizeTooLargeError, 2)]  # before the deletion
+    assert max(last_offsets) == 100 + 2
 
 
 def test_aiokafkas_batch_api_the_changelog_writer_uses_keeps_its_shape() -> None:

@@ -9,6 +9,8 @@ from types import SimpleNamespace
 
 import faust
 import orjson
+import pytest
+from aiokafka.errors import MessageSizeTooLargeError
 from friction_detector.streams.kafka.topics import partition_for
 from friction_detector.streams.worker.partition_store import PartitionStore
 
@@ -108,3 +110,85 @@ def test_a_deleted_key_never_stored_sends_no_changelog_record() -> None:
     del store[a]
 
     assert store.seal().records == []
+
+
+class RefusingProducer(FakeProducer):
+    """A changelog that takes record batches of at most `limit` bytes, as the broker's
+    MESSAGE_TOO_LARGE refuses larger ones: the refused batch lands nothing."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    async def send_batch(self, batch, topic, *, partition):
+        built = bytes(batch._build())
+        if len(built) <= self.limit:
+            batch._build = lambda: built
+            return await super().send_batch(batch, topic, partition=partition)
+        future = asyncio.get_running_loop().create_future()
+        future.set_exception(MessageSizeTooLargeError())
+        return future
+
+
+def test_a_state_the_changelog_refuses_is_forgotten_everywhere_and_deleted_after_its_report():
+    app = faust.App("store-too-large", broker=BROKER)
+    table = app.Table("engine-state", partitions=4, key_type=str, value_type=None)
+    store = PartitionStore(table, 1, 4)
+    big, small = keys_of(1, 2)
+    happened: list[tuple] = []
+
+    def on_too_large(skey: str, record: bytes, error: BaseException):
+        happened.append(("reported", skey, orjson.loads(record), type(error)))
+        del store[skey]  # as the engine forgets it
+
+        async def delivered() -> None:
+            happened.append(("delivered",))
+
+        return delivered()
+
+    store.on_too_large = on_too_large
+    store[big] = {"v": "x" * 4096}
+    store[small] = {"n": 1}
+    first = store.seal()
+    record = store[big]
+    record["v"] += "y"  # the next batch grows it, in place
+    store[big] = record
+    store[small] = {"n": 2}
+    second = store.seal()
+    store[big] = store[big]  # and the batch after that, still pending
+    producer = RefusingProducer(limit=2048)
+
+    async def write() -> None:
+        for sealed in (first, second):
+            for delivered in await store.write(sealed, producer):
+                await delivered
+
+    asyncio.run(write())
+
+    sent = [(k, orjson.loads(v) if v else v) for _, records in producer.sent for k, v in records]
+    assert sent == [
+        (orjson.dumps(small), {"n": 1}),
+        (orjson.dumps(big), None),  # after its report: a crash before leaves the old state
+        (orjson.dumps(small), {"n": 2}),
+    ]
+    reported = ("reported", big, {"v": "x" * 4096}, MessageSizeTooLargeError)
+    assert happened == [reported, ("delivered",)]
+    assert big not in store and big not in table.data
+    assert store.seal().records == []  # nothing of it left to write
+    assert dict(table.data) == {small: {"n": 2}}
+
+
+def test_without_an_owner_to_report_it_a_refused_state_fails_its_batch() -> None:
+    app = faust.App("store-too-large-alone", broker=BROKER)
+    table = app.Table("engine-state", partitions=4, key_type=str, value_type=None)
+    store = PartitionStore(table, 1, 4)
+    (big,) = keys_of(1, 1)
+    store[big] = {"v": "x" * 4096}
+    sealed = store.seal()
+
+    async def write() -> None:
+        for delivered in await store.write(sealed, RefusingProducer(limit=2048)):
+            await delivered
+
+    with pytest.raises(MessageSizeTooLargeError):
+        asyncio.run(write())
