@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 
 import orjson
@@ -167,17 +168,27 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def add_event(
+    events: list[dict],
+    rng: random.Random,
+    kind: str,
+    t: int,
+    attrs: dict,
+    user: str | None = None,
+    session: str | None = None,
+) -> None:
+    """Append an event to `events`, its id unique there (its index, then random digits)."""
+    event_id = f"e-{len(events)}-{rng.getrandbits(24):06x}"
+    events.append(
+        {"event_id": event_id, "type": kind, "time": t, "user_id": user,
+         "session_id": session, "attrs": attrs}
+    )  # fmt: skip
+
+
 def compact_events(rng: random.Random, scenarios: int, end_ms: int) -> list[dict]:
     """Contract scenarios, found and not, with every event in the 5 s before `end_ms`."""
     events: list[dict] = []
-    counter = iter(range(10**9))
-
-    def ev(kind: str, t: int, attrs: dict, user=None, session=None) -> None:
-        event_id = f"e-{next(counter)}-{rng.getrandbits(24):06x}"
-        events.append(
-            {"event_id": event_id, "type": kind, "time": t, "user_id": user,
-             "session_id": session, "attrs": attrs}
-        )  # fmt: skip
+    ev = partial(add_event, events, rng)
 
     for i in range(scenarios):
         t = end_ms - 5000 + rng.randint(0, 2000)

@@ -10,6 +10,7 @@ import random
 import time
 import urllib.request
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import jsonschema
@@ -27,6 +28,7 @@ from helpers_worker import (
     Names,
     TopicReader,
     Worker,
+    add_event,
     assert_same_findings,
     now_ms,
     produce_events,
@@ -51,36 +53,28 @@ def journeys(rng: random.Random, sessions: int, end_ms: int) -> list[dict]:
     checkouts, half of them ordered, are journeys without friction."""
     events: list[dict] = []
     users = [f"u-{n}-{rng.getrandbits(20):05x}" for n in range(CUSTOMERS)]
-
-    def ev(kind: str, t: int, session: str, attrs: dict) -> None:
-        event_id = f"e-{len(events)}-{rng.getrandbits(24):06x}"
-        events.append(
-            {"event_id": event_id, "type": kind, "time": t, "user_id": user,
-             "session_id": session, "attrs": attrs}
-        )  # fmt: skip
-
+    ev = partial(add_event, events, rng)
     for i in range(sessions):
         t = end_ms - 5000 + rng.randint(0, 2000)
         session = f"s-{i}-{rng.getrandbits(20):05x}"
         user = None if i % 10 == 9 else rng.choice(users)
         if i % 2:
-            ev("page_load", t, session, {"page": "/checkout/pay", "duration_ms": 6000})
+            ev("page_load", t, {"page": "/checkout/pay", "duration_ms": 6000}, user, session)
             if rng.random() < 0.5:
-                ev("order_placed", t + rng.randint(1, 2500), session, {"order_id": f"o-{i}"})
+                ev("order_placed", t + rng.randint(1, 2500), {"order_id": f"o-{i}"}, user, session)
         else:
             for step in range(3):
                 attrs = {"form_id": "signup", "outcome": "error"}
-                ev("form_submit", t + step * 300, session, attrs)
+                ev("form_submit", t + step * 300, attrs, user, session)
             if rng.random() < 0.5:
                 attrs = {"form_id": "signup", "outcome": "success"}
-                ev("form_submit", t + 600 + rng.randint(1, 2000), session, attrs)
-    user = None
+                ev("form_submit", t + 600 + rng.randint(1, 2000), attrs, user, session)
     for i in range(sessions):
         t = end_ms - 5000 + rng.randint(0, 2000)
         session = f"fast-{i}-{rng.getrandbits(20):05x}"
-        ev("page_load", t, session, {"page": "/checkout/cart", "duration_ms": 500})
+        ev("page_load", t, {"page": "/checkout/cart", "duration_ms": 500}, session=session)
         if rng.random() < 0.5:
-            ev("order_placed", t + rng.randint(1, 2500), session, {"order_id": f"f-{i}"})
+            ev("order_placed", t + rng.randint(1, 2500), {"order_id": f"f-{i}"}, session=session)
     rng.shuffle(events)
     events.sort(key=lambda e: e["time"] + rng.randint(0, 300))  # nearly in order
     return events

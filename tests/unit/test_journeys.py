@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 
 import orjson
-from contract_stream import arrival_order, contract_detectors, event_streams
+from contract_stream import SECOND, T0, arrival_order, contract_detectors, event_streams
 from friction_detector.detectors import Context, Detector, Journey, Param
 from friction_detector.detectors.builtin.error_click import ErrorClick
 from friction_detector.detectors.builtin.long_chat_wait import LongChatWait
@@ -20,34 +20,19 @@ from friction_detector.detectors.events import Event
 from friction_detector.detectors.observer import EngineObserver
 from friction_detector.detectors.outcomes import JourneyOutcome
 from friction_detector.detectors.schema import types
-from friction_detector.detectors.testing import DetectorHarness, at, make_event
+from friction_detector.detectors.testing import DetectorHarness, make_event
 from friction_detector.streams.cli.replay import replay
 from friction_detector.streams.observability.metrics import FrictionMetrics
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from journey_events import LATER, MINUTE, WINDOW, checkout_load, order, run, submit
 from prometheus_client import generate_latest
 
-T0 = at("2026-11-22T10:00:00Z")
-SECOND = 1000
-MINUTE = 60 * SECOND
-WINDOW = 30 * MINUTE
-LATER = T0 + 24 * 60 * MINUTE
 LATENESS_MS = 30 * SECOND
 
 
 def load(offset_ms: int, duration_ms: int = 800, session_id: str | None = "s-1", **kw) -> dict:
-    return make_event(
-        "page_load", T0 + offset_ms, page="/checkout/pay?step=2", duration_ms=duration_ms,
-        session_id=session_id, **kw,
-    )  # fmt: skip
-
-
-def order(offset_ms: int, session_id: str | None = "s-1", **kw) -> dict:
-    return make_event("order_placed", T0 + offset_ms, order_id="o-1", session_id=session_id, **kw)
-
-
-def submit(offset_ms: int, outcome: str = "error", form_id: str = "signup") -> dict:
-    return make_event("form_submit", T0 + offset_ms, form_id=form_id, outcome=outcome)
+    return checkout_load(offset_ms, duration_ms, "/checkout/pay?step=2", session_id, **kw)
 
 
 def chat(event_type: str, offset_ms: int, **attrs) -> dict:
@@ -57,13 +42,6 @@ def chat(event_type: str, offset_ms: int, **attrs) -> dict:
 def click(offset_ms: int, page: str | None = "/checkout/pay", target: str = "button.pay") -> dict:
     attrs = {"target": target, **({"page": page} if page is not None else {})}
     return make_event("click", T0 + offset_ms, **attrs)
-
-
-def run(detector: Detector, *events: dict) -> DetectorHarness:
-    harness = DetectorHarness(detector)
-    harness.feed(*events)
-    harness.advance(LATER)
-    return harness
 
 
 def journeys(harness: DetectorHarness) -> list[tuple[str, str, int]]:

@@ -7,7 +7,14 @@ import io
 
 import orjson
 import pytest
-from contract_stream import arrival_order, contract_detectors, contract_only, event_streams
+from contract_stream import (
+    SECOND,
+    T0,
+    arrival_order,
+    contract_detectors,
+    contract_only,
+    event_streams,
+)
 from friction_detector.detectors.builtin.error_click import ErrorClick
 from friction_detector.detectors.builtin.late_reset_email import LateResetEmail
 from friction_detector.detectors.builtin.long_chat_wait import LongChatWait
@@ -18,35 +25,19 @@ from friction_detector.detectors.config import build_config
 from friction_detector.detectors.engine import Engine
 from friction_detector.detectors.events import Event
 from friction_detector.detectors.outcomes import Outcome
-from friction_detector.detectors.testing import DetectorHarness, at, make_event
+from friction_detector.detectors.testing import DetectorHarness, make_event
 from friction_detector.streams.cli.main import main
 from friction_detector.streams.cli.replay import replay
 from friction_detector.streams.cli.tail import describe
 from friction_detector.streams.observability.metrics import FrictionMetrics
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from journey_events import LATER, MINUTE, WINDOW, checkout_load, order, run, submit
 from prometheus_client import generate_latest
-
-T0 = at("2026-11-22T10:00:00Z")
-SECOND = 1000
-MINUTE = 60 * SECOND
-WINDOW = 30 * MINUTE
-LATER = T0 + 24 * 60 * MINUTE
 
 
 def slow_load(offset_ms: int = 0, session_id: str | None = "s-1", **kw) -> dict:
-    return make_event(
-        "page_load", T0 + offset_ms, page="/checkout/pay", duration_ms=9000,
-        session_id=session_id, **kw,
-    )  # fmt: skip
-
-
-def order(offset_ms: int, session_id: str | None = "s-1", **kw) -> dict:
-    return make_event("order_placed", T0 + offset_ms, order_id="o-1", session_id=session_id, **kw)
-
-
-def submit(offset_ms: int, outcome: str = "error", form_id: str = "signup") -> dict:
-    return make_event("form_submit", T0 + offset_ms, form_id=form_id, outcome=outcome)
+    return checkout_load(offset_ms, 9000, "/checkout/pay", session_id, **kw)
 
 
 def decided(harness: DetectorHarness) -> list[tuple[str, str, int]]:
@@ -59,13 +50,6 @@ def outcome_of(harness: DetectorHarness, session_id: str) -> tuple[str, int]:
     (finding,) = [f for f in harness.findings if f.session_id == session_id]
     (outcome,) = [o for o in harness.outcomes if o.finding_id == finding.finding_id]
     return outcome.outcome, outcome.time_ms - T0
-
-
-def run(detector, *events: dict, lateness_ms: int = 0) -> DetectorHarness:
-    harness = DetectorHarness(detector, allowed_lateness_ms=lateness_ms)
-    harness.feed(*events)
-    harness.advance(LATER)
-    return harness
 
 
 # -- slow_checkout -----------------------------------------------------------------------------
