@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -186,10 +187,11 @@ class PartitionStore(MutableMapping):
         for sealed in self.sealed:  # sealed, unwritten: their writes follow the key's deletion
             if skey in sealed.changes:
                 sealed.changes[skey] = _DELETED
-                sealed.records = [record for record in sealed.records if record[0] != key]
-        data = self.changelog.store
-        if skey in data:
-            del data[skey]
+                sealed.records = [kept for kept in sealed.records if kept[0] != key]
+        # No `in` first: a RocksDB store would look in the current event's partition, which
+        # here may be another's; its deletion finds the key's own database.
+        with suppress(KeyError):  # never stored
+            del self.changelog.store[skey]
         return reported
 
     def _stored(self, skey: str) -> bool:
