@@ -7,7 +7,10 @@ from __future__ import annotations
 import random
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import orjson
 import pytest
@@ -32,8 +35,12 @@ from loopback import free_port
 
 pytestmark = pytest.mark.kafka
 
-# Far below the 512 KiB the worker packs at first, above any one state record of these events.
+# Far below the 512 KiB the worker packs at first, above any one state record of
+# `compact_events`' scenarios; the bot session's outgrows it.
 MAX_MESSAGE_BYTES = 8 * 1024
+BOT_SESSION = "bot-session"
+BOT_EVENTS = 600  # fast checkout loads: their ids and waiting events, some 100 KB of state
+STATE_TOO_LARGE = 'friction_bad_input_total{reason="state_too_large"}'
 
 
 def _limit_message_size(bootstrap: str, topic: str, limit: int) -> None:
@@ -94,38 +101,54 @@ def _tracked_ids(events: list[dict]) -> set[str]:
     return ids
 
 
-def test_a_changelog_refusing_the_batch_size_gets_every_record_and_the_worker_keeps_going(
-    kafka_bootstrap: str, tmp_path: Path
-) -> None:
+class _Running(NamedTuple):
+    worker: Worker
+    config: Path
+    names: Names
+    changelog: str  # the state table's
+
+
+@contextmanager
+def _small_changelog_worker(
+    bootstrap: str, tmp_path: Path, label: str, metrics_port: int = 0
+) -> Iterator[_Running]:
+    """A ready worker whose state changelog takes messages of at most `MAX_MESSAGE_BYTES`,
+    lowered as an operator would while it runs; stopped afterwards."""
     config = write_config(tmp_path / "friction.toml", LATENESS_MS)
-    names = Names("clsize")
+    names = Names(label)
     changelog = f"{names.app_id}-{STATE_TABLE}-changelog"
-    log = tmp_path / "worker.log"
-    worker = Worker(kafka_bootstrap, config, names, log).start()
-    reader = TopicReader(kafka_bootstrap, names.findings)
+    worker = Worker(bootstrap, config, names, tmp_path / "worker.log")
+    worker.args[worker.args.index("--metrics-port") + 1] = str(metrics_port)
+    worker.start()
     try:
         worker.wait_ready()
-        _limit_message_size(kafka_bootstrap, changelog, MAX_MESSAGE_BYTES)
-        events = compact_events(random.Random(7), 800, now_ms())
-        produce_events(kafka_bootstrap, names.input, events)
-
-        assert_replay_findings(reader, config, events, LATENESS_MS, FINDINGS_TIMEOUT_S)
-
-        text = log.read_text(errors="replace")
-        assert f"changelog {changelog} refused a record batch as too large" in text
-        assert worker.alive()
-        assert text.count("Worker ready") == 1  # never restarted
-        keys = _changelog_keys(kafka_bootstrap, changelog)
-        missing = {i for i in _tracked_ids(events) if not any(i in key for key in keys)}
-        assert missing == set()
+        _limit_message_size(bootstrap, changelog, MAX_MESSAGE_BYTES)
+        yield _Running(worker, config, names, changelog)
     finally:
-        reader.close()
         worker.stop()
 
 
-BOT_SESSION = "bot-session"
-BOT_EVENTS = 600  # fast checkout loads: their ids and waiting events make a record of ~100 KB
-STATE_TOO_LARGE = 'friction_bad_input_total{reason="state_too_large"}'
+def test_a_changelog_refusing_the_batch_size_gets_every_record_and_the_worker_keeps_going(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    with _small_changelog_worker(kafka_bootstrap, tmp_path, "clsize") as running:
+        worker, config, names, changelog = running
+        reader = TopicReader(kafka_bootstrap, names.findings)
+        try:
+            events = compact_events(random.Random(7), 800, now_ms())
+            produce_events(kafka_bootstrap, names.input, events)
+
+            assert_replay_findings(reader, config, events, LATENESS_MS, FINDINGS_TIMEOUT_S)
+
+            text = worker.log.read_text(errors="replace")
+            assert f"changelog {changelog} refused a record batch as too large" in text
+            assert worker.alive()
+            assert text.count("Worker ready") == 1  # never restarted
+            keys = _changelog_keys(kafka_bootstrap, changelog)
+            missing = {i for i in _tracked_ids(events) if not any(i in key for key in keys)}
+            assert missing == set()
+        finally:
+            reader.close()
 
 
 def _bot_events(end_ms: int) -> list[dict]:
@@ -150,50 +173,48 @@ def _but_bot(findings: dict[str, dict]) -> dict[str, dict]:
     return {i: f for i, f in findings.items() if f.get("session_id") != BOT_SESSION}
 
 
+def _state_letters(reader: TopicReader) -> list[dict]:
+    """The dead letters of dropped states read so far."""
+    return [r for r in map(orjson.loads, reader.values) if r["reason"] == "state_too_large"]
+
+
 def test_a_key_whose_state_outgrows_the_changelog_is_dropped_and_dead_lettered_not_crashing(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    config = write_config(tmp_path / "friction.toml", LATENESS_MS)
-    names = Names("clstate")
-    changelog = f"{names.app_id}-{STATE_TABLE}-changelog"
-    log = tmp_path / "worker.log"
-    worker = Worker(kafka_bootstrap, config, names, log)
     metrics_port = free_port()
-    worker.args[worker.args.index("--metrics-port") + 1] = str(metrics_port)
-    worker.start()
-    findings = TopicReader(kafka_bootstrap, names.findings)
-    letters = TopicReader(kafka_bootstrap, names.dead_letters)
-    try:
-        worker.wait_ready()
-        _limit_message_size(kafka_bootstrap, changelog, MAX_MESSAGE_BYTES)
-        end = now_ms()
-        events = compact_events(random.Random(11), 400, end) + _bot_events(end)
-        events.sort(key=lambda e: e["time"])
-        produce_events(kafka_bootstrap, names.input, events)
+    with _small_changelog_worker(kafka_bootstrap, tmp_path, "clstate", metrics_port) as running:
+        worker, config, names, changelog = running
+        findings = TopicReader(kafka_bootstrap, names.findings)
+        letters = TopicReader(kafka_bootstrap, names.dead_letters)
+        try:
+            end = now_ms()
+            events = compact_events(random.Random(11), 400, end) + _bot_events(end)
+            events.sort(key=lambda e: e["time"])
+            produce_events(kafka_bootstrap, names.input, events)
 
-        expected = _but_bot(replay_findings(config, events, LATENESS_MS))
-        findings.wait_for(set(expected), FINDINGS_TIMEOUT_S)
-        assert_same_findings(_but_bot(findings.by_id()), expected)
+            expected = _but_bot(replay_findings(config, events, LATENESS_MS))
+            findings.wait_for(set(expected), FINDINGS_TIMEOUT_S)
+            assert_same_findings(_but_bot(findings.by_id()), expected)
 
-        dropped = [r for r in map(orjson.loads, letters.values) if r["reason"] == "state_too_large"]
-        deadline = time.monotonic() + 30
-        while not dropped or _scraped(metrics_port, STATE_TOO_LARGE) != len(dropped):
-            assert time.monotonic() < deadline, (len(dropped), worker.tail())
-            letters.poll()
-            dropped = [
-                r for r in map(orjson.loads, letters.values) if r["reason"] == "state_too_large"
-            ]
-        for letter in dropped:
-            assert letter["source"] == changelog
-            assert f"detector slow_checkout key {BOT_SESSION}: state record of " in letter["detail"]
-            state = orjson.loads(letter["raw"])  # the dropped state itself: the bot's events
-            ids = set(state["d"]) | {item[0] for item in state["p"]}
-            assert ids and all(i.startswith("bot-") for i in ids)
-        text = log.read_text(errors="replace")
-        assert f"state of detector slow_checkout key {BOT_SESSION}: changelog {changelog}" in text
-        assert worker.alive()
-        assert text.count("Worker ready") == 1  # never restarted
-    finally:
-        findings.close()
-        letters.close()
-        worker.stop()
+            deadline = time.monotonic() + 30
+            while True:  # each dead letter is counted as it is made, before it is sent
+                dropped = _state_letters(letters)
+                if dropped and _scraped(metrics_port, STATE_TOO_LARGE) == len(dropped):
+                    break
+                assert time.monotonic() < deadline, (len(dropped), worker.tail())
+                letters.poll()
+            for letter in dropped:
+                assert letter["source"] == changelog
+                detail = f"detector slow_checkout key {BOT_SESSION}: state record of "
+                assert detail in letter["detail"]
+                state = orjson.loads(letter["raw"])  # the dropped state itself: the bot's events
+                ids = set(state["d"]) | {item[0] for item in state["p"]}
+                assert ids and all(i.startswith("bot-") for i in ids)
+            text = worker.log.read_text(errors="replace")
+            warning = f"state of detector slow_checkout key {BOT_SESSION}: changelog {changelog}"
+            assert warning in text
+            assert worker.alive()
+            assert text.count("Worker ready") == 1  # never restarted
+        finally:
+            findings.close()
+            letters.close()
