@@ -176,6 +176,12 @@ def test_a_state_the_changelog_refuses_is_forgotten_everywhere_and_deleted_after
     assert big not in store and big not in table.data
     assert store.seal().records == []  # nothing of it left to write
     assert dict(table.data) == {small: {"n": 2}}
+    recovered: dict = {}  # what a restart reads back from the changelog
+    for key, value in sent:
+        recovered[orjson.loads(key)] = value
+        if value is None:
+            del recovered[orjson.loads(key)]
+    assert recovered == dict(table.data)
 
 
 def test_without_an_owner_to_report_it_a_refused_state_fails_its_batch() -> None:
