@@ -15,7 +15,8 @@ def exposition(metrics: FrictionMetrics) -> str:
 
 def test_bad_input_reasons_are_exported_at_zero_before_any_message():
     text = exposition(FrictionMetrics({"page_load"}))
-    for reason in (*BAD_INPUT_REASONS, "processing_error", "refused_by_broker", "detector_error"):
+    worker_reasons = ("processing_error", "refused_by_broker", "detector_error", "state_too_large")
+    for reason in (*BAD_INPUT_REASONS, *worker_reasons):
         assert f'friction_bad_input_total{{reason="{reason}"}} 0.0' in text
 
 
