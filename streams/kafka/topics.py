@@ -15,6 +15,7 @@ from collections.abc import Set
 
 from friction_detector.streams.kafka.settings import KafkaSettings, SettingsError
 from kafka import KafkaAdminClient
+from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.partitioner.default import murmur2
 
@@ -86,3 +87,20 @@ def partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, int
         if all(counts.get(name) for name in names) or time.monotonic() > deadline:
             return counts
         time.sleep(0.2)
+
+
+def max_message_bytes(settings: KafkaSettings, topic: str) -> int | None:
+    """The largest record batch `topic` takes (its `max.message.bytes`, or the broker's default
+    where the topic sets none); None where the broker does not tell (unreachable, or the
+    client may not describe configs). Blocking: one admin connection and request."""
+    name = "max.message.bytes"
+    resource = ConfigResource(ConfigResourceType.TOPIC, topic, configs={name: None})
+    try:
+        admin = _admin(settings)
+        try:
+            described = admin.describe_configs([resource], config_filter="all")
+        finally:
+            admin.close()
+        return int(described["topic"][topic][name]["value"])
+    except (KafkaError, LookupError, TypeError, ValueError):
+        return None

@@ -41,7 +41,6 @@ from typing import Any, cast
 
 import faust
 from friction_detector.detectors.config import Config
-from friction_detector.detectors.events import BadInput
 from friction_detector.detectors.outcomes import Outcome
 from friction_detector.streams.dead_letter import PROCESSING_ERROR
 from friction_detector.streams.kafka.settings import WorkerSettings
@@ -55,6 +54,7 @@ from friction_detector.streams.worker.backlog import InputBacklog
 from friction_detector.streams.worker.customers import CustomerFindings
 from friction_detector.streams.worker.delivery import Outgoing, deliver
 from friction_detector.streams.worker.detection import DetectionPartitions
+from friction_detector.streams.worker.dropped_state import DroppedStates
 from friction_detector.streams.worker.faust_app import FrictionFaustApp
 from friction_detector.streams.worker.faust_internals import current_event
 from friction_detector.streams.worker.progress import InputProgress
@@ -114,14 +114,15 @@ class FrictionApp:
         )
         self.webhook = worker_webhook(config, metrics.registry)  # None without [webhook]
         self.app = self._build()
+        self.dropped = DroppedStates(settings, self.records, lambda: self.app.producer.send)
         self.detection = DetectionPartitions(
             config, self.table, settings.partitions, settings.input_topics, metrics,
-            self.alerting, self.records.letter_to(self.detect_letters), self._send_letter,
+            self.alerting, self.records.letter_to(self.detect_letters), self.dropped.report,
         )  # fmt: skip
         routed = [input_source(settings.routed_topic, p) for p in range(settings.partitions)]
         self.accumulation = DetectionPartitions(
             config, self.accumulation_table, settings.partitions, [settings.routed_topic],
-            metrics, None, self.records.letter_to(self.accumulate_letters), self._send_letter,
+            metrics, None, self.records.letter_to(self.accumulate_letters), self.dropped.report,
             detectors=config.finding_detectors, allowed_lateness_ms=0, expected=routed,
         )  # fmt: skip
         self.customer_findings = (
@@ -185,10 +186,6 @@ class FrictionApp:
         app.on_before_shutdown.connect(self._on_shutdown)  # type: ignore[arg-type]
         app.sensors.add(KafkaClientSensor(app, self.metrics))
         return app
-
-    async def _send_letter(self, bad: BadInput, source: str, position: str) -> None:
-        """A dead letter sent at once, not with the next batch: a key's dropped state."""
-        await deliver(self.app.producer.send, [self.records.dead_letter(bad, source, position)])
 
     # -- stage 1 ------------------------------------------------------------------------
 

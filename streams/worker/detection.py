@@ -20,7 +20,7 @@ from friction_detector.detectors.finding_events import FindingsOnly
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver, FanOut
 from friction_detector.detectors.outcomes import JourneyOutcome, Outcome
-from friction_detector.streams.dead_letter import STATE_TOO_LARGE, detector_error_input
+from friction_detector.streams.dead_letter import detector_error_input
 from friction_detector.streams.observability.metrics import FrictionMetrics
 from friction_detector.streams.sources import source_topic
 from friction_detector.streams.worker.alerting import WorkerAlerting
@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 
 # Dead-letters an event a detector raised on: (bad input, source, position).
 Letter = Callable[[BadInput, str, str], None]
-# Sends a dead letter at once, returning its delivery: (bad input, source, position).
-SendLetter = Callable[[BadInput, str, str], Awaitable[None]]
+# Reports a dropped state (dropped_state.py): (detector, key, changelog, partition, record).
+ReportDropped = Callable[[str, str, str, int, bytes], Awaitable[None]]
 
 
 def detector_error(
@@ -57,8 +57,8 @@ class DetectionPartition(EngineObserver):
     The engine's hooks go to the metrics; the state-size gauge is the sum over the partitions
     this worker owns (`sizes`, shared by them). An event a detector raised on goes to the dead
     letters (`letter`), which the detect agent sends with the batch's findings. A key's state
-    that the changelog refuses as too large is dropped and goes to the dead letters at once
-    (`send_letter`), before its deletion is written (`state_too_large`).
+    that the changelog refuses as too large is dropped and reported (`report_dropped`) before
+    its deletion is written (`state_too_large`).
     """
 
     def __init__(
@@ -70,14 +70,14 @@ class DetectionPartition(EngineObserver):
         alerting: WorkerAlerting | None,
         sizes: dict[str, dict[int, int]],
         letter: Letter,
-        send_letter: SendLetter,
+        report_dropped: ReportDropped,
     ) -> None:
         self.partition = partition
         self.store = store
         self.metrics = metrics
         self.sizes = sizes
         self.letter = letter
-        self.send_letter = send_letter
+        self.report_dropped = report_dropped
         store.on_too_large = self.state_too_large
         observer: EngineObserver = (
             FanOut(self, alerting.rollup_for(partition))
@@ -125,25 +125,15 @@ class DetectionPartition(EngineObserver):
 
     def state_too_large(self, skey: str, record: bytes, error: BaseException) -> Awaitable[None]:
         """The changelog refused the key's state record as too large: the engine forgets the
-        key, whose detection starts again from empty, and the record goes to the dead letters
-        (cut to fit if need be: streams/dead_letter.py). The input sources' progress is no
-        detector's state: its refusal fails the batch."""
+        key at once, whose detection starts again from empty, and the record is reported
+        (`report_dropped`). The input sources' progress is no detector's state: its refusal
+        fails the batch."""
         detector, _, key = skey.partition(KEY_SEPARATOR)
         if detector not in self.engine.detectors:
             raise error
         self.engine.drop(skey)
-        topic = self.store.changelog.topic
-        log.warning(
-            "state of detector %s key %s: changelog %s refused its %d-byte record as too large"
-            " (max.message.bytes): state dropped and dead-lettered, the key starts again empty",
-            detector, key, topic, len(record),
-        )  # fmt: skip
-        detail = (
-            f"detector {detector} key {key}: state record of {len(record)} bytes, larger than"
-            f" {topic} takes (its max.message.bytes): dropped, the key starts again empty"
-        )
-        bad = BadInput(STATE_TOO_LARGE, detail, record)
-        return self.send_letter(bad, topic, f"partition {self.partition}")
+        changelog = self.store.changelog.topic
+        return self.report_dropped(detector, key, changelog, self.partition, record)
 
 
 class DetectionPartitions:
@@ -163,7 +153,7 @@ class DetectionPartitions:
         metrics: FrictionMetrics,
         alerting: WorkerAlerting | None,
         letter: Letter,
-        send_letter: SendLetter,
+        report_dropped: ReportDropped,
         *,
         detectors: Sequence[Detector] | None = None,
         allowed_lateness_ms: int | None = None,
@@ -176,7 +166,7 @@ class DetectionPartitions:
         self.metrics = metrics
         self.alerting = alerting
         self.letter = letter
-        self.send_letter = send_letter
+        self.report_dropped = report_dropped
         self.detectors = config.detectors if detectors is None else detectors
         self.allowed_lateness_ms = (
             config.engine.allowed_lateness_ms
@@ -195,7 +185,7 @@ class DetectionPartitions:
             store = PartitionStore(self.table, partition, self.partitions, self.batch_size)
             owned = DetectionPartition(
                 partition, self._engine, store, self.metrics, self.alerting, self.sizes,
-                self.letter, self.send_letter,
+                self.letter, self.report_dropped,
             )  # fmt: skip
             owned.engine.restore()
             owned.engine.forget_sources(lambda source: source_topic(source) in self.input_topics)
