@@ -21,6 +21,7 @@ from friction_detector.streams.observability.logs import (
 )
 from friction_detector.streams.observability.metrics import FrictionMetrics, alert_series
 from friction_detector.streams.worker.app import FrictionApp, changelog_topics
+from friction_detector.streams.worker.gc_policy import use_worker_thresholds
 from friction_detector.streams.worker.heartbeat import Heartbeat
 from friction_detector.streams.worker.recovery_watchdog import RecoveryWatchdog
 from kafka.errors import KafkaError
@@ -97,6 +98,7 @@ def run_worker(settings: WorkerSettings, config: Config) -> int:
         except OSError as err:
             report_failure("worker", f"serving metrics on {where}", err, settings.debug)
             return 2
+    use_worker_thresholds()
     friction = FrictionApp(settings, config, metrics)
     started = (
         f"friction worker {settings.app_id}: {', '.join(settings.input_topics)} -> "
