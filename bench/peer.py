@@ -448,6 +448,12 @@ def main() -> int:
                 Peer("worker-all-b", "friction worker, every installed detector, batch messages",
                      worker(bootstrap, batched, n, every, args.profile)),
             ]  # fmt: skip
+        unknown = sorted(set(args.only) - {p.name for p in peers})
+        if unknown:
+            names = ", ".join(p.name for p in peers)
+            print(f"bench/peer: no peer named {', '.join(unknown)} (peers: {names})",
+                  file=sys.stderr)  # fmt: skip
+            return 2
         missing = [m for m in ("confluent_kafka", "quixstreams") if not importlib.util.find_spec(m)]
         if missing:
             print(f"not installed (pip install -e '.[bench]'): {', '.join(missing)}; skipped")
