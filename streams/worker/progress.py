@@ -12,6 +12,12 @@ idle: its progress follows the wall clock, so deadlines still fire when input st
 Streams and Flink stop waiting for idle partitions). A partition that nobody reads (its member
 was killed and the group has not noticed yet) is never idle here: it holds the watermark until
 its new owner reads its backlog.
+
+A batch's routed messages carry its progress to the routed partitions that got items from it;
+`HeardProgress` picks the other routed partitions it must reach at once, with a progress report
+of its own in the same delivery: those whose slowest input partition it moves, so an engine
+waiting on a partition this batch read releases its events now, not at the next items for it or
+the next timer report.
 """
 
 from __future__ import annotations
@@ -78,6 +84,44 @@ class InputProgress:
             return None
         self.reported = dict(self.published)
         return self.reported
+
+
+class HeardProgress:
+    """What each routed partition has been sent of this worker's input progress.
+
+    An engine's watermark is its slowest input partition's progress (`Engine.advance_sources`),
+    over the input partitions of every worker. A report from this worker moves it only if it
+    moves the slowest of this worker's partitions, as that engine heard them: raising any other
+    leaves a partition of this worker at or below it, and the others' partitions where they
+    were. So a batch that brings nothing new to a routed partition's slowest input partition
+    sends that partition nothing.
+    """
+
+    def __init__(self, partitions: int) -> None:
+        self.heard: list[dict[str, int]] = [{} for _ in range(partitions)]
+
+    def waiting(self, progress: dict[str, int], sent: Iterable[int] = ()) -> list[int]:
+        """Routed partitions, other than `sent`, whose slowest input partition `progress` moves."""
+        if not progress:
+            return []
+        skip = set(sent)
+        moved = []
+        for partition, heard in enumerate(self.heard):
+            if partition in skip:
+                continue
+            before = min(heard.get(source, _UNHEARD) for source in progress)
+            after = min(max(t, heard.get(source, t)) for source, t in progress.items())
+            if after > before:
+                moved.append(partition)
+        return moved
+
+    def told(self, partitions: Iterable[int], progress: dict[str, int]) -> None:
+        """The broker has `progress` for each of these routed partitions."""
+        for partition in partitions:
+            _merge(self.heard[partition], progress)
+
+
+_UNHEARD = -(2**63)  # below any event time: a partition not yet heard of holds every engine
 
 
 def _merge(into: dict[str, int], progress: dict[str, int]) -> None:

@@ -25,9 +25,9 @@ from friction_detector.streams.observability.metrics import FrictionMetrics
 from friction_detector.streams.sources import input_source
 from friction_detector.streams.worker.delivery import Outgoing, deliver
 from friction_detector.streams.worker.detection import Letter, detector_error
-from friction_detector.streams.worker.progress import InputProgress
+from friction_detector.streams.worker.progress import HeardProgress, InputProgress
 from friction_detector.streams.worker.records import WorkerRecords, failure
-from friction_detector.streams.worker.routing import RoutedBatch, encode_item
+from friction_detector.streams.worker.routing import RoutedBatch, encode_item, encode_progress
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ class RouteStage:
             engine_config, observer=_RouterObserver(metrics, records.letter_to(self.letters))
         )
         self.routed = RoutedBatch()
+        self.heard = HeardProgress(settings.partitions)
 
     def handle(self, message: Any) -> None:
         """Decode one input message (one event or a batch of them) and queue its routes."""
@@ -115,15 +116,29 @@ class RouteStage:
 
     async def publish(self, send: Send) -> None:
         """Send the batch's dead letters and routed messages and wait for the broker; only
-        then is the batch's progress published."""
+        then is the batch's progress published.
+
+        Routed partitions that got no items but whose slowest input partition the batch moves
+        get its progress as a report in the same delivery (progress.py `HeardProgress`): their
+        items of the events it covers are in earlier, delivered batches, and an engine waiting
+        on an input partition read here releases its events now."""
         outgoing = self.letters[:]
         self.letters.clear()
         topic = self.settings.routed_topic
-        for partition, value in self.routed.drain(self.progress.for_batch()):
+        progress = self.progress.for_batch()
+        messages = self.routed.drain(progress)
+        sent = {partition for partition, _ in messages}
+        for partition, value in messages:
             instead = self.records.routed_instead(value, partition)
             outgoing.append(Outgoing(topic, None, value, partition, instead=instead))
+        waiting = self.heard.waiting(progress, sent)
+        if waiting:
+            report = encode_progress(progress)
+            outgoing += [Outgoing(topic, None, report, partition) for partition in waiting]
         await deliver(send, outgoing)
         self.progress.batch_published()
+        if progress:
+            self.heard.told(sent.union(waiting), progress)
 
     def _letter(self, bad: BadInput, source: Any, index: int | None) -> None:
         position = element_position(f"{source.partition}:{source.offset}", index)
