@@ -1,5 +1,12 @@
 """When keys need attention: arrivals in order, and wake-ups at deadlines and expiry times.
 
+Arrivals are released once the watermark passes their own event time. Those that come in time
+order (the usual case) wait in a FIFO at the cost of an append; one earlier than the last
+queued waits in a small heap instead, so it is never held behind a later arrival. In the worker
+the watermark follows the slowest input partition, and a routed partition receives the input
+partitions' events interleaved: behind a later arrival, an event would wait until every input
+partition had passed that later time, however long that takes.
+
 Wake-ups far in the future wait in minute buckets and enter the heap only as the watermark
 nears them, so the heap stays small however many deadlines are outstanding.
 """
@@ -17,17 +24,23 @@ Owner = TypeVar("Owner")
 
 
 class Agenda(Generic[Owner]):
-    """A FIFO of (event time, key) arrivals and a time wheel of (time, kind, key) wake-ups."""
+    """(event time, key) arrivals, in time order (a FIFO, and a heap of those that came out of
+    order), and a time wheel of (time, kind, key) wake-ups."""
 
     def __init__(self) -> None:
-        self.arrivals: deque[tuple[int, str, Owner]] = deque()
+        self.arrivals: deque[tuple[int, str, Owner]] = deque()  # each no earlier than the last
+        self.early: list[tuple[int, str, Owner]] = []  # heap: arrivals earlier than the FIFO's last
         self._heap: list[tuple[int, int, str]] = []
         self._wheel: dict[int, list[tuple[int, int, str]]] = {}
         self._loaded_until: int | None = None
 
     def arrive(self, time: int, skey: str, owner: Owner) -> None:
         """An event for `skey` (kept by `owner`, handed back on release) waits until `time`."""
-        self.arrivals.append((time, skey, owner))
+        arrivals = self.arrivals
+        if arrivals and time < arrivals[-1][0]:
+            heapq.heappush(self.early, (time, skey, owner))
+        else:
+            arrivals.append((time, skey, owner))
 
     def wake(self, at: int, kind: int, skey: str) -> None:
         """Visit `skey` once the watermark passes `at`; a visit with nothing due is harmless."""
@@ -39,23 +52,39 @@ class Agenda(Generic[Owner]):
 
     def anything_due(self, watermark: int) -> bool:
         """Whether a release up to `watermark` has work: the cheap check done on every event."""
-        arrivals, heap, loaded = self.arrivals, self._heap, self._loaded_until
+        arrivals, early, heap, loaded = self.arrivals, self.early, self._heap, self._loaded_until
         return bool(
             (arrivals and arrivals[0][0] < watermark)
+            or (early and early[0][0] < watermark)
             or (heap and heap[0][0] < watermark)
             or loaded is None
             or watermark > loaded
         )
 
     def due_arrivals(self, watermark: int) -> Iterator[tuple[int, str, Owner]]:
-        """Pop arrivals in arrival order while the oldest is before the watermark.
+        """Pop every arrival before the watermark: the FIFO's in order, then the heap's.
 
-        An arrival behind a not-yet-due one waits at most the allowed lateness longer; order
-        within a key does not depend on this, only how soon a finding appears.
+        Order within a key does not depend on this (a key's events wait sorted in its record),
+        only the order in which keys are visited.
         """
-        arrivals = self.arrivals
+        arrivals, early = self.arrivals, self.early
         while arrivals and arrivals[0][0] < watermark:
             yield arrivals.popleft()
+        while early and early[0][0] < watermark:
+            yield heapq.heappop(early)
+
+    def first_arrival(self) -> int | None:
+        """The earliest event time still waiting, if any."""
+        arrivals, early = self.arrivals, self.early
+        if arrivals and early:
+            return min(arrivals[0][0], early[0][0])
+        if arrivals:
+            return arrivals[0][0]
+        return early[0][0] if early else None
+
+    def waiting(self) -> int:
+        """How many arrivals wait."""
+        return len(self.arrivals) + len(self.early)
 
     def due_wakeups(self, watermark: int) -> Iterator[tuple[int, int, str]]:
         """Pop wake-ups due before the watermark, earliest first."""
@@ -82,6 +111,7 @@ class Agenda(Generic[Owner]):
 
     def clear(self) -> None:
         self.arrivals.clear()
+        self.early.clear()
         self._heap.clear()
         self._wheel.clear()
         self._loaded_until = None

@@ -19,6 +19,8 @@ finding interrupted is decided by the same rule and window and counted, the base
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from functools import partial
+from heapq import heappop, heappush
 
 from friction_detector.detectors.agenda import Agenda
 from friction_detector.detectors.api import Detector
@@ -153,6 +155,7 @@ class Engine:
         self.sources: dict[str, int | None] = {}
         self.sources_key = sources_key
         self.agenda: Agenda[Detector] = Agenda()
+        self._arrive_early = partial(heappush, self.agenda.early)  # same list after clear()
         self._routes: dict[str, list[Detector]] = {}
         for detector in detectors:
             for event_type in detector.consumes:
@@ -216,8 +219,11 @@ class Engine:
             self.observer.on_late(event, self.watermark)
         store = self.store
         write_back = self._write_back
-        arrive = self.agenda.arrivals.append
         time = event.time
+        arrivals = self.agenda.arrivals
+        arrive = (  # in time order: the FIFO; earlier than its last: the agenda's heap
+            arrivals.append if not arrivals or time >= arrivals[-1][0] else self._arrive_early
+        )
         item = None
         for detector, key in routes:
             skey = detector.name + KEY_SEPARATOR + key
@@ -348,15 +354,12 @@ class Engine:
     def settled(self) -> int:
         """The event time before which every finding has been emitted, late events aside.
 
-        The watermark, unless an event before it still waits in the arrival queue behind a
-        later one (`Agenda.due_arrivals`): its key, and so its findings, wait too. Detectors
-        over findings follow this, not the watermark. It reads the whole queue, so it is for a
-        batch or a timer, not for every event.
+        The watermark, unless an event before it still waits in the agenda (between a batch's
+        `take` and its `advance_sources`): its key, and so its findings, wait too. Detectors
+        over findings follow this, not the watermark.
         """
-        arrivals = self.agenda.arrivals
-        if not arrivals:
-            return self.watermark
-        return min(self.watermark, min(map(_arrival_time, arrivals)))
+        first = self.agenda.first_arrival()
+        return self.watermark if first is None else min(self.watermark, first)
 
     def state_keys(self) -> dict[str, int]:
         """Keys held per detector: the bound that idle expiry keeps."""
@@ -383,6 +386,12 @@ class Engine:
             advance_key = self._advance_key
             while arrivals and arrivals[0][0] < watermark:
                 _, skey, detector = arrivals.popleft()
+                record = store.get(skey)
+                if record is not None and record["p"]:
+                    advance_key(detector, skey, record, watermark)
+            early = agenda.early
+            while early and early[0][0] < watermark:
+                _, skey, detector = heappop(early)
                 record = store.get(skey)
                 if record is not None and record["p"]:
                     advance_key(detector, skey, record, watermark)
@@ -614,10 +623,6 @@ class Engine:
         taken = emitted[:]
         emitted.clear()
         return taken
-
-
-def _arrival_time(arrival: tuple) -> int:
-    return arrival[0]
 
 
 def _deadline(open_outcome: list) -> int:
