@@ -1,5 +1,6 @@
 """Stage 1's progress per input partition: published only with its routed items, idle only when
-quiet and fully read by the group, and the hold on unread input logged once."""
+quiet and fully read by the group, and the hold on unread input logged once; a batch tells the
+routed partitions without items its progress where that moves their slowest input."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import logging
 
 import pytest
-from friction_detector.streams.worker.progress import InputProgress
+from friction_detector.streams.worker.progress import HeardProgress, InputProgress
 from friction_detector.streams.worker.progress_reports import ProgressReports
 from kafka import TopicPartition
 from kafka.errors import KafkaConnectionError
@@ -103,3 +104,25 @@ def test_a_count_that_fails_holds_every_quiet_partition_and_is_logged_once(
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert repr(error) in warnings[0].getMessage()
+
+
+def test_a_batch_tells_a_routed_partition_without_items_only_what_moves_its_slowest_input():
+    heard = HeardProgress(partitions=3)
+    # Nothing heard yet: every partition not sent items waits on this worker's inputs.
+    assert heard.waiting({"in:0": 10, "in:1": 10}, sent=[0]) == [1, 2]
+    heard.told([0, 1, 2], {"in:0": 10, "in:1": 10})
+    # in:0 moves, in:1 is still the slowest: no engine's watermark can move.
+    assert heard.waiting({"in:0": 20, "in:1": 10}) == []
+    heard.told([0], {"in:0": 20, "in:1": 10})  # partition 0 got items with it
+    # in:1 moves: the slowest rises from 10 to 20 at partitions 0 and 1 (2 got items).
+    assert heard.waiting({"in:0": 20, "in:1": 30}, sent=[2]) == [0, 1]
+    assert heard.waiting({}, sent=[]) == []  # a batch of bad input only moves nothing
+
+
+def test_a_progress_that_went_back_moves_nothing():
+    """A source re-assigned to this worker starts below what a partition heard of it."""
+    heard = HeardProgress(partitions=1)
+    heard.told([0], {"in:0": 50, "in:1": 50})
+    assert heard.waiting({"in:0": 40, "in:1": 50}) == []
+    assert heard.waiting({"in:0": 40, "in:1": 60}) == []  # in:0 is still heard at 50
+    assert heard.waiting({"in:0": 60, "in:1": 60}) == [0]
