@@ -29,7 +29,9 @@ class Agenda(Generic[Owner]):
 
     def __init__(self) -> None:
         self.arrivals: deque[tuple[int, str, Owner]] = deque()  # each no earlier than the last
-        self.early: list[tuple[int, str, Owner]] = []  # heap: arrivals earlier than the FIFO's last
+        # Heap of arrivals earlier than the FIFO's last. Equal time and key mean the same owner
+        # (a key's detector), so entries never compare owners.
+        self.early: list[tuple[int, str, Owner]] = []
         self._heap: list[tuple[int, int, str]] = []
         self._wheel: dict[int, list[tuple[int, int, str]]] = {}
         self._loaded_until: int | None = None
@@ -81,10 +83,6 @@ class Agenda(Generic[Owner]):
         if arrivals:
             return arrivals[0][0]
         return early[0][0] if early else None
-
-    def waiting(self) -> int:
-        """How many arrivals wait."""
-        return len(self.arrivals) + len(self.early)
 
     def due_wakeups(self, watermark: int) -> Iterator[tuple[int, int, str]]:
         """Pop wake-ups due before the watermark, earliest first."""
