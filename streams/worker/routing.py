@@ -9,8 +9,10 @@ A message also says how far, in event time, stage 1 has read each input partitio
 `progress`): every item that a source's events sent to this routed partition up to that time is
 in this message or an earlier one. Stage 2's engines move their watermark by the slowest input
 partition (`Engine.advance_sources`). A message with progress and no items is a progress report:
-stage 1 sends those to every routed partition on a timer, so partitions that got no items hear
-of the progress too, and an idle input partition's progress follows the wall clock.
+stage 1 sends one with a batch to each routed partition that got no items but whose watermark
+the batch's progress can move (progress.py `HeardProgress`), and to every routed partition on
+a timer, so partitions that got no items hear of the progress too, and an idle input
+partition's progress follows the wall clock.
 """
 
 from __future__ import annotations
