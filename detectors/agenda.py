@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 BUCKET_MS = 60_000
@@ -38,11 +38,18 @@ class Agenda(Generic[Owner]):
 
     def arrive(self, time: int, skey: str, owner: Owner) -> None:
         """An event for `skey` (kept by `owner`, handed back on release) waits until `time`."""
+        self.queue_for(time)((time, skey, owner))
+
+    def queue_for(self, time: int) -> Callable[[tuple[int, str, Owner]], None]:
+        """Where arrivals at `time` go: the FIFO, unless that is earlier than its last arrival.
+        The engine asks once per event, then queues one arrival per key of the event."""
         arrivals = self.arrivals
         if arrivals and time < arrivals[-1][0]:
-            heapq.heappush(self.early, (time, skey, owner))
-        else:
-            arrivals.append((time, skey, owner))
+            return self._push_early
+        return arrivals.append
+
+    def _push_early(self, arrival: tuple[int, str, Owner]) -> None:
+        heapq.heappush(self.early, arrival)
 
     def wake(self, at: int, kind: int, skey: str) -> None:
         """Visit `skey` once the watermark passes `at`; a visit with nothing due is harmless."""

@@ -19,8 +19,6 @@ finding interrupted is decided by the same rule and window and counted, the base
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
-from functools import partial
-from heapq import heappop, heappush
 
 from friction_detector.detectors.agenda import Agenda
 from friction_detector.detectors.api import Detector
@@ -155,7 +153,6 @@ class Engine:
         self.sources: dict[str, int | None] = {}
         self.sources_key = sources_key
         self.agenda: Agenda[Detector] = Agenda()
-        self._arrive_early = partial(heappush, self.agenda.early)  # same list after clear()
         self._routes: dict[str, list[Detector]] = {}
         for detector in detectors:
             for event_type in detector.consumes:
@@ -220,10 +217,7 @@ class Engine:
         store = self.store
         write_back = self._write_back
         time = event.time
-        arrivals = self.agenda.arrivals
-        arrive = (  # in time order: the FIFO; earlier than its last: the agenda's heap
-            arrivals.append if not arrivals or time >= arrivals[-1][0] else self._arrive_early
-        )
+        arrive = self.agenda.queue_for(time)
         item = None
         for detector, key in routes:
             skey = detector.name + KEY_SEPARATOR + key
@@ -382,16 +376,8 @@ class Engine:
         agenda = self.agenda
         if agenda.anything_due(watermark):
             store = self.store
-            arrivals = agenda.arrivals
             advance_key = self._advance_key
-            while arrivals and arrivals[0][0] < watermark:
-                _, skey, detector = arrivals.popleft()
-                record = store.get(skey)
-                if record is not None and record["p"]:
-                    advance_key(detector, skey, record, watermark)
-            early = agenda.early
-            while early and early[0][0] < watermark:
-                _, skey, detector = heappop(early)
+            for _, skey, detector in agenda.due_arrivals(watermark):
                 record = store.get(skey)
                 if record is not None and record["p"]:
                     advance_key(detector, skey, record, watermark)
