@@ -1,11 +1,12 @@
 """When keys need attention: arrivals in order, and wake-ups at deadlines and expiry times.
 
-Arrivals are released once the watermark passes their own event time. Those that come in time
-order (the usual case) wait in a FIFO at the cost of an append; one earlier than the last
-queued waits in a small heap instead, so it is never held behind a later arrival. In the worker
-the watermark follows the slowest input partition, and a routed partition receives the input
-partitions' events interleaved: behind a later arrival, an event would wait until every input
-partition had passed that later time, however long that takes.
+Arrivals wait in a FIFO. Where the watermark follows the newest event (replay), an arrival
+behind a not-yet-due one waits at most the allowed lateness longer. Where it follows the
+slowest input source (the worker), sources are read interleaved, and behind a later arrival an
+event would wait until every source had passed that later time, however long that takes; there
+arrivals go through `queue_for`: one earlier than the FIFO's last waits in a small heap
+instead and is released once the watermark passes its own time, while arrivals in time order
+(the usual case) still cost one append.
 
 Wake-ups far in the future wait in minute buckets and enter the heap only as the watermark
 nears them, so the heap stays small however many deadlines are outstanding.
@@ -24,11 +25,11 @@ Owner = TypeVar("Owner")
 
 
 class Agenda(Generic[Owner]):
-    """(event time, key) arrivals, in time order (a FIFO, and a heap of those that came out of
-    order), and a time wheel of (time, kind, key) wake-ups."""
+    """(event time, key) arrivals (a FIFO, and a heap of those `queue_for` found out of order),
+    and a time wheel of (time, kind, key) wake-ups."""
 
     def __init__(self) -> None:
-        self.arrivals: deque[tuple[int, str, Owner]] = deque()  # each no earlier than the last
+        self.arrivals: deque[tuple[int, str, Owner]] = deque()
         # Heap of arrivals earlier than the FIFO's last. Equal time and key mean the same owner
         # (a key's detector), so entries never compare owners.
         self.early: list[tuple[int, str, Owner]] = []
@@ -83,13 +84,14 @@ class Agenda(Generic[Owner]):
             yield heapq.heappop(early)
 
     def first_arrival(self) -> int | None:
-        """The earliest event time still waiting, if any."""
+        """The earliest event time still waiting, if any. The FIFO is in time order only where
+        every arrival went through `queue_for`, so it is read whole: for a batch or a timer,
+        not for every event."""
         arrivals, early = self.arrivals, self.early
-        if arrivals and early:
-            return min(arrivals[0][0], early[0][0])
-        if arrivals:
-            return arrivals[0][0]
-        return early[0][0] if early else None
+        first = min(map(_arrival_time, arrivals), default=None)
+        if early and (first is None or early[0][0] < first):
+            return early[0][0]
+        return first
 
     def due_wakeups(self, watermark: int) -> Iterator[tuple[int, int, str]]:
         """Pop wake-ups due before the watermark, earliest first."""
@@ -120,3 +122,7 @@ class Agenda(Generic[Owner]):
         self._heap.clear()
         self._wheel.clear()
         self._loaded_until = None
+
+
+def _arrival_time(arrival: tuple) -> int:
+    return arrival[0]

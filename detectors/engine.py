@@ -189,7 +189,7 @@ class Engine:
         """Take one event; return the findings that became due."""
         self.observer.on_event(event)
         if event.type in self._routes:
-            self._take(event, self.routes(event))
+            self._take(event, self.routes(event), self.agenda.arrivals.append)
         time = event.time
         if time > self.max_event_time:
             self.max_event_time = time
@@ -201,23 +201,31 @@ class Engine:
         slowest source (`advance_sources`), as in the worker."""
         self.observer.on_event(event)
         if event.type in self._routes:
-            self._take(event, self.routes(event))
+            self._take(event, self.routes(event), self.agenda.queue_for(event.time))
         return self.advance_sources({source: event.time})
 
     def take(self, event: Event, routes: Iterable[tuple[Detector, str]]) -> None:
         """Queue an event already routed without moving event time: the caller moves the
         watermark by how far each input source has read (`advance_sources`)."""
-        self._take(event, routes)
+        self._take(event, routes, self.agenda.queue_for(event.time))
 
-    def _take(self, event: Event, routes: Iterable[tuple[Detector, str]]) -> None:
-        """Queue an event in each of its keys' records, or apply it at once when it is late."""
+    def _take(
+        self, event: Event, routes: Iterable[tuple[Detector, str]], arrive: Callable[[tuple], None]
+    ) -> None:
+        """Queue an event in each of its keys' records, or apply it at once when it is late.
+
+        `arrive` queues its arrivals in the agenda. Where the watermark follows the newest event
+        (`process`), the agenda's FIFO: an arrival behind a later one waits at most the allowed
+        lateness longer. Where it follows the slowest source (`take`, `process_from`), the
+        FIFO or, for an arrival earlier than the FIFO's last, the agenda's heap: sources are
+        read interleaved, and behind a later arrival an event would wait until every source
+        had passed it."""
         late = event.time < self.watermark
         if late:
             self.observer.on_late(event, self.watermark)
         store = self.store
         write_back = self._write_back
         time = event.time
-        arrive = self.agenda.queue_for(time)
         item = None
         for detector, key in routes:
             skey = detector.name + KEY_SEPARATOR + key
@@ -348,9 +356,11 @@ class Engine:
     def settled(self) -> int:
         """The event time before which every finding has been emitted, late events aside.
 
-        The watermark, unless an event before it still waits in the agenda (between a batch's
-        `take` and its `advance_sources`): its key, and so its findings, wait too. Detectors
-        over findings follow this, not the watermark.
+        The watermark, unless an event before it still waits in the agenda (in replay, behind
+        a later arrival; in the worker, between a batch's `take` and its `advance_sources`): its
+        key, and so its findings, wait too. Detectors over findings follow this, not the
+        watermark. It reads the whole arrival queue, so it is for a batch or a timer, not for
+        every event.
         """
         first = self.agenda.first_arrival()
         return self.watermark if first is None else min(self.watermark, first)

@@ -90,7 +90,8 @@ class FindingStage:
 
     def follow(self, engine: Engine) -> list[Finding]:
         """`advance` to `engine.settled()` once in as many calls as the engine had arrivals
-        queued (at least `FOLLOW_EVERY`). When it moves changes when findings come, not which."""
+        queued (at least `FOLLOW_EVERY`): reading the settled time scans them, so a call per
+        event costs about one arrival. When it moves changes when findings come, not which."""
         self._calls += 1
         if self._calls < self._next:
             return []

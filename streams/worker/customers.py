@@ -72,7 +72,8 @@ class CustomerFindings:
     def settled(self, partition: int, engine: Engine) -> int | None:
         """Routed `partition`'s settled time as its engine stands, when a batch is finished
         (the next batch is handled while this one's findings are in flight), at most every
-        `every_s` (a time read earlier is still true, only older); None between reads."""
+        `every_s` (reading it scans the engine's arrivals; a time read earlier is still true,
+        only older); None between reads."""
         now = time.monotonic()
         if now - self.read_at.get(partition, -self.every_s) < self.every_s:
             return None

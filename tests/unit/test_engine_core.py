@@ -262,19 +262,37 @@ def test_settled_is_the_watermark_when_nothing_waits_behind_a_later_arrival():
     assert engine.settled() == engine.watermark == T0 + 70 * SECOND
 
 
-def test_an_event_behind_a_later_arrival_is_released_once_the_watermark_passes_it():
-    """The load at 95 s came after the one at 100 s: it is released when the watermark passes
-    95 s, not held until it passes 100 s (in the worker, until every input partition had)."""
+def test_settled_stays_before_an_event_queued_behind_a_later_arrival():
+    """The watermark passes 95 s, but the load at 95 s waits behind the arrival at 100 s: its
+    finding is not out yet, so the settled time stays at 95 s until it is."""
     engine = Engine([SlowCheckout()], allowed_lateness_ms=10 * SECOND)
     engine.process(event("page_load", 100 * SECOND, "e-b", session="s-b", page="/checkout",
                          duration_ms=9000))  # fmt: skip
     engine.process(event("page_load", 95 * SECOND, "e-a", session="s-a", page="/checkout",
                          duration_ms=9000))  # fmt: skip
-    found = engine.process(event("page_view", 106 * SECOND, "e-c", session="s-c", page="/"))
+    assert engine.process(event("page_view", 106 * SECOND, "e-c", session="s-c", page="/")) == []
+    assert engine.watermark == T0 + 96 * SECOND
+    assert engine.settled() == T0 + 95 * SECOND
+    found = engine.process(event("page_view", 111 * SECOND, "e-d", session="s-d", page="/"))
+    assert [f.subject for f in found] == [{"session_id": "s-b"}, {"session_id": "s-a"}]
+    assert engine.settled() == engine.watermark
+
+
+def test_where_the_watermark_follows_sources_an_event_behind_a_later_arrival_is_not_held():
+    """Read from two sources interleaved, the load at 95 s comes after the one at 100 s: it is
+    released once the slowest source passes 95 s, not held until every source passes 100 s."""
+    engine = Engine([SlowCheckout()], allowed_lateness_ms=0)
+    engine.advance_sources({"in:0": T0, "in:1": T0})
+    engine.process_from("in:0", event("page_load", 100 * SECOND, "e-b", session="s-b",
+                                      page="/checkout", duration_ms=9000))  # fmt: skip
+    engine.process_from("in:1", event("page_load", 95 * SECOND, "e-a", session="s-a",
+                                      page="/checkout", duration_ms=9000))  # fmt: skip
+    found = engine.process_from("in:1", event("page_view", 96 * SECOND, "e-c", session="s-c",
+                                              page="/"))  # fmt: skip
     assert engine.watermark == T0 + 96 * SECOND
     assert [f.subject for f in found] == [{"session_id": "s-a"}]
     assert engine.settled() == T0 + 96 * SECOND  # nothing before the watermark waits
-    found = engine.process(event("page_view", 111 * SECOND, "e-d", session="s-d", page="/"))
+    found = engine.advance_sources({"in:0": T0 + 101 * SECOND, "in:1": T0 + 101 * SECOND})
     assert [f.subject for f in found] == [{"session_id": "s-b"}]
     assert engine.settled() == engine.watermark
 
