@@ -48,7 +48,7 @@ class DroppedStates:
     ) -> None:
         """Log and dead-letter `record`, the state of `detector`'s `key` that `changelog`
         refused on `partition`; returns once the dead letter is in Kafka."""
-        limit = await asyncio.get_running_loop().run_in_executor(None, self.limit_of, changelog)
+        limit = await asyncio.get_running_loop().run_in_executor(None, self._limit, changelog)
         said = "unknown" if limit is None else f"{limit} bytes"
         log.warning(
             "state of detector %s key %s: changelog %s refused its %d-byte record as too large"
@@ -62,3 +62,13 @@ class DroppedStates:
         bad = BadInput(STATE_TOO_LARGE, detail, record)
         letter = self.records.dead_letter(bad, changelog, f"partition {partition}")
         await deliver(self.send(), [letter])
+
+    def _limit(self, changelog: str) -> int | None:
+        """The topic's limit, or None: it only goes into the report, so no failure to ask for
+        it (a connection or TLS error, a refused request) may fail the batch, which would
+        meet the same refusal again after a restart."""
+        try:
+            return self.limit_of(changelog)
+        except Exception as error:  # noqa: BLE001 - any failure: the report says "unknown"
+            log.warning("asking the broker for %s's max.message.bytes failed: %r", changelog, error)
+            return None

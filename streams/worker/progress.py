@@ -94,7 +94,10 @@ class HeardProgress:
     moves the slowest of this worker's partitions, as that engine heard them: raising any other
     leaves a partition of this worker at or below it, and the others' partitions where they
     were. So a batch that brings nothing new to a routed partition's slowest input partition
-    sends that partition nothing.
+    sends that partition nothing. What it records is what was sent, not what the engine holds:
+    after a rebalance an engine may have heard a partition higher from its previous owner, or a
+    routed message may have been replaced by dead letters; a report skipped then comes with the
+    next timer report (`tick_interval_s`), which sends every moved progress to every partition.
     """
 
     def __init__(self, partitions: int) -> None:

@@ -31,13 +31,15 @@ class Broker:
         return landed
 
 
-def report(limit: int | None) -> tuple[Broker, FrictionMetrics, list[str]]:
+def report(limit: int | None | Exception) -> tuple[Broker, FrictionMetrics, list[str]]:
     metrics = FrictionMetrics(set())
     settings = WorkerSettings(app_id="app-x", dead_letter_topic="dead")
     broker, asked = Broker(), []
 
     def limit_of(topic: str) -> int | None:
         asked.append(topic)
+        if isinstance(limit, Exception):
+            raise limit
         return limit
 
     records = WorkerRecords(settings, metrics)
@@ -77,3 +79,15 @@ def test_a_limit_the_broker_does_not_tell_is_reported_unknown() -> None:
 
     ((_, value),) = broker.sent
     assert "(max.message.bytes unknown)" in orjson.loads(value)["detail"]
+
+
+def test_failing_to_ask_for_the_limit_still_reports_the_state() -> None:
+    """Asking is only for the report: a connection error there must not fail the batch, which
+    would meet the same refusal after a restart."""
+    broker, metrics, asked = report(limit=OSError("connection refused"))
+
+    assert asked == [CHANGELOG]
+    ((_, value),) = broker.sent
+    assert "(max.message.bytes unknown)" in orjson.loads(value)["detail"]
+    text = generate_latest(metrics.registry).decode()
+    assert 'friction_bad_input_total{reason="state_too_large"} 1.0' in text
