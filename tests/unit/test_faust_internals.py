@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka import errors as kafka_errors
 from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError
 from aiokafka.producer.message_accumulator import BatchBuilder
-from aiokafka.record.default_records import DefaultRecordBatch
+from changelog_broker import FakeAIOKafka, RefusingAIOKafka
 from faust.stores.base import Store as BaseStore
 from faust.stores.rocksdb import Store as RocksDBStore
 from faust.transport import consumer as faust_consumer
@@ -324,29 +324,11 @@ def test_the_memory_store_keeps_its_items_in_a_dict_the_reader_reads() -> None:
     assert get("missing", "default") == "default"
 
 
-class _FakeAIOKafka:
-    """The aiokafka producer's batch API as the writer uses it; the broker gives each batch the
-    next offsets."""
-
-    def __init__(self) -> None:
-        self._message_accumulator = SimpleNamespace(_compression_type=0)
-        self.batches: list[tuple[str, int, list]] = []
-        self.next_offset = 100
-
-    async def send_batch(self, batch, topic, *, partition):
-        records = list(DefaultRecordBatch(bytes(batch._build())))
-        self.batches.append((topic, partition, [(r.key, r.value) for r in records]))
-        future = asyncio.get_running_loop().create_future()
-        future.set_result(SimpleNamespace(offset=self.next_offset))
-        self.next_offset += len(records)
-        return future
-
-
 def test_changelog_records_go_in_order_in_record_batches_and_give_their_last_offsets() -> None:
     app = faust.App("pin-batches", broker=BROKER)
     table = app.Table("engine-state", partitions=4, key_type=str, value_type=None)
     writer = ChangelogWriter(table)
-    aio = _FakeAIOKafka()
+    aio = FakeAIOKafka()
     producer = SimpleNamespace(_ensure_producer=lambda: aio)
     big = "x" * 100_000  # 6 such records fill a 512 KiB batch
     records = [writer.record(f"k{i}", {"v": big}) for i in range(12)]
@@ -370,26 +352,6 @@ def test_changelog_records_go_in_order_in_record_batches_and_give_their_last_off
     assert last_offsets == sorted(last_offsets)
 
 
-class _RefusingAIOKafka(_FakeAIOKafka):
-    """A broker whose changelog topic takes record batches of at most `limit` bytes: a larger
-    one fails its delivery as the broker's MESSAGE_TOO_LARGE does, and lands nothing."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
-        self.refused = 0
-
-    async def send_batch(self, batch, topic, *, partition):
-        built = bytes(batch._build())
-        if len(built) <= self.limit:
-            batch._build = lambda: built
-            return await super().send_batch(batch, topic, partition=partition)
-        self.refused += 1
-        future = asyncio.get_running_loop().create_future()
-        future.set_exception(MessageSizeTooLargeError())
-        return future
-
-
 def _sized_writer(name: str, batch_size: BatchSize | None = None) -> ChangelogWriter:
     app = faust.App(name, broker=BROKER)
     table = app.Table("engine-state", partitions=4, key_type=str, value_type=None)
@@ -410,7 +372,7 @@ def test_a_batch_refused_as_too_large_goes_again_in_halves_and_later_batches_sta
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     writer = _sized_writer("pin-refused")
-    aio = _RefusingAIOKafka(limit=16 * 1024)
+    aio = RefusingAIOKafka(limit=16 * 1024)
     records = [writer.record(f"k{i}", {"v": "x" * 300, "i": i}) for i in range(600)]
     records.append(writer.record("gone", None))
 
@@ -438,7 +400,7 @@ def test_a_batch_refused_as_too_large_goes_again_in_halves_and_later_batches_sta
 
 def test_a_single_record_larger_than_the_limit_fails_as_faust_would_fail_it() -> None:
     writer = _sized_writer("pin-too-big")
-    aio = _RefusingAIOKafka(limit=1024)
+    aio = RefusingAIOKafka(limit=1024)
     records = [writer.record("small", {"v": 1}), writer.record("huge", {"v": "x" * 4096})]
 
     with pytest.raises(MessageSizeTooLargeError):
@@ -453,7 +415,7 @@ def test_a_refused_batch_size_is_shared_by_the_writers_given_it_and_by_no_other_
     other_app = _sized_writer("pin-shared")  # same app id and table, in the same process
     records = [writer.record(f"k{i}", {"v": "x" * 300}) for i in range(100)]
 
-    _send_all(writer, _RefusingAIOKafka(limit=8 * 1024), records)
+    _send_all(writer, RefusingAIOKafka(limit=8 * 1024), records)
 
     assert partner.batch_bytes == writer.batch_bytes < 8 * 1024
     assert other_app.batch_bytes == CHANGELOG_BATCH_BYTES
@@ -467,7 +429,7 @@ def test_a_single_record_refused_is_reported_and_its_key_deleted_in_its_place() 
 
     writer = _sized_writer("pin-too-big-reported")
     writer.too_large = too_large
-    aio = _RefusingAIOKafka(limit=1024)
+    aio = RefusingAIOKafka(limit=1024)
     small, huge, after = (
         writer.record("small", {"v": 1}),
         writer.record("huge", {"v": "x" * 4096}),

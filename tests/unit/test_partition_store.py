@@ -5,36 +5,23 @@ state than the changelog record of its batch."""
 from __future__ import annotations
 
 import asyncio
-from types import SimpleNamespace
 
 import faust
 import orjson
 import pytest
 from aiokafka.errors import MessageSizeTooLargeError
+from changelog_broker import FakeAIOKafka, RefusingAIOKafka
 from friction_detector.streams.kafka.topics import partition_for
 from friction_detector.streams.worker.partition_store import PartitionStore
 
 BROKER = "kafka://127.0.0.1:1"  # never contacted
 
 
-class FakeProducer:
-    """The Faust producer as the changelog writer uses it: its aiokafka producer's batches."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[int, list]] = []
-        self._message_accumulator = SimpleNamespace(_compression_type=0)
-
-    def _ensure_producer(self) -> FakeProducer:
-        return self
-
-    async def send_batch(self, batch, topic, *, partition):
-        from aiokafka.record.default_records import DefaultRecordBatch
-
-        records = [(r.key, r.value) for r in DefaultRecordBatch(bytes(batch._build()))]
-        self.sent.append((partition, records))
-        future = asyncio.get_running_loop().create_future()
-        future.set_result(SimpleNamespace(offset=10))
-        return future
+def partition_store(app_id: str) -> tuple[faust.Table, PartitionStore]:
+    """Partition 1 of a 4-partition state table, and its store."""
+    app = faust.App(app_id, broker=BROKER)
+    table = app.Table("engine-state", partitions=4, key_type=str, value_type=None)
+    return table, PartitionStore(table, 1, 4)
 
 
 def keys_of(partition: int, n: int) -> list[str]:
@@ -47,10 +34,8 @@ def keys_of(partition: int, n: int) -> list[str]:
 
 
 def test_sealed_changes_are_read_by_the_next_batch_and_written_in_order() -> None:
-    app = faust.App("store-seal", broker=BROKER)
-    table = app.Table("engine-state", partitions=4, key_type=str, value_type=None)
-    store = PartitionStore(table, 1, 4)
-    producer = FakeProducer()
+    table, store = partition_store("store-seal")
+    producer = FakeAIOKafka(first_offset=10)
     a, b = keys_of(1, 2)
 
     store[a] = {"n": 1}
@@ -67,12 +52,13 @@ def test_sealed_changes_are_read_by_the_next_batch_and_written_in_order() -> Non
     async def write() -> None:
         assert [await delivered for delivered in await store.write(first, producer)] == [10]
         assert table.data[a] == {"n": 2}  # the memory store keeps the engine's own object
-        assert [await delivered for delivered in await store.write(second, producer)] == [11]
+        # its two records take offsets 11 and 12
+        assert [await delivered for delivered in await store.write(second, producer)] == [12]
 
     asyncio.run(write())
 
     assert [(p, [(k, orjson.loads(v) if v else v) for k, v in records])
-            for p, records in producer.sent] == [
+            for _, p, records in producer.batches] == [
         (1, [(orjson.dumps(a), {"n": 1})]),  # batch 1's record as it was when sealed
         (1, [(orjson.dumps(a), None), (orjson.dumps(b), {"n": 1})]),
     ]  # fmt: skip
@@ -81,9 +67,7 @@ def test_sealed_changes_are_read_by_the_next_batch_and_written_in_order() -> Non
 
 
 def test_a_batch_cannot_be_written_before_the_one_sealed_before_it() -> None:
-    app = faust.App("store-order", broker=BROKER)
-    table = app.Table("engine-state", partitions=4, key_type=str, value_type=None)
-    store = PartitionStore(table, 1, 4)
+    _, store = partition_store("store-order")
     (a,) = keys_of(1, 1)
     store[a] = {"n": 1}
     store.seal()
@@ -91,20 +75,14 @@ def test_a_batch_cannot_be_written_before_the_one_sealed_before_it() -> None:
     second = store.seal()
 
     async def write() -> None:
-        await store.write(second, FakeProducer())
+        await store.write(second, FakeAIOKafka(first_offset=10))
 
-    try:
+    with pytest.raises(RuntimeError, match="out of batch order"):
         asyncio.run(write())
-    except RuntimeError as error:
-        assert "out of batch order" in str(error)
-    else:
-        raise AssertionError("wrote a batch before the one sealed before it")
 
 
 def test_a_deleted_key_never_stored_sends_no_changelog_record() -> None:
-    app = faust.App("store-delete", broker=BROKER)
-    table = app.Table("engine-state", partitions=4, key_type=str, value_type=None)
-    store = PartitionStore(table, 1, 4)
+    _, store = partition_store("store-delete")
     (a,) = keys_of(1, 1)
     store[a] = {"n": 1}
     del store[a]
@@ -112,28 +90,8 @@ def test_a_deleted_key_never_stored_sends_no_changelog_record() -> None:
     assert store.seal().records == []
 
 
-class RefusingProducer(FakeProducer):
-    """A changelog that takes record batches of at most `limit` bytes, as the broker's
-    MESSAGE_TOO_LARGE refuses larger ones: the refused batch lands nothing."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
-
-    async def send_batch(self, batch, topic, *, partition):
-        built = bytes(batch._build())
-        if len(built) <= self.limit:
-            batch._build = lambda: built
-            return await super().send_batch(batch, topic, partition=partition)
-        future = asyncio.get_running_loop().create_future()
-        future.set_exception(MessageSizeTooLargeError())
-        return future
-
-
 def test_a_state_the_changelog_refuses_is_forgotten_everywhere_and_deleted_after_its_report():
-    app = faust.App("store-too-large", broker=BROKER)
-    table = app.Table("engine-state", partitions=4, key_type=str, value_type=None)
-    store = PartitionStore(table, 1, 4)
+    table, store = partition_store("store-too-large")
     big, small = keys_of(1, 2)
     happened: list[tuple] = []
 
@@ -156,7 +114,7 @@ def test_a_state_the_changelog_refuses_is_forgotten_everywhere_and_deleted_after
     store[small] = {"n": 2}
     second = store.seal()
     store[big] = store[big]  # and the batch after that, still pending
-    producer = RefusingProducer(limit=2048)
+    producer = RefusingAIOKafka(limit=2048)
 
     async def write() -> None:
         for sealed in (first, second):
@@ -165,7 +123,9 @@ def test_a_state_the_changelog_refuses_is_forgotten_everywhere_and_deleted_after
 
     asyncio.run(write())
 
-    sent = [(k, orjson.loads(v) if v else v) for _, records in producer.sent for k, v in records]
+    sent = [
+        (k, orjson.loads(v) if v else v) for _, _, records in producer.batches for k, v in records
+    ]
     assert sent == [
         (orjson.dumps(small), {"n": 1}),
         (orjson.dumps(big), None),  # after its report: a crash before leaves the old state
@@ -185,15 +145,13 @@ def test_a_state_the_changelog_refuses_is_forgotten_everywhere_and_deleted_after
 
 
 def test_without_an_owner_to_report_it_a_refused_state_fails_its_batch() -> None:
-    app = faust.App("store-too-large-alone", broker=BROKER)
-    table = app.Table("engine-state", partitions=4, key_type=str, value_type=None)
-    store = PartitionStore(table, 1, 4)
+    _, store = partition_store("store-too-large-alone")
     (big,) = keys_of(1, 1)
     store[big] = {"v": "x" * 4096}
     sealed = store.seal()
 
     async def write() -> None:
-        for delivered in await store.write(sealed, RefusingProducer(limit=2048)):
+        for delivered in await store.write(sealed, RefusingAIOKafka(limit=2048)):
             await delivered
 
     with pytest.raises(MessageSizeTooLargeError):
