@@ -152,9 +152,26 @@ def unhandled_head(acked: Iterable[int], gaps: Any, next_offset: int) -> tuple[i
 
 
 class _SeekSafeConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    """Relies on: `Consumer.perform_seek` awaiting `seek_to_committed()`, which the aiokafka
+    """The aiokafka consumer's thread: seeks back to committed offsets (see
+    `seek_to_committed_or_beginning`), and does not hold fetches for unread changelogs.
+
+    Relies on: `Consumer.perform_seek` awaiting `seek_to_committed()`, which the aiokafka
     driver's consumer delegates to its thread's `seek_to_committed()`, and that thread running
-    aiokafka calls through `call_thread` on `_ensure_consumer()`."""
+    aiokafka calls through `call_thread` on `_ensure_consumer()`; on `on_start()` starting the
+    aiokafka consumer in `_consumer`, whose `_fetcher` reads `_prefetch_backoff`.
+    """
+
+    # aiokafka sends a broker its next fetch only once every partition's fetched records were
+    # read, or after `prefetch_backoff` (0.1 s). Faust never reads the changelog partitions of
+    # the tables it keeps, and the broker returns each one's records once after a
+    # (re)assignment: each time, the input, routed and customers partitions were not fetched
+    # for 0.1 s, the largest share of a trickle's 99th-percentile latency
+    # (docs/worker.md, "Benchmark").
+    PREFETCH_BACKOFF_S = 0.005
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        self._ensure_consumer()._fetcher._prefetch_backoff = self.PREFETCH_BACKOFF_S
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         changelogs = self.app.tables.changelog_topics

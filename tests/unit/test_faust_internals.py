@@ -19,6 +19,7 @@ import faust.streams as faust_streams
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka import errors as kafka_errors
+from aiokafka.consumer import fetcher as aiokafka_fetcher
 from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError
 from aiokafka.producer.message_accumulator import BatchBuilder
 from changelog_broker import FakeAIOKafka, RefusingAIOKafka
@@ -157,6 +158,37 @@ def test_the_apps_consumer_runs_the_seek_safe_thread() -> None:
         faust_aiokafka.AIOKafkaConsumerThread.seek_to_committed
     )
     assert isinstance(app.consumer._thread, faust_aiokafka.AIOKafkaConsumerThread)
+
+
+def test_aiokafka_holds_a_brokers_fetch_while_fetched_records_wait_for_prefetch_backoff() -> None:
+    start = inspect.getsource(faust_aiokafka.AIOKafkaConsumerThread.on_start)
+    assert "self._consumer = self._create_consumer(" in start
+    assert "await self._consumer.start()" in start
+    fetcher = aiokafka_fetcher.Fetcher
+    assert "self._prefetch_backoff = prefetch_backoff" in inspect.getsource(fetcher.__init__)
+    assert "backoff=self._prefetch_backoff" in inspect.getsource(fetcher._proc_fetch_request)
+    actions = inspect.getsource(fetcher._get_actions_per_node)
+    assert "record.calculate_backoff()" in actions
+    assert "if node_id in backoff_by_nodes:" in actions
+
+
+def test_the_consumer_thread_holds_fetches_for_unread_records_a_few_milliseconds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def stock_start(thread) -> None:
+        thread._consumer = SimpleNamespace(_fetcher=SimpleNamespace(_prefetch_backoff=0.1))
+
+    monkeypatch.setattr(faust_aiokafka.AIOKafkaConsumerThread, "on_start", stock_start)
+    thread = GuardedFaustApp("pin-prefetch", broker=BROKER).consumer._thread
+
+    asyncio.run(thread.on_start())
+
+    held = thread._consumer._fetcher._prefetch_backoff
+    assert held == 0.005
+    unread = aiokafka_fetcher.FetchResult(
+        TopicPartition("t-changelog", 0), assignment=None, partition_records=None, backoff=held
+    )
+    assert 0 < unread.calculate_backoff() <= held
 
 
 def test_partitions_without_a_commit_go_to_their_start_except_changelogs() -> None:
