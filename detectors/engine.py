@@ -140,7 +140,12 @@ class Engine:
         store: MutableMapping[str, dict] | None = None,
         observer: EngineObserver | None = None,
         sources_key: str = SOURCES_KEY,
+        keep_events: bool = False,
     ) -> None:
+        """`keep_events`: a waiting event stays the Event itself in its key's record, not a
+        plain list, where the store is a plain dict that never leaves the process (replay):
+        that saves a copy on arrival and a rebuild on release, but such records are no longer
+        plain data."""
         self.detectors = {d.name: d for d in detectors}
         self.allowed_lateness_ms = allowed_lateness_ms
         self.dedup_horizon_ms = dedup_horizon_ms
@@ -167,6 +172,10 @@ class Engine:
         # A plain dict holds the records themselves, changed in place; any other store (the
         # worker's, which changelogs what is written) hears of each change by a write back.
         self._write_back = type(self.store) is not dict
+        # What waits in a record's pending list: plain data (the worker's table serializes
+        # records), unless the run keeps events in a dict of its own (`keep_events`).
+        keep = keep_events and not self._write_back
+        self._waiting: Callable[[Event], Event | list] = _same if keep else list
         # The base observer's hook does nothing: the watermark moves on nearly every event.
         self._tell_watermark = type(self.observer).on_watermark is not EngineObserver.on_watermark
 
@@ -188,9 +197,14 @@ class Engine:
     def process(self, event: Event) -> list[Finding]:
         """Take one event; return the findings that became due."""
         self.observer.on_event(event)
-        if event.type in self._routes:
-            self._take(event, self.routes(event), self.agenda.arrivals.append)
+        detectors = self._routes.get(event.type)
         time = event.time
+        if detectors is None:
+            pass
+        elif time < self.watermark:  # late: rare, and told to the observer before routing
+            self._take(event, self.routes(event), self.agenda.arrivals.append)
+        else:
+            self._queue_routed(event, detectors)
         if time > self.max_event_time:
             self.max_event_time = time
             self._release(time - self.allowed_lateness_ms)
@@ -239,7 +253,37 @@ class Engine:
                 self._advance_key(detector, skey, record, self.watermark)  # deadlines it passed
                 continue
             if item is None:
-                item = list(event)  # plain data while it waits (the worker's table stores it)
+                item = self._waiting(event)
+            pending = record["p"]
+            if pending and pending[-1][_TIME] >= time:
+                _insert_pending(pending, item)
+            else:
+                pending.append(item)  # in order: the usual case
+            arrive((time, skey, detector))
+            if write_back:
+                store[skey] = record
+
+    def _queue_routed(self, event: Event, detectors: list[Detector]) -> None:
+        """`_take` of an event on time, for `process`: routed while it is queued, so no list of
+        routes is built. Its keys' records and the agenda end up as `_take` leaves them."""
+        store = self.store
+        write_back = self._write_back
+        arrive = self.agenda.arrivals.append
+        time = event.time
+        item = self._waiting(event)
+        for detector in detectors:
+            try:
+                key = detector.key(event)
+            except Exception as error:  # a detector's bug must not stop the stream
+                self.observer.on_detector_error(detector.name, event, error)
+                continue
+            if key is None:
+                continue
+            skey = detector.name + KEY_SEPARATOR + key
+            record = store.get(skey)
+            if record is None:
+                record = self._new_record(detector, skey, time)
+                store[skey] = record
             pending = record["p"]
             if pending and pending[-1][_TIME] >= time:
                 _insert_pending(pending, item)
@@ -412,42 +456,51 @@ class Engine:
         pending = record["p"]
         timers = record["t"]
         apply_event = self._apply_event
-        while pending or timers or "o" in record or "j" in record:
-            if not timers and "o" not in record and "j" not in record:  # only events: usual
-                if pending[0][_TIME] >= limit:
+        while True:
+            if timers or "o" in record or "j" in record:
+                if not self._step(detector, skey, record, limit):
                     break
-                apply_event(detector, skey, record, event_from_fields(pending.pop(0)))
-                continue
-            event_at = pending[0][_TIME] if pending else limit
-            journey = record.get("j")
-            if journey is not None:  # after an event at its deadline's time, as outcomes
-                journey_at = journey[_J_DEADLINE]
-                if journey_at < limit and journey_at < event_at:
-                    del record["j"]
-                    self._decide_journey(detector, journey, ABANDONED, journey_at)
-                    continue
-            outcomes = record.get("o")
-            if outcomes:  # a deadline comes after an event at its exact time, so that event counts
-                due = min(outcomes, key=_deadline)
-                due_at = due[_O_DEADLINE]
-                if due_at < limit and due_at < event_at:
-                    outcomes.remove(due)
-                    if not outcomes:
-                        del record["o"]
-                    self._decide(detector, due, ABANDONED, due_at)
-                    continue
-            if timers:
-                tag = min(timers, key=timers.__getitem__)
-                timer_at = timers[tag]
-                if timer_at < limit and timer_at < event_at:
-                    del timers[tag]
-                    self._react(detector, skey, record, timer_at, None, tag)
-                    continue
-            if event_at >= limit:
+            elif pending and pending[0][_TIME] < limit:  # only events: the usual case
+                apply_event(detector, skey, record, _released(pending.pop(0)))
+            else:
                 break
-            apply_event(detector, skey, record, event_from_fields(pending.pop(0)))
         if self._write_back:
             self.store[skey] = record
+
+    def _step(self, detector: Detector, skey: str, record: dict, limit: int) -> bool:
+        """Take the key's earliest due item before `limit`, its deadlines, open outcomes and
+        journey among its events; False when nothing is due."""
+        pending = record["p"]
+        event_at = pending[0][_TIME] if pending else limit
+        journey = record.get("j")
+        if journey is not None:  # after an event at its deadline's time, as outcomes
+            journey_at = journey[_J_DEADLINE]
+            if journey_at < limit and journey_at < event_at:
+                del record["j"]
+                self._decide_journey(detector, journey, ABANDONED, journey_at)
+                return True
+        outcomes = record.get("o")
+        if outcomes:  # a deadline comes after an event at its exact time, so that event counts
+            due = min(outcomes, key=_deadline)
+            due_at = due[_O_DEADLINE]
+            if due_at < limit and due_at < event_at:
+                outcomes.remove(due)
+                if not outcomes:
+                    del record["o"]
+                self._decide(detector, due, ABANDONED, due_at)
+                return True
+        timers = record["t"]
+        if timers:
+            tag = min(timers, key=timers.__getitem__)
+            timer_at = timers[tag]
+            if timer_at < limit and timer_at < event_at:
+                del timers[tag]
+                self._react(detector, skey, record, timer_at, None, tag)
+                return True
+        if event_at >= limit:
+            return False
+        self._apply_event(detector, skey, record, _released(pending.pop(0)))
+        return True
 
     def _expire_or_postpone(self, detector: Detector, skey: str, record: dict, at: int) -> None:
         """Drop an idle key, unless an event or a deadline still lies ahead of it."""
@@ -629,11 +682,22 @@ def _unknown_first(time: int | None) -> int:
     return _NO_WATERMARK if time is None else time
 
 
-def _insert_pending(pending: list, item: list) -> None:
+def _same(event: Event) -> Event:
+    """A pending item kept as the Event itself (a plain dict store)."""
+    return event
+
+
+def _released(item: Event | list) -> Event:
+    """The Event of a pending item: as it is, or rebuilt from the plain data a written-back
+    store (or a record restored from one) holds."""
+    return event_from_fields(item) if type(item) is list else item
+
+
+def _insert_pending(pending: list, item: Event | list) -> None:
     """Keep a key's pending events sorted by (time, event_id); arrival is nearly always in order."""
     pending.append(item)
     pending.sort(key=_order)
 
 
-def _order(item: list) -> tuple[int, str]:
+def _order(item: Event | list) -> tuple[int, str]:
     return item[_TIME], item[_ID]

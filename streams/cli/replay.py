@@ -123,6 +123,7 @@ def replay(
         allowed_lateness_ms=config.engine.allowed_lateness_ms,
         dedup_horizon_ms=config.engine.dedup_horizon_ms,
         observer=observer,
+        keep_events=True,  # its records never leave the process
     )
     stage = None
     if config.finding_detectors:  # not fed to the alert engine: no alert rule reads them
