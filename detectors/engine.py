@@ -690,7 +690,7 @@ def _same(event: Event) -> Event:
 def _released(item: Event | list) -> Event:
     """The Event of a pending item: as it is, or rebuilt from the plain data a written-back
     store (or a record restored from one) holds."""
-    return event_from_fields(item) if type(item) is list else item
+    return item if type(item) is Event else event_from_fields(item)
 
 
 def _insert_pending(pending: list, item: Event | list) -> None:
@@ -699,5 +699,5 @@ def _insert_pending(pending: list, item: Event | list) -> None:
     pending.sort(key=_order)
 
 
-def _order(item: Event | list) -> tuple[int, str]:
+def _order(item: Sequence) -> tuple[int, str]:
     return item[_TIME], item[_ID]
