@@ -303,20 +303,25 @@ class Engine:
         deadlines before them in order. The watermark stays, so a key's deadline after its last
         event and after the watermark does not fire (`deadlines_ahead` counts them)."""
         detectors = self.detectors
+        advance_key = self._advance_key
         for skey, record in list(self.store.items()):
+            pending = record.get("p")  # first: most keys have none, and this is cheaper
+            if not pending:
+                continue
             detector = detectors.get(skey.split(KEY_SEPARATOR, 1)[0])
-            if detector is not None and record["p"]:
-                self._advance_key(detector, skey, record, record["p"][-1][_TIME] + 1)
+            if detector is not None:
+                advance_key(detector, skey, record, pending[-1][_TIME] + 1)
         return self._take_emitted()
 
     def deadlines_ahead(self) -> int:
         """Deadlines set and not yet fired: after `finish`, those the input ended before."""
         detectors = self.detectors
-        return sum(
-            len(record["t"])
-            for skey, record in self.store.items()
-            if skey.split(KEY_SEPARATOR, 1)[0] in detectors
-        )
+        count = 0
+        for skey, record in self.store.items():
+            timers = record.get("t")  # first: most keys have none, and this is cheaper
+            if timers and skey.split(KEY_SEPARATOR, 1)[0] in detectors:
+                count += len(timers)
+        return count
 
     # -- input sources -----------------------------------------------------------------------
 
@@ -524,7 +529,7 @@ class Engine:
     # -- one key -------------------------------------------------------------------------
 
     def _apply_event(self, detector: Detector, skey: str, record: dict, event: Event) -> None:
-        time = event.time
+        event_id, _, time, _, _, _ = event  # unpacking is cheaper than two attribute reads
         expires = record["x"]
         if time > expires and not record["t"]:
             # Idle past its lifetime: start afresh, as if the key had been dropped before this
@@ -532,7 +537,6 @@ class Engine:
             record["s"] = {}
             record["d"] = {}
         seen = record["d"]
-        event_id = event.event_id
         if event_id in seen:
             self.observer.on_duplicate(detector.name, event)
             return
