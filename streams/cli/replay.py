@@ -154,10 +154,7 @@ def replay(
         if accumulated:
             written(accumulated)
 
-    def write_outcomes() -> None:
-        decided = take_outcomes()
-        if not decided:
-            return
+    def write_outcomes(decided: list[Outcome]) -> None:
         if outcomes_out is not None:
             for outcome in decided:
                 outcomes_out.write(outcome.to_json() + b"\n")
@@ -209,10 +206,16 @@ def replay(
             if found:
                 emitted(found)
             if stage is not None:  # the detectors over findings follow the settled time
-                settle(stage.follow(engine))
-            write_outcomes()
+                accumulated = stage.follow(engine)
+                if accumulated:
+                    written(accumulated)
+            decided = take_outcomes()  # checked here: a call per event fewer
+            if decided:
+                write_outcomes(decided)
     found = engine.finish()
-    write_outcomes()
+    decided = take_outcomes()
+    if decided:
+        write_outcomes(decided)
     if found:
         emitted(found)
     if stage is not None:
