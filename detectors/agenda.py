@@ -58,7 +58,11 @@ class Agenda(Generic[Owner]):
         if loaded is not None and at < loaded:
             heapq.heappush(self._heap, (at, kind, skey))
         else:
-            self._wheel.setdefault(at // BUCKET_MS, []).append((at, kind, skey))
+            bucket = self._wheel.get(at // BUCKET_MS)  # not setdefault: no list made per call
+            if bucket is None:
+                self._wheel[at // BUCKET_MS] = [(at, kind, skey)]
+            else:
+                bucket.append((at, kind, skey))
 
     def anything_due(self, watermark: int) -> bool:
         """Whether a release up to `watermark` has work: the cheap check done on every event."""

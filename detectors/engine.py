@@ -496,9 +496,9 @@ class Engine:
                 return True
         timers = record["t"]
         if timers:
-            tag = min(timers, key=timers.__getitem__)
-            timer_at = timers[tag]
+            timer_at = min(timers.values())  # no key function: most visits find nothing due
             if timer_at < limit and timer_at < event_at:
+                tag = _first_at(timers, timer_at)
                 del timers[tag]
                 self._react(detector, skey, record, timer_at, None, tag)
                 return True
@@ -680,6 +680,11 @@ class Engine:
 
 def _deadline(open_outcome: list) -> int:
     return open_outcome[_O_DEADLINE]
+
+
+def _first_at(timers: dict[str, int], at: int) -> str:
+    """The first tag, in the order they were set, of the deadlines at `at`."""
+    return next(tag for tag, tag_at in timers.items() if tag_at == at)
 
 
 def _unknown_first(time: int | None) -> int:
