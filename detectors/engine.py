@@ -246,7 +246,8 @@ class Engine:
             record = store.get(skey)
             if record is None:
                 record = self._new_record(detector, skey, time)
-                store[skey] = record
+                if not write_back:  # a written-back record is written once, when queued or applied
+                    store[skey] = record
             if late:
                 self._advance_key(detector, skey, record, self.watermark)
                 self._apply_event(detector, skey, record, event)
@@ -283,7 +284,8 @@ class Engine:
             record = store.get(skey)
             if record is None:
                 record = self._new_record(detector, skey, time)
-                store[skey] = record
+                if not write_back:  # a written-back record is written once, below
+                    store[skey] = record
             pending = record["p"]
             if pending and pending[-1][_TIME] >= time:
                 _insert_pending(pending, item)
