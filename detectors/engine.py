@@ -5,8 +5,8 @@ in event-time order (ties by `event_id`) with its deadlines interleaved (an even
 exact time comes first). Keys are independent, so any arrival order within the allowed lateness
 gives the same findings, in replay and in the worker alike. Every record is plain data in a
 mutable mapping: a dict in replay, changed in place, or the worker's table, to which each changed
-record is written back. The agenda that says when a key needs attention is derived from the
-records and rebuilt by `restore`.
+record is written back; only replay keeps its waiting events as Events (`keep_events`). The
+agenda that says when a key needs attention is derived from the records and rebuilt by `restore`.
 
 A finding of a detector that declares a `Journey` leaves an open outcome in its key's record
 (`o`: finding id, kind, finding time, deadline, segment); the key's events and deadlines decide it
