@@ -20,6 +20,9 @@ DEFAULT_FINDINGS_TOPIC = "friction-findings"
 DEFAULT_DEAD_LETTER_TOPIC = "friction-dead-letters"
 DEFAULT_ALERTS_TOPIC = "friction-alerts"
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+# A worker's batch goes out once its first event is this old, however many more wait
+# (streams/worker/batching.py); a batch's hold (`batch_hold_ms`) is at most that.
+BATCH_MAX_AGE_MS = 100
 _TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
 
 
@@ -167,6 +170,7 @@ class WorkerSettings(KafkaSettings):
     metrics_addr: str = "0.0.0.0"
     idle_advance_s: float = 5.0
     tick_interval_s: float = 1.0
+    batch_hold_ms: int = 20
     rocksdb_block_cache_mb: int = 64
     data_dir: str = ".friction/worker"
     alertmanager_url: str = ""
@@ -187,6 +191,11 @@ class WorkerSettings(KafkaSettings):
             )
         if self.idle_advance_s <= 0 or self.tick_interval_s <= 0:
             raise SettingsError("idle-advance-s and tick-interval-s must be positive")
+        if not 0 <= self.batch_hold_ms <= BATCH_MAX_AGE_MS:
+            raise SettingsError(
+                f"batch-hold-ms must be 0..{BATCH_MAX_AGE_MS} (a batch's age limit), "
+                f"got {self.batch_hold_ms}"
+            )
         if self.alert_resend_s <= 0:
             raise SettingsError("alert-resend-s must be positive")
         if self.alertmanager_url and not self.alertmanager_url.startswith(("http://", "https://")):
@@ -302,6 +311,14 @@ _WORKER_OPTIONS = (
         "--tick-interval-s",
         float,
         "how often the input partitions' progress is reported to every routed partition",
+    ),
+    (
+        "batch_hold_ms",
+        "FRICTION_BATCH_HOLD_MS",
+        "--batch-hold-ms",
+        int,
+        "stage 1 holds a batch this long after its first event before it may go out: larger "
+        "batches, fewer routed messages; adds at most this much latency",
     ),
     (
         "rocksdb_block_cache_mb",

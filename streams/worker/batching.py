@@ -43,6 +43,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from friction_detector.streams.kafka.settings import BATCH_MAX_AGE_MS
+
 log = logging.getLogger(__name__)
 
 # At most this many events are handled before their outputs are sent.
@@ -51,7 +53,7 @@ BATCH_MAX = 1000
 BATCH_LINGER_S = 0.05
 # A batch whose first event was handled this long ago is finished with the next event, however
 # many more wait: a steady load that never empties the queue still publishes within it.
-BATCH_MAX_AGE_S = 0.1
+BATCH_MAX_AGE_S = BATCH_MAX_AGE_MS / 1000
 
 FaustEvent = Any  # faust.types.EventT: a message with its stream's acknowledgement
 Finish = Callable[[list[FaustEvent]], Awaitable[None]]
@@ -78,6 +80,7 @@ class EventBatch:
         linger_s: float = BATCH_LINGER_S,
         max_age_s: float = BATCH_MAX_AGE_S,
         pipelined: bool = False,
+        hold_s: float = 0.0,
     ) -> None:
         self.stream = stream
         self.queue = stream.channel.queue
@@ -93,6 +96,7 @@ class EventBatch:
         self.first_added = 0.0
         self.failed: BaseException | None = None
         self.pipelined = pipelined
+        self.hold_s = hold_s
         self.in_flight: asyncio.Task[None] | None = None  # pipelined: the batch being delivered
         self.flying: list[FaustEvent] = []  # its events
 
@@ -104,6 +108,8 @@ class EventBatch:
             now = time.monotonic()
             if not self.events:
                 self.first_added = now
+                if self.hold_s > 0:
+                    asyncio.get_running_loop().call_later(self.hold_s, self._held_long_enough)
             self.events.append(event)  # held, whatever happens next, until finished
             self.last_added = now
             try:
@@ -113,13 +119,23 @@ class EventBatch:
                     self.on_error(event, exc)
                 if (
                     len(self.events) >= self.max_events
-                    or (self.queue.empty() and not self._flying())
+                    or (self.queue.empty() and not self._flying() and self._held(now))
                     or now - self.first_added >= self.max_age_s
                 ):
                     await self._finish()
             except Exception as exc:
                 await self._fail(exc)
                 raise
+
+    def _held(self, now: float) -> bool:
+        """The batch's first event has been held `hold_s`: an empty queue may finish it."""
+        return now - self.first_added >= self.hold_s
+
+    def _held_long_enough(self) -> None:
+        """`hold_s` after a batch's first event: finish it if the agent waits for input."""
+        waiting = not self.lock.locked() and self.queue.empty()
+        if self.events and waiting and self._held(time.monotonic()):
+            asyncio.ensure_future(self._finish_collected())
 
     async def finish_stale(self) -> None:
         """Finish a batch that has waited longer than `linger_s` for its agent.

@@ -22,10 +22,18 @@ class FrictionFaustApp(GuardedFaustApp):
         self.timer(BATCH_LINGER_S, name="finish-stale-batches")(self._finish_stale_batches)
 
     def event_batch(
-        self, agent: str, stream, finish: Finish, on_error: OnError, pipelined: bool = False
+        self,
+        agent: str,
+        stream,
+        finish: Finish,
+        on_error: OnError,
+        pipelined: bool = False,
+        hold_s: float = 0.0,
     ) -> EventBatch:
         """A new batch for `agent`'s stream, finished before Faust waits for acknowledgements."""
-        batch = EventBatch(stream, finish, on_error, self._on_batch_failure, pipelined=pipelined)
+        batch = EventBatch(
+            stream, finish, on_error, self._on_batch_failure, pipelined=pipelined, hold_s=hold_s
+        )
         self.event_batches[agent] = batch
         return batch
 
