@@ -164,7 +164,7 @@ class Engine:
                 self._routes.setdefault(event_type, []).append(detector)
         self._lifetime = {d.name: max(d.state_ttl_ms(), dedup_horizon_ms) for d in detectors}
         self._keys = dict.fromkeys(self.detectors, 0)
-        self._keys_changed = False
+        self._keys_changed: set[str] = set()  # detectors whose count the observer has not heard
         self._windows = {d.name: d.journey_window_ms() for d in detectors}
         self._emitted: list[Finding] = []
         self._outcomes: list[Outcome] = []
@@ -452,9 +452,10 @@ class Engine:
                 if kind == _EXPIRY:
                     self._expire_or_postpone(detector, skey, record, at)
         if self._keys_changed:
-            self._keys_changed = False
-            for name, count in self._keys.items():
-                self.observer.on_state_size(name, count)
+            keys = self._keys
+            for name in self._keys_changed:
+                self.observer.on_state_size(name, keys[name])
+            self._keys_changed.clear()
         if self._tell_watermark:
             self.observer.on_watermark(watermark)
 
@@ -663,13 +664,13 @@ class Engine:
         expiry = event_time + self._lifetime[name]
         self.agenda.wake(expiry, _EXPIRY, skey)
         self._keys[name] += 1  # as `_count_key` does, without a call: once per new key
-        self._keys_changed = True
+        self._keys_changed.add(name)
         return {"s": {}, "p": [], "t": {}, "d": {}, "x": expiry}
 
     def _count_key(self, name: str, delta: int) -> None:
         """Count a key; the observer hears the totals once per watermark move, not per key."""
         self._keys[name] += delta
-        self._keys_changed = True
+        self._keys_changed.add(name)
 
     def _take_emitted(self) -> list[Finding]:
         emitted = self._emitted

@@ -6,9 +6,14 @@ the batch is finished: its outputs sent and awaited, then the events acknowledge
 finished as soon as no further event waits in the stream's queue, when it is full, or once its
 first event has waited `max_age_s`, so a light load goes out event by event, a heavy one in
 batches of what queued meanwhile, and under any load no event waits in a batch for longer than
-that. Paying the
-broker's round trip and Faust's per-message costs once per batch is what lets one worker keep
-up with thousands of events per second.
+that. Paying the broker's round trip and Faust's per-message costs once per batch is what
+lets one worker keep up with thousands of events per second.
+
+A batch with a hold (`hold_s`, stage 1's `batch_hold_ms`) is not finished by an empty queue
+until its first event is that old; then, if its agent waits for input, a callback finishes it.
+On per-event input the queue runs dry every few events, and without a hold each of those small
+batches would send its own routed message to every partition it touched: the hold trades at
+most `hold_s` of latency for batches of what arrives meanwhile.
 
 Faust waits for every message it handed out to be acknowledged before partitions are revoked
 and before the worker stops. An agent waiting for input with a batch held would never finish

@@ -67,3 +67,14 @@ def test_a_bad_topic_option_is_a_usage_error(capsys):
         build_parser().parse_args(["send", "events.jsonl", "--topic", "bad topic!"])
     assert exit_.value.code == 2
     assert "argument --topic: 'bad topic!' is not a Kafka topic name" in capsys.readouterr().err
+
+
+def test_stage_1_holds_a_batch_20_ms_by_default_and_the_hold_is_settable():
+    assert resolve(argparse.Namespace(), worker=True, env={}).batch_hold_ms == 20
+    env = {"FRICTION_BATCH_HOLD_MS": "0"}  # no hold: an empty queue sends the batch at once
+    assert resolve(argparse.Namespace(), worker=True, env=env).batch_hold_ms == 0
+
+
+def test_a_hold_past_a_batchs_age_limit_is_refused_with_the_range():
+    with pytest.raises(SettingsError, match=r"batch-hold-ms must be 0\.\.100"):
+        resolve(argparse.Namespace(batch_hold_ms=250), worker=True, env={})
