@@ -8,7 +8,9 @@ records.py). A message whose handling raises goes to the dead letters, and the b
 Stage 1 (`route`, route.py) reads the input topics, decodes, dead-letters bad input and sends
 each (detector, key) item to the internal routed topic, on the partition of that state key,
 grouped per partition and batch (routing.py: one message, split below 256 KiB), with how far
-each input partition has read in event time (progress.py).
+each input partition has read in event time (progress.py). Its batches are held
+`batch_hold_ms` from their first event (batching.py), so per-event input still routes in
+batches.
 Stage 2 (`detect`) reads the routed topic with one `Engine` per partition (detection.py: a
 partition's engine, store, rollup and state counts are one object), whose store is the
 partition's slice of a Faust table (partition_store.py), and whose watermark follows the
@@ -197,7 +199,8 @@ class FrictionApp:
             await stage.publish(self.app.producer.send)
 
         stream = stream.noack()
-        batch = self.app.event_batch("route", stream, publish, stage.failed)
+        hold_s = self.settings.batch_hold_ms / 1000  # larger batches on per-event input
+        batch = self.app.event_batch("route", stream, publish, stage.failed, hold_s=hold_s)
         async for message in stream.events():
             await batch.handle(message, stage.handle)
 
