@@ -9,7 +9,8 @@ offset and every offset of its internal topics (the worker's routed topic, Quix'
 topic) that existed then; per CPU-second is events over the process's CPU time in that window.
 
 - kafka-python / confluent-kafka: bare consumers, read + orjson (bench/bare_consumers.py);
-- Faust agent: read + parse + acknowledge (bench/faust_ceiling.py), no Faust worker is faster;
+- Faust agent: read + parse + acknowledge (bench/faust_ceiling.py) with stock Faust's record
+  delivery, which the worker's consumer replaces with a cheaper one (docs/worker.md, Benchmark);
 - Quix Streams: the slow_checkout rule (bench/quix_slow_checkout.py), on the input as keyed,
   and re-keyed by session with `group_by`;
 - `friction worker` with slow_checkout only, and with every installed detector;

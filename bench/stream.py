@@ -2,7 +2,7 @@
 
 1. ceilings: a bare kafka-python consumer that reads and parses the pre-loaded events, and a
    bare Faust agent (bench/faust_ceiling.py) that reads, parses and acknowledges them, which
-   no Faust worker can beat;
+   stock Faust's per-message path (the worker's consumer delivers records more cheaply);
 2. throughput: one `friction worker` with every installed detector catches up on the same
    events; the clock runs from "Worker ready" until its group has committed all of them;
 3. latency: with a worker live (allowed lateness 0, background traffic moving event time), a
