@@ -28,28 +28,29 @@ def lag(metrics: FrictionMetrics, partition: int) -> str:
     return next(line[len(prefix) :] for line in text.splitlines() if line.startswith(prefix))
 
 
-def test_the_lag_is_what_the_partition_holds_past_its_last_message_in_when_scraped() -> None:
-    metrics = FrictionMetrics({"page_load"})
+def sensor_reading(tp: TP, highwater: int, offset: int) -> tuple[KafkaClientSensor, Consumer]:
+    """A sensor that has seen `offset` of `tp` come in, whose end is at `highwater`."""
     consumer = Consumer()
-    sensor = KafkaClientSensor(SimpleNamespace(consumer=consumer), metrics)
+    consumer.highwaters[tp] = highwater
+    sensor = KafkaClientSensor(SimpleNamespace(consumer=consumer), FrictionMetrics(set()))
+    sensor.on_message_in(tp, offset, None)  # type: ignore[arg-type]
+    return sensor, consumer
+
+
+def test_the_lag_is_what_the_partition_holds_past_its_last_message_in_when_scraped() -> None:
     tp = TP("events", 1)
-    consumer.highwaters[tp] = 100
-    sensor.on_message_in(tp, 89, None)  # type: ignore[arg-type]
-    assert lag(metrics, 1) == "10.0"  # offsets 90..99 unread
+    sensor, consumer = sensor_reading(tp, highwater=100, offset=89)
+    assert lag(sensor.metrics, 1) == "10.0"  # offsets 90..99 unread
 
     sensor.on_message_in(tp, 99, None)  # type: ignore[arg-type]
-    assert lag(metrics, 1) == "0.0"
+    assert lag(sensor.metrics, 1) == "0.0"
     consumer.highwaters[tp] = 150  # more arrived, none read yet
-    assert lag(metrics, 1) == "50.0"
+    assert lag(sensor.metrics, 1) == "50.0"
 
 
 def test_a_revoked_partition_keeps_the_lag_last_read() -> None:
-    metrics = FrictionMetrics({"page_load"})
-    consumer = Consumer()
-    sensor = KafkaClientSensor(SimpleNamespace(consumer=consumer), metrics)
     tp = TP("events", 2)
-    consumer.highwaters[tp] = 10
-    sensor.on_message_in(tp, 4, None)  # type: ignore[arg-type]
-    assert lag(metrics, 2) == "5.0"
+    sensor, consumer = sensor_reading(tp, highwater=10, offset=4)
+    assert lag(sensor.metrics, 2) == "5.0"
     del consumer.highwaters[tp]  # revoked: its new owner reports its lag
-    assert lag(metrics, 2) == "5.0"
+    assert lag(sensor.metrics, 2) == "5.0"
