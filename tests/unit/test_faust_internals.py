@@ -160,6 +160,16 @@ def test_the_apps_consumer_runs_the_seek_safe_thread() -> None:
     assert isinstance(app.consumer._thread, faust_aiokafka.AIOKafkaConsumerThread)
 
 
+def test_faust_hands_each_fetched_record_to_the_streams_through_wait_first() -> None:
+    """The one-task delivery (`_SeekSafeConsumer.wait_first`) takes over this call only."""
+    drain = inspect.getsource(faust_consumer.Consumer._drain_messages)
+    assert "await self.wait_first(\n" in drain
+    assert "callback(message), self.suspend_flow.wait()" in drain
+    stop_flow = inspect.getsource(faust_consumer.Consumer.stop_flow)
+    assert "self.suspend_flow.set()" in stop_flow
+    assert parameters(faust_consumer.Consumer.stop_flow) == ["self"]
+
+
 def test_aiokafka_holds_a_brokers_fetch_while_fetched_records_wait_for_prefetch_backoff() -> None:
     start = inspect.getsource(faust_aiokafka.AIOKafkaConsumerThread.on_start)
     assert "self._consumer = self._create_consumer(" in start
