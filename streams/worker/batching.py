@@ -218,7 +218,8 @@ class EventBatch:
             asyncio.ensure_future(self._finish_collected())
 
     async def _finish_collected(self) -> None:
-        """Finish the batch collected while the previous one was in flight."""
+        """Finish the batch collected while the previous one was in flight, or held until
+        its hold ended (`_held_long_enough`)."""
         async with self.lock:
             if not self.events or self.failed is not None or self._flying():
                 return
