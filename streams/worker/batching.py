@@ -138,9 +138,12 @@ class EventBatch:
 
     def _held_long_enough(self) -> None:
         """`hold_s` after a batch's first event: finish it if the agent waits for input."""
-        waiting = not self.lock.locked() and self.queue.empty()
-        if self.events and waiting and self._held(time.monotonic()):
+        if self.events and self._agent_waits() and self._held(time.monotonic()):
             asyncio.ensure_future(self._finish_collected())
+
+    def _agent_waits(self) -> bool:
+        """The agent is waiting for input: no event is being handled and none is queued."""
+        return not self.lock.locked() and self.queue.empty()
 
     async def finish_stale(self) -> None:
         """Finish a batch that has waited longer than `linger_s` for its agent.
@@ -214,7 +217,7 @@ class EventBatch:
             return
         if flight.exception() is not None:
             asyncio.ensure_future(self._fail(flight.exception()))
-        elif self.events and not self.lock.locked() and self.queue.empty():
+        elif self.events and self._agent_waits():
             asyncio.ensure_future(self._finish_collected())
 
     async def _finish_collected(self) -> None:

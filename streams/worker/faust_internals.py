@@ -207,6 +207,8 @@ class _SeekSafeConsumer(faust_aiokafka.Consumer):
     _rereads: dict[tuple[TP, int], tuple[int, float]] | None = None  # (tp, offset): times, when
 
     _delivery: asyncio.Future[Any] | None = None  # the record being handed to the streams
+    # What `suspend_flow.wait()` runs: Faust's consumer makes `suspend_flow` an asyncio.Event.
+    _FLOW_WAIT = asyncio.Event.wait.__code__
 
     def _new_consumer_thread(self) -> _SeekSafeConsumerThread:
         return _SeekSafeConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -222,14 +224,13 @@ class _SeekSafeConsumer(faust_aiokafka.Consumer):
         race would; any other wait, and one that starts with the flow stopped, is Faust's.
 
         Relies on: `Consumer._drain_messages` calling `self.wait_first(callback(message),
-        self.suspend_flow.wait())` and ignoring the result, and on `stop_flow()` being how the
-        flow stops.
+        self.suspend_flow.wait())` and ignoring the result, `suspend_flow` being an
+        `asyncio.Event`, and `stop_flow()` being how the flow stops.
         """
-        flow_wait = getattr(type(self.suspend_flow).wait, "__code__", None)
         if (
             len(coros) != 2
             or timeout is not None
-            or getattr(coros[1], "cr_code", None) is not flow_wait
+            or getattr(coros[1], "cr_code", None) is not self._FLOW_WAIT
             or self.suspend_flow.is_set()
         ):
             return await super().wait_first(*coros, timeout=timeout)

@@ -165,6 +165,8 @@ def test_faust_hands_each_fetched_record_to_the_streams_through_wait_first() -> 
     drain = inspect.getsource(faust_consumer.Consumer._drain_messages)
     assert "await self.wait_first(\n" in drain
     assert "callback(message), self.suspend_flow.wait()" in drain
+    assert faust_consumer.Event is asyncio.Event  # suspend_flow's class
+    assert "self.suspend_flow = Event()" in inspect.getsource(faust_consumer.Consumer.__init__)
     stop_flow = inspect.getsource(faust_consumer.Consumer.stop_flow)
     assert "self.suspend_flow.set()" in stop_flow
     assert parameters(faust_consumer.Consumer.stop_flow) == ["self"]
