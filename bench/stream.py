@@ -8,6 +8,10 @@
 3. latency: with a worker live (allowed lateness 0, background traffic moving event time), a
    slow checkout load is produced every 1/rate s; latency is from producing it to reading its
    finding on the findings topic. A production worker adds its allowed lateness on top.
+   `--latency-load 0.5` sets that rate to half the capacity the throughput run measured, so
+   one run says whether latency holds under load; each load event is one send of
+   confluent-kafka where the bench extra is installed (a C client: the generator shares the
+   cores with the broker and the worker), otherwise of kafka-python.
 """
 
 from __future__ import annotations
@@ -253,12 +257,53 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+LATENCY_TARGET_MS = 300  # p99, produce to finding, at lateness 0
+# Each completing event comes with this many background events that move event time.
+BACKGROUND_PER_COMPLETING = 16
+
+
+class LoadSender:
+    """One send per event, as cheap as the machine allows: the load shares the cores with the
+    broker and the worker, so a generator that spends a core of its own caps the load it can
+    put on the worker. confluent-kafka (the bench extra) produces from C; without it, the
+    owner's kafka-python client."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        try:
+            from confluent_kafka import Producer
+        except ImportError:
+            self._fast = None
+            self._slow = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=0)
+            self.client = "kafka-python"
+        else:
+            self._fast = Producer({"bootstrap.servers": bootstrap, "acks": 1, "linger.ms": 0})
+            self._slow = None
+            self.client = "confluent-kafka"
+
+    def send(self, key: bytes, value: bytes) -> None:
+        if self._fast is not None:
+            self._fast.produce(self.topic, value=value, key=key)
+            self._fast.poll(0)  # serve delivery reports, so the local queue never fills
+        else:
+            assert self._slow is not None
+            self._slow.send(self.topic, key=key, value=value)
+
+    def close(self) -> None:
+        if self._fast is not None:
+            self._fast.flush(30)
+        else:
+            assert self._slow is not None
+            self._slow.close()
+
+
 def latency(
     bootstrap: str, config: Path, home: Path, rate: float, seconds: float, batched: bool = False
-) -> list[float]:
-    """Seconds from producing each slow load to reading its finding. `batched`: the events go
-    in batch messages through the producer helper, as `friction send` and `simulate` send them,
-    its batches closed by age every 10 ms as a collector's timer would."""
+) -> tuple[list[float], float]:
+    """Seconds from producing each slow load to reading its finding, and the events/s the load
+    reached. `batched`: the events go in batch messages through the producer helper, as
+    `friction send` and `simulate` send them, its batches closed by age every 10 ms as a
+    collector's timer would."""
     app_id = f"lat-{uuid.uuid4().hex[:6]}"
     topic, findings = f"{app_id}-events", f"{app_id}-findings"
     log = home / f"{app_id}.log"
@@ -290,12 +335,17 @@ def latency(
         thread.start()
         producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=0)
         batcher = EventBatcher(producer, topic) if batched else None
+        one_by_one = None if batched else LoadSender(bootstrap, topic)
+        produced = 0
 
         def send(key: bytes, event: dict) -> None:
+            nonlocal produced
+            produced += 1
             if batcher is not None:
                 batcher.add(orjson.dumps(event), key)
             else:
-                producer.send(topic, key=key, value=orjson.dumps(event))
+                assert one_by_one is not None
+                one_by_one.send(key, orjson.dumps(event))
 
         def wait(seconds: float) -> None:
             until = time.monotonic() + seconds
@@ -318,7 +368,7 @@ def latency(
             send(session.encode(), slow)
             sent[session] = time.monotonic()
             # Later events on every partition move event time past it (lateness 0).
-            for b in range(16):
+            for b in range(BACKGROUND_PER_COMPLETING):
                 bg = {
                     "event_id": f"bg-{i}-{b}", "type": "page_load", "time": now_ms + 1,
                     "session_id": f"bg-{rng.getrandbits(32):08x}",
@@ -326,7 +376,8 @@ def latency(
                 }  # fmt: skip
                 send(bg["session_id"].encode(), bg)
             i += 1
-            wait(1 / rate)
+            wait(began + i / rate - time.monotonic())  # on schedule, whatever a send cost
+        load_rate = produced / (time.monotonic() - began)
         # Keep event time moving so the last completing events are released too.
         for k in range(20):
             now_ms = int(time.time() * 1000)
@@ -336,6 +387,8 @@ def latency(
             wait(0.05)
         if batcher is not None:
             batcher.flush()
+        if one_by_one is not None:
+            one_by_one.close()
         producer.close()
         stop_time = time.monotonic()
         stop.set()
@@ -344,7 +397,7 @@ def latency(
     finally:
         proc.terminate()
         proc.wait(30)
-    return sorted(latencies)
+    return sorted(latencies), load_rate
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -355,6 +408,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--latency-rate", type=float, default=10, help="completing events/s")
+    parser.add_argument(
+        "--latency-load",
+        type=float,
+        metavar="FRACTION",
+        help="latency run: instead of --latency-rate, load the worker with this fraction of "
+        "the events/s its throughput run measured (0.5: half its capacity)",
+    )
     parser.add_argument("--latency-seconds", type=float, default=20)
     parser.add_argument(
         "--config", type=Path, help="detector configuration (default: every installed detector)"
@@ -408,14 +468,21 @@ def main() -> int:
 
         if args.no_latency:
             return 0
-        lat = latency(
-            bootstrap, live_config, home, args.latency_rate, args.latency_seconds, args.batched
+        rate = args.latency_rate
+        if args.latency_load is not None:
+            rate = args.latency_load * total_rate / (1 + BACKGROUND_PER_COMPLETING)
+        lat, load = latency(bootstrap, live_config, home, rate, args.latency_seconds, args.batched)
+        print(
+            f"latency load: {rate:g} completing events/s asked, {load:,.0f} events/s produced "
+            f"({load / total_rate:.2f} of the throughput run's {total_rate:,.0f} events/s)"
         )
         if lat:
+            p99 = percentile(lat, 0.99) * 1000
             print(
-                f"latency produce -> finding readable ({len(lat)} findings at "
-                f"{args.latency_rate:g}/s, lateness 0): p50 {percentile(lat, 0.5) * 1000:.0f} ms, "
-                f"p99 {percentile(lat, 0.99) * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms"
+                f"latency produce -> finding readable ({len(lat)} findings, lateness 0): "
+                f"p50 {percentile(lat, 0.5) * 1000:.0f} ms, p99 {p99:.0f} ms, "
+                f"max {lat[-1] * 1000:.0f} ms; target p99 < {LATENCY_TARGET_MS} ms: "
+                f"{'met' if p99 < LATENCY_TARGET_MS else 'not met'}"
             )
         else:
             print("latency: no findings read")

@@ -23,6 +23,8 @@ SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 # A worker's batch goes out once its first event is this old, however many more wait
 # (streams/worker/batching.py); a batch's hold (`batch_hold_ms`) is at most that.
 BATCH_MAX_AGE_MS = 100
+# Faust's own default: how often the offsets of handled messages are committed.
+DEFAULT_COMMIT_INTERVAL_S = 2.8
 _TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
 
 
@@ -171,6 +173,7 @@ class WorkerSettings(KafkaSettings):
     idle_advance_s: float = 5.0
     tick_interval_s: float = 1.0
     batch_hold_ms: int = 20
+    commit_interval_s: float = DEFAULT_COMMIT_INTERVAL_S
     rocksdb_block_cache_mb: int = 64
     data_dir: str = ".friction/worker"
     alertmanager_url: str = ""
@@ -189,8 +192,10 @@ class WorkerSettings(KafkaSettings):
                 "store rocksdb:// needs the rocksdict package: "
                 "pip install 'friction-detector[rocksdb]'"
             )
-        if self.idle_advance_s <= 0 or self.tick_interval_s <= 0:
-            raise SettingsError("idle-advance-s and tick-interval-s must be positive")
+        if self.idle_advance_s <= 0 or self.tick_interval_s <= 0 or self.commit_interval_s <= 0:
+            raise SettingsError(
+                "idle-advance-s, tick-interval-s and commit-interval-s must be positive"
+            )
         if not 0 <= self.batch_hold_ms <= BATCH_MAX_AGE_MS:
             raise SettingsError(
                 f"batch-hold-ms must be 0..{BATCH_MAX_AGE_MS} (a batch's age limit), "
@@ -319,6 +324,14 @@ _WORKER_OPTIONS = (
         int,
         "stage 1 holds a batch this long after its first event before it may go out: larger "
         "batches, fewer routed messages; adds at most this much latency",
+    ),
+    (
+        "commit_interval_s",
+        "FRICTION_COMMIT_INTERVAL_S",
+        "--commit-interval-s",
+        float,
+        "how often the offsets of handled messages are committed: a restart reads again what "
+        "came after the last commit (findings sent again keep their ids)",
     ),
     (
         "rocksdb_block_cache_mb",

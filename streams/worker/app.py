@@ -155,6 +155,7 @@ class FrictionApp:
             consumer_auto_offset_reset="earliest",
             table_standby_replicas=0,
             producer_acks=-1,
+            broker_commit_interval=s.commit_interval_s,
             **options,
         )
         raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}

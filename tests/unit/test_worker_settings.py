@@ -6,8 +6,11 @@ import argparse
 import importlib.util
 
 import pytest
+from friction_detector.detectors.config import build_config
 from friction_detector.streams.cli.main import build_parser
-from friction_detector.streams.kafka.settings import SettingsError, resolve
+from friction_detector.streams.kafka.settings import SettingsError, WorkerSettings, resolve
+from friction_detector.streams.observability.metrics import FrictionMetrics
+from friction_detector.streams.worker.app import FrictionApp
 
 
 def _resolve_store(store: str) -> str:
@@ -78,3 +81,20 @@ def test_stage_1_holds_a_batch_20_ms_by_default_and_the_hold_is_settable():
 def test_a_hold_past_a_batchs_age_limit_is_refused_with_the_range():
     with pytest.raises(SettingsError, match=r"batch-hold-ms must be 0\.\.100"):
         resolve(argparse.Namespace(batch_hold_ms=250), worker=True, env={})
+
+
+def test_offsets_are_committed_every_2_8_s_by_default_and_the_interval_is_settable():
+    assert resolve(argparse.Namespace(), worker=True, env={}).commit_interval_s == 2.8
+    env = {"FRICTION_COMMIT_INTERVAL_S": "1"}
+    assert resolve(argparse.Namespace(), worker=True, env=env).commit_interval_s == 1.0
+
+
+def test_a_commit_interval_that_is_not_positive_is_refused():
+    with pytest.raises(SettingsError, match="commit-interval-s must be positive"):
+        resolve(argparse.Namespace(commit_interval_s=0.0), worker=True, env={})
+
+
+def test_the_faust_app_commits_at_the_set_interval(tmp_path):
+    settings = WorkerSettings(app_id="app-commit", data_dir=str(tmp_path), commit_interval_s=1.5)
+    friction = FrictionApp(settings, build_config({}), FrictionMetrics(set()))
+    assert friction.app.conf.broker_commit_interval == 1.5
