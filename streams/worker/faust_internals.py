@@ -154,7 +154,8 @@ def unhandled_head(acked: Iterable[int], gaps: Any, next_offset: int) -> tuple[i
 
 class _SeekSafeConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     """The aiokafka consumer's thread: seeks back to committed offsets (see
-    `seek_to_committed_or_beginning`), and does not hold fetches for unread changelogs.
+    `seek_to_committed_or_beginning`), does not hold fetches for unread changelogs, and does
+    not let a fetch wait at the broker while input arrives (`bound_fetch_waits`).
 
     Relies on: `Consumer.perform_seek` awaiting `seek_to_committed()`, which the aiokafka
     driver's consumer delegates to its thread's `seek_to_committed()`, and that thread running
@@ -169,16 +170,57 @@ class _SeekSafeConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     # for 0.1 s, the largest share of a trickle's 99th-percentile latency
     # (docs/worker.md, "Benchmark").
     PREFETCH_BACKOFF_S = 0.005
+    # How long the broker may hold a fetch for data (Faust sets 1,500 ms): a fetch of every
+    # partition read, and one that leaves out some whose records are still being read.
+    FETCH_MAX_WAIT_MS = 100
+    PARTIAL_FETCH_MAX_WAIT_MS = 20
 
     async def on_start(self) -> None:
         await super().on_start()
-        self._ensure_consumer()._fetcher._prefetch_backoff = self.PREFETCH_BACKOFF_S
+        fetcher = self._ensure_consumer()._fetcher
+        fetcher._prefetch_backoff = self.PREFETCH_BACKOFF_S
+        changelogs = frozenset(self.app.tables.changelog_topics)
+        bound_fetch_waits(
+            fetcher, changelogs, self.FETCH_MAX_WAIT_MS, self.PARTIAL_FETCH_MAX_WAIT_MS
+        )
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         changelogs = self.app.tables.changelog_topics
         return await self.call_thread(
             seek_to_committed_or_beginning, self._ensure_consumer(), changelogs
         )
+
+
+def bound_fetch_waits(
+    fetcher: Any, unread: frozenset[str], max_wait_ms: int, partial_max_wait_ms: int
+) -> None:
+    """Let the broker hold a fetch for data at most `max_wait_ms`, and one that leaves out
+    partitions whose fetched records are still being read at most `partial_max_wait_ms`.
+
+    Works around: aiokafka leaves out of its next fetch each partition whose fetched records
+    are not all read yet, the broker holds a fetch until a partition it asks for has data or
+    `fetch_max_wait_ms` passed (Faust sets 1,500 ms), and aiokafka sends that broker no other
+    fetch meanwhile. Under load the input partitions still had records being read when a fetch
+    went out; the partitions it asked for got nothing new until the input was read, so no
+    input was fetched for up to 1.5 s: at 2,000 events/s, one event per message, findings came
+    1 to 4 s after their events. A fetch that left nothing out still stalled now and then under
+    that load (p99 365 to 698 ms in three runs, against 131 to 583 ms when bounded too), so it
+    waits `max_wait_ms`: an idle worker fetches that often instead of every 1.5 s
+    (docs/worker.md, "Benchmark"). Partitions of `unread` topics (the changelogs, which Faust
+    reads only to recover) keep their records for good and do not count.
+
+    Relies on: the fetcher keeping the partitions with records not yet read in `_records`,
+    and building each fetch request from `_fetch_max_wait_ms` in
+    `_get_actions_per_node(assignment)`.
+    """
+    plan = fetcher._get_actions_per_node
+
+    def plan_fetches(assignment: Any) -> Any:
+        being_read = any(tp.topic not in unread for tp in fetcher._records)
+        fetcher._fetch_max_wait_ms = partial_max_wait_ms if being_read else max_wait_ms
+        return plan(assignment)
+
+    fetcher._get_actions_per_node = plan_fetches
 
 
 class _SeekSafeConsumer(faust_aiokafka.Consumer):

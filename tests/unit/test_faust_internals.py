@@ -35,6 +35,7 @@ from friction_detector.streams.worker.faust_internals import (
     FlowControlKeepingQueues,
     GuardedFaustApp,
     SeekSafeTransport,
+    bound_fetch_waits,
     not_ready_reason,
     recovering_changelogs,
     seek_to_committed_or_beginning,
@@ -188,7 +189,7 @@ def test_the_consumer_thread_holds_fetches_for_unread_records_a_few_milliseconds
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async def stock_start(thread) -> None:
-        thread._consumer = SimpleNamespace(_fetcher=SimpleNamespace(_prefetch_backoff=0.1))
+        thread._consumer = SimpleNamespace(_fetcher=planning_fetcher([]))
 
     monkeypatch.setattr(faust_aiokafka.AIOKafkaConsumerThread, "on_start", stock_start)
     thread = GuardedFaustApp("pin-prefetch", broker=BROKER).consumer._thread
@@ -201,6 +202,61 @@ def test_the_consumer_thread_holds_fetches_for_unread_records_a_few_milliseconds
         TopicPartition("t-changelog", 0), assignment=None, partition_records=None, backoff=held
     )
     assert 0 < unread.calculate_backoff() <= held
+
+
+def planning_fetcher(waits: list[int]) -> SimpleNamespace:
+    """The fetcher's attributes the consumer thread sets, with stock aiokafka's values; its
+    fetch plan records the wait each planned fetch would ask the broker for."""
+    fetcher = SimpleNamespace(_prefetch_backoff=0.1, _fetch_max_wait_ms=1500, _records={})
+    fetcher._get_actions_per_node = lambda assignment: waits.append(fetcher._fetch_max_wait_ms)
+    return fetcher
+
+
+def test_aiokafka_leaves_partitions_being_read_out_of_a_fetch_the_broker_holds() -> None:
+    create = inspect.getsource(faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer)
+    assert "fetch_max_wait_ms=1500" in create  # so the worker bounds it
+    actions = inspect.getsource(aiokafka_fetcher.Fetcher._get_actions_per_node)
+    assert "if tp in self._records:" in actions
+    assert "self._fetch_max_wait_ms," in actions  # read as each fetch request is built
+    routine = inspect.getsource(aiokafka_fetcher.Fetcher._fetch_requests_routine)
+    assert "self._get_actions_per_node(assignment)" in routine
+
+
+def test_a_fetch_waits_briefly_while_input_records_are_read_and_changelogs_do_not_count() -> None:
+    waits: list[int] = []
+    fetcher = planning_fetcher(waits)
+    bound_fetch_waits(fetcher, frozenset({"app-engine-state-changelog"}), 100, 20)
+
+    fetcher._get_actions_per_node("assignment")  # nothing fetched is unread: every partition
+    fetcher._records[TopicPartition("app-engine-state-changelog", 0)] = "never read"
+    fetcher._get_actions_per_node("assignment")
+    fetcher._records[TopicPartition("events", 2)] = "being read"
+    fetcher._get_actions_per_node("assignment")
+
+    assert waits == [100, 100, 20]
+
+
+def test_the_consumer_thread_bounds_fetch_waits_except_for_its_tables_changelogs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    waits: list[int] = []
+
+    async def stock_start(thread) -> None:
+        thread._consumer = SimpleNamespace(_fetcher=planning_fetcher(waits))
+
+    monkeypatch.setattr(faust_aiokafka.AIOKafkaConsumerThread, "on_start", stock_start)
+    app = GuardedFaustApp("pin-fetch-wait", broker=BROKER)
+    app.Table("state", partitions=4)
+    thread = app.consumer._thread
+
+    asyncio.run(thread.on_start())
+    fetcher = thread._consumer._fetcher
+    fetcher._records[TopicPartition("pin-fetch-wait-state-changelog", 1)] = "never read"
+    fetcher._get_actions_per_node("assignment")
+    fetcher._records[TopicPartition("events", 0)] = "being read"
+    fetcher._get_actions_per_node("assignment")
+
+    assert waits == [100, 20]
 
 
 def test_partitions_without_a_commit_go_to_their_start_except_changelogs() -> None:
