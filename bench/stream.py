@@ -442,7 +442,8 @@ def main() -> int:
         type=float,
         metavar="FRACTION",
         help="latency run: instead of --latency-rate, load the worker with this fraction of "
-        "the events/s its throughput run measured (0.5: half its capacity)",
+        "the events/s its throughput run measured on one event per message (0.5: half that "
+        "capacity; batch messages reach about 3x it, so give them --latency-rate)",
     )
     parser.add_argument("--latency-seconds", type=float, default=20)
     parser.add_argument(
