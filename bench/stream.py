@@ -267,40 +267,35 @@ BACKGROUND_PER_COMPLETING = 16
 class LoadSender:
     """One send per event, as cheap as the machine allows: the load shares the cores with the
     broker and the worker, so a generator that spends a core of its own caps the load it can
-    put on the worker. confluent-kafka (the bench extra) produces from C; without it, the
-    owner's kafka-python client."""
+    put on the worker. confluent-kafka (the bench extra) produces from C; without it, the run's
+    kafka-python producer (`fallback`, the caller's to close) sends."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, fallback: KafkaProducer) -> None:
         self.topic = topic
+        self.fallback = fallback
         try:
             from confluent_kafka import Producer
         except ImportError:
-            self._fast = None
-            self._slow = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=0)
-            self.client = "kafka-python"
+            self.producer = None
         else:
-            self._fast = Producer(
+            self.producer = Producer(
                 {"bootstrap.servers": bootstrap, "acks": 1, "linger.ms": 0,
                  "log.connection.close": False}  # the broker closes idle connections
             )  # fmt: skip
-            self._slow = None
-            self.client = "confluent-kafka"
 
     def send(self, key: bytes, value: bytes) -> None:
-        if self._fast is not None:
-            self._fast.produce(self.topic, value=value, key=key)
-            self._fast.poll(0)  # serve delivery reports, so the local queue never fills
+        if self.producer is None:
+            self.fallback.send(self.topic, key=key, value=value)
         else:
-            assert self._slow is not None
-            self._slow.send(self.topic, key=key, value=value)
+            self.producer.produce(self.topic, value=value, key=key)
+            self.producer.poll(0)  # serve delivery reports, so the local queue never fills
 
     def close(self) -> None:
-        if self._fast is not None:
-            self._fast.flush(30)
-            self._fast = None  # destroyed now: it would retry the broker once it is down
-        else:
-            assert self._slow is not None
-            self._slow.close()
+        """Send what the C producer holds, then let it go: it would retry the broker once
+        the broker is down."""
+        if self.producer is not None:
+            self.producer.flush(30)
+            self.producer = None
 
 
 @dataclass
@@ -350,7 +345,7 @@ def latency(
         thread.start()
         producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=0)
         batcher = EventBatcher(producer, topic) if batched else None
-        one_by_one = None if batched else LoadSender(bootstrap, topic)
+        one_by_one = None if batched else LoadSender(bootstrap, topic, producer)
         produced = 0
 
         def send(key: bytes, event: dict) -> None:
