@@ -14,6 +14,8 @@ topic) that existed then; per CPU-second is events over the process's CPU time i
 - Quix Streams: the slow_checkout rule (bench/quix_slow_checkout.py), on the input as keyed,
   and re-keyed by session with `group_by`;
 - `friction worker` with slow_checkout only, and with every installed detector;
+- detection alone: `friction replay` of the same events from a file, every installed detector,
+  no broker: the most one worker process with this engine can reach (printed as a bound);
 - with `--batch-size` (500 by default, 0 skips them): the same events on a second topic in batch
   messages (JSON arrays, streams/kafka/batch_producer.py, as `friction send` writes them), read
   by the worker and by Quix (expanded to one row per event, then re-keyed by session).
@@ -35,6 +37,8 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -242,6 +246,35 @@ def bare(bootstrap: str, topic: str, n: int, client: str) -> Callable[[Path, int
     return run
 
 
+def detection_only(events: Path, config: Path) -> Callable[[Path, int], Result]:
+    """`friction replay` of the same events from a file: the detection core with the same
+    detectors and no broker, in one process. What a worker process can reach at most, however
+    cheap its input and output become. The rate is replay's own (its summary line, from its
+    first line read, so start-up is left out as for the group peers); CPU is the whole
+    process's, start-up included, so per CPU-second is slightly understated."""
+
+    def run(home: Path, round_: int) -> Result:
+        command = [
+            sys.executable, "-m", "friction_detector.streams.cli.main", "--config", str(config),
+            "replay", str(events), "--findings", os.devnull,
+        ]  # fmt: skip
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out = subprocess.run(command, capture_output=True, check=True, cwd=ROOT, timeout=600)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        read = REPLAY_SUMMARY.search(out.stderr.decode())
+        if read is None:
+            raise SystemExit(f"replay printed no summary line:\n{out.stderr.decode()[-2000:]}")
+        lines, seconds = int(read["lines"]), float(read["seconds"])
+        return Result(lines / seconds, cpu, lines)
+
+    return run
+
+
+# The summary line of `friction replay` (streams/cli/summary.py).
+REPLAY_SUMMARY = re.compile(r"lines read: (?P<lines>\d+) in (?P<seconds>[\d.]+) s")
+
+
 def faust_agent(bootstrap: str, topic: str, n: int) -> Callable[[Path, int], Result]:
     def run(home: Path, round_: int) -> Result:
         app_id = f"faust-agent-{uuid.uuid4().hex[:6]}"
@@ -314,6 +347,11 @@ TARGETS = [
     ("worker-all-b", "quix", 1.0),
     ("worker-all-b", "quix-batches", 1.0),
 ]
+# (numerator, denominator, what it bounds): detection alone against a peer, the most any one
+# worker process with this engine could reach against it.
+BOUNDS = [
+    ("detect-all", "quix", "the most one worker process can reach of worker-all(-b) / quix"),
+]
 
 
 def against_references(count: int) -> list[tuple[str, str]]:
@@ -350,6 +388,11 @@ def report(peers: list[Peer], results: dict[str, list[Result]], references: int)
             cpu = medians[a][1] / medians[b][1]
             verdict = "met" if rate >= target else "not met"
             print(f"{a + ' / ' + b:<30} {rate:>9.2f} {cpu:>10.2f} {target:>7.1f}  {verdict}")
+    for a, b, bound in BOUNDS:
+        if a in medians and b in medians:
+            rate = medians[a][0] / medians[b][0]
+            cpu = medians[a][1] / medians[b][1]
+            print(f"{a + ' / ' + b:<30} {rate:>9.2f} {cpu:>10.2f} {'':>7}  {bound}")
     for a, b in against_references(references):
         if a in medians and b in medians:
             rate = medians[a][0] / medians[b][0]
@@ -409,6 +452,8 @@ def main() -> int:
         slow_only.write_text(SLOW_CHECKOUT_ONLY)
         every = home / "every.toml"
         every.write_text("")
+        events = home / "events.jsonl"
+        events.write_bytes(b"".join(value + b"\n" for _, value in messages))
 
         peers = [
             Peer("kafka-python", "bare kafka-python consumer: read + orjson",
@@ -425,6 +470,8 @@ def main() -> int:
                  worker(bootstrap, topic, n, slow_only, args.profile)),
             Peer("worker-all", "friction worker, every installed detector",
                  worker(bootstrap, topic, n, every, args.profile)),
+            Peer("detect-all", "friction replay of the same events, every installed detector, "
+                 "no broker", detection_only(events, every)),
         ]  # fmt: skip
         # (peer name suffix, topic, description) of each input shape a reference runs on.
         shapes = [("", topic, "")]
