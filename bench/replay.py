@@ -184,18 +184,15 @@ def main() -> int:
         + [str(CONTRACT_CONFIG)],
         "friction replay, 4 contract detectors": friction
         + ["--config", str(CONTRACT_CONFIG), *replay],
-        "friction replay, every installed detector": friction + replay,
-        "decode + every event detector's own code, no engine (floor)": [
+        EVERY: friction + replay,
+        FLOOR: [
             python,
             "-c",
             DETECT_LOOP,
             str(args.file),
         ],
     }
-    this_only = {
-        "bare read + orjson.loads (ceiling)",
-        "decode + every event detector's own code, no engine (floor)",
-    }
+    this_only = {"bare read + orjson.loads (ceiling)", FLOOR}
     names = [_name(reference) for reference in references]
     print(
         f"{lines:,} events, {args.runs} runs each, one process (one core) per run; "
@@ -208,6 +205,7 @@ def main() -> int:
             into.mkdir()
             reference_envs[name] = extract(reference, into)
         ceiling = 0.0
+        medians: dict[str, dict[str, float]] = {}
         for label, command in commands.items():
             envs: dict[str, dict[str, str] | None] = {"this checkout": None}
             if label not in this_only:
@@ -222,6 +220,7 @@ def main() -> int:
             rates = {name: lines / statistics.median(s) for name, s in seconds.items()}
             cpu_rates = {name: lines / statistics.median(s) for name, s in cpu.items()}
             ceiling = ceiling or rates["this checkout"]
+            medians[label] = rates
             print(f"  {label}")
             for name, rate in rates.items():
                 print(
@@ -238,7 +237,33 @@ def main() -> int:
                 print(
                     f"    {'ratio':{WIDTH}s} {ratio:.2f}x {name} ({cpu_ratio:.2f}x in CPU time)"
                 )
+        pinned = _name(REFERENCE_COMMIT)
+        if pinned in reference_envs:
+            print_target(medians[EVERY], medians[FLOOR]["this checkout"], pinned)
     return 0
+
+
+EVERY = "friction replay, every installed detector"
+FLOOR = "decode + every event detector's own code, no engine (floor)"
+# The replay target: this many times the pinned reference's rate with every detector.
+TARGET_RATIO = 2.0
+
+
+def print_target(every: dict[str, float], floor: float, pinned: str) -> None:
+    """The target's verdict, and what it asks of the engine: the engine's own cost per event is
+    replay's time per event less the floor's (decoding and the detectors' own code)."""
+    rate, reference = every["this checkout"], every[pinned]
+    ratio = rate / reference
+    verdict = "met" if ratio >= TARGET_RATIO else "not met"
+    print(f"target: every installed detector at >= {TARGET_RATIO:.1f}x {pinned}: {ratio:.2f}x, "
+          f"{verdict}")  # fmt: skip
+    engine_us = 1e6 / rate - 1e6 / floor
+    allowed_us = 1e6 / (TARGET_RATIO * reference) - 1e6 / floor
+    print(
+        f"  the engine's own cost: {engine_us:.1f} us per event (replay less the floor); "
+        f"the target leaves it {allowed_us:.1f} us"
+        + ("" if allowed_us > 0 else ": no engine can, the floor itself is slower")
+    )
 
 
 WIDTH = 20
