@@ -176,8 +176,14 @@ def test_a_worker_stopped_mid_backlog_exits_and_its_successor_loses_nothing(
     try:
         worker.wait_ready()
         events = compact_events(random.Random(5), 8000, now_ms())
-        produce_events(kafka_bootstrap, names.input, events)
-        time.sleep(1.0)  # mid-backlog
+        # The whole backlog is in the topic before the worker reads any of it: left running, a
+        # worker as fast as the producer was done with it by the time of the stop.
+        worker.proc.send_signal(signal.SIGSTOP)
+        try:
+            produce_events(kafka_bootstrap, names.input, events)
+        finally:
+            worker.proc.send_signal(signal.SIGCONT)
+        time.sleep(0.5)  # mid-backlog
         worker.proc.send_signal(signal.SIGTERM)
         assert worker.proc.wait(STOP_TIMEOUT_S) == 0, worker.tail()
         assert _committed_input(kafka_bootstrap, names) < len(events)  # stopped mid-backlog
