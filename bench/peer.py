@@ -38,7 +38,6 @@ import argparse
 import importlib.util
 import os
 import re
-import resource
 import statistics
 import subprocess
 import sys
@@ -53,7 +52,7 @@ import orjson
 from friction_detector.streams.devkit.local_kafka import LocalKafka
 from friction_detector.streams.kafka.batch_producer import EventBatcher
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from replay import extract
+from replay import children_cpu, extract
 from stream import (
     ROOT,
     create_topic,
@@ -258,10 +257,9 @@ def detection_only(events: Path, config: Path) -> Callable[[Path, int], Result]:
             sys.executable, "-m", "friction_detector.streams.cli.main", "--config", str(config),
             "replay", str(events), "--findings", os.devnull,
         ]  # fmt: skip
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        before = children_cpu()
         out = subprocess.run(command, capture_output=True, check=True, cwd=ROOT, timeout=600)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        cpu = children_cpu() - before
         read = REPLAY_SUMMARY.search(out.stderr.decode())
         if read is None:
             raise SystemExit(f"replay printed no summary line:\n{out.stderr.decode()[-2000:]}")
@@ -381,23 +379,21 @@ def report(peers: list[Peer], results: dict[str, list[Result]], references: int)
         if stage1:
             what += f" [first stage {statistics.median(stage1):,.0f}/s]"
         print(f"{peer.name:<14} {rate:>9,.0f} {per_cpu:>10,.0f}  {spread:<26} {what}")
+
+    def ratio(a: str, b: str, remark: Callable[[float], str] = lambda rate: "") -> None:
+        """One line: `a`'s events/s and per CPU-second over `b`'s, and `remark` on the rate."""
+        if a in medians and b in medians:
+            rate = medians[a][0] / medians[b][0]
+            cpu = medians[a][1] / medians[b][1]
+            print(f"{a + ' / ' + b:<30} {rate:>9.2f} {cpu:>10.2f}{remark(rate)}")
+
     print(f"\n{'ratio':<30} {'events/s':>9} {'per CPU-s':>10} {'target':>7}")
     for a, b, target in TARGETS:
-        if a in medians and b in medians:
-            rate = medians[a][0] / medians[b][0]
-            cpu = medians[a][1] / medians[b][1]
-            verdict = "met" if rate >= target else "not met"
-            print(f"{a + ' / ' + b:<30} {rate:>9.2f} {cpu:>10.2f} {target:>7.1f}  {verdict}")
+        ratio(a, b, lambda rate, t=target: f" {t:>7.1f}  {'met' if rate >= t else 'not met'}")
     for a, b, bound in BOUNDS:
-        if a in medians and b in medians:
-            rate = medians[a][0] / medians[b][0]
-            cpu = medians[a][1] / medians[b][1]
-            print(f"{a + ' / ' + b:<30} {rate:>9.2f} {cpu:>10.2f} {'':>7}  {bound}")
+        ratio(a, b, lambda rate, what=bound: f" {'':>7}  {what}")
     for a, b in against_references(references):
-        if a in medians and b in medians:
-            rate = medians[a][0] / medians[b][0]
-            cpu = medians[a][1] / medians[b][1]
-            print(f"{a + ' / ' + b:<30} {rate:>9.2f} {cpu:>10.2f}")
+        ratio(a, b)
 
 
 def main() -> int:

@@ -97,15 +97,15 @@ DETECT_LOOP = (
 def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall seconds and CPU seconds (user + system) of one run: on a machine other work shares,
     CPU time is the steadier measure of the code, wall time what a user waits."""
-    cpu_before = _children_cpu()
+    cpu_before = children_cpu()
     started = time.perf_counter()
     subprocess.run(
         command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
     )
-    return time.perf_counter() - started, _children_cpu() - cpu_before
+    return time.perf_counter() - started, children_cpu() - cpu_before
 
 
-def _children_cpu() -> float:
+def children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
