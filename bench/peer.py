@@ -8,7 +8,8 @@ input (bare clients: from their first record) until the group has committed ever
 offset and every offset of its internal topics (the worker's routed topic, Quix's repartition
 topic) that existed then; per CPU-second is events over the process's CPU time in that window.
 
-- kafka-python / confluent-kafka: bare consumers, read + orjson (bench/bare_consumers.py);
+- kafka-python / aiokafka / confluent-kafka: bare consumers, read + orjson
+  (bench/bare_consumers.py);
 - Faust agent: read + parse + acknowledge (bench/faust_ceiling.py) with stock Faust's record
   delivery, which the worker's consumer replaces with a cheaper one (docs/worker.md, Benchmark);
 - Quix Streams: the slow_checkout rule (bench/quix_slow_checkout.py), on the input as keyed,
@@ -349,6 +350,7 @@ TARGETS = [
 # worker process with this engine could reach against it.
 BOUNDS = [
     ("detect-all", "quix", "the most one worker process can reach of worker-all(-b) / quix"),
+    ("aiokafka", "faust-agent", "what reading input in batches with Faust's own client leaves"),
 ]
 
 
@@ -454,6 +456,8 @@ def main() -> int:
         peers = [
             Peer("kafka-python", "bare kafka-python consumer: read + orjson",
                  bare(bootstrap, topic, n, "kafka-python")),
+            Peer("aiokafka", "bare aiokafka consumer (Faust's client), getmany: read + orjson",
+                 bare(bootstrap, topic, n, "aiokafka")),
             Peer("confluent-kafka", "bare confluent-kafka consumer: read + orjson",
                  bare(bootstrap, topic, n, "confluent-kafka")),
             Peer("faust-agent", "bare Faust agent: read + parse + ack",

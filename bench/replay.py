@@ -234,9 +234,7 @@ def main() -> int:
                     continue
                 ratio = rates["this checkout"] / rates[name]
                 cpu_ratio = cpu_rates["this checkout"] / cpu_rates[name]
-                print(
-                    f"    {'ratio':{WIDTH}s} {ratio:.2f}x {name} ({cpu_ratio:.2f}x in CPU time)"
-                )
+                print(f"    {'ratio':{WIDTH}s} {ratio:.2f}x {name} ({cpu_ratio:.2f}x in CPU time)")
         pinned = _name(REFERENCE_COMMIT)
         if pinned in reference_envs:
             print_target(medians[EVERY], medians[FLOOR]["this checkout"], pinned)
