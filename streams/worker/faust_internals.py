@@ -236,9 +236,17 @@ class _SeekSafeConsumer(faust_aiokafka.Consumer):
     the partition is committed and it is read again from the first unhandled offset. Records
     after it are handled twice, which the worker's stages absorb as after any restart.
 
+    A revoke makes Faust forget the partition's acknowledged and committed offsets before it
+    waits for the messages it handed out; their acknowledgements then came in alone, looked
+    like offsets after unhandled ones, and the partition was read again from its start (from 0
+    where its first commit was under way). What Faust forgot is put back while it waits
+    (`on_partitions_revoked`), so the commit that ends the revoke counts every handled offset.
+
     Relies on: `Consumer._new_offset(tp)` being how a commit picks each partition's offset,
-    `_acked[tp]`, `_gap[tp]` (an IntervalTree), `_committed_offset[tp]`, `_read_offset[tp]`
-    and `seek(tp, offset)`; and on the driver's consumer creating its thread in
+    `_acked[tp]`, `_acked_index[tp]`, `_gap[tp]` (an IntervalTree), `_committed_offset[tp]`,
+    `_read_offset[tp]` and `seek(tp, offset)`; on `on_partitions_revoked` dropping a revoked
+    partition's `_acked`, `_acked_index` and `_committed_offset` and then awaiting
+    `self._on_partitions_revoked(revoked)`; and on the driver's consumer creating its thread in
     `_new_consumer_thread()`.
     """
 
@@ -295,6 +303,27 @@ class _SeekSafeConsumer(faust_aiokafka.Consumer):
         delivery = self._delivery
         if delivery is not None and not delivery.done():
             delivery.cancel()
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        forgotten = {
+            tp: (list(self._acked.get(tp, ())), self._committed_offset.get(tp)) for tp in revoked
+        }
+        waits = self._on_partitions_revoked
+
+        async def remembered_then_wait(partitions: set[TP]) -> None:
+            for tp, (acked, committed) in forgotten.items():
+                index = self._acked_index[tp]
+                self._acked[tp].extend(offset for offset in acked if offset not in index)
+                index.update(acked)
+                if committed is not None and self._committed_offset.get(tp) is None:
+                    self._committed_offset[tp] = committed
+            await waits(partitions)
+
+        self._on_partitions_revoked = remembered_then_wait
+        try:
+            await super().on_partitions_revoked(revoked)
+        finally:
+            self._on_partitions_revoked = waits
 
     def _new_offset(self, tp: TP) -> int | None:
         hole = unhandled_head(self._acked[tp], self._gap[tp], self._committed_offset[tp] or 0)

@@ -322,6 +322,53 @@ def test_the_seek_safe_consumer_reads_again_rather_than_commit_past_unhandled_re
     assert committed == 100
 
 
+def test_a_revoke_keeps_what_faust_forgets_for_the_commit_that_ends_it() -> None:
+    """Faust forgets a revoked partition's acknowledged and committed offsets, then waits for
+    the messages it handed out: their acknowledgements alone looked like offsets after a gap,
+    and the partition was read again from its committed offset or from 0."""
+
+    async def scenario() -> tuple[list, list]:
+        consumer = GuardedFaustApp("pin-revoke", broker=BROKER).consumer
+        seeks: list = []
+
+        async def seek(tp, offset):
+            seeks.append((tp, offset))
+
+        def ack(offset: int) -> None:  # as `Consumer.ack` records one
+            consumer._acked_index[tp].add(offset)
+            consumer._acked[tp].append(offset)
+
+        consumer.seek = seek
+        tp = TP("events", 0)
+        consumer._committed_offset[tp] = 50
+        for offset in range(50, 100):
+            ack(offset)
+        picked: list = []
+
+        async def finish_held_batches(revoked) -> None:  # the app's revoke handler
+            for offset in range(100, 120):
+                ack(offset)
+            picked.append(consumer._new_offset(tp))
+
+        consumer._on_partitions_revoked = finish_held_batches
+        await consumer.on_partitions_revoked({tp})
+        await asyncio.sleep(0)  # a read-again task, if one was started
+        return picked, seeks
+
+    picked, seeks = asyncio.run(scenario())
+
+    assert picked == [120]
+    assert seeks == []
+
+
+def test_faust_forgets_a_revoked_partitions_offsets_before_it_waits_for_its_messages() -> None:
+    revoke = inspect.getsource(faust_consumer.Consumer.on_partitions_revoked)
+    forgets = [f"self.{name}.pop(tp, None)" for name in ("_acked", "_acked_index",
+                                                         "_committed_offset")]  # fmt: skip
+    waits = "await T(self._on_partitions_revoked, partitions=revoked)(revoked)"
+    assert all(revoke.index(line) < revoke.index(waits) for line in forgets)
+
+
 def test_faust_commits_through_new_offset_and_seeks_through_seek() -> None:
     filtering = inspect.getsource(faust_consumer.Consumer._filter_committable_offsets)
     assert "self._new_offset(tp)" in filtering
