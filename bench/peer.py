@@ -10,6 +10,8 @@ topic) that existed then; per CPU-second is events over the process's CPU time i
 
 - kafka-python / aiokafka / confluent-kafka: bare consumers, read + orjson
   (bench/bare_consumers.py);
+- route-aiokafka: the worker's own stage 1 (decode, route, send routed messages, commit) on
+  aiokafka's consumer in batches (bench/aiokafka_route.py), against the worker's first stage;
 - Faust agent: read + parse + acknowledge (bench/faust_ceiling.py) with stock Faust's record
   delivery, which the worker's consumer replaces with a cheaper one (docs/worker.md, Benchmark);
 - Quix Streams: the slow_checkout rule (bench/quix_slow_checkout.py), on the input as keyed,
@@ -246,6 +248,22 @@ def bare(bootstrap: str, topic: str, n: int, client: str) -> Callable[[Path, int
     return run
 
 
+def route_aiokafka(bootstrap: str, topic: str, n: int) -> Callable[[Path, int], Result]:
+    """The worker's stage 1 (its `RouteStage`: decode, route, send routed messages, commit)
+    on aiokafka's consumer in batches (bench/aiokafka_route.py), into a routed topic of its own."""
+
+    def run(home: Path, round_: int) -> Result:
+        routed = f"route-aiokafka-{uuid.uuid4().hex[:6]}-routed"
+        create_topic(bootstrap, routed, 4)
+        command = [sys.executable, str(BENCH / "aiokafka_route.py"), bootstrap, topic, str(n),
+                   routed]  # fmt: skip
+        out = subprocess.run(command, capture_output=True, check=True, cwd=ROOT, timeout=900)
+        doc = orjson.loads(out.stdout.splitlines()[-1])
+        return Result(doc["rate"], doc["cpu_s"], n)
+
+    return run
+
+
 def detection_only(events: Path, config: Path) -> Callable[[Path, int], Result]:
     """`friction replay` of the same events from a file: the detection core with the same
     detectors and no broker, in one process. What a worker process can reach at most, however
@@ -351,6 +369,7 @@ TARGETS = [
 BOUNDS = [
     ("detect-all", "quix", "the most one worker process can reach of worker-all(-b) / quix"),
     ("aiokafka", "faust-agent", "what reading input in batches with Faust's own client leaves"),
+    ("route-aiokafka", "faust-agent", "the worker's stage 1 on that client, against Faust's path"),
 ]
 
 
@@ -472,6 +491,8 @@ def main() -> int:
                  worker(bootstrap, topic, n, every, args.profile)),
             Peer("detect-all", "friction replay of the same events, every installed detector, "
                  "no broker", detection_only(events, every)),
+            Peer("route-aiokafka", "the worker's stage 1, every installed detector, on aiokafka's "
+                 "consumer in batches", route_aiokafka(bootstrap, topic, n)),
         ]  # fmt: skip
         # (peer name suffix, topic, description) of each input shape a reference runs on.
         shapes = [("", topic, "")]
