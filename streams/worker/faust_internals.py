@@ -186,9 +186,13 @@ class _SeekSafeConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         changelogs = self.app.tables.changelog_topics
-        return await self.call_thread(
+        committed = await self.call_thread(
             seek_to_committed_or_beginning, self._ensure_consumer(), changelogs
         )
+        consumer = self.consumer
+        if isinstance(consumer, _SeekSafeConsumer):  # the consumer that made this thread
+            consumer.sought(committed)
+        return committed
 
 
 def bound_fetch_waits(
@@ -241,6 +245,8 @@ class _SeekSafeConsumer(faust_aiokafka.Consumer):
     like offsets after unhandled ones, and the partition was read again from its start (from 0
     where its first commit was under way). What Faust forgot is put back while it waits
     (`on_partitions_revoked`), so the commit that ends the revoke counts every handled offset.
+    Acknowledgements below the offset a partition is then sought to (`sought`: the group's
+    commit, on a new assignment) are dropped: a commit from them would go back behind it.
 
     Relies on: `Consumer._new_offset(tp)` being how a commit picks each partition's offset,
     `_acked[tp]`, `_acked_index[tp]`, `_gap[tp]` (an IntervalTree), `_committed_offset[tp]`,
@@ -324,6 +330,17 @@ class _SeekSafeConsumer(faust_aiokafka.Consumer):
             await super().on_partitions_revoked(revoked)
         finally:
             self._on_partitions_revoked = waits
+
+    def sought(self, committed: Mapping[TP, int | None]) -> None:
+        """The partitions are read from these committed offsets now: acknowledgements of
+        offsets before them (this member's, from before a revoke) are of committed records."""
+        for tp, offset in committed.items():
+            tp = TP(tp.topic, tp.partition)
+            acked = self._acked.get(tp)
+            if offset and acked and min(acked) < offset:
+                stale = [kept for kept in acked if kept < offset]
+                acked[:] = [kept for kept in acked if kept >= offset]
+                self._acked_index[tp].difference_update(stale)
 
     def _new_offset(self, tp: TP) -> int | None:
         hole = unhandled_head(self._acked[tp], self._gap[tp], self._committed_offset[tp] or 0)

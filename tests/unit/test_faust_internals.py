@@ -361,6 +361,23 @@ def test_a_revoke_keeps_what_faust_forgets_for_the_commit_that_ends_it() -> None
     assert seeks == []
 
 
+def test_acknowledgements_before_the_offset_a_partition_is_sought_to_are_dropped() -> None:
+    """Assigned again after another member committed further, a partition's acknowledgements
+    from before its revoke would make Faust commit back behind the group's offset."""
+    consumer = GuardedFaustApp("pin-sought", broker=BROKER).consumer
+    tp = TP("events", 0)
+    for offset in (*range(100, 110), *range(200, 205)):
+        consumer._acked_index[tp].add(offset)
+        consumer._acked[tp].append(offset)
+
+    consumer.sought({tp: 200, TP("events", 1): None})
+    consumer._committed_offset[tp] = 200  # as `perform_seek` records it next
+
+    assert sorted(consumer._acked[tp]) == list(range(200, 205))
+    assert consumer._acked_index[tp] == set(range(200, 205))
+    assert consumer._new_offset(tp) == 205
+
+
 def test_faust_forgets_a_revoked_partitions_offsets_before_it_waits_for_its_messages() -> None:
     revoke = inspect.getsource(faust_consumer.Consumer.on_partitions_revoked)
     forgets = [f"self.{name}.pop(tp, None)" for name in ("_acked", "_acked_index",
