@@ -231,19 +231,17 @@ def preload_batches(
 # -- the peers ------------------------------------------------------------------------------
 
 
+def reported(command: list[str], n: int, timeout: float = 600) -> Result:
+    """Run a bench script that times itself and prints one JSON line: its rate and CPU."""
+    out = subprocess.run(command, capture_output=True, check=True, cwd=ROOT, timeout=timeout)
+    doc = orjson.loads(out.stdout.splitlines()[-1])
+    return Result(doc["rate"], doc["cpu_s"], n)
+
+
 def bare(bootstrap: str, topic: str, n: int, client: str) -> Callable[[Path, int], Result]:
     def run(home: Path, round_: int) -> Result:
-        command = [
-            sys.executable,
-            str(BENCH / "bare_consumers.py"),
-            client,
-            bootstrap,
-            topic,
-            str(n),
-        ]
-        out = subprocess.run(command, capture_output=True, check=True, cwd=ROOT, timeout=600)
-        doc = orjson.loads(out.stdout.splitlines()[-1])
-        return Result(doc["rate"], doc["cpu_s"], n)
+        script = str(BENCH / "bare_consumers.py")
+        return reported([sys.executable, script, client, bootstrap, topic, str(n)], n)
 
     return run
 
@@ -255,11 +253,8 @@ def route_aiokafka(bootstrap: str, topic: str, n: int) -> Callable[[Path, int], 
     def run(home: Path, round_: int) -> Result:
         routed = f"route-aiokafka-{uuid.uuid4().hex[:6]}-routed"
         create_topic(bootstrap, routed, 4)
-        command = [sys.executable, str(BENCH / "aiokafka_route.py"), bootstrap, topic, str(n),
-                   routed]  # fmt: skip
-        out = subprocess.run(command, capture_output=True, check=True, cwd=ROOT, timeout=900)
-        doc = orjson.loads(out.stdout.splitlines()[-1])
-        return Result(doc["rate"], doc["cpu_s"], n)
+        script = str(BENCH / "aiokafka_route.py")
+        return reported([sys.executable, script, bootstrap, topic, str(n), routed], n, 900)
 
     return run
 

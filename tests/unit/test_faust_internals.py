@@ -322,6 +322,12 @@ def test_the_seek_safe_consumer_reads_again_rather_than_commit_past_unhandled_re
     assert committed == 100
 
 
+def _ack(consumer, tp: TP, offset: int) -> None:
+    """Record an acknowledgement as `Consumer.ack` does."""
+    consumer._acked_index[tp].add(offset)
+    consumer._acked[tp].append(offset)
+
+
 def test_a_revoke_keeps_what_faust_forgets_for_the_commit_that_ends_it() -> None:
     """Faust forgets a revoked partition's acknowledged and committed offsets, then waits for
     the messages it handed out: their acknowledgements alone looked like offsets after a gap,
@@ -334,20 +340,16 @@ def test_a_revoke_keeps_what_faust_forgets_for_the_commit_that_ends_it() -> None
         async def seek(tp, offset):
             seeks.append((tp, offset))
 
-        def ack(offset: int) -> None:  # as `Consumer.ack` records one
-            consumer._acked_index[tp].add(offset)
-            consumer._acked[tp].append(offset)
-
         consumer.seek = seek
         tp = TP("events", 0)
         consumer._committed_offset[tp] = 50
         for offset in range(50, 100):
-            ack(offset)
+            _ack(consumer, tp, offset)
         picked: list = []
 
         async def finish_held_batches(revoked) -> None:  # the app's revoke handler
             for offset in range(100, 120):
-                ack(offset)
+                _ack(consumer, tp, offset)
             picked.append(consumer._new_offset(tp))
 
         consumer._on_partitions_revoked = finish_held_batches
@@ -367,8 +369,7 @@ def test_acknowledgements_before_the_offset_a_partition_is_sought_to_are_dropped
     consumer = GuardedFaustApp("pin-sought", broker=BROKER).consumer
     tp = TP("events", 0)
     for offset in (*range(100, 110), *range(200, 205)):
-        consumer._acked_index[tp].add(offset)
-        consumer._acked[tp].append(offset)
+        _ack(consumer, tp, offset)
 
     consumer.sought({tp: 200, TP("events", 1): None})
     consumer._committed_offset[tp] = 200  # as `perform_seek` records it next
