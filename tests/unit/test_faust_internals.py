@@ -13,6 +13,7 @@ import inspect
 import logging
 from collections import Counter
 from types import SimpleNamespace
+from typing import Any
 
 import faust
 import faust.streams as faust_streams
@@ -297,15 +298,21 @@ def test_unhandled_offsets_before_the_acknowledged_ones_count_gaps_as_handled() 
     assert unhandled_head([5, 6], gaps, 0) is None
 
 
+def _seek_recording_consumer(app_id: str) -> tuple[Any, list]:
+    """The worker's consumer, with its seeks recorded instead of made."""
+    consumer = GuardedFaustApp(app_id, broker=BROKER).consumer
+    seeks: list = []
+
+    async def seek(tp, offset):
+        seeks.append((tp, offset))
+
+    consumer.seek = seek
+    return consumer, seeks
+
+
 def test_the_seek_safe_consumer_reads_again_rather_than_commit_past_unhandled_records() -> None:
     async def scenario() -> tuple[int | None, list, int | None, int | None]:
-        consumer = GuardedFaustApp("pin-reread", broker=BROKER).consumer
-        seeks: list = []
-
-        async def seek(tp, offset):
-            seeks.append((tp, offset))
-
-        consumer.seek = seek
+        consumer, seeks = _seek_recording_consumer("pin-reread")
         tp = TP("events", 0)
         consumer._acked[tp].extend(range(90, 100))
         held = consumer._new_offset(tp)
@@ -334,13 +341,7 @@ def test_a_revoke_keeps_what_faust_forgets_for_the_commit_that_ends_it() -> None
     and the partition was read again from its committed offset or from 0."""
 
     async def scenario() -> tuple[list, list]:
-        consumer = GuardedFaustApp("pin-revoke", broker=BROKER).consumer
-        seeks: list = []
-
-        async def seek(tp, offset):
-            seeks.append((tp, offset))
-
-        consumer.seek = seek
+        consumer, seeks = _seek_recording_consumer("pin-revoke")
         tp = TP("events", 0)
         consumer._committed_offset[tp] = 50
         for offset in range(50, 100):
