@@ -18,7 +18,15 @@ import copy
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +39,7 @@ from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError
 from aiokafka.producer.message_accumulator import BatchBuilder
 from faust.stores.memory import Store as MemoryStore
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP, EventT
+from faust.types import TP, EventT, Message
 from faust.utils import json as faust_json
 from mode.services import WaitResults
 from mode.utils.objects import cached_property
@@ -238,7 +246,10 @@ class _SeekSafeConsumer(faust_aiokafka.Consumer):
     Here a run must start at the committed offset (or offset 0 where nothing is committed),
     offsets without a record aside: otherwise nothing of
     the partition is committed and it is read again from the first unhandled offset. Records
-    after it are handled twice, which the worker's stages absorb as after any restart.
+    after it are handled twice, which the worker's stages absorb as after any restart. Records
+    the fetch loop got before that seek are held back until it lands (`getmany`): they moved
+    its read offset past the unhandled records, which it then dropped, and a hole took several
+    re-reads, 10 s apart, to close.
 
     A revoke makes Faust forget the partition's acknowledged and committed offsets before it
     waits for the messages it handed out; their acknowledgements then came in alone, looked
@@ -252,8 +263,9 @@ class _SeekSafeConsumer(faust_aiokafka.Consumer):
     `_acked[tp]`, `_acked_index[tp]`, `_gap[tp]` (an IntervalTree), `_committed_offset[tp]`,
     `_read_offset[tp]` and `seek(tp, offset)`; on `on_partitions_revoked` dropping a revoked
     partition's `_acked`, `_acked_index` and `_committed_offset` and then awaiting
-    `self._on_partitions_revoked(revoked)`; and on the driver's consumer creating its thread in
-    `_new_consumer_thread()`.
+    `self._on_partitions_revoked(revoked)`; on the driver's consumer creating its thread in
+    `_new_consumer_thread()`; and on `_drain_messages` reading records from `self.getmany()`
+    and dropping each one before `_read_offset[tp]`.
     """
 
     # The same unhandled offset is read again at most this often, and this many times: if the
@@ -261,6 +273,8 @@ class _SeekSafeConsumer(faust_aiokafka.Consumer):
     REREAD_EVERY_S = 10.0
     REREAD_TIMES = 3
     _rereads: dict[tuple[TP, int], tuple[int, float]] | None = None  # (tp, offset): times, when
+    # Partitions read again: (from, until), until a record at or before `until` comes.
+    _rereading: dict[TP, tuple[int, int]] | None = None
 
     _delivery: asyncio.Future[Any] | None = None  # the record being handed to the streams
     # What `suspend_flow.wait()` runs: Faust's consumer makes `suspend_flow` an asyncio.Event.
@@ -311,6 +325,9 @@ class _SeekSafeConsumer(faust_aiokafka.Consumer):
             delivery.cancel()
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        rereading = self._rereading_until()
+        for tp in revoked:
+            rereading.pop(tp, None)
         forgotten = {
             tp: (list(self._acked.get(tp, ())), self._committed_offset.get(tp)) for tp in revoked
         }
@@ -334,8 +351,10 @@ class _SeekSafeConsumer(faust_aiokafka.Consumer):
     def sought(self, committed: Mapping[TP, int | None]) -> None:
         """The partitions are read from these committed offsets now: acknowledgements of
         offsets before them (this member's, from before a revoke) are of committed records."""
+        rereading = self._rereading_until()
         for tp, offset in committed.items():
             tp = TP(tp.topic, tp.partition)
+            rereading.pop(tp, None)  # read from the commit now, not from a hole after it
             acked = self._acked.get(tp)
             if offset and acked and min(acked) < offset:
                 stale = [kept for kept in acked if kept < offset]
@@ -361,19 +380,49 @@ class _SeekSafeConsumer(faust_aiokafka.Consumer):
                 " them; reading the partition again from %d",
                 tp.topic, tp.partition, first, last - 1, first,
             )  # fmt: skip
-            asyncio.ensure_future(self._read_again(tp, first))
+            asyncio.ensure_future(self._read_again(tp, first, last))
         return None
 
-    async def _read_again(self, tp: TP, offset: int) -> None:
+    async def _read_again(self, tp: TP, offset: int, handled: int) -> None:
+        """Read `tp` again from `offset`, the first unhandled one; `handled` is the lowest
+        offset handled after it, so a record is there and the fetch after the seek holds it.
+
+        The fetch loop may still be handing out records it got before the seek, all after
+        `handled`: had they gone through, its read offset would pass the unhandled records and
+        it would drop them when they came again. `getmany` holds them back (they come again
+        after the seek) until a record at or before `handled` shows the seek has landed, and
+        moves the read offset back to just before `offset`.
+        """
+        rereading = self._rereading_until()
+        rereading[tp] = (offset, handled)
         try:
             await self.seek(tp, offset)
         except Exception as error:  # revoked meanwhile: its new owner reads from the commit
+            rereading.pop(tp, None)
             log.warning(
                 "%s:%d: cannot read again from %d: %r", tp.topic, tp.partition, offset, error
             )
-            return
-        # The fetcher counts offsets it skips as gaps from the last one read: from `offset` on.
-        self._read_offset[tp] = offset - 1 if offset else None
+
+    def _rereading_until(self) -> dict[TP, tuple[int, int]]:
+        if self._rereading is None:
+            self._rereading = {}
+        return self._rereading
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        """Faust's records, less those fetched before a seek back of `_read_again` landed."""
+        rereading = self._rereading_until()
+        async for tp, message in super().getmany(timeout):
+            if rereading:
+                reread = rereading.get(tp)
+                if reread is not None:
+                    start, handled = reread
+                    if message.offset > handled:
+                        continue  # fetched before the seek back: it comes again after it
+                    del rereading[tp]
+                    # The loop skips records before its read offset and counts offsets it
+                    # jumps over as gaps (no record there): it goes back to before the seek's.
+                    self._read_offset[tp] = start - 1 if start else None
+            yield tp, message
 
 
 class SeekSafeTransport(faust_aiokafka.Transport):

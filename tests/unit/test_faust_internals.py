@@ -23,6 +23,7 @@ from aiokafka import errors as kafka_errors
 from aiokafka.consumer import fetcher as aiokafka_fetcher
 from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError
 from aiokafka.producer.message_accumulator import BatchBuilder
+from aiokafka.structs import ConsumerRecord
 from changelog_broker import FakeAIOKafka, RefusingAIOKafka
 from faust.stores.base import Store as BaseStore
 from faust.stores.rocksdb import Store as RocksDBStore
@@ -311,28 +312,74 @@ def _seek_recording_consumer(app_id: str) -> tuple[Any, list]:
 
 
 def test_the_seek_safe_consumer_reads_again_rather_than_commit_past_unhandled_records() -> None:
-    async def scenario() -> tuple[int | None, list, int | None, int | None]:
+    async def scenario() -> tuple[int | None, list, int | None]:
         consumer, seeks = _seek_recording_consumer("pin-reread")
         tp = TP("events", 0)
         consumer._acked[tp].extend(range(90, 100))
         held = consumer._new_offset(tp)
         await asyncio.sleep(0)  # the read-again task
-        read_from = consumer._read_offset[tp]
         consumer._acked[tp].extend(range(0, 90))  # read again and handled
-        return held, seeks, read_from, consumer._new_offset(tp)
+        return held, seeks, consumer._new_offset(tp)
 
-    held, seeks, read_from, committed = asyncio.run(scenario())
+    held, seeks, committed = asyncio.run(scenario())
 
     assert held is None
     assert seeks == [(TP("events", 0), 0)]
-    assert read_from is None
     assert committed == 100
+
+
+def test_a_read_again_lands_while_the_fetch_loop_still_holds_later_records() -> None:
+    """Faust's own fetch loop, handing out a batch fetched before the seek back to a hole:
+    those records moved its read offset past the hole, and it dropped the hole's records
+    when they came again, so the hole stayed open until a later re-read, 10 s on."""
+
+    async def scenario() -> tuple[list[int], int | None]:
+        consumer, seeks = _seek_recording_consumer("pin-reread-lands")
+        tp = TP("events", 0)
+        for offset in range(5, 10):  # offsets 0-4 were never handled
+            _ack(consumer, tp, offset)
+        consumer._read_offset[tp] = 9
+        fetches = [range(10, 21), range(0, 21)]  # before the seek back to 0, and after it
+        stopped = asyncio.Event()
+
+        async def fetch(active_partitions, timeout):
+            if not fetches:
+                stopped.set()
+                return {}
+            return {tp: [_record(tp, offset) for offset in fetches.pop(0)]}
+
+        delivered: list[int] = []
+
+        async def deliver(message) -> None:
+            delivered.append(message.offset)
+            if delivered == [10]:  # a commit while the loop is in the first batch
+                assert consumer._new_offset(tp) is None
+                await asyncio.sleep(0)  # the read-again task: its seek lands now
+                assert seeks == [(tp, 0)]
+            _ack(consumer, tp, message.offset)
+
+        consumer._getmany = fetch
+        consumer._get_active_partitions = lambda: {tp}
+        consumer.highwater = lambda tp: 21
+        consumer.callback = deliver
+        await consumer._drain_messages(SimpleNamespace(_stopped=stopped))
+        return delivered, consumer._new_offset(tp)
+
+    delivered, committed = asyncio.run(scenario())
+
+    assert delivered == [10, *range(0, 21)]
+    assert committed == 21
+
+
+def _record(tp: TP, offset: int) -> ConsumerRecord:
+    return ConsumerRecord(tp.topic, tp.partition, offset, 0, 0, b"key", b"{}", None, 3, 2, ())
 
 
 def _ack(consumer, tp: TP, offset: int) -> None:
     """Record an acknowledgement as `Consumer.ack` does."""
-    consumer._acked_index[tp].add(offset)
-    consumer._acked[tp].append(offset)
+    if offset not in consumer._acked_index[tp]:
+        consumer._acked_index[tp].add(offset)
+        consumer._acked[tp].append(offset)
 
 
 def test_a_revoke_keeps_what_faust_forgets_for_the_commit_that_ends_it() -> None:
