@@ -54,6 +54,7 @@ from pathlib import Path
 import orjson
 from friction_detector.streams.devkit.local_kafka import LocalKafka
 from friction_detector.streams.kafka.batch_producer import EventBatcher
+from friction_detector.streams.kafka.settings import input_group
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from replay import children_cpu, extract
 from stream import (
@@ -192,6 +193,7 @@ def run_group_peer(
     internal: Callable[[list[str]], list[str]] = lambda topics: [],
     env: dict | None = None,
     profile: Path | None = None,
+    input_group: str | None = None,
 ) -> Result:
     """Run a consumer-group process over the `n` events of `topic`, clocked by its commits.
 
@@ -201,9 +203,10 @@ def run_group_peer(
     watched = Watched(command, log, env, profile)
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
-        started = wait_assigned(admin, group, watched)
+        reader = input_group or group
+        started = wait_assigned(admin, reader, watched)
         cpu = cpu_seconds(watched.pid)
-        input_done = wait_offsets(admin, group, topic, messages, watched)
+        input_done = wait_offsets(admin, reader, topic, messages, watched)
         done = input_done
         for name in internal(list(group_offsets(admin, group))):
             done = wait_offsets(admin, group, name, end_offsets(bootstrap, name), watched)
@@ -340,6 +343,7 @@ def worker(
         return run_group_peer(
             bootstrap, command, app_id, topic, n, log,
             internal=lambda topics: [f"{app_id}-routed"], env=env, profile=spy,
+            input_group=input_group(app_id),
         )  # fmt: skip
 
     return run

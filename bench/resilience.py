@@ -43,6 +43,7 @@ from friction_detector.detectors.engine import DEFAULT_ALLOWED_LATENESS_MS  # no
 from friction_detector.detectors.registry import installed_detectors  # noqa: E402
 from friction_detector.streams.cli.replay import replay  # noqa: E402
 from friction_detector.streams.devkit.local_kafka import LocalKafka  # noqa: E402
+from friction_detector.streams.kafka.settings import input_group  # noqa: E402
 
 CONTRACT_DETECTORS = {
     "slow_checkout": "",
@@ -524,7 +525,7 @@ def run(
 
         deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
         input_end = end_offsets(bootstrap, names.input)
-        while committed(bootstrap, names.app_id, names.input) < input_end:
+        while committed(bootstrap, input_group(names.app_id), names.input) < input_end:
             figures.unexpected_exits += _restart_exited(workers, [], progress)
             if time.monotonic() > deadline:
                 raise RuntimeError("the group did not read all input in time")

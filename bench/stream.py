@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from friction_detector.streams.devkit.local_kafka import LocalKafka  # noqa: E402
 from friction_detector.streams.devkit.simulate import Traffic  # noqa: E402
 from friction_detector.streams.kafka.batch_producer import EventBatcher  # noqa: E402
+from friction_detector.streams.kafka.settings import input_group  # noqa: E402
 
 
 def free_port() -> int:
@@ -214,7 +215,7 @@ def throughput(
     try:
         ready = min(wait_ready(log, proc) for proc, log in procs)
         admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-        input_done = wait_committed(admin, app_id, topic, n)
+        input_done = wait_committed(admin, input_group(app_id), topic, n)
         routed = f"{app_id}-routed"
         consumer = KafkaConsumer(bootstrap_servers=bootstrap)
         from kafka import TopicPartition

@@ -140,8 +140,26 @@ class KafkaSettings:
             return faust.SSLCredentials(context)
         return None
 
+    def aiokafka_config(self) -> dict:
+        """Keyword arguments for aiokafka clients with the same security as the worker."""
+        config = self._client_security()
+        if self.uses_tls:
+            config["ssl_context"] = self.ssl_context()
+        return config
+
     def client_config(self) -> dict:
         """Keyword arguments for kafka-python clients with the same security as the worker."""
+        config = self._client_security()
+        if self.uses_tls:
+            config.update(
+                ssl_cafile=self.ssl_cafile,
+                ssl_certfile=self.ssl_certfile,
+                ssl_keyfile=self.ssl_keyfile,
+            )
+        return config
+
+    def _client_security(self) -> dict:
+        """The brokers, protocol and SASL login, as kafka-python and aiokafka both name them."""
         config: dict = {"bootstrap_servers": self.bootstrap}
         tls = self.uses_tls
         if self.sasl_mechanism:
@@ -153,13 +171,13 @@ class KafkaSettings:
             )
         elif tls:
             config["security_protocol"] = "SSL"
-        if tls:
-            config.update(
-                ssl_cafile=self.ssl_cafile,
-                ssl_certfile=self.ssl_certfile,
-                ssl_keyfile=self.ssl_keyfile,
-            )
         return config
+
+
+def input_group(app_id: str) -> str:
+    """The consumer group whose commits say how far the app `app_id` has read its input: not
+    the app's own group, which speaks Faust's assignment protocol (worker/input_reader.py)."""
+    return f"{app_id}-input"
 
 
 @dataclass
@@ -214,6 +232,11 @@ class WorkerSettings(KafkaSettings):
             )
         if not 0 <= self.metrics_port < 65536:
             raise SettingsError(f"metrics port out of range: {self.metrics_port}")
+
+    @property
+    def input_group(self) -> str:
+        """The consumer group that reads the input topics (`input_group`)."""
+        return input_group(self.app_id)
 
     @property
     def routed_topic(self) -> str:

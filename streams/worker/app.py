@@ -59,6 +59,7 @@ from friction_detector.streams.worker.detection import DetectionPartitions
 from friction_detector.streams.worker.dropped_state import DroppedStates
 from friction_detector.streams.worker.faust_app import FrictionFaustApp
 from friction_detector.streams.worker.faust_internals import current_event
+from friction_detector.streams.worker.input_reader import InputReader
 from friction_detector.streams.worker.progress import InputProgress
 from friction_detector.streams.worker.progress_reports import ProgressReports
 from friction_detector.streams.worker.records import WorkerRecords, failure
@@ -100,7 +101,7 @@ class FrictionApp:
         )
         self.reports = ProgressReports(
             self.progress,
-            InputBacklog(settings, settings.app_id, settings.input_topics),
+            InputBacklog(settings, settings.input_group, settings.input_topics),
             settings.input_topics,
             settings.partitions,
         )
@@ -116,6 +117,16 @@ class FrictionApp:
         )
         self.webhook = worker_webhook(config, metrics.registry)  # None without [webhook]
         self.app = self._build()
+        conf = self.app.conf
+        self.input_reader = InputReader(
+            settings, self.route_stage, lambda: self.app.producer.send, metrics,
+            self.app.on_batch_failure,
+            group_timing={
+                "session_timeout_ms": int(conf.broker_session_timeout * 1000),
+                "heartbeat_interval_ms": int(conf.broker_heartbeat_interval * 1000),
+                "request_timeout_ms": int(conf.broker_request_timeout * 1000),
+            },
+        )  # fmt: skip
         self.dropped = DroppedStates(settings, self.records, lambda: self.app.producer.send)
         self.detection = DetectionPartitions(
             config, self.table, settings.partitions, settings.input_topics, metrics,
@@ -159,7 +170,6 @@ class FrictionApp:
             **options,
         )
         raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
-        self.input = app.topic(*s.input_topics, **raw)
         self.routed = app.topic(s.routed_topic, partitions=s.partitions, internal=True, **raw)
         # App.Table is typed as the TableT interface; what it makes is a faust.Table.
         self.table = cast(
@@ -174,7 +184,7 @@ class FrictionApp:
         self.alerts = app.topic(s.alerts_topic, **raw)
         self.rollups = app.topic(s.rollups_topic, partitions=1, internal=True, **raw)
         self.alert_table = app.Table(ALERT_TABLE, partitions=1, key_type=str, value_type=None)
-        app.agent(self.input, name="route", concurrency=1)(self._route)
+        app.task(self._read_input)
         app.agent(self.routed, name="detect", concurrency=1)(self._detect)
         app.agent(self.customers, name="accumulate", concurrency=1)(self._accumulate)
         if self.config.finding_detectors:
@@ -192,29 +202,17 @@ class FrictionApp:
 
     # -- stage 1 ------------------------------------------------------------------------
 
-    async def _route(self, stream) -> None:
-        """Stage 1 (route.py), in batches (batching.py)."""
-        stage = self.route_stage
-
-        async def publish(events: list) -> None:
-            await stage.publish(self.app.producer.send)
-
-        stream = stream.noack()
-        hold_s = self.settings.batch_hold_ms / 1000  # larger batches on per-event input
-        batch = self.app.event_batch("route", stream, publish, stage.failed, hold_s=hold_s)
-        async for message in stream.events():
-            await batch.handle(message, stage.handle)
+    async def _read_input(self) -> None:
+        """Stage 1 (route.py), read in batches by its own consumer (input_reader.py)."""
+        await self.input_reader.run()
 
     async def _report_progress(self) -> None:
         """The input partitions' progress to every routed partition (progress_reports.py)."""
-        consumer = self.app.consumer
-        if consumer is None:
-            return
 
         async def send_to(value: bytes, partition: int) -> None:
             await self.routed.send(value=value, partition=partition)
 
-        await self.reports.report(consumer.assignment(), send_to)
+        await self.reports.report(self.input_reader.assignment(), send_to)
 
     # -- stage 2 ------------------------------------------------------------------------
 
@@ -371,6 +369,7 @@ class FrictionApp:
         await loop.run_in_executor(None, self.alertmanager.resend_due)
 
     async def _on_shutdown(self, app, **kwargs) -> None:
+        await self.input_reader.stop()
         self.reports.backlog.close()
         if self.webhook is not None:  # bounded by webhook.flush_timeout_s
             await asyncio.get_running_loop().run_in_executor(None, self.webhook.close)

@@ -9,12 +9,6 @@ batches of what queued meanwhile, and under any load no event waits in a batch f
 that. Paying the broker's round trip and Faust's per-message costs once per batch is what
 lets one worker keep up with thousands of events per second.
 
-A batch with a hold (`hold_s`, stage 1's `batch_hold_ms`) is not finished by an empty queue
-until its first event is that old; then, if its agent waits for input, a callback finishes it.
-On per-event input the queue runs dry every few events, and without a hold each of those small
-batches would send its own routed message to every partition it touched: the hold trades at
-most `hold_s` of latency for batches of what arrives meanwhile.
-
 Faust waits for every message it handed out to be acknowledged before partitions are revoked
 and before the worker stops. An agent waiting for input with a batch held would never finish
 it (if everything queued behind the batch was then skipped, or the worker is stopping), so
@@ -85,7 +79,6 @@ class EventBatch:
         linger_s: float = BATCH_LINGER_S,
         max_age_s: float = BATCH_MAX_AGE_S,
         pipelined: bool = False,
-        hold_s: float = 0.0,
     ) -> None:
         self.stream = stream
         self.queue = stream.channel.queue
@@ -101,7 +94,6 @@ class EventBatch:
         self.first_added = 0.0
         self.failed: BaseException | None = None
         self.pipelined = pipelined
-        self.hold_s = hold_s
         self.in_flight: asyncio.Task[None] | None = None  # pipelined: the batch being delivered
         self.flying: list[FaustEvent] = []  # its events
 
@@ -113,8 +105,6 @@ class EventBatch:
             now = time.monotonic()
             if not self.events:
                 self.first_added = now
-                if self.hold_s > 0:
-                    asyncio.get_running_loop().call_later(self.hold_s, self._held_long_enough)
             self.events.append(event)  # held, whatever happens next, until finished
             self.last_added = now
             try:
@@ -124,22 +114,13 @@ class EventBatch:
                     self.on_error(event, exc)
                 if (
                     len(self.events) >= self.max_events
-                    or (self.queue.empty() and not self._flying() and self._held(now))
+                    or (self.queue.empty() and not self._flying())
                     or now - self.first_added >= self.max_age_s
                 ):
                     await self._finish()
             except Exception as exc:
                 await self._fail(exc)
                 raise
-
-    def _held(self, now: float) -> bool:
-        """The batch's first event has been held `hold_s`: an empty queue may finish it."""
-        return now - self.first_added >= self.hold_s
-
-    def _held_long_enough(self) -> None:
-        """`hold_s` after a batch's first event: finish it if the agent waits for input."""
-        if self.events and self._agent_waits() and self._held(time.monotonic()):
-            asyncio.ensure_future(self._finish_collected())
 
     def _agent_waits(self) -> bool:
         """The agent is waiting for input: no event is being handled and none is queued."""
@@ -221,8 +202,7 @@ class EventBatch:
             asyncio.ensure_future(self._finish_collected())
 
     async def _finish_collected(self) -> None:
-        """Finish the batch collected while the previous one was in flight, or held until
-        its hold ended (`_held_long_enough`)."""
+        """Finish the batch collected while the previous one was in flight."""
         async with self.lock:
             if not self.events or self.failed is not None or self._flying():
                 return

@@ -28,11 +28,10 @@ class FrictionFaustApp(GuardedFaustApp):
         finish: Finish,
         on_error: OnError,
         pipelined: bool = False,
-        hold_s: float = 0.0,
     ) -> EventBatch:
         """A new batch for `agent`'s stream, finished before Faust waits for acknowledgements."""
         batch = EventBatch(
-            stream, finish, on_error, self._on_batch_failure, pipelined=pipelined, hold_s=hold_s
+            stream, finish, on_error, self.on_batch_failure, pipelined=pipelined
         )
         self.event_batches[agent] = batch
         return batch
@@ -61,7 +60,7 @@ class FrictionFaustApp(GuardedFaustApp):
             self.batch_failure = exc
             asyncio.ensure_future(self.crash(exc))
 
-    async def _on_batch_failure(self, exc: BaseException) -> None:
+    async def on_batch_failure(self, exc: BaseException) -> None:
         """Stop the worker: its successor reads the failed batch again from committed offsets."""
         self.batch_failure = exc
         await self.crash(exc)

@@ -16,6 +16,7 @@ from built_tools import helm
 from debian_tools import assert_ok, run
 from friction_detector.detectors.alerts import load_alert_settings
 from friction_detector.detectors.config import build_config
+from friction_detector.streams.kafka.settings import input_group
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "friction-detector"
@@ -279,19 +280,19 @@ def test_keda_scales_on_the_groups_lag_within_the_routed_partitions():
     assert 1 <= scaled["minReplicaCount"] <= scaled["maxReplicaCount"]
     partitions = int(env(render(EVERYTHING))["FRICTION_TOPIC_PARTITIONS"]["value"])
     assert scaled["maxReplicaCount"] <= partitions
-    (trigger,) = scaled["triggers"]
-    assert trigger["type"] == "kafka"
-    assert (
-        trigger["metadata"]["consumerGroup"] == env(render(EVERYTHING))["FRICTION_APP_ID"]["value"]
-    )
-    assert trigger["metadata"]["bootstrapServers"] == "kafka:9092"
-    assert trigger["metadata"]["allowIdleConsumers"] == "false"
+    app_id = env(render(EVERYTHING))["FRICTION_APP_ID"]["value"]
+    triggers = scaled["triggers"]
+    assert [t["metadata"]["consumerGroup"] for t in triggers] == [input_group(app_id), app_id]
+    for trigger in triggers:
+        assert trigger["type"] == "kafka"
+        assert trigger["metadata"]["bootstrapServers"] == "kafka:9092"
+        assert trigger["metadata"]["allowIdleConsumers"] == "false"
 
 
 def test_keda_bootstrap_servers_drop_the_url_scheme():
     values = {**EVERYTHING, "kafka.broker": "kafka://k1:9093;kafka://k2:9093"}
-    (trigger,) = by_kind(render(values))["ScaledObject"]["spec"]["triggers"]
-    assert trigger["metadata"]["bootstrapServers"] == "k1:9093,k2:9093"
+    triggers = by_kind(render(values))["ScaledObject"]["spec"]["triggers"]
+    assert {t["metadata"]["bootstrapServers"] for t in triggers} == {"k1:9093,k2:9093"}
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from friction_detector.streams.kafka.settings import input_group
 from helpers_worker import (
     FINDINGS_TIMEOUT_S,
     LATENESS_MS,
@@ -72,6 +73,7 @@ def _two_workers_in_one_group(
         first.wait_ready()
         second.start().wait_ready()
         _wait_group_stable(bootstrap, names.app_id, 2)
+        _wait_group_stable(bootstrap, input_group(names.app_id), 2)
         yield first, second, reader
     finally:
         reader.close()
@@ -153,7 +155,8 @@ def test_a_killed_worker_restarts_without_losing_or_inventing_findings(
 def _committed_input(bootstrap: str, names: Names) -> int:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
-        offsets = admin.list_group_offsets({names.app_id: None}).get(names.app_id, {})
+        group = input_group(names.app_id)
+        offsets = admin.list_group_offsets({group: None}).get(group, {})
     finally:
         admin.close()
     return sum(max(meta.offset, 0) for tp, meta in offsets.items() if tp.topic == names.input)

@@ -116,39 +116,6 @@ def test_a_batch_is_published_once_its_first_event_is_old_enough_although_more_w
     ]  # fmt: skip
 
 
-def test_a_held_batch_waits_out_its_hold_before_an_empty_queue_finishes_it() -> None:
-    async def scenario() -> tuple[list, list]:
-        batch, log = make_batch()
-        batch.hold_s = 0.04
-        await batch.handle("e1", handled(log))  # nothing queued behind it, but held
-        await asyncio.sleep(0.01)
-        await batch.handle("e2", handled(log))
-        held = list(log)
-        await asyncio.sleep(0.06)  # the hold ends 0.04 s after e1, while the agent waits
-        return held, log[len(held) :]
-
-    held, then = asyncio.run(scenario())
-    assert held == [("handle", "e1"), ("handle", "e2")]
-    assert then == [("publish", ("e1", "e2")), ("ack", "e1"), ("ack", "e2")]
-
-
-def test_an_event_after_the_hold_with_nothing_queued_finishes_the_batch_at_once() -> None:
-    async def scenario() -> list:
-        batch, log = make_batch()
-        batch.hold_s = 0.02
-        batch.queue.put_nowait("more")  # the agent is busy: the hold's end finishes nothing
-        await batch.handle("e1", handled(log))
-        await asyncio.sleep(0.03)
-        batch.queue.get_nowait()
-        await batch.handle("e2", handled(log))
-        return log
-
-    assert asyncio.run(scenario()) == [
-        ("handle", "e1"), ("handle", "e2"), ("publish", ("e1", "e2")),
-        ("ack", "e1"), ("ack", "e2"),
-    ]  # fmt: skip
-
-
 def test_a_batch_left_waiting_is_finished_by_the_timer_only_after_the_linger() -> None:
     async def scenario() -> tuple[list, list]:
         batch, log = make_batch(linger_s=0.05)

@@ -1,0 +1,236 @@
+"""Stage 1's reader: the input topics in batches from aiokafka's consumer, not a Faust agent.
+
+Faust's path for each message (fetch loop, conductor, stream, event, acknowledgement
+bookkeeping) cost the bare Faust agent about 40x what aiokafka's `getmany` costs on the same
+topic (`bench/peer`: aiokafka / faust-agent), and stage 1 keeps no state, so it needs nothing
+Faust adds. The reader takes a batch from `getmany` (at most `BATCH_MAX` records, held
+`batch_hold_ms` from its first record, so per-event input still routes in batches), runs it
+through `RouteStage` (route.py), sends its routed messages and dead letters with the app's
+producer and waits for the broker, and only then commits the batch's offsets: an input offset
+is never committed ahead of what it routed, and after a crash the next reader routes the batch
+again (stage 2 skips event ids it has seen). A revoke waits for the batch in hand, so its
+offsets are committed before another member reads the partition; a batch read across a
+rebalance is dropped unrouted, and its partitions still assigned are read again from its
+first record.
+
+Its consumer group is `<app_id>-input` (settings.py `input_group`): the app's own group
+speaks Faust's assignment protocol, which a plain consumer cannot join. Where the input group
+has committed nothing for a partition, the reader starts where the app's group committed (a
+worker that read its input with a Faust agent before), else at the partition's start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import CommitFailedError
+from aiokafka.structs import ConsumerRecord
+from friction_detector.streams.kafka.settings import WorkerSettings
+from friction_detector.streams.observability.metrics import FrictionMetrics
+from friction_detector.streams.worker.batching import BATCH_MAX
+from friction_detector.streams.worker.route import RouteStage, Send
+
+log = logging.getLogger(__name__)
+
+Batch = dict[TopicPartition, list[ConsumerRecord]]
+# How long one `getmany` waits for a first record: also how soon a stop is noticed.
+FETCH_WAIT_MS = 200
+# How long a stop waits for the reader to leave its group.
+STOP_TIMEOUT_S = 30.0
+
+
+class _Received:
+    """An input record as `RouteStage` reads a message: its source and its value."""
+
+    __slots__ = ("message", "value")
+
+    def __init__(self, record: ConsumerRecord) -> None:
+        self.message = record
+        self.value = record.value
+
+
+class InputReader:
+    """Reads, routes and commits the input in batches until `stop`; `run` is its loop."""
+
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        stage: RouteStage,
+        send: Callable[[], Send],
+        metrics: FrictionMetrics,
+        on_failure: Callable[[BaseException], Awaitable[None]],
+        group_timing: Mapping[str, int] | None = None,
+    ) -> None:
+        """`group_timing`: aiokafka's session timeout, heartbeat interval and request timeout,
+        as the app's group has them, so both groups notice a lost member alike (and a join
+        held for a whole session timeout does not time out on the client)."""
+        self.settings = settings
+        self.group_timing = dict(group_timing or {})
+        self.stage = stage
+        self.send = send  # the app's producer's send, once the app has started it
+        self.metrics = metrics
+        self.on_failure = on_failure  # a batch that could not be published: stop the worker
+        self.hold_s = settings.batch_hold_ms / 1000
+        self.group = settings.input_group
+        self._consumer: AIOKafkaConsumer | None = None
+        self._in_hand = asyncio.Lock()  # a batch from its routing to its commit
+        self._rebalances = 0  # revokes so far: a batch read before one is read again instead
+        self._stopping = False
+        self._stopped = asyncio.Event()
+
+    def assignment(self) -> set[TopicPartition]:
+        """The input partitions this worker reads now."""
+        consumer = self._consumer
+        return set(consumer.assignment()) if consumer is not None else set()
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            group_id=self.group,
+            client_id=self.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **self.group_timing,
+            **self.settings.aiokafka_config(),
+        )
+        consumer.subscribe(self.settings.input_topics, listener=_Rebalance(self, consumer))
+        failure: Exception | None = None
+        try:
+            await consumer.start()
+            self._consumer = consumer
+            while not self._stopping:
+                await self._read_batch(consumer)
+        except Exception as error:
+            failure = error
+        finally:
+            self._consumer = None
+            await consumer.stop()  # leaves the group: its partitions go to the other members
+            self._stopped.set()
+        if failure is not None:  # the worker stops; it has left the group already
+            log.error("input reader failed: %r", failure, exc_info=failure)
+            await self.on_failure(failure)
+
+    async def stop(self) -> None:
+        """Finish the batch in hand, then leave the group."""
+        async with self._in_hand:
+            self._stopping = True
+        if self._consumer is not None:
+            await asyncio.wait_for(self._stopped.wait(), STOP_TIMEOUT_S)
+
+    async def _read_batch(self, consumer: AIOKafkaConsumer) -> None:
+        """Read, route, publish and commit one batch, if any input arrives soon."""
+        rebalances = self._rebalances
+        first = await consumer.getmany(timeout_ms=FETCH_WAIT_MS, max_records=BATCH_MAX)
+        if not first:
+            return
+        async with self._in_hand:
+            if self._stopping:
+                return  # unrouted and uncommitted: read again by the next reader
+            if rebalances != self._rebalances:
+                _read_again(consumer, first)
+                return
+            batch = await self._held(consumer, first)
+            await self._route(consumer, batch)
+
+    async def _held(self, consumer: AIOKafkaConsumer, batch: Batch) -> Batch:
+        """The batch, with what arrives until it is full or its first record `hold_s` old."""
+        size = sum(len(records) for records in batch.values())
+        closes = time.monotonic() + self.hold_s
+        while size < BATCH_MAX:
+            left = closes - time.monotonic()
+            if left <= 0:
+                break
+            more = await consumer.getmany(
+                timeout_ms=max(1, int(left * 1000)), max_records=BATCH_MAX - size
+            )
+            for tp, records in more.items():
+                batch.setdefault(tp, []).extend(records)
+                size += len(records)
+        return batch
+
+    async def _route(self, consumer: AIOKafkaConsumer, batch: Batch) -> None:
+        """Route the batch, publish it, then commit it (module docstring)."""
+        stage = self.stage
+        for records in batch.values():
+            for record in records:
+                message = _Received(record)
+                try:
+                    stage.handle(message)
+                except Exception as error:  # the message's fault: a dead letter
+                    stage.failed(message, error)
+        await stage.publish(self.send())
+        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
+        started = time.perf_counter()
+        try:
+            await consumer.commit(offsets)
+        except CommitFailedError as error:  # rebalanced: the new owner routes them again
+            log.warning("input offsets not committed, the group rebalanced: %r", error)
+            return
+        self.metrics.commit_latency.observe(time.perf_counter() - started)
+        for tp, offset in offsets.items():
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                lag = self.metrics.consumer_lag.labels(tp.topic, str(tp.partition))
+                lag.set(max(0, highwater - offset))
+
+
+def _read_again(consumer: AIOKafkaConsumer, batch: Batch) -> None:
+    """A batch read across a rebalance: its records may be from before it (a partition moved
+    away, or read again from the commit) or after it, when the consumer has moved past them.
+    Partitions still assigned are read again from the batch's first record, which is where
+    the commit is (every batch before it was committed before the revoke went on)."""
+    assigned = consumer.assignment()
+    for tp, records in batch.items():
+        if tp in assigned:
+            consumer.seek(tp, records[0].offset)
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    """Revokes wait for the batch in hand; new partitions start where the app committed."""
+
+    def __init__(self, reader: InputReader, consumer: AIOKafkaConsumer) -> None:
+        self.reader = reader
+        self.consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        async with self.reader._in_hand:
+            self.reader._rebalances += 1
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        if not assigned:
+            return
+        try:
+            await self._start_where_the_app_committed(list(assigned))
+        except Exception as error:
+            log.warning(
+                "input: cannot read the app group's committed offsets (%r): partitions the"
+                " input group never committed are read from their start",
+                error,
+            )
+
+    async def _start_where_the_app_committed(self, assigned: list[TopicPartition]) -> None:
+        reader = self.reader
+        admin = AIOKafkaAdminClient(**reader.settings.aiokafka_config())
+        await admin.start()
+        try:
+            own = await admin.list_consumer_group_offsets(reader.group, partitions=assigned)
+            uncommitted = [tp for tp in assigned if tp not in own or own[tp].offset < 0]
+            if not uncommitted:
+                return
+            app_id = reader.settings.app_id
+            app = await admin.list_consumer_group_offsets(app_id, partitions=uncommitted)
+        finally:
+            await admin.close()
+        for tp in uncommitted:
+            committed = app.get(tp)
+            if committed is not None and committed.offset >= 0:
+                log.info(
+                    "input %s:%d: starting at %d, where group %s committed",
+                    tp.topic, tp.partition, committed.offset, app_id,
+                )  # fmt: skip
+                self.consumer.seek(tp, committed.offset)
