@@ -1,16 +1,17 @@
-"""The Faust app: a routing and a detection agent around the detection core, state in a
-changelogged table.
+"""The Faust app: the reader of the input, a detection agent around the detection core, state in
+a changelogged table.
 
-This module wires the agents and timers; each stage's work lives in its own module. Both agents
-work in batches (batching.py): events are handled one by one and acknowledged once what a batch
-produced is in Kafka (delivery.py; dead letters and replacements of refused records in
-records.py). A message whose handling raises goes to the dead letters, and the batch goes on.
-Stage 1 (`route`, route.py) reads the input topics, decodes, dead-letters bad input and sends
-each (detector, key) item to the internal routed topic, on the partition of that state key,
-grouped per partition and batch (routing.py: one message, split below 256 KiB), with how far
-each input partition has read in event time (progress.py). Its batches are held
-`batch_hold_ms` from their first event (batching.py), so per-event input still routes in
-batches.
+This module wires the reader, agents and timers; each stage's work lives in its own module.
+Stage 1 (route.py) decodes the input, dead-letters bad input and sends each (detector, key)
+item to the internal routed topic, on the partition of that state key, grouped per partition
+and batch (routing.py: one message, split below 256 KiB), with how far each input partition
+has read in event time (progress.py). It keeps no state, so it reads the input topics with a
+consumer of its own, in batches held `batch_hold_ms` from their first record, committed once
+what they routed is in Kafka (input_reader.py), not through Faust's per-message path.
+The agents of stages 2 and 3 work in batches (batching.py): events are handled one by one and
+acknowledged once what a batch produced is in Kafka (delivery.py; dead letters and
+replacements of refused records in records.py). A message whose handling raises goes to the
+dead letters, and the batch goes on.
 Stage 2 (`detect`) reads the routed topic with one `Engine` per partition (detection.py: a
 partition's engine, store, rollup and state counts are one object), whose store is the
 partition's slice of a Faust table (partition_store.py), and whose watermark follows the

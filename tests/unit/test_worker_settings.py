@@ -98,3 +98,24 @@ def test_the_faust_app_commits_at_the_set_interval(tmp_path):
     settings = WorkerSettings(app_id="app-commit", data_dir=str(tmp_path), commit_interval_s=1.5)
     friction = FrictionApp(settings, build_config({}), FrictionMetrics(set()))
     assert friction.app.conf.broker_commit_interval == 1.5
+
+
+def test_the_input_readers_aiokafka_clients_log_in_as_the_worker_does():
+    settings = WorkerSettings(
+        broker="kafka://k1:9093;kafka://k2:9093",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_username="friction",
+        sasl_password="secret",
+    )
+    login = {
+        "bootstrap_servers": ["k1:9093", "k2:9093"],
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "friction",
+        "sasl_plain_password": "secret",
+    }
+    assert settings.aiokafka_config() == login
+    assert settings.client_config() == login
+    assert WorkerSettings(broker="kafka://k1:9092").aiokafka_config() == {
+        "bootstrap_servers": ["k1:9092"]
+    }
