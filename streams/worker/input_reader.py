@@ -15,8 +15,9 @@ first record.
 
 Its consumer group is `<app_id>-input` (settings.py `input_group`): the app's own group
 speaks Faust's assignment protocol, which a plain consumer cannot join. Where the input group
-has committed nothing for a partition, the reader starts where the app's group committed (a
-worker that read its input with a Faust agent before), else at the partition's start.
+has committed nothing yet, the reader first commits to it what the app's group committed on
+the input (a worker that read its input with a Faust agent before), else starts at each
+partition's start.
 """
 
 from __future__ import annotations
@@ -28,13 +29,16 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError
 from aiokafka.structs import ConsumerRecord
 from friction_detector.streams.kafka.settings import WorkerSettings
+from friction_detector.streams.kafka.topics import partition_counts
 from friction_detector.streams.observability.metrics import FrictionMetrics
 from friction_detector.streams.worker.batching import BATCH_MAX
 from friction_detector.streams.worker.route import RouteStage, Send
+from kafka import KafkaAdminClient, KafkaConsumer
+from kafka import TopicPartition as KafkaTP
+from kafka.structs import OffsetAndMetadata
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +105,7 @@ class InputReader:
         consumer.subscribe(self.settings.input_topics, listener=_Rebalance(self, consumer))
         failure: Exception | None = None
         try:
+            await asyncio.get_running_loop().run_in_executor(None, self._seed)
             await consumer.start()
             self._consumer = consumer
             while not self._stopping:
@@ -114,6 +119,23 @@ class InputReader:
         if failure is not None:  # the worker stops; it has left the group already
             log.error("input reader failed: %r", failure, exc_info=failure)
             await self.on_failure(failure)
+
+    def _seed(self) -> None:
+        """A new input group starts where the app's group committed the input (blocking)."""
+        try:
+            seeds = seed_input_group(self.settings)
+        except Exception as error:
+            log.warning(
+                "input: cannot read the app group's committed offsets (%r): partitions the"
+                " input group never committed are read from their start",
+                error,
+            )
+            return
+        for tp, offset in sorted(seeds.items()):
+            log.info(
+                "input %s:%d: starting at %d, where group %s committed",
+                tp.topic, tp.partition, offset, self.settings.app_id,
+            )  # fmt: skip
 
     async def stop(self) -> None:
         """Finish the batch in hand, then leave the group."""
@@ -190,8 +212,41 @@ def _read_again(consumer: AIOKafkaConsumer, batch: Batch) -> None:
             consumer.seek(tp, records[0].offset)
 
 
+def seed_input_group(settings: WorkerSettings) -> dict[KafkaTP, int]:
+    """Commit, for an input group that has committed nothing yet, the offsets the app's group
+    committed on the input topics (where a worker that read its input with a Faust agent
+    left off); returns them."""
+    admin = KafkaAdminClient(client_id="friction-input-seed", **settings.client_config())
+    try:
+        partitions = [
+            KafkaTP(topic, p)
+            for topic, count in partition_counts(admin, settings.input_topics).items()
+            for p in range(count)
+        ]
+        if not partitions:
+            return {}
+        group = settings.input_group
+        own = admin.list_group_offsets({group: partitions}).get(group, {})
+        if any(meta.offset >= 0 for meta in own.values()):
+            return {}
+        app = admin.list_group_offsets({settings.app_id: partitions}).get(settings.app_id, {})
+        seeds = {tp: meta.offset for tp, meta in app.items() if meta.offset >= 0}
+    finally:
+        admin.close()
+    if seeds:
+        committer = KafkaConsumer(
+            group_id=group, enable_auto_commit=False, **settings.client_config()
+        )
+        try:
+            committer.assign(list(seeds))
+            committer.commit({tp: OffsetAndMetadata(n, "", -1) for tp, n in seeds.items()})
+        finally:
+            committer.close()
+    return seeds
+
+
 class _Rebalance(ConsumerRebalanceListener):
-    """Revokes wait for the batch in hand; new partitions start where the app committed."""
+    """Revokes wait for the batch in hand."""
 
     def __init__(self, reader: InputReader, consumer: AIOKafkaConsumer) -> None:
         self.reader = reader
@@ -202,35 +257,4 @@ class _Rebalance(ConsumerRebalanceListener):
             self.reader._rebalances += 1
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        if not assigned:
-            return
-        try:
-            await self._start_where_the_app_committed(list(assigned))
-        except Exception as error:
-            log.warning(
-                "input: cannot read the app group's committed offsets (%r): partitions the"
-                " input group never committed are read from their start",
-                error,
-            )
-
-    async def _start_where_the_app_committed(self, assigned: list[TopicPartition]) -> None:
-        reader = self.reader
-        admin = AIOKafkaAdminClient(**reader.settings.aiokafka_config())
-        await admin.start()
-        try:
-            own = await admin.list_consumer_group_offsets(reader.group, partitions=assigned)
-            uncommitted = [tp for tp in assigned if tp not in own or own[tp].offset < 0]
-            if not uncommitted:
-                return
-            app_id = reader.settings.app_id
-            app = await admin.list_consumer_group_offsets(app_id, partitions=uncommitted)
-        finally:
-            await admin.close()
-        for tp in uncommitted:
-            committed = app.get(tp)
-            if committed is not None and committed.offset >= 0:
-                log.info(
-                    "input %s:%d: starting at %d, where group %s committed",
-                    tp.topic, tp.partition, committed.offset, app_id,
-                )  # fmt: skip
-                self.consumer.seek(tp, committed.offset)
+        pass
