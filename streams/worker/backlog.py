@@ -14,6 +14,23 @@ from kafka import KafkaAdminClient, TopicPartition
 from kafka.admin import OffsetSpec
 
 
+def topic_partitions(admin: KafkaAdminClient, topics: list[str]) -> list[TopicPartition]:
+    """Every partition of the `topics` that exist."""
+    return [
+        TopicPartition(topic, p)
+        for topic, count in partition_counts(admin, topics).items()
+        for p in range(count)
+    ]
+
+
+def committed_offsets(
+    admin: KafkaAdminClient, group: str, partitions: list[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """The offsets `group` committed on those of `partitions` it has committed on."""
+    committed = admin.list_group_offsets({group: partitions}).get(group, {})
+    return {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
+
+
 class InputBacklog:
     """Counts the input messages a consumer group has not committed; blocking, so call it from
     a thread. One admin connection, opened on first use and kept."""
@@ -31,16 +48,11 @@ class InputBacklog:
         Raises `kafka.errors.KafkaError` when the broker cannot tell.
         """
         admin = self._connect()
-        partitions = [
-            TopicPartition(topic, p)
-            for topic, count in partition_counts(admin, self.topics).items()
-            for p in range(count)
-        ]
+        partitions = topic_partitions(admin, self.topics)
         if not partitions:
             return {}
         ends = admin.list_partition_offsets(dict.fromkeys(partitions, OffsetSpec.LATEST))
-        committed = admin.list_group_offsets({self.group: partitions}).get(self.group, {})
-        read_from = {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
+        read_from = committed_offsets(admin, self.group, partitions)
         never_committed = [tp for tp in partitions if tp not in read_from]
         if never_committed:
             starts = admin.list_partition_offsets(

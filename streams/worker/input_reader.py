@@ -32,8 +32,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError
 from aiokafka.structs import ConsumerRecord
 from friction_detector.streams.kafka.settings import WorkerSettings
-from friction_detector.streams.kafka.topics import partition_counts
 from friction_detector.streams.observability.metrics import FrictionMetrics
+from friction_detector.streams.worker.backlog import committed_offsets, topic_partitions
 from friction_detector.streams.worker.batching import BATCH_MAX
 from friction_detector.streams.worker.route import RouteStage, Send
 from kafka import KafkaAdminClient, KafkaConsumer
@@ -102,7 +102,7 @@ class InputReader:
             **self.group_timing,
             **self.settings.aiokafka_config(),
         )
-        consumer.subscribe(self.settings.input_topics, listener=_Rebalance(self, consumer))
+        consumer.subscribe(self.settings.input_topics, listener=_Rebalance(self))
         failure: Exception | None = None
         try:
             await asyncio.get_running_loop().run_in_executor(None, self._seed)
@@ -216,21 +216,13 @@ def seed_input_group(settings: WorkerSettings) -> dict[KafkaTP, int]:
     """Commit, for an input group that has committed nothing yet, the offsets the app's group
     committed on the input topics (where a worker that read its input with a Faust agent
     left off); returns them."""
+    group = settings.input_group
     admin = KafkaAdminClient(client_id="friction-input-seed", **settings.client_config())
     try:
-        partitions = [
-            KafkaTP(topic, p)
-            for topic, count in partition_counts(admin, settings.input_topics).items()
-            for p in range(count)
-        ]
-        if not partitions:
+        partitions = topic_partitions(admin, settings.input_topics)
+        if not partitions or committed_offsets(admin, group, partitions):
             return {}
-        group = settings.input_group
-        own = admin.list_group_offsets({group: partitions}).get(group, {})
-        if any(meta.offset >= 0 for meta in own.values()):
-            return {}
-        app = admin.list_group_offsets({settings.app_id: partitions}).get(settings.app_id, {})
-        seeds = {tp: meta.offset for tp, meta in app.items() if meta.offset >= 0}
+        seeds = committed_offsets(admin, settings.app_id, partitions)
     finally:
         admin.close()
     if seeds:
@@ -248,13 +240,12 @@ def seed_input_group(settings: WorkerSettings) -> dict[KafkaTP, int]:
 class _Rebalance(ConsumerRebalanceListener):
     """Revokes wait for the batch in hand."""
 
-    def __init__(self, reader: InputReader, consumer: AIOKafkaConsumer) -> None:
+    def __init__(self, reader: InputReader) -> None:
         self.reader = reader
-        self.consumer = consumer
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         async with self.reader._in_hand:
             self.reader._rebalances += 1
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        pass
+        """Nothing to do: a new input group was seeded before it joined (`seed_input_group`)."""
