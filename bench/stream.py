@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -27,6 +28,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -164,14 +166,26 @@ def start_worker(
 
 
 def wait_ready(log: Path, proc: subprocess.Popen, timeout: float = 90) -> float:
+    return wait_all_ready([(proc, log)], timeout)[0]
+
+
+def wait_all_ready(procs: list[tuple[subprocess.Popen, Path]], timeout: float = 90) -> list[float]:
+    """When each worker logged "Worker ready", watched together: waiting for them one after
+    another would time a worker that was ready first when the one before it in the list was."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"worker exited:\n{log.read_text()[-3000:]}")
-        if b"Worker ready" in log.read_bytes():
-            return time.monotonic()
+    ready: dict[int, float] = {}
+    while len(ready) < len(procs):
+        if time.monotonic() > deadline:
+            raise SystemExit("worker not ready")
+        for i, (proc, log) in enumerate(procs):
+            if i in ready:
+                continue
+            if proc.poll() is not None:
+                raise SystemExit(f"worker exited:\n{log.read_text()[-3000:]}")
+            if b"Worker ready" in log.read_bytes():
+                ready[i] = time.monotonic()
         time.sleep(0.05)
-    raise SystemExit("worker not ready")
+    return [ready[i] for i in range(len(procs))]
 
 
 def committed(admin: KafkaAdminClient, group: str, topic: str) -> int:
@@ -213,7 +227,7 @@ def throughput(
         findings = f"{app_id}-findings"
         procs.append((start_worker(bootstrap, app_id, topic, findings, config, log, profile), log))
     try:
-        ready = min(wait_ready(log, proc) for proc, log in procs)
+        ready = min(wait_all_ready(procs))
         admin = KafkaAdminClient(bootstrap_servers=bootstrap)
         input_done = wait_committed(admin, input_group(app_id), topic, n)
         routed = f"{app_id}-routed"
@@ -226,11 +240,14 @@ def throughput(
         all_done = wait_committed(admin, app_id, routed, end)
         consumer.close()
         admin.close()
-        cpu = sum(_cpu_seconds(_worker_pid(proc, profile is not None)) for proc, _ in procs)
+        cpus = [_cpu_seconds(_worker_pid(proc, profile is not None)) for proc, _ in procs]
+        cpu = sum(cpus)
         print(
             f"  {end:,} routed messages; worker CPU {cpu:.1f} s over "
             f"{all_done - ready:.1f} s wall ({cpu / (all_done - ready):.0%})"
         )
+        if workers > 1:
+            print_readiness([log for _, log in procs], cpus)
         return n / (input_done - ready), n / (all_done - ready)
     finally:
         for proc, _ in procs:
@@ -242,6 +259,28 @@ def throughput(
             else:
                 proc.terminate()
                 proc.wait(30)
+
+
+_READY = re.compile(rb"^\[([0-9 :,-]+)\] .*Worker ready", re.MULTILINE)
+
+
+def ready_times(log: Path) -> list[float]:
+    """When a worker logged "Worker ready" (s since the epoch): once at its start, and again
+    after each rebalance whose table recovery its stage 2 waited for."""
+    return [
+        datetime.strptime(stamp.decode(), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        for stamp in _READY.findall(log.read_bytes())
+    ]
+
+
+def print_readiness(logs: list[Path], cpus: list[float]) -> None:
+    """Each worker's readiness against the first one's, and its CPU: a member that joins late,
+    or a recovery after the rebalance it causes, is what a group's rate loses to."""
+    times = [ready_times(log) for log in logs]
+    first = min((t[0] for t in times if t), default=0.0)
+    for i, (ready, cpu) in enumerate(zip(times, cpus, strict=True)):
+        moments = ", ".join(f"+{t - first:.1f} s" for t in ready) or "never"
+        print(f"  worker {i}: ready at {moments}; CPU {cpu:.1f} s")
 
 
 def _worker_pid(proc: subprocess.Popen, profiled: bool) -> int:
