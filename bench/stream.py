@@ -165,6 +165,10 @@ def start_worker(
     return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
 
 
+# What Faust logs once a worker's tables are recovered and its agents run.
+READY_LINE = b"Worker ready"
+
+
 def wait_ready(log: Path, proc: subprocess.Popen, timeout: float = 90) -> float:
     return wait_all_ready([(proc, log)], timeout)[0]
 
@@ -182,7 +186,7 @@ def wait_all_ready(procs: list[tuple[subprocess.Popen, Path]], timeout: float = 
                 continue
             if proc.poll() is not None:
                 raise SystemExit(f"worker exited:\n{log.read_text()[-3000:]}")
-            if b"Worker ready" in log.read_bytes():
+            if READY_LINE in log.read_bytes():
                 ready[i] = time.monotonic()
         time.sleep(0.05)
     return [ready[i] for i in range(len(procs))]
@@ -261,7 +265,7 @@ def throughput(
                 proc.wait(30)
 
 
-_READY = re.compile(rb"^\[([0-9 :,-]+)\] .*Worker ready", re.MULTILINE)
+_READY = re.compile(rb"^\[([0-9 :,-]+)\] .*" + re.escape(READY_LINE), re.MULTILINE)
 
 
 def ready_times(log: Path) -> list[float]:
