@@ -26,8 +26,9 @@ from collections.abc import (
     Iterable,
     Iterator,
     Mapping,
+    MutableMapping,
 )
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -537,16 +538,19 @@ class ChangelogWriter:
     recovery. Reads go to the store without the table's wrapper (`reader`), whose miss path
     raises and catches a KeyError and calls the table sensors on every get. A single record
     the broker refuses as too large goes to `too_large`, and the key's deletion in its place.
+    The memory store learns the partition of each key written here (`keep`), as its changelog
+    recovery does, so that after a rebalance it drops the keys of partitions that moved away.
 
     Relies on: `Table.data` (the partitioned local store; the memory store keeps its items in
-    the dict `Store.data`), the changelog topic's `prepare_key` / `prepare_value` with the
-    table's `key_serializer` / `value_serializer` (what `Channel.as_future_message` uses; with
-    Faust's "json" codec both are `faust.utils.json.dumps`, which is orjson with
-    `OPT_NON_STR_KEYS | OPT_UTC_Z`), the store's `_decode_key(bytes)` (how the store reads a
-    key back) and `set_persisted_offset(tp, offset)`, and the
-    Faust producer's aiokafka producer (`Producer._ensure_producer()`), its
-    `BatchBuilder(size, compression)` with its accumulator's `_compression_type`, and
-    `send_batch(batch, topic, partition=)`, whose
+    the dict `Store.data`, and each key's partition in the dict `Store._key_partition`, whose
+    keys of partitions no longer assigned its `on_recovery_completed` deletes), the changelog
+    topic's `prepare_key` / `prepare_value` with the table's `key_serializer` /
+    `value_serializer` (what `Channel.as_future_message` uses; with Faust's "json" codec both
+    are `faust.utils.json.dumps`, which is orjson with `OPT_NON_STR_KEYS | OPT_UTC_Z`), the
+    store's `_decode_key(bytes)` (how the store reads a key back) and
+    `set_persisted_offset(tp, offset)`, and the Faust producer's aiokafka producer
+    (`Producer._ensure_producer()`), its `BatchBuilder(size, compression)` with its
+    accumulator's `_compression_type`, and `send_batch(batch, topic, partition=)`, whose
     future gives the batch's base offset (a refusal as too large raises aiokafka's
     `MessageSizeTooLargeError` from it). Write with an event of the partition current
     (`current_event`).
@@ -567,6 +571,10 @@ class ChangelogWriter:
         self._prepare_key = changelog.prepare_key
         self._prepare_value = changelog.prepare_value
         self._json = table.key_serializer == "json" and table.value_serializer == "json"
+        store = self.store
+        self._key_partition: MutableMapping[Any, int] | None = (
+            store._key_partition if isinstance(store, MemoryStore) else None
+        )
 
     @property
     def batch_bytes(self) -> int:
@@ -579,6 +587,25 @@ class ChangelogWriter:
         if isinstance(store, MemoryStore):
             return store.data.get
         return store.get
+
+    def keep(self, partition: int, key: Any, value: Any) -> None:
+        """Store `value` under `key`, a key of changelog partition `partition`, locally.
+
+        The memory store is told the key's partition: Faust records it only for keys its
+        recovery read, and after a rebalance drops only those of partitions no longer
+        assigned. Without it a key written here would stay in memory once its partition moved
+        away, and come back stale if the partition returned after its new owner deleted it.
+        A RocksDB store keeps each partition in a database of its own."""
+        self.store[key] = value
+        if self._key_partition is not None:
+            self._key_partition[key] = partition
+
+    def forget(self, key: Any) -> None:
+        """Delete `key` from the local store, if it is there."""
+        with suppress(KeyError):  # never stored
+            del self.store[key]
+        if self._key_partition is not None:
+            self._key_partition.pop(key, None)
 
     def snapshot(self, value: Any, payload: bytes | None) -> Any:
         """`value` as of now, for a store write that comes later, given its serialized

@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -158,13 +157,12 @@ class PartitionStore(MutableMapping):
         """
         if not self.sealed or self.sealed[0] is not sealed:
             raise RuntimeError("partition state written out of batch order")
-        data = self.changelog.store
+        changelog = self.changelog
         for skey, value in sealed.changes.items():
             if value is _DELETED:
-                if skey in data:
-                    del data[skey]
+                changelog.forget(skey)
             else:
-                data[skey] = value
+                changelog.keep(self.partition, skey, value)
         self.sealed.popleft()
         if not sealed.records:
             return []
@@ -190,8 +188,7 @@ class PartitionStore(MutableMapping):
                 sealed.records = [kept for kept in sealed.records if kept[0] != key]
         # No `in` first: a RocksDB store would look in the current event's partition, which
         # here may be another's; its deletion finds the key's own database.
-        with suppress(KeyError):  # never stored
-            del self.changelog.store[skey]
+        self.changelog.forget(skey)
         return reported
 
     def _stored(self, skey: str) -> bool:

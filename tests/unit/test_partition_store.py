@@ -11,6 +11,7 @@ import orjson
 import pytest
 from aiokafka.errors import MessageSizeTooLargeError
 from changelog_broker import FakeAIOKafka, RefusingAIOKafka
+from faust.types import TP
 from friction_detector.streams.kafka.topics import partition_for
 from friction_detector.streams.worker.partition_store import PartitionStore
 
@@ -156,3 +157,30 @@ def test_without_an_owner_to_report_it_a_refused_state_fails_its_batch() -> None
 
     with pytest.raises(MessageSizeTooLargeError):
         asyncio.run(write())
+
+
+def test_keys_written_here_leave_the_memory_store_with_their_partition() -> None:
+    """After a rebalance Faust's memory store drops the keys of partitions no longer assigned
+    (`on_recovery_completed`), those it recovered and those the worker wrote alike: a key
+    written here must not stay in memory once its partition moved away, nor come back stale
+    if the partition returns after another owner deleted it."""
+    app = faust.App("store-moved", broker=BROKER)
+    table = app.Table("engine-state", partitions=4, key_type=str, value_type=None)
+    stores = {p: PartitionStore(table, p, 4) for p in (1, 2)}
+    (moving,), (staying,) = keys_of(1, 1), keys_of(2, 1)
+    stores[1][moving] = {"n": 1}
+    stores[2][staying] = {"n": 1}
+    producer = FakeAIOKafka()
+    changelog = table.changelog_topic.get_topic_name()
+
+    async def write_then_rebalance() -> None:
+        for store in stores.values():
+            for delivered in await store.write(store.seal(), producer):
+                await delivered
+        assert set(table.data) == {moving, staying}
+        # partition 1 moved away; Faust tells the store once recovery of the rest completed
+        await table.data.on_recovery_completed({TP(changelog, 2)}, set())
+
+    asyncio.run(write_then_rebalance())
+
+    assert dict(table.data) == {staying: {"n": 1}}
