@@ -160,16 +160,24 @@ class InputReader:
             await self._route(consumer, batch)
 
     async def _held(self, consumer: AIOKafkaConsumer, batch: Batch) -> Batch:
-        """The batch, with what arrives until it is full or its first record `hold_s` old."""
+        """The batch, with what arrives until it is full or its first record `hold_s` old.
+
+        Each `getmany` is cut off when the hold ends: once the group begins a rebalance,
+        aiokafka's `getmany` waits for the next assignment, which the group gives only after
+        the revoke, and the revoke waits for this batch."""
         size = sum(len(records) for records in batch.values())
         closes = time.monotonic() + self.hold_s
         while size < BATCH_MAX:
             left = closes - time.monotonic()
             if left <= 0:
                 break
-            more = await consumer.getmany(
+            fetch = consumer.getmany(
                 timeout_ms=max(1, int(left * 1000)), max_records=BATCH_MAX - size
             )
+            try:  # cancelled while it waits: records fetched meanwhile stay in the fetcher
+                more = await asyncio.wait_for(fetch, left)
+            except TimeoutError:
+                break
             for tp, records in more.items():
                 batch.setdefault(tp, []).extend(records)
                 size += len(records)
