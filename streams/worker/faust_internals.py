@@ -30,6 +30,7 @@ from collections.abc import (
 )
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import faust
@@ -116,6 +117,29 @@ def current_event(event: EventT) -> Iterator[None]:
         yield
     finally:
         faust_streams._current_event.reset(token)
+
+
+class _PartitionEvent:
+    """Stands for an event of `partition` where Faust reads only its `message.partition`."""
+
+    __slots__ = ("message", "__weakref__")
+
+    def __init__(self, partition: int) -> None:
+        self.message = SimpleNamespace(partition=partition)
+
+
+@contextmanager
+def partition_current(partition: int) -> Iterator[None]:
+    """Make an event of `partition` Faust's current event while the block runs (`current_event`)
+    for what the worker does to a partition's local store outside the event that changed it:
+    a RocksDB store looks a key up, writes and deletes it in the database of the current
+    event's partition, and whatever event the agent handled last may be another partition's.
+
+    Relies on: the RocksDB store reading nothing of the current event but `message.partition`.
+    """
+    event = _PartitionEvent(partition)
+    with current_event(event):  # type: ignore[arg-type]  # an EventT as far as the store reads
+        yield
 
 
 # -- the Kafka transport: seeking back to committed offsets ----------------------------------

@@ -10,7 +10,11 @@ from typing import Any, Final, Literal
 
 import faust
 from friction_detector.streams.kafka.topics import partition_for
-from friction_detector.streams.worker.faust_internals import BatchSize, ChangelogWriter
+from friction_detector.streams.worker.faust_internals import (
+    BatchSize,
+    ChangelogWriter,
+    partition_current,
+)
 
 # The partition's owner, told that the changelog refused a key's state as too large: (state
 # key, the record, the error). It forgets the key in the engine and returns what reports it.
@@ -130,15 +134,16 @@ class PartitionStore(MutableMapping):
         pending, self.pending = self.pending, {}
         changes: dict[str, Any] = {}
         records = []
-        for skey, value in pending.items():
-            if value is _DELETED:
-                if self._stored(skey):
-                    changes[skey] = _DELETED
-                    records.append(record(skey, None))
-            else:
-                key, payload = record(skey, value)
-                changes[skey] = snapshot(value, payload)
-                records.append((key, payload))
+        with partition_current(self.partition):  # a deleted key is looked up in its partition
+            for skey, value in pending.items():
+                if value is _DELETED:
+                    if self._stored(skey):
+                        changes[skey] = _DELETED
+                        records.append(record(skey, None))
+                else:
+                    key, payload = record(skey, value)
+                    changes[skey] = snapshot(value, payload)
+                    records.append((key, payload))
         sealed = Sealed(changes, records)
         self.sealed.append(sealed)
         return sealed
@@ -151,18 +156,17 @@ class PartitionStore(MutableMapping):
         last offset of its records: the agent awaits them and passes the last to `persisted`
         before it acknowledges the messages that made the changes. This is what `table[key] =
         value` does, minus Faust's per-write send buffer and per-record sends (see
-        `ChangelogWriter`). Run it with an event of this partition current
-        (`faust_internals.current_event`): a RocksDB store writes to the database of the
-        current event's partition.
+        `ChangelogWriter`).
         """
         if not self.sealed or self.sealed[0] is not sealed:
             raise RuntimeError("partition state written out of batch order")
         changelog = self.changelog
-        for skey, value in sealed.changes.items():
-            if value is _DELETED:
-                changelog.forget(skey)
-            else:
-                changelog.keep(self.partition, skey, value)
+        with partition_current(self.partition):  # a RocksDB store writes to its partition's
+            for skey, value in sealed.changes.items():
+                if value is _DELETED:
+                    changelog.forget(skey)
+                else:
+                    changelog.keep(self.partition, skey, value)
         self.sealed.popleft()
         if not sealed.records:
             return []
@@ -179,16 +183,15 @@ class PartitionStore(MutableMapping):
         the batch fails, as Faust's own send would)."""
         if self.on_too_large is None:
             raise error
-        reported = self.on_too_large(skey, record, error)
+        with partition_current(self.partition):  # the owner reads the key to forget it
+            reported = self.on_too_large(skey, record, error)
+            self.changelog.forget(skey)
         self.pending.pop(skey, None)
         key = self.changelog.record(skey, None)[0]
         for sealed in self.sealed:  # sealed, unwritten: their writes follow the key's deletion
             if skey in sealed.changes:
                 sealed.changes[skey] = _DELETED
                 sealed.records = [kept for kept in sealed.records if kept[0] != key]
-        # No `in` first: a RocksDB store would look in the current event's partition, which
-        # here may be another's; its deletion finds the key's own database.
-        self.changelog.forget(skey)
         return reported
 
     def _stored(self, skey: str) -> bool:

@@ -13,7 +13,8 @@ from aiokafka.errors import MessageSizeTooLargeError
 from changelog_broker import FakeAIOKafka, RefusingAIOKafka
 from faust.types import TP
 from friction_detector.streams.kafka.topics import partition_for
-from friction_detector.streams.worker.partition_store import PartitionStore
+from friction_detector.streams.worker.faust_internals import partition_current
+from friction_detector.streams.worker.partition_store import PartitionStore, Sealed
 
 BROKER = "kafka://127.0.0.1:1"  # never contacted
 
@@ -184,3 +185,39 @@ def test_keys_written_here_leave_the_memory_store_with_their_partition() -> None
     asyncio.run(write_then_rebalance())
 
     assert dict(table.data) == {staying: {"n": 1}}
+
+
+def test_a_rocksdb_store_writes_and_deletes_a_key_in_its_own_partition_whatever_event_is_current(
+    tmp_path,
+) -> None:
+    """The agent seals and writes a batch's partitions after handling its events, when Faust's
+    current event is the last one it handled, often another partition's; a RocksDB store
+    looks up, writes and deletes keys in the database of the current event's partition."""
+    app = faust.App("store-rocks", broker=BROKER, store="rocksdb://", datadir=str(tmp_path))
+    table = app.Table("engine-state", partitions=4, key_type=str, value_type=None)
+    store = PartitionStore(table, 1, 4)
+    (a,) = keys_of(1, 1)
+    producer = FakeAIOKafka()
+
+    def in_database_of(partition: int) -> bool:
+        with partition_current(partition):
+            return a in table.data
+
+    async def batches() -> Sealed:
+        store[a] = {"n": 1}  # handling an event of partition 1
+        with partition_current(2):  # then the batch is finished after one of partition 2
+            for delivered in await store.write(store.seal(), producer):
+                await delivered
+        assert in_database_of(1) and not in_database_of(2)
+        assert store[a] == {"n": 1}
+        del store[a]  # the next batch: the key expired
+        with partition_current(2):
+            deleted = store.seal()
+            for delivered in await store.write(deleted, producer):
+                await delivered
+        return deleted
+
+    deleted = asyncio.run(batches())
+
+    assert deleted.records == [(orjson.dumps(a), None)]  # the changelog hears of it
+    assert not in_database_of(1) and a not in store
