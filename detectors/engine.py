@@ -393,6 +393,11 @@ class Engine:
         for name, count in keys.items():
             self.observer.on_state_size(name, count)
 
+    def take_findings(self) -> list[Finding]:
+        """The findings emitted since the last call and not yet returned: those of late events
+        `take` applied at once; every other call that can emit returns its own."""
+        return self._take_emitted()
+
     def take_outcomes(self) -> list[Outcome]:
         """The outcomes decided since the last call, in the order they were decided; the engine
         returns findings from each call and keeps outcomes here, so a runtime that does not

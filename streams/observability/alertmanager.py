@@ -79,6 +79,12 @@ class AlertmanagerClient:
                 return True
             return self._send(due, now)
 
+    def forget_firing(self) -> None:
+        """Stop re-sending the firing alerts: another worker owns them now. Resolutions not
+        yet delivered are still sent."""
+        with self._lock:
+            self._firing.clear()
+
     def firing_ids(self) -> set[str]:
         with self._lock:
             return set(self._firing)

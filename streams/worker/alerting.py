@@ -57,11 +57,28 @@ class WorkerAlerting:
         }
 
     def restore(self, snapshot: dict | None) -> None:
-        """Resume from a stored snapshot, once, before the first merge after start."""
+        """Resume from a stored snapshot before the first merge after a start or a rebalance.
+
+        Its firing alerts show in the firing gauge; `friction_alerts_total` counted them when
+        they fired, and every rebalance restores them again."""
         self.restored = True
         if not snapshot:
             return
         self.engine.restore(snapshot["engine"])
         self.merger.watermarks = {int(p): w for p, w in snapshot["watermarks"]}
         for alert in self.engine.firing():
-            count_alert(self.metrics, alert)
+            self._show_firing(alert, True)
+
+    def hand_over(self) -> None:
+        """The alert agent moved to another worker: its alerts are no longer shown here (the
+        dashboards take the highest value over the workers, so a stale 1 would stay firing),
+        and should it come back it resumes from the snapshot its other owner kept."""
+        for alert in self.engine.firing():
+            self._show_firing(alert, False)
+        self.restored = False
+
+    def _show_firing(self, alert: Alert, firing: bool) -> None:
+        labels = alert.labels
+        self.metrics.set_alert_firing(
+            labels["alertname"], labels["detector"], labels.get("segment", ""), firing
+        )

@@ -59,7 +59,6 @@ from friction_detector.streams.worker.delivery import Outgoing, deliver
 from friction_detector.streams.worker.detection import DetectionPartitions
 from friction_detector.streams.worker.dropped_state import DroppedStates
 from friction_detector.streams.worker.faust_app import FrictionFaustApp
-from friction_detector.streams.worker.faust_internals import current_event
 from friction_detector.streams.worker.input_reader import InputReader
 from friction_detector.streams.worker.progress import InputProgress
 from friction_detector.streams.worker.progress_reports import ProgressReports
@@ -197,6 +196,7 @@ class FrictionApp:
             app.timer(min(15.0, s.alert_resend_s / 2), name="alert-resend")(self._resend)
         # Faust types a handler as (sender, *args, signal, **kwargs); it calls ours as declared.
         app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
+        app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
         app.on_before_shutdown.connect(self._on_shutdown)  # type: ignore[arg-type]
         app.sensors.add(KafkaClientSensor(app, self.metrics))
         return app
@@ -278,7 +278,10 @@ class FrictionApp:
                 engine.take(event, ((detector, key),))
             if progress:
                 found.extend(engine.advance_sources(progress))
-                outcomes.extend(engine.take_outcomes())
+            # A late event is applied at once: its findings go out with this batch, before
+            # the state that has seen it is written, whether or not progress came along.
+            found.extend(engine.take_findings())
+            outcomes.extend(engine.take_outcomes())
             observe(perf() - started)
 
         def failed(message, error: Exception) -> None:
@@ -300,13 +303,12 @@ class FrictionApp:
             letters.clear()
             if customers is not None and published:
                 outgoing += customers.outgoing(published)
-            last_of_partition = {event.message.partition: event for event in events}
             sealed, settled = [], []
-            for partition, event in last_of_partition.items():
+            for partition in dict.fromkeys(event.message.partition for event in events):
                 owned = detection.find(partition)
                 if owned is None:  # Faust revokes only after acknowledgements: a bug if seen
                     raise RuntimeError(f"{topic} partition {partition} revoked inside a batch")
-                sealed.append((owned.store, event, owned.store.seal()))
+                sealed.append((owned.store, owned.store.seal()))
                 if customers is not None:  # as of this batch: the next one is handled meanwhile
                     settled.append((partition, customers.settled(partition, owned.engine)))
             return deliver_batch(outgoing, published, decided, sealed, settled)
@@ -323,9 +325,8 @@ class FrictionApp:
                 for partition, time_ms in settled:
                     customers.findings_sent(partition, time_ms)
             stores, deliveries = [], []
-            for store, event, changes in sealed:
-                with current_event(event):  # a RocksDB store writes to the event's partition
-                    written = await store.write(changes, producer)
+            for store, changes in sealed:
+                written = await store.write(changes, producer)
                 stores.append(store)
                 deliveries.append(asyncio.gather(*written))
             for store, delivered in zip(stores, await asyncio.gather(*deliveries), strict=True):
@@ -374,6 +375,17 @@ class FrictionApp:
         self.reports.backlog.close()
         if self.webhook is not None:  # bounded by webhook.flush_timeout_s
             await asyncio.get_running_loop().run_in_executor(None, self.webhook.close)
+
+    async def _on_assigned(self, app, assigned, **kwargs) -> None:
+        """Without the rollups partition this worker no longer owns the alert agent: it stops
+        re-sending its firing alerts to Alertmanager (their new owner's resolution would be
+        undone) and showing them as firing in its gauge. Every rebalance revokes the partition
+        first, so this waits for the new assignment rather than act on each revoke."""
+        if any(tp.topic == self.settings.rollups_topic for tp in assigned):
+            return
+        self.alerting.hand_over()
+        if self.alertmanager is not None:
+            self.alertmanager.forget_firing()
 
     async def _on_revoked(self, app, revoked, **kwargs) -> None:
         """A partition that moves away takes its state along: drop its engine."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from contract_stream import SECOND, T0
 from friction_detector.detectors.builtin.long_chat_wait import LongChatWait
+from friction_detector.detectors.builtin.rage_click import RageClick
 from friction_detector.detectors.engine import Engine
 from friction_detector.detectors.events import Event
 
@@ -84,3 +85,20 @@ def test_a_source_of_a_topic_no_longer_read_stops_holding_the_watermark() -> Non
     e.forget_sources(lambda source: source.startswith("in:"))
     e.advance_sources({"in:0": T0 + 101 * SECOND})
     assert e.watermark == T0 + 101 * SECOND - LATENESS_MS
+
+
+def test_a_late_events_findings_are_taken_at_once_without_progress() -> None:
+    """A late event is applied when it is taken; the worker takes its findings with the same
+    batch, which also writes the state that has seen the event, whether or not the batch
+    brings progress (stage 3's messages never do)."""
+    e = Engine([RageClick()], allowed_lateness_ms=LATENESS_MS)
+    e.advance_sources({"in:0": T0 + 600 * SECOND})
+    clicks = [
+        Event(f"c{i}", "click", T0 + i * 100, "u-1", "s-1", {"target": "#pay"}) for i in range(3)
+    ]
+    for click in clicks:
+        e.take(click, e.routes(click))
+
+    (finding,) = e.take_findings()
+    assert (finding.kind, finding.time_ms) == ("rage_click", T0 + 200)
+    assert e.take_findings() == []  # taken once

@@ -97,6 +97,18 @@ def test_firing_alerts_are_resent_each_interval_until_resolved(server):
     assert client.firing_ids() == set()
 
 
+def test_firing_alerts_another_worker_took_over_are_no_longer_resent(server):
+    """Re-sent after their new owner resolved them, they would fire again."""
+    clock = Clock()
+    client = AlertmanagerClient(server.url, 60, clock=clock)
+    client.publish([alert()])
+    client.forget_firing()
+    clock.now += 61
+    client.resend_due()
+    assert len(server.bodies) == 1
+    assert client.firing_ids() == set()
+
+
 def test_a_server_error_is_retried_with_backoff_not_raised(server, caplog):
     clock = Clock()
     server.statuses = [503, 503]
