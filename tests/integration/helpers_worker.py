@@ -17,7 +17,8 @@ import orjson
 from friction_detector.detectors.config import load_config
 from friction_detector.detectors.registry import installed_detectors
 from friction_detector.streams.cli.replay import replay
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_DETECTORS = (
@@ -238,6 +239,15 @@ def replay_findings(config_path: Path, events: list[dict], lateness_ms: int) -> 
 
 
 # -- Kafka ----------------------------------------------------------------------------------
+
+
+def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
+    """A topic of `partitions` partitions, made before the worker would make it its own way."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        admin.close()
 
 
 def produce(bootstrap: str, topic: str, values: list[bytes], keys: list[bytes | None]) -> None:

@@ -8,8 +8,8 @@ import uuid
 import pytest
 from friction_detector.streams.kafka.settings import KafkaSettings
 from friction_detector.streams.worker.backlog import InputBacklog
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import NewTopic
+from helpers_worker import create_topic
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
@@ -19,11 +19,7 @@ pytestmark = pytest.mark.kafka
 def _topic_with(bootstrap: str, counts: list[int]) -> str:
     """A new topic with `counts[p]` messages on partition p."""
     topic = f"backlog-{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        admin.create_topics([NewTopic(topic, len(counts), 1)])
-    finally:
-        admin.close()
+    create_topic(bootstrap, topic, len(counts))
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
     try:
         for partition, count in enumerate(counts):

@@ -9,9 +9,8 @@ from pathlib import Path
 import orjson
 import pytest
 from friction_detector.streams.kafka.settings import input_group
-from helpers_worker import Names, Worker, now_ms, write_config
+from helpers_worker import Names, Worker, create_topic, now_ms, write_config
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import NewTopic
 from kafka.structs import OffsetAndMetadata
 
 pytestmark = pytest.mark.kafka
@@ -43,11 +42,7 @@ def test_an_upgraded_worker_reads_its_input_from_where_the_apps_group_committed(
     """Before the input had a group of its own, the app's group committed it: a worker that
     started from the input's start would route all of it again (here: dead-letter it)."""
     names = Names("upgrade")
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    try:
-        admin.create_topics([NewTopic(names.input, PARTITIONS, 1)])
-    finally:
-        admin.close()
+    create_topic(kafka_bootstrap, names.input, PARTITIONS)
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     read_before = b"not an event: read by the worker before its upgrade"
     for partition in range(PARTITIONS):

@@ -18,9 +18,8 @@ from aiokafka import AIOKafkaConsumer
 from friction_detector.streams.kafka.settings import WorkerSettings
 from friction_detector.streams.observability.metrics import FrictionMetrics
 from friction_detector.streams.worker.input_reader import InputReader
-from helpers_worker import Names
-from kafka import KafkaAdminClient, KafkaProducer
-from kafka.admin import NewTopic
+from helpers_worker import Names, create_topic
+from kafka import KafkaProducer
 
 pytestmark = pytest.mark.kafka
 
@@ -70,11 +69,7 @@ def test_a_member_joining_while_a_batch_is_held_is_assigned_at_once(
     kafka_bootstrap: str,
 ) -> None:
     names = Names("reader-join")
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    try:
-        admin.create_topics([NewTopic(names.input, PARTITIONS, 1)])
-    finally:
-        admin.close()
+    create_topic(kafka_bootstrap, names.input, PARTITIONS)
     settings = WorkerSettings(
         app_id=names.app_id,
         broker=f"kafka://{kafka_bootstrap}",
