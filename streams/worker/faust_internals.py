@@ -576,8 +576,8 @@ class ChangelogWriter:
     (`Producer._ensure_producer()`), its `BatchBuilder(size, compression)` with its
     accumulator's `_compression_type`, and `send_batch(batch, topic, partition=)`, whose
     future gives the batch's base offset (a refusal as too large raises aiokafka's
-    `MessageSizeTooLargeError` from it). Write with an event of the partition current
-    (`current_event`).
+    `MessageSizeTooLargeError` from it). Write as the partition (`partition_current`): a
+    RocksDB store writes to the database of the current event's partition.
     """
 
     def __init__(
