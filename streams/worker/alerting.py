@@ -26,6 +26,9 @@ class WorkerAlerting:
         self.merger = RollupMerger(self.engine, partitions)
         self.rollups: dict[int, Rollup] = {}
         self.restored = False
+        # The offset of the last rollup merged, kept in the snapshot with the counts it added:
+        # after a crash the agent reads again from its last commit, which can be older.
+        self.merged_offset = -1
 
     def rollup_for(self, partition: int) -> Rollup:
         rollup = self.rollups.get(partition)
@@ -41,8 +44,12 @@ class WorkerAlerting:
         """Messages for the rollups topic, one per partition with news."""
         return [m for rollup in self.rollups.values() if (m := rollup.drain()) is not None]
 
-    def merge(self, message: bytes) -> list[Alert]:
-        """Add one rollup; return the alerts that became due, counted in the metrics."""
+    def merge(self, message: bytes, offset: int) -> list[Alert]:
+        """Add one rollup; return the alerts that became due, counted in the metrics. A rollup
+        at or before the last merged offset is already in the engine: it is skipped."""
+        if offset <= self.merged_offset:
+            return []
+        self.merged_offset = offset
         self.merger.add(message)
         alerts = self.engine.take_alerts()
         for alert in alerts:
@@ -50,10 +57,12 @@ class WorkerAlerting:
         return alerts
 
     def snapshot(self) -> dict:
-        """Plain data for the alert table: the engine and the partitions' watermarks."""
+        """Plain data for the alert table: the engine, the partitions' watermarks and the
+        offset of the last rollup they include."""
         return {
             "engine": self.engine.snapshot(),
             "watermarks": list(self.merger.watermarks.items()),
+            "merged_offset": self.merged_offset,
         }
 
     def restore(self, snapshot: dict | None) -> None:
@@ -66,6 +75,7 @@ class WorkerAlerting:
             return
         self.engine.restore(snapshot["engine"])
         self.merger.watermarks = {int(p): w for p, w in snapshot["watermarks"]}
+        self.merged_offset = snapshot.get("merged_offset", -1)  # absent before it was kept
         for alert in self.engine.firing():
             self._show_firing(alert, True)
 

@@ -354,7 +354,7 @@ class FrictionApp:
                     await loop.run_in_executor(
                         None, self.alertmanager.publish, self.alerting.engine.firing()
                     )
-            alerts = self.alerting.merge(message.value)
+            alerts = self.alerting.merge(message.value, message.message.offset)
             for alert in alerts:
                 await self.alerts.send(key=alert.alert_id.encode(), value=alert.to_json())
             if alerts and self.webhook is not None:
@@ -388,7 +388,13 @@ class FrictionApp:
             self.alertmanager.forget_firing()
 
     async def _on_revoked(self, app, revoked, **kwargs) -> None:
-        """A partition that moves away takes its state along: drop its engine."""
+        """A partition that moves away takes its state along: drop its engine.
+
+        Faust calls this once the batches in hand are acknowledged, so the rollups counted so
+        far are of finished work: they go to the alert agent first, or its new owner (which
+        counts only what it detects) would leave them uncounted."""
+        if any(tp.topic == self.settings.routed_topic for tp in revoked):
+            await self._send_rollups()
         for tp in revoked:
             if tp.topic == self.settings.rollups_topic:
                 self.alerting.restored = False  # the next owner resumes from the snapshot

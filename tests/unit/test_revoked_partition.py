@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
 from faust.types import TP
 from friction_detector.detectors.alerts import AlertEngine, load_alert_settings
 from friction_detector.detectors.config import build_config
@@ -34,6 +35,51 @@ def test_a_revoked_partition_no_longer_counts_in_the_state_keys_gauge(tmp_path) 
 
     assert state_keys(metrics, "slow_checkout") == 2
     assert set(friction.detection.owned) == {1}
+    assert set(friction.alerting.rollups) == {1}
+
+
+class SentRollups:
+    """Stands for the rollups topic: keeps what the worker sends to the alert agent."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict] = []
+
+    async def send(self, value: bytes, partition: int) -> None:
+        self.sent.append(orjson.loads(value))
+
+
+def test_a_revoked_partition_sends_the_counts_of_its_finished_work_before_it_leaves(
+    tmp_path,
+) -> None:
+    """Its new owner counts only what it detects itself: counts not sent before the partition
+    moves would be missing from the alert engine's rates."""
+    settings = WorkerSettings(app_id="app-revoke-rollups", data_dir=str(tmp_path))
+    friction = FrictionApp(settings, build_config({}), FrictionMetrics(set()))
+    rollups = SentRollups()
+    friction.rollups = rollups  # type: ignore[assignment]
+    for partition in (0, 1):
+        friction.detection.get(partition)
+    finding = Finding(
+        detector="repeated_form_submission",
+        kind="resubmitted",
+        severity="warning",
+        time_ms=T0,
+        subject={},
+        summary="",
+        evidence={},
+    )
+    revoked_rollup = friction.alerting.rollup_for(0)
+    revoked_rollup.on_finding(finding)
+    revoked_rollup.on_finding(finding)
+    revoked_rollup.on_watermark(T0)
+
+    asyncio.run(friction._on_revoked(friction.app, {TP(settings.rollups_topic, 0)}))
+    assert rollups.sent == []  # only the alert agent moved: the timer sends as before
+
+    asyncio.run(friction._on_revoked(friction.app, {TP(settings.routed_topic, 0)}))
+    (sent,) = rollups.sent
+    assert sent["partition"] == 0 and sent["watermark"] == T0
+    assert [row[-1] for row in sent["counts"]] == [2]
     assert set(friction.alerting.rollups) == {1}
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import orjson
 from friction_detector.detectors.alerts import AlertEngine, load_alert_settings
 from friction_detector.detectors.config import build_config
 from friction_detector.detectors.engine import Engine, store_key
 from friction_detector.detectors.events import Event
 from friction_detector.streams.kafka.topics import partition_for
+from friction_detector.streams.observability.metrics import FrictionMetrics
+from friction_detector.streams.worker.alerting import WorkerAlerting
 from friction_detector.streams.worker.rollups import Rollup, RollupMerger
 from test_alert_incident import day_of_events
 
@@ -33,11 +36,11 @@ def alerts_of_one_engine(events: list[Event]) -> list[dict]:
     return [alert.to_dict() for alert in alerts.take_alerts()]
 
 
-def alerts_of_partitions(events: list[Event], drain_every: int) -> list[dict]:
+def rollup_messages(events: list[Event], drain_every: int) -> list[bytes]:
+    """What the partitions' engines send to the rollups topic, in order."""
     config = contract_config()
     settings = load_alert_settings(None)
-    alerts = AlertEngine(settings)
-    merger = RollupMerger(alerts, PARTITIONS)
+    messages = []
     rollups = [Rollup(p, settings.bucket_s * 1000) for p in range(PARTITIONS)]
     engines = [Engine(config.detectors, observer=rollups[p]) for p in range(PARTITIONS)]
     router = Engine(config.detectors)
@@ -52,7 +55,15 @@ def alerts_of_partitions(events: list[Event], drain_every: int) -> list[dict]:
             for rollup in rollups:
                 message = rollup.drain()
                 if message is not None:
-                    merger.add(message)
+                    messages.append(message)
+    return messages
+
+
+def alerts_of_partitions(events: list[Event], drain_every: int) -> list[dict]:
+    alerts = AlertEngine(load_alert_settings(None))
+    merger = RollupMerger(alerts, PARTITIONS)
+    for message in rollup_messages(events, drain_every):
+        merger.add(message)
     return [alert.to_dict() for alert in alerts.take_alerts()]
 
 
@@ -61,3 +72,28 @@ def test_merged_partition_rollups_page_like_one_engine():
     whole = alerts_of_one_engine(events)
     assert [a["status"] for a in whole] == ["firing", "resolved"]
     assert alerts_of_partitions(events, drain_every=50) == whole
+
+
+def test_an_alert_agent_resumed_from_an_older_commit_merges_each_rollup_once():
+    """The agent stores its snapshot after each rollup but commits its offset every few
+    seconds: after a crash it reads again rollups its stored snapshot already holds."""
+    messages = rollup_messages(decoded_day(), drain_every=50)
+
+    def agent() -> WorkerAlerting:
+        return WorkerAlerting(contract_config(), FrictionMetrics(set()), PARTITIONS)
+
+    uninterrupted = agent()
+    paged = [a.to_dict() for n, m in enumerate(messages) for a in uninterrupted.merge(m, n)]
+    crashed = agent()
+    stored_until, committed = 2 * len(messages) // 3, len(messages) // 3
+    paged_before = [a.to_dict() for n in range(stored_until) for a in crashed.merge(messages[n], n)]
+    stored = orjson.dumps(crashed.snapshot())  # as the alert table keeps it
+    resumed = agent()
+    resumed.restore(orjson.loads(stored))
+    paged_again = [a.to_dict() for n in range(committed, stored_until)
+                   for a in resumed.merge(messages[n], n)]  # fmt: skip
+    assert paged_again == [] and orjson.dumps(resumed.snapshot()) == stored
+    paged_after = [a.to_dict() for n in range(stored_until, len(messages))
+                   for a in resumed.merge(messages[n], n)]  # fmt: skip
+    assert paged_before + paged_after == paged
+    assert orjson.dumps(resumed.snapshot()) == orjson.dumps(uninterrupted.snapshot())
