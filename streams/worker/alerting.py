@@ -8,11 +8,15 @@ engine's snapshot in a table so a restart resumes the incident rather than pagin
 
 from __future__ import annotations
 
+import logging
+
 from friction_detector.detectors.alerts import Alert, AlertEngine, load_alert_settings
 from friction_detector.detectors.config import Config
 from friction_detector.streams.cli.alert_sink import count_alert
 from friction_detector.streams.observability.metrics import FrictionMetrics
 from friction_detector.streams.worker.rollups import Rollup, RollupMerger
+
+log = logging.getLogger(__name__)
 
 
 class WorkerAlerting:
@@ -29,6 +33,7 @@ class WorkerAlerting:
         # The offset of the last rollup merged, kept in the snapshot with the counts it added:
         # after a crash the agent reads again from its last commit, which can be older.
         self.merged_offset = -1
+        self.rereading = False  # since a restore, until a rollup after `merged_offset`
 
     def rollup_for(self, partition: int) -> Rollup:
         rollup = self.rollups.get(partition)
@@ -45,10 +50,19 @@ class WorkerAlerting:
         return [m for rollup in self.rollups.values() if (m := rollup.drain()) is not None]
 
     def merge(self, message: bytes, offset: int) -> list[Alert]:
-        """Add one rollup; return the alerts that became due, counted in the metrics. A rollup
-        at or before the last merged offset is already in the engine: it is skipped."""
+        """Add one rollup; return the alerts that became due, counted in the metrics.
+
+        Read again after a restore, a rollup at or before the last merged offset is already in
+        the engine: it is skipped. Otherwise offsets only go back when the topic was created
+        again: the rollup is merged."""
         if offset <= self.merged_offset:
-            return []
+            if self.rereading:
+                return []
+            log.warning(
+                "the rollups topic went back from offset %d to %d: it was created again; "
+                "merging every rollup on it", self.merged_offset, offset,
+            )  # fmt: skip
+        self.rereading = False
         self.merged_offset = offset
         self.merger.add(message)
         alerts = self.engine.take_alerts()
@@ -65,17 +79,27 @@ class WorkerAlerting:
             "merged_offset": self.merged_offset,
         }
 
-    def restore(self, snapshot: dict | None) -> None:
+    def restore(self, snapshot: dict | None, end_offset: int | None = None) -> None:
         """Resume from a stored snapshot before the first merge after a start or a rebalance.
 
         Its firing alerts show in the firing gauge; `friction_alerts_total` counted them when
-        they fired, and every rebalance restores them again."""
+        they fired, and every rebalance restores them again. `end_offset`, the rollups topic's
+        end when known: a topic that ends at or before the last rollup the snapshot holds was
+        created again, and its offsets started over, so every rollup on it is merged."""
         self.restored = True
         if not snapshot:
             return
+        self.rereading = True
         self.engine.restore(snapshot["engine"])
         self.merger.watermarks = {int(p): w for p, w in snapshot["watermarks"]}
         self.merged_offset = snapshot.get("merged_offset", -1)  # absent before it was kept
+        if end_offset is not None and end_offset <= self.merged_offset:
+            log.warning(
+                "the rollups topic ends at offset %d, before the last rollup the alert state "
+                "holds (%d): the topic was created again; merging every rollup on it",
+                end_offset, self.merged_offset,
+            )  # fmt: skip
+            self.merged_offset = -1
         for alert in self.engine.firing():
             self._show_firing(alert, True)
 

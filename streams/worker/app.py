@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import faust
+from faust.types import TP
 from friction_detector.detectors.config import Config
 from friction_detector.detectors.outcomes import Outcome
 from friction_detector.streams.dead_letter import PROCESSING_ERROR
@@ -349,7 +350,9 @@ class FrictionApp:
         loop = asyncio.get_running_loop()
         async for message in stream.events():
             if not self.alerting.restored:
-                self.alerting.restore(self.alert_table.get(ALERT_SNAPSHOT_KEY))
+                self.alerting.restore(
+                    self.alert_table.get(ALERT_SNAPSHOT_KEY), await self._rollups_end()
+                )
                 if self.alertmanager is not None:
                     await loop.run_in_executor(
                         None, self.alertmanager.publish, self.alerting.engine.firing()
@@ -362,6 +365,15 @@ class FrictionApp:
             if alerts and self.alertmanager is not None:
                 await loop.run_in_executor(None, self.alertmanager.publish, alerts)
             self.alert_table[ALERT_SNAPSHOT_KEY] = self.alerting.snapshot()
+
+    async def _rollups_end(self) -> int | None:
+        """The rollups partition's end offset, or None when the broker does not say."""
+        tp = TP(self.settings.rollups_topic, 0)
+        try:
+            return (await self.app.consumer.highwaters(tp)).get(tp)
+        except Exception as error:  # the check is a guard: alerting goes on without it
+            log.warning("rollups topic: its end offset could not be read (%r)", error)
+            return None
 
     async def _resend(self) -> None:
         """Alertmanager forgets an alert not re-sent within its resolve timeout."""

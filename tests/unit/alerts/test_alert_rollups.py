@@ -97,3 +97,34 @@ def test_an_alert_agent_resumed_from_an_older_commit_merges_each_rollup_once():
                    for a in resumed.merge(messages[n], n)]  # fmt: skip
     assert paged_before + paged_after == paged
     assert orjson.dumps(resumed.snapshot()) == orjson.dumps(uninterrupted.snapshot())
+
+
+def test_a_rollups_topic_created_again_has_every_rollup_merged():
+    """Its offsets start over: the offset the alert state keeps no longer says what it holds.
+    Seen live (offsets go back without a restore) or at a restore (the topic ends before the
+    kept offset), the rollups on the new topic are merged, none skipped."""
+    messages = rollup_messages(decoded_day(), drain_every=50)
+    half = len(messages) // 2
+
+    def agent() -> WorkerAlerting:
+        return WorkerAlerting(contract_config(), FrictionMetrics(set()), PARTITIONS)
+
+    def counted(alerting: WorkerAlerting) -> bytes:  # the offsets of two topics differ
+        return orjson.dumps({**alerting.snapshot(), "merged_offset": None})
+
+    uninterrupted = agent()
+    for offset, message in enumerate(messages):
+        uninterrupted.merge(message, offset)
+    live = agent()
+    for offset, message in enumerate(messages[:half]):
+        live.merge(message, offset)
+    stored = orjson.dumps(live.snapshot())
+    for offset, message in enumerate(messages[half:]):  # the new topic, from offset 0
+        live.merge(message, offset)
+    assert counted(live) == counted(uninterrupted)
+
+    restarted = agent()
+    restarted.restore(orjson.loads(stored), end_offset=10)  # written while it was down
+    for offset, message in enumerate(messages[half:]):
+        restarted.merge(message, offset)
+    assert counted(restarted) == counted(uninterrupted)
