@@ -8,9 +8,9 @@ and batch (routing.py: one message, split below 256 KiB), with how far each inpu
 has read in event time (progress.py). It keeps no state, so it reads the input topics with a
 consumer of its own, in batches held `batch_hold_ms` from their first record, committed once
 what they routed is in Kafka (input_reader.py), not through Faust's per-message path.
-The agents of stages 2 and 3 work in batches (batching.py): events are handled one by one and
-acknowledged once what a batch produced is in Kafka (delivery.py; dead letters and
-replacements of refused records in records.py). A message whose handling raises goes to the
+The agents of stages 2 and 3 (engine_agent.py) work in batches (batching.py): events are
+handled one by one and acknowledged once what a batch produced is in Kafka (delivery.py; dead
+letters and replacements of refused records in records.py). A message whose handling raises goes to the
 dead letters, and the batch goes on.
 Stage 2 (`detect`) reads the routed topic with one `Engine` per partition (detection.py: a
 partition's engine, store, rollup and state counts are one object), whose store is the
@@ -37,16 +37,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any, cast
 
 import faust
 from faust.types import TP
 from friction_detector.detectors.config import Config
-from friction_detector.detectors.outcomes import Outcome
-from friction_detector.streams.dead_letter import PROCESSING_ERROR
 from friction_detector.streams.kafka.settings import WorkerSettings
 from friction_detector.streams.observability.alertmanager import AlertmanagerClient
 from friction_detector.streams.observability.kafka_sensor import KafkaClientSensor
@@ -56,16 +52,16 @@ from friction_detector.streams.webhook.sink import worker_webhook
 from friction_detector.streams.worker.alerting import WorkerAlerting
 from friction_detector.streams.worker.backlog import InputBacklog
 from friction_detector.streams.worker.customers import CustomerFindings
-from friction_detector.streams.worker.delivery import Outgoing, deliver
+from friction_detector.streams.worker.delivery import Outgoing
 from friction_detector.streams.worker.detection import DetectionPartitions
 from friction_detector.streams.worker.dropped_state import DroppedStates
+from friction_detector.streams.worker.engine_agent import EngineAgent
 from friction_detector.streams.worker.faust_app import FrictionFaustApp
 from friction_detector.streams.worker.input_reader import InputReader
 from friction_detector.streams.worker.progress import InputProgress
 from friction_detector.streams.worker.progress_reports import ProgressReports
-from friction_detector.streams.worker.records import WorkerRecords, failure
+from friction_detector.streams.worker.records import WorkerRecords
 from friction_detector.streams.worker.route import RouteStage
-from friction_detector.streams.worker.routing import decode_routed
 
 log = logging.getLogger(__name__)
 
@@ -219,17 +215,30 @@ class FrictionApp:
     # -- stage 2 ------------------------------------------------------------------------
 
     async def _detect(self, stream) -> None:
-        """Stage 2: the routed topic through the detectors over events (`_run_engines`)."""
-        await self._run_engines(
-            stream, "detect", self.settings.routed_topic, self.detection, self.detect_letters,
+        """Stage 2: the routed topic through the detectors over events (engine_agent.py)."""
+        await self._engine_agent(
+            "detect", self.settings.routed_topic, self.detection, self.detect_letters,
             self.customer_findings,
-        )  # fmt: skip
+        ).run(stream)  # fmt: skip
 
     async def _accumulate(self, stream) -> None:
         """Stage 3: the customers topic through the detectors over findings (customers.py)."""
-        await self._run_engines(
-            stream, "accumulate", self.settings.customers_topic, self.accumulation,
+        await self._engine_agent(
+            "accumulate", self.settings.customers_topic, self.accumulation,
             self.accumulate_letters, None,
+        ).run(stream)  # fmt: skip
+
+    def _engine_agent(
+        self,
+        name: str,
+        topic: str,
+        detection: DetectionPartitions,
+        letters: list[Outgoing],
+        customers: CustomerFindings | None,
+    ) -> EngineAgent:
+        return EngineAgent(
+            self.app, name, topic, detection, letters, customers, self.records, self.metrics,
+            self.webhook,
         )  # fmt: skip
 
     async def _report_findings_sent(self) -> None:
@@ -238,106 +247,6 @@ class FrictionApp:
             return
         for partition, value in self.customer_findings.reports():
             await self.customers.send(value=value, partition=partition)
-
-    async def _run_engines(
-        self,
-        stream,
-        name: str,
-        topic: str,
-        detection: DetectionPartitions,
-        letters: list[Outgoing],
-        customers: CustomerFindings | None,
-    ) -> None:
-        """Run routed messages through their partitions' engines, in batches.
-
-        A message's items are queued in their keys' records, then its progress moves the
-        engine's watermark (the slowest input partition's event time, minus the allowed
-        lateness). A batch's findings (and the events detectors raised on, as dead letters)
-        are sent and awaited first; only then is each touched partition's state written to the
-        table, and so to its changelog partition. The batch's messages are acknowledged after
-        that, so a committed routed offset always has its findings in Kafka, and a crash in
-        between replays the messages and sends the same findings again (same `finding_id`):
-        against the old state, or, where a RocksDB store already holds the new one, against
-        that state, whose seen event ids make the replayed events duplicates. The batch is
-        pipelined (batching.py): `publish` takes its outputs, state changes and settled times
-        at once, and they are delivered while the next batch is handled.
-        """
-        observe = self.metrics.processing.observe
-        perf = time.perf_counter
-        found: list = []
-        outcomes: list[Outcome] = []
-
-        def detect(message) -> None:
-            started = perf()
-            engine = detection.get(message.message.partition).engine
-            items, progress = decode_routed(message.value)
-            detectors = engine.detectors
-            for detector_name, key, event in items:
-                detector = detectors.get(detector_name)
-                if detector is None:  # routed before a configuration change disabled it
-                    continue
-                engine.take(event, ((detector, key),))
-            if progress:
-                found.extend(engine.advance_sources(progress))
-            # A late event is applied at once: its findings go out with this batch, before
-            # the state that has seen it is written, whether or not progress came along.
-            found.extend(engine.take_findings())
-            outcomes.extend(engine.take_outcomes())
-            observe(perf() - started)
-
-        def failed(message, error: Exception) -> None:
-            source = message.message
-            position = f"{source.partition}:{source.offset}"
-            log.warning("%s %s: handling raised %r: dead-lettered", topic, position, error)
-            bad = failure(PROCESSING_ERROR, error, message.value or b"")
-            letters.append(self.records.dead_letter(bad, topic, position))
-
-        def publish(events: list) -> Awaitable[None]:
-            """Take the batch's outputs and state changes now; the result delivers them."""
-            outgoing = [self.records.finding(finding) for finding in found]
-            published = found[:]
-            found.clear()
-            outgoing += [self.records.finding(outcome) for outcome in outcomes]
-            decided = outcomes[:]
-            outcomes.clear()
-            outgoing += letters
-            letters.clear()
-            if customers is not None and published:
-                outgoing += customers.outgoing(published)
-            sealed, settled = [], []
-            for partition in dict.fromkeys(event.message.partition for event in events):
-                owned = detection.find(partition)
-                if owned is None:  # Faust revokes only after acknowledgements: a bug if seen
-                    raise RuntimeError(f"{topic} partition {partition} revoked inside a batch")
-                sealed.append((owned.store, owned.store.seal()))
-                if customers is not None:  # as of this batch: the next one is handled meanwhile
-                    settled.append((partition, customers.settled(partition, owned.engine)))
-            return deliver_batch(outgoing, published, decided, sealed, settled)
-
-        async def deliver_batch(
-            outgoing: list, published: list, decided: list, sealed: list, settled: list
-        ) -> None:
-            producer = self.app.producer
-            await deliver(producer.send, outgoing)
-            if self.webhook is not None:  # in Kafka now: queued for the webhook, never awaited
-                self.webhook.findings(published)
-                self.webhook.outcomes(decided)
-            if customers is not None:  # this batch's findings, and all before, are in Kafka
-                for partition, time_ms in settled:
-                    customers.findings_sent(partition, time_ms)
-            stores, deliveries = [], []
-            for store, changes in sealed:
-                written = await store.write(changes, producer)
-                stores.append(store)
-                deliveries.append(asyncio.gather(*written))
-            for store, delivered in zip(stores, await asyncio.gather(*deliveries), strict=True):
-                if delivered:  # a batch sent again smaller lands after the later ones
-                    store.persisted(max(delivered))
-
-        stream = stream.noack()
-        batch = self.app.event_batch(name, stream, publish, failed, pipelined=True)
-        async for message in stream.events():
-            await batch.handle(message, detect)
 
     # -- alerting -----------------------------------------------------------------------
 

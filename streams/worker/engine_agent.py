@@ -1,0 +1,146 @@
+"""The loop of the agents that keep detection state (stages 2 and 3): each message through its
+partition's engine, in batches whose outputs and state go to Kafka before they are acknowledged.
+
+A message's items are queued in their keys' records, then its progress moves the engine's
+watermark (the slowest input partition's event time, minus the allowed lateness). A batch's
+findings (and the events detectors raised on, as dead letters) are sent and awaited first; only
+then is each touched partition's state written to the table, and so to its changelog partition.
+The batch's messages are acknowledged after that, so a committed offset always has its findings
+in Kafka, and a crash in between replays the messages and sends the same findings again (same
+`finding_id`): against the old state, or, where a RocksDB store already holds the new one,
+against that state, whose seen event ids make the replayed events duplicates. The batch is
+pipelined (batching.py): `publish` takes its outputs, state changes and settled times at once,
+and they are delivered while the next batch is handled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable
+from typing import Any
+
+from friction_detector.detectors.findings import Finding
+from friction_detector.detectors.outcomes import Outcome
+from friction_detector.streams.dead_letter import PROCESSING_ERROR
+from friction_detector.streams.observability.metrics import FrictionMetrics
+from friction_detector.streams.webhook.sink import WebhookSink
+from friction_detector.streams.worker.customers import CustomerFindings
+from friction_detector.streams.worker.delivery import Outgoing, deliver
+from friction_detector.streams.worker.detection import DetectionPartitions
+from friction_detector.streams.worker.faust_app import FrictionFaustApp
+from friction_detector.streams.worker.records import WorkerRecords, failure
+from friction_detector.streams.worker.routing import decode_routed
+
+log = logging.getLogger(__name__)
+
+
+class EngineAgent:
+    """One agent's batches over its partitions' engines (`detect` or `accumulate`)."""
+
+    def __init__(
+        self,
+        app: FrictionFaustApp,
+        name: str,
+        topic: str,
+        detection: DetectionPartitions,
+        letters: list[Outgoing],
+        customers: CustomerFindings | None,
+        records: WorkerRecords,
+        metrics: FrictionMetrics,
+        webhook: WebhookSink | None,
+    ) -> None:
+        """`letters` collects the dead letters of the batch in hand (events detectors raised
+        on); `customers`, for stage 2 with detectors over findings, takes its findings."""
+        self.app = app
+        self.name = name
+        self.topic = topic
+        self.detection = detection
+        self.letters = letters
+        self.customers = customers
+        self.records = records
+        self.observe = metrics.processing.observe
+        self.webhook = webhook
+        self.found: list[Finding] = []
+        self.outcomes: list[Outcome] = []
+
+    async def run(self, stream: Any) -> None:
+        """Handle the agent's stream until it ends; each batch is acknowledged by `batching`."""
+        stream = stream.noack()
+        batch = self.app.event_batch(self.name, stream, self.publish, self.failed, pipelined=True)
+        detect = self.detect
+        async for message in stream.events():
+            await batch.handle(message, detect)
+
+    def detect(self, message: Any) -> None:
+        """Queue the message's items in its partition's engine and move its watermark."""
+        started = time.perf_counter()
+        engine = self.detection.get(message.message.partition).engine
+        items, progress = decode_routed(message.value)
+        detectors = engine.detectors
+        for detector_name, key, event in items:
+            detector = detectors.get(detector_name)
+            if detector is None:  # routed before a configuration change disabled it
+                continue
+            engine.take(event, ((detector, key),))
+        if progress:
+            self.found.extend(engine.advance_sources(progress))
+        # A late event is applied at once: its findings go out with this batch, before the
+        # state that has seen it is written, whether or not progress came along.
+        self.found.extend(engine.take_findings())
+        self.outcomes.extend(engine.take_outcomes())
+        self.observe(time.perf_counter() - started)
+
+    def failed(self, message: Any, error: Exception) -> None:
+        """Handling the message raised: it goes to the dead letters, the batch goes on."""
+        source = message.message
+        position = f"{source.partition}:{source.offset}"
+        log.warning("%s %s: handling raised %r: dead-lettered", self.topic, position, error)
+        bad = failure(PROCESSING_ERROR, error, message.value or b"")
+        self.letters.append(self.records.dead_letter(bad, self.topic, position))
+
+    def publish(self, events: list) -> Awaitable[None]:
+        """Take the batch's outputs and state changes now; the result delivers them."""
+        found, outcomes, letters = self.found, self.outcomes, self.letters
+        outgoing = [self.records.finding(finding) for finding in found]
+        published = found[:]
+        found.clear()
+        outgoing += [self.records.finding(outcome) for outcome in outcomes]
+        decided = outcomes[:]
+        outcomes.clear()
+        outgoing += letters
+        letters.clear()
+        customers = self.customers
+        if customers is not None and published:
+            outgoing += customers.outgoing(published)
+        sealed, settled = [], []
+        for partition in dict.fromkeys(event.message.partition for event in events):
+            owned = self.detection.find(partition)
+            if owned is None:  # Faust revokes only after acknowledgements: a bug if seen
+                raise RuntimeError(f"{self.topic} partition {partition} revoked inside a batch")
+            sealed.append((owned.store, owned.store.seal()))
+            if customers is not None:  # as of this batch: the next one is handled meanwhile
+                settled.append((partition, customers.settled(partition, owned.engine)))
+        return self._deliver(outgoing, published, decided, sealed, settled)
+
+    async def _deliver(
+        self, outgoing: list, published: list, decided: list, sealed: list, settled: list
+    ) -> None:
+        """Findings, outcomes and dead letters into Kafka, then the touched partitions' state."""
+        producer = self.app.producer
+        await deliver(producer.send, outgoing)
+        if self.webhook is not None:  # in Kafka now: queued for the webhook, never awaited
+            self.webhook.findings(published)
+            self.webhook.outcomes(decided)
+        if self.customers is not None:  # this batch's findings, and all before, are in Kafka
+            for partition, time_ms in settled:
+                self.customers.findings_sent(partition, time_ms)
+        stores, deliveries = [], []
+        for store, changes in sealed:
+            written = await store.write(changes, producer)
+            stores.append(store)
+            deliveries.append(asyncio.gather(*written))
+        for store, delivered in zip(stores, await asyncio.gather(*deliveries), strict=True):
+            if delivered:  # a batch sent again smaller lands after the later ones
+                store.persisted(max(delivered))
