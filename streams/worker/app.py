@@ -10,8 +10,8 @@ consumer of its own, in batches held `batch_hold_ms` from their first record, co
 what they routed is in Kafka (input_reader.py), not through Faust's per-message path.
 The agents of stages 2 and 3 (engine_agent.py) work in batches (batching.py): events are
 handled one by one and acknowledged once what a batch produced is in Kafka (delivery.py; dead
-letters and replacements of refused records in records.py). A message whose handling raises goes to the
-dead letters, and the batch goes on.
+letters and replacements of refused records in records.py). A message whose handling raises
+goes to the dead letters, and the batch goes on.
 Stage 2 (`detect`) reads the routed topic with one `Engine` per partition (detection.py: a
 partition's engine, store, rollup and state counts are one object), whose store is the
 partition's slice of a Faust table (partition_store.py), and whose watermark follows the
