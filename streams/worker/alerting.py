@@ -58,10 +58,7 @@ class WorkerAlerting:
         if offset <= self.merged_offset:
             if self.rereading:
                 return []
-            log.warning(
-                "the rollups topic went back from offset %d to %d: it was created again; "
-                "merging every rollup on it", self.merged_offset, offset,
-            )  # fmt: skip
+            self._created_again(f"went back from offset {self.merged_offset} to {offset}")
         self.rereading = False
         self.merged_offset = offset
         self.merger.add(message)
@@ -94,14 +91,17 @@ class WorkerAlerting:
         self.merger.watermarks = {int(p): w for p, w in snapshot["watermarks"]}
         self.merged_offset = snapshot.get("merged_offset", -1)  # absent before it was kept
         if end_offset is not None and end_offset <= self.merged_offset:
-            log.warning(
-                "the rollups topic ends at offset %d, before the last rollup the alert state "
-                "holds (%d): the topic was created again; merging every rollup on it",
-                end_offset, self.merged_offset,
-            )  # fmt: skip
-            self.merged_offset = -1
+            self._created_again(
+                f"ends at offset {end_offset}, before the last rollup the alert state holds "
+                f"({self.merged_offset})"
+            )
         for alert in self.engine.firing():
             self._show_firing(alert, True)
+
+    def _created_again(self, seen: str) -> None:
+        """The rollups topic's offsets started over: the kept offset says nothing of them."""
+        log.warning("the rollups topic %s: it was created again; merging every rollup on it", seen)
+        self.merged_offset = -1
 
     def hand_over(self) -> None:
         """The alert agent moved to another worker: its alerts are no longer shown here (the
