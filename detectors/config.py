@@ -84,8 +84,9 @@ def load_config(path: Path | None) -> Config:
             raise ConfigError(f"{path}: not valid TOML: {err}") from None
     source = str(path or "defaults")
     config = build_config(raw, source=source)
+    measurements = {name: list(cls.measurements) for name, cls in installed_detectors().items()}
     try:
-        load_alert_settings(config.sections.get("alerts"), source=source)
+        load_alert_settings(config.sections.get("alerts"), source, measurements)
     except AlertConfigError as err:
         raise ConfigError(str(err)) from None
     return config

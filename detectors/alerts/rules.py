@@ -13,6 +13,7 @@ the value stayed under the lower `resolve_below` for `resolve_after_s`.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields, replace
 
 from friction_detector.detectors.findings import SEVERITIES
@@ -184,8 +185,17 @@ _STR_KEYS |= {"runbook", "seasonality"}
 _RULE_KEYS = {f.name for f in fields(AlertRule)} - {"alertname"}
 
 
-def load_alert_settings(raw: dict | None, source: str = "configuration") -> AlertSettings:
-    """Validate the `[alerts]` table (None or {} gives the defaults) with errors naming the key."""
+def load_alert_settings(
+    raw: dict | None,
+    source: str = "configuration",
+    measurements: Mapping[str, Collection[str]] | None = None,
+) -> AlertSettings:
+    """Validate the `[alerts]` table (None or {} gives the defaults) with errors naming the key.
+
+    `measurements` are the installed detectors' declared measurement names, by detector name:
+    given, a rule that names another detector or measurement is refused, since it would never
+    fire. Kinds are not checked: a detector does not declare the kinds it emits.
+    """
     raw = dict(raw or {})
     where = f"{source}: alerts"
     bucket_s = _int(raw.pop("bucket_s", DEFAULT_BUCKET_S), f"{where}.bucket_s", 1)
@@ -226,6 +236,8 @@ def load_alert_settings(raw: dict | None, source: str = "configuration") -> Aler
                 f"{where}.rules.{rule.alertname}.window_s ({rule.window_s}) must be a multiple "
                 f"of alerts.bucket_s ({bucket_s})"
             )
+        if measurements is not None:
+            _check_names(rule, f"{where}.rules.{rule.alertname}", measurements)
     return AlertSettings(
         rules=tuple(rules.values()),
         bucket_s=bucket_s,
@@ -300,6 +312,21 @@ def _check(rule: AlertRule, key: str) -> None:
             raise AlertConfigError(f"{key}.threshold of a share rule is a fraction (0..1)")
     if not rule.detector:
         raise AlertConfigError(f"{key}.detector must name a detector")
+
+
+def _check_names(rule: AlertRule, key: str, measurements: Mapping[str, Collection[str]]) -> None:
+    """A detector that is not installed, or a measurement it does not declare, never counts."""
+    if rule.detector not in measurements:
+        raise AlertConfigError(
+            f"{key}.detector: unknown detector {rule.detector!r}; installed: "
+            f"{', '.join(sorted(measurements))}"
+        )
+    declared = measurements[rule.detector]
+    if rule.measurement and rule.measurement not in declared:
+        raise AlertConfigError(
+            f"{key}.measurement: detector {rule.detector!r} declares no measurement "
+            f"{rule.measurement!r}; it declares: {', '.join(sorted(declared)) or 'none'}"
+        )
 
 
 def _labels(value: object, where: str) -> dict:

@@ -105,3 +105,29 @@ def test_config_check_shows_the_labels_on_every_alert(tmp_path, capsys):
 def test_a_bad_alert_label_is_a_config_error_naming_the_key(tmp_path):
     message = load_error(write(tmp_path, "[alerts]\nlabels = { environment = 1 }\n"))
     assert "alerts.labels.environment must be a string" in message
+
+
+def test_an_alert_rule_naming_a_detector_not_installed_is_an_error(tmp_path, capsys):
+    text = "[alerts.rules.Mine]\ndetector = 'slow_chekout'\ncondition = 'rate'\nthreshold = 1.0\n"
+    path = write(tmp_path, text)
+    message = load_error(path)
+    assert "alerts.rules.Mine.detector: unknown detector 'slow_chekout'" in message
+    assert "slow_checkout" in message.split("installed:")[1]
+    assert main(["config", "check", str(path)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_an_alert_rule_naming_an_undeclared_measurement_is_an_error(tmp_path):
+    text = "[alerts.rules.FrictionCheckoutSlowLoads]\nmeasurement = 'checkout_loads'\n"
+    message = load_error(write(tmp_path, text))
+    assert "alerts.rules.FrictionCheckoutSlowLoads.measurement" in message
+    assert "no measurement 'checkout_loads'; it declares: checkout_load" in message
+
+
+def test_an_alert_rule_of_a_disabled_detector_is_shown_as_never_firing(tmp_path, capsys):
+    text = (
+        "[detectors.dead_click]\nenabled = false\n\n"
+        "[alerts.rules.Mine]\ndetector = 'dead_click'\ncondition = 'rate'\nthreshold = 1.0\n"
+    )
+    assert main(["config", "check", str(write(tmp_path, text))]) == 0
+    assert "Mine: dead_click rate > 1 " in capsys.readouterr().out
