@@ -7,6 +7,9 @@ assert harness.kinds() == ["slow_load"]
 
 A detector over findings (`FindingDetector`) runs behind the others, as in replay: give it
 with the detectors whose findings it reads, or feed it findings with `feed_findings`.
+
+An exception a detector raises fails the test: the harness raises it again, noted with the
+detector's name, where a run would count it and go on without the detector.
 """
 
 from __future__ import annotations
@@ -58,6 +61,14 @@ class UndeclaredMeasurement(Exception):
     """A detector called `ctx.observe` with a name missing from its `measurements`."""
 
 
+def _fail_loudly(detector: str, event: Event | None, error: Exception) -> Exception:
+    """The detector's own exception, noted with who raised it and where: the engine would go on
+    without the detector, but an author's test must fail on the bug, with its traceback."""
+    where = f"on event {event.event_id!r}" if event is not None else "at a deadline"
+    error.add_note(f"raised by detector {detector!r} {where} (the harness re-raises it)")
+    return error
+
+
 class _Recorder(EngineObserver):
     def __init__(self, detectors: tuple[Detector, ...]) -> None:
         self.duplicates = 0
@@ -66,6 +77,10 @@ class _Recorder(EngineObserver):
         self.declared = {d.name: (type(d).__name__, set(d.measurements)) for d in detectors}
         self.undeclared: list[UndeclaredMeasurement] = []
         self.journeys: list[JourneyOutcome] = []
+        self.errors: list[Exception] = []
+
+    def on_detector_error(self, detector: str, event: Event | None, error: Exception) -> None:
+        self.errors.append(_fail_loudly(detector, event, error))
 
     def on_journey(self, journey: JourneyOutcome) -> None:
         self.journeys.append(journey)
@@ -103,7 +118,9 @@ class DetectorHarness:
             over_events, allowed_lateness_ms=allowed_lateness_ms, observer=self.recorder
         )
         self.stage = (
-            FindingStage(over_findings, dedup_horizon_ms=self.engine.dedup_horizon_ms)
+            FindingStage(
+                over_findings, dedup_horizon_ms=self.engine.dedup_horizon_ms, observer=self.recorder
+            )
             if over_findings
             else None
         )
@@ -145,11 +162,17 @@ class DetectorHarness:
             new = new + self.stage.advance(self.engine.settled())
         self.findings.extend(new)
         self.outcomes.extend(self.engine.take_outcomes())
-        self._raise_undeclared()
+        self._raise_reported()
         return new
 
-    def _raise_undeclared(self) -> None:
-        """Fail the author's test at once: the worker would export nothing for the value."""
+    def _raise_reported(self) -> None:
+        """Fail the author's test at once on a detector's exception (a run would count it and
+        go on without the detector) or on an undeclared measurement (the worker would export
+        nothing for the value)."""
+        if self.recorder.errors:
+            first = self.recorder.errors[0]
+            self.recorder.errors.clear()
+            raise first
         if self.recorder.undeclared:
             raise self.recorder.undeclared.pop(0)
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import io
 
 import orjson
+import pytest
 from friction_detector.detectors import Context, Detector, Event
 from friction_detector.detectors.builtin.slow_checkout import SlowCheckout
 from friction_detector.detectors.config import Config
+from friction_detector.detectors.engine import Engine
+from friction_detector.detectors.observer import EngineObserver
 from friction_detector.detectors.schema import CONTRACT_TYPES
-from friction_detector.detectors.testing import DetectorHarness, make_event
+from friction_detector.detectors.testing import DetectorHarness, at, make_event
 from friction_detector.streams.cli.replay import replay
 
 
@@ -34,10 +37,36 @@ def slow_load(at: str) -> dict:
     return make_event("page_load", at, page="/checkout/pay", duration_ms=9000)
 
 
+class Errors(EngineObserver):
+    def __init__(self) -> None:
+        self.raised: list[tuple[str, str | None, str]] = []
+
+    def on_detector_error(self, detector: str, event: Event | None, error: Exception) -> None:
+        self.raised.append((detector, event and event.event_id, type(error).__name__))
+
+
 def test_other_detectors_still_find_when_one_raises():
+    errors = Errors()
+    engine = Engine([Broken(), SlowCheckout()], allowed_lateness_ms=0, observer=errors)
+    load = slow_load("2026-11-22T10:00:00Z")
+    engine.process(
+        Event(load["event_id"], "page_load", at(load["time"]), "u-1", "s-1", load["attrs"])
+    )
+    found = engine.advance(at("2026-11-22T10:01:00Z"))
+    assert [finding.kind for finding in found] == ["slow_load"]
+    assert errors.raised == [("broken", load["event_id"], "KeyError")]
+
+
+def test_the_harness_fails_the_authors_test_on_a_detector_error_naming_the_detector():
     harness = DetectorHarness(Broken(), SlowCheckout())
-    harness.feed(slow_load("2026-11-22T10:00:00Z"))
-    harness.advance("2026-11-22T10:01:00Z")
+    load = slow_load("2026-11-22T10:00:00Z")
+    harness.feed(load)
+    with pytest.raises(KeyError) as raised:
+        harness.advance("2026-11-22T10:00:01Z")
+    assert raised.value.__notes__ == [
+        f"raised by detector 'broken' on event {load['event_id']!r} (the harness re-raises it)"
+    ]
+    assert harness.advance("2026-11-22T10:01:00Z") == []  # reported once
     assert harness.kinds() == ["slow_load"]
 
 
