@@ -30,6 +30,7 @@ class Finding:
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
             raise ValueError(f"severity must be one of {SEVERITIES}, got {self.severity!r}")
+        _refuse_unencodable(self)  # before the id, which hashes the subject
         if not self.finding_id:
             object.__setattr__(self, "finding_id", finding_id_for(self))
 
@@ -60,3 +61,27 @@ def finding_id_for(finding: Finding) -> str:
         option=orjson.OPT_SORT_KEYS,
     )
     return hashlib.sha256(identity).hexdigest()[:32]
+
+
+def _refuse_unencodable(finding: Finding) -> None:
+    """Refuse, as it is made, a finding that could not be written out (a set in `evidence`):
+    made inside a detector's reaction, it is that detector's error, which the engine reports
+    and the run outlives, where writing it later would stop the run."""
+    given = {
+        "kind": finding.kind,
+        "subject": finding.subject,
+        "summary": finding.summary,
+        "evidence": finding.evidence,
+        "user_id": finding.user_id,
+        "session_id": finding.session_id,
+        "segment": finding.segment,
+    }
+    try:
+        orjson.dumps(given)
+    except orjson.JSONEncodeError:
+        for name, value in given.items():
+            try:
+                orjson.dumps(value)
+            except orjson.JSONEncodeError as err:
+                raise TypeError(f"finding {name} cannot be written as JSON: {err}") from None
+        raise

@@ -33,6 +33,21 @@ class Broken(Detector):
         raise KeyError("missing_attr")
 
 
+class SetInEvidence(Broken):
+    """Emits a finding whose evidence holds a set, which JSON cannot carry."""
+
+    name = "set_in_evidence"
+
+    def on_event(self, state: dict, event: Event, ctx: Context) -> None:
+        ctx.emit(
+            "odd",
+            severity="info",
+            subject={"session_id": event.session_id},
+            summary="odd",
+            evidence={"pages": {event.attrs["page"]}},
+        )
+
+
 def slow_load(at: str) -> dict:
     return make_event("page_load", at, page="/checkout/pay", duration_ms=9000)
 
@@ -87,3 +102,22 @@ def test_replay_puts_the_event_a_detector_raised_on_in_the_dead_letters():
     assert [orjson.loads(f)["detector"] for f in findings.getvalue().splitlines()] == [
         "slow_checkout"
     ]
+
+
+def test_a_finding_json_cannot_carry_is_its_detectors_error_and_replay_goes_on():
+    source = io.BytesIO(
+        orjson.dumps(slow_load("2026-11-22T10:00:00Z"))
+        + b"\n"
+        + orjson.dumps(make_event("tick", "2026-11-22T11:00:00Z"))
+        + b"\n"
+    )
+    findings, dead = io.BytesIO(), io.BytesIO()
+    config = Config(detectors=[SetInEvidence(), SlowCheckout()])
+    summary = replay(source, config, findings, dead, "f")
+    (letter,) = [orjson.loads(line) for line in dead.getvalue().splitlines()]
+    assert letter["reason"] == "detector_error"
+    assert (
+        "set_in_evidence raised TypeError: finding evidence cannot be written" in letter["detail"]
+    )
+    assert summary.detector_errors == {"set_in_evidence": 1}
+    assert [orjson.loads(f)["kind"] for f in findings.getvalue().splitlines()] == ["slow_load"]
