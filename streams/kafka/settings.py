@@ -13,6 +13,8 @@ import re
 import ssl
 from dataclasses import dataclass, field, fields
 
+from friction_detector.streams.kafka.brokers import broker_problem
+
 DEFAULT_BROKER = "kafka://127.0.0.1:9092"
 DEFAULT_APP_ID = "friction-detector"
 DEFAULT_INPUT_TOPIC = "friction-events"
@@ -405,6 +407,11 @@ def add_kafka_options(parser: argparse.ArgumentParser, worker: bool = False) -> 
 
 
 def _convert(attr: str, kind: type, raw: str, source: str):
+    if attr == "broker":
+        problem = broker_problem(raw)
+        if problem:
+            raise SettingsError(f"{source}: {problem}")
+        return raw
     if attr == "input_topics":
         topics = [t.strip() for t in raw.split(",") if t.strip()]
         if not topics:

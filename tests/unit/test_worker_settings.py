@@ -7,7 +7,7 @@ import importlib.util
 
 import pytest
 from friction_detector.detectors.config import build_config
-from friction_detector.streams.cli.main import build_parser
+from friction_detector.streams.cli.main import build_parser, main
 from friction_detector.streams.kafka.settings import SettingsError, WorkerSettings, resolve
 from friction_detector.streams.observability.metrics import FrictionMetrics
 from friction_detector.streams.worker.app import FrictionApp
@@ -119,3 +119,28 @@ def test_the_input_readers_aiokafka_clients_log_in_as_the_worker_does():
     assert WorkerSettings(broker="kafka://k1:9092").aiokafka_config() == {
         "bootstrap_servers": ["k1:9092"]
     }
+
+
+@pytest.mark.parametrize(
+    "broker", ["kafka://localhost:abc", "", "kafka://localhost:99999", "http://localhost:9092"]
+)
+def test_a_malformed_broker_is_a_settings_error_naming_the_option(broker, capsys):
+    assert main(["worker", "--broker", broker]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("friction worker: --broker: ") and err.count("\n") == 1, err
+    assert "not a Kafka broker address" in err or "no broker address given" in err
+    assert "reachable" not in err
+
+
+def test_a_malformed_broker_variable_is_named():
+    env = {"FRICTION_KAFKA_BROKER": "kafka://k1:9092;kafka://k2:port"}
+    with pytest.raises(SettingsError, match="^FRICTION_KAFKA_BROKER: 'kafka://k2:port' is not"):
+        resolve(argparse.Namespace(), env=env)
+
+
+@pytest.mark.parametrize(
+    "broker",
+    ["kafka://k1:9093;kafka://k2:9093", "k1:9092", "kafka://[::1]:9092", "kafka://a:1,b:2"],
+)
+def test_well_formed_brokers_are_accepted(broker):
+    assert resolve(argparse.Namespace(broker=broker), env={}).broker == broker
