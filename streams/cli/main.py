@@ -57,7 +57,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
             return 2
         try:
             findings_out = _open(files, args.findings, "wb", sys.stdout.buffer)
-            dead_out = _open(files, args.dead_letter, "wb", sys.stderr.buffer)
+            dead_out = (
+                _open(files, args.dead_letter, "wb", sys.stdout.buffer)
+                if args.dead_letter
+                else sys.stderr.buffer
+            )
             if args.alerts:
                 alert_file = JsonLinesAlertSink(_open(files, args.alerts, "wb", sys.stdout.buffer))
             if args.outcomes:
@@ -197,7 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_option(replay)
     replay.add_argument("--findings", help="write findings here (default: standard output)")
     replay.add_argument(
-        "--dead-letter", help="write bad lines with reasons here (default: standard error)"
+        "--dead-letter",
+        help="write bad lines with reasons here (- for standard output; default: standard error)",
     )
     replay.add_argument(
         "--sourced",

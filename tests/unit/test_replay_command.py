@@ -399,3 +399,18 @@ def test_replay_accumulates_a_customers_findings(tmp_path, stream_file, capsys):
     ]
     assert one["subject"] == {"user_id": "u-1"} and one["severity"] == "critical"
     assert "friction_accumulated accumulated: 1" in capsys.readouterr().err
+
+
+def test_dead_letter_dash_is_standard_output_and_the_default_standard_error(
+    config_path, stream_file, tmp_path, capsysbinary
+):
+    findings = str(tmp_path / "f.jsonl")
+    replay(config_path, str(stream_file), "--findings", findings, "--dead-letter", "-")
+    captured = capsysbinary.readouterr()
+    reasons = [orjson.loads(item)["reason"] for item in captured.out.splitlines()]
+    assert reasons == ["invalid_json", "missing_field"]
+    assert b'"reason"' not in captured.err
+    replay(config_path, str(stream_file), "--findings", findings)
+    captured = capsysbinary.readouterr()
+    assert captured.out == b""
+    assert captured.err.count(b'"reason"') == 2
