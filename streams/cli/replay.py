@@ -17,6 +17,7 @@ from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver, FanOut
 from friction_detector.detectors.outcomes import Outcome
 from friction_detector.streams.cli.lines import LongLine, bounded_lines
+from friction_detector.streams.cli.positions import InputPositions
 from friction_detector.streams.cli.sort import sorted_lines
 from friction_detector.streams.cli.summary import RunSummary
 from friction_detector.streams.dead_letter import dead_letter_record
@@ -113,7 +114,8 @@ def replay(
     def dead_letter(bad: BadInput, position: int | str) -> None:
         dead_letter_out.write(dead_letter_record(bad, source_name, position) + b"\n")
 
-    summary = summary or RunSummary(dead_letter)
+    positions = InputPositions()
+    summary = summary or RunSummary(dead_letter, positions.find)
     observer: EngineObserver = summary
     if alert_sink is not None:
         alerts = AlertEngine(load_alert_settings(config.sections.get("alerts")), sink=alert_sink)
@@ -165,6 +167,7 @@ def replay(
     if sourced and source.seekable():
         engine.expect_sources(sources_of(source, max_bytes))
     progress = Progress(source)
+    hold = positions.hold
     lines = 0
     if sort_run_lines is None:
         items = bounded_lines(source, max_bytes)
@@ -188,20 +191,22 @@ def replay(
                 dead_letter(read, lines)
                 continue
             origin, line = read
-        verdicts: Iterable[tuple[int | str, Event | BadInput]]
+        verdicts: Iterable[tuple[int | str, int | None, Event | BadInput]]
         # A batch message (docs/events.md): each element on its own; an object is no batch.
         if line[:1] != b"{" and is_batch(line):
             verdicts = [
-                (element_position(str(lines), index), decoded)
+                (element_position(str(lines), index), index, decoded)
                 for index, decoded in decode_message(decoder, line)
             ]
         else:
-            verdicts = ((lines, decode(line)),)
-        for position, decoded in verdicts:
+            verdicts = ((lines, None, decode(line)),)
+        for position, index, decoded in verdicts:
             if isinstance(decoded, BadInput):
                 summary.bad[decoded.reason] += 1
                 dead_letter(decoded, position)
                 continue
+            if hold(decoded, position, line, index):
+                positions.forget_before(engine.settled())
             found = engine.process_from(origin, decoded) if sourced else process(decoded)
             if found:
                 emitted(found)

@@ -22,8 +22,15 @@ class RunSummary(EngineObserver):
     plugin's bug loses no event silently.
     """
 
-    def __init__(self, dead_letter: Callable[[BadInput, str], None] | None = None) -> None:
+    def __init__(
+        self,
+        dead_letter: Callable[[BadInput, int | str], None] | None = None,
+        find: Callable[[Event], tuple[int | str, bytes] | None] | None = None,
+    ) -> None:
         self.dead_letter = dead_letter
+        # Where an event was read and its message (positions.py); unknown: its event_id and
+        # the event as the engine holds it.
+        self.find = find
         self.detector_errors: Counter[str] = Counter()
         self.events = 0
         self.bad: Counter[str] = Counter()
@@ -48,8 +55,15 @@ class RunSummary(EngineObserver):
 
     def on_detector_error(self, detector: str, event: Event | None, error: Exception) -> None:
         self.detector_errors[detector] += 1
-        if event is not None and self.dead_letter is not None:
-            self.dead_letter(detector_error_input(detector, event, error), event.event_id)
+        if event is None or self.dead_letter is None:
+            return
+        bad = detector_error_input(detector, event, error)
+        found = self.find(event) if self.find is not None else None
+        if found is None:
+            self.dead_letter(bad, event.event_id)
+        else:
+            position, message = found
+            self.dead_letter(bad._replace(raw=message), position)
 
     def on_finding(self, finding: Finding) -> None:
         self.findings[(finding.detector, finding.kind)] += 1

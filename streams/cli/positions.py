@@ -1,0 +1,54 @@
+"""Where in replay's input each event the engine may still hand a detector came from.
+
+A detector may raise on an event long after it was read (the engine holds it for the allowed
+lateness), and the engine reports only the event. So replay remembers, for each event it
+decoded, its position (the line, or `line[index]` for an element of a batch message) and its
+message, and the dead letter of an event a detector raised on says where it was and carries
+it as read, as a bad line's does. Events are forgotten once every event before their time has
+been applied (the engine's settled time).
+"""
+
+from __future__ import annotations
+
+import orjson
+from friction_detector.detectors.events import Event
+
+Position = int | str
+# Held events past which those already applied are looked for and forgotten; the bound then
+# grows with what stays held (an engine that holds much, behind a slow source), so forgetting
+# costs a constant per event.
+FORGET_AFTER = 4096
+
+
+class InputPositions:
+    """Event -> (position, message as read), for the events in flight in one replay."""
+
+    def __init__(self) -> None:
+        # By identity: replay's engine hands detectors the Event it was given (`keep_events`).
+        self._held: dict[int, tuple[Event, Position, bytes, int | None]] = {}
+        self._limit = FORGET_AFTER
+
+    def hold(self, event: Event, position: Position, message: bytes, index: int | None) -> bool:
+        """Remember `event`, read at `position` from `message` (element `index` of a batch);
+        True when enough are held that those already applied should be forgotten."""
+        held = self._held
+        held[id(event)] = (event, position, message, index)
+        return len(held) > self._limit
+
+    def forget_before(self, settled: int) -> None:
+        """Forget the events whose time is before `settled`: the engine has applied every one
+        of them (late events are applied as they arrive, so none of them is missed)."""
+        self._held = {key: entry for key, entry in self._held.items() if entry[0].time >= settled}
+        self._limit = max(FORGET_AFTER, 2 * len(self._held))
+
+    def find(self, event: Event) -> tuple[Position, bytes] | None:
+        """Where `event` was read and its message (an element of a batch written alone, as
+        the decoder judged it), or None for an event replay did not read (a finding handed to
+        a detector over findings)."""
+        entry = self._held.get(id(event))
+        if entry is None or entry[0] is not event:
+            return None
+        _, position, message, index = entry
+        if index is None:
+            return position, message
+        return position, orjson.dumps(orjson.loads(message)[index])
