@@ -421,6 +421,10 @@ class Engine:
         first = self.agenda.first_arrival()
         return self.watermark if first is None else min(self.watermark, first)
 
+    def queued(self) -> int:
+        """Arrivals waiting in the agenda's FIFO: what a call of `settled` reads."""
+        return len(self.agenda.arrivals)
+
     def state_keys(self) -> dict[str, int]:
         """Keys held per detector: the bound that idle expiry keeps."""
         return dict(self._keys)

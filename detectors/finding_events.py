@@ -16,6 +16,7 @@ emitted in; only a finding of a late event comes late here too.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from friction_detector.detectors.api import FINDING_EVENT_TYPE, Detector
 from friction_detector.detectors.engine import Engine
@@ -57,6 +58,14 @@ class FindingsOnly(EngineObserver):
         self.observer.on_detector_error(detector, event, error)
 
 
+class EventClock(Protocol):
+    """What `FindingStage.follow` reads of the engine of events: engine.py's or the compiled."""
+
+    def settled(self) -> int: ...
+
+    def queued(self) -> int: ...
+
+
 class FindingStage:
     """The detectors over findings in one process (replay, the test harness): the event
     engine's findings go in as they are emitted, and its `settled()` time moves this one."""
@@ -88,7 +97,7 @@ class FindingStage:
         """Follow the event engine's `settled()` time; the findings that became due."""
         return self.engine.advance(settled)
 
-    def follow(self, engine: Engine) -> list[Finding]:
+    def follow(self, engine: EventClock) -> list[Finding]:
         """`advance` to `engine.settled()` once in as many calls as the engine had arrivals
         queued (at least `FOLLOW_EVERY`): reading the settled time scans them, so a call per
         event costs about one arrival. When it moves changes when findings come, not which."""
@@ -96,7 +105,7 @@ class FindingStage:
         if self._calls < self._next:
             return []
         self._calls = 0
-        self._next = max(FOLLOW_EVERY, len(engine.agenda.arrivals))
+        self._next = max(FOLLOW_EVERY, engine.queued())
         return self.advance(engine.settled())
 
     def finish(self) -> list[Finding]:

@@ -1,0 +1,45 @@
+"""The compiled detection core (detectors/core, in Rust): engine.py's engine for replay.
+
+A replay keeps its state in its own process, so nothing needs its records as plain data: the
+core holds each key's waiting events, deadlines, seen ids, open outcomes and journey as Rust
+values, and calls the Python detectors as engine.py does, visiting keys in the same order, so
+its findings, outcomes and observer calls are engine.py's. engine.py stays the reference and
+runs wherever records must be plain data (the worker's tables); tests/unit/test_compiled_engine.py
+runs both on the same streams and requires the same output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from friction_detector.detectors._core import CompiledEngine
+from friction_detector.detectors.api import Detector
+from friction_detector.detectors.engine import DEFAULT_ALLOWED_LATENESS_MS, DEFAULT_DEDUP_HORIZON_MS
+from friction_detector.detectors.findings import Finding
+from friction_detector.detectors.observer import EngineObserver
+from friction_detector.detectors.outcomes import ABANDONED, COMPLETED, JourneyOutcome, Outcome
+
+__all__ = ["CompiledEngine", "compiled_engine"]
+
+
+def compiled_engine(
+    detectors: Sequence[Detector],
+    *,
+    allowed_lateness_ms: int = DEFAULT_ALLOWED_LATENESS_MS,
+    dedup_horizon_ms: int = DEFAULT_DEDUP_HORIZON_MS,
+    observer: EngineObserver | None = None,
+) -> CompiledEngine:
+    """An engine over `detectors` with engine.py's `Engine` interface for a one-process run
+    (`process`, `process_from`, `expect_sources`, `advance_sources`, `finish`, `settled`, ...)."""
+    observer = observer or EngineObserver()
+    # As engine.py: the base observer's hook does nothing, and the watermark moves on nearly
+    # every event.
+    tell_watermark = type(observer).on_watermark is not EngineObserver.on_watermark
+    return CompiledEngine(
+        list(detectors),
+        observer,
+        (Finding, Outcome, JourneyOutcome, ABANDONED, COMPLETED),
+        allowed_lateness_ms=allowed_lateness_ms,
+        dedup_horizon_ms=dedup_horizon_ms,
+        tell_watermark=tell_watermark,
+    )

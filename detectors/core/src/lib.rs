@@ -1,0 +1,988 @@
+//! The detection core compiled: engine.py's event-time engine for a run that keeps its state in
+//! its own process (replay), with each key's pending events, deadlines, seen ids, open outcomes
+//! and journey held as Rust values instead of Python dicts and lists.
+//!
+//! Detectors stay Python: the core calls their `key`, `on_event`, `on_deadline` and journey
+//! methods, and hands them a context whose `emit`, `schedule`, `cancel` and `observe` act as
+//! engine.py's `_Reaction` does. Every rule, and the order in which keys are visited, follows
+//! engine.py and agenda.py line for line, so both produce the same findings in the same order;
+//! tests/unit/test_compiled_engine.py runs both on the same streams and compares everything.
+
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use std::cmp::Reverse;
+use ahash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use std::collections::{BinaryHeap, VecDeque};
+use std::rc::Rc;
+
+const DEADLINE: u8 = 1;
+const EXPIRY: u8 = 2;
+const DEDUP_TRIM_AT: usize = 8;
+const NO_WATERMARK: i64 = -(1i64 << 62);
+const SEPARATOR: &str = "/";
+
+type Skey = Rc<str>;
+
+/// An event waiting in its key's record, ordered by (time, event id).
+struct Pending {
+    time: i64,
+    id: Rc<str>,
+    event: PyObject,
+}
+
+/// The ids a key has applied, oldest first (engine.py's `d`); past a few it keeps a set of them
+/// too, so a long-lived key's check stays a lookup.
+#[derive(Default)]
+struct SeenIds {
+    order: VecDeque<(Rc<str>, i64)>,
+    index: Option<HashSet<Rc<str>>>,
+}
+
+const SEEN_SCAN_LIMIT: usize = 16;
+
+impl SeenIds {
+    fn contains(&self, id: &str) -> bool {
+        match &self.index {
+            Some(index) => index.contains(id),
+            None => self.order.iter().any(|(seen, _)| &**seen == id),
+        }
+    }
+
+    fn push(&mut self, id: Rc<str>, time: i64) {
+        if let Some(index) = &mut self.index {
+            index.insert(id.clone());
+        } else if self.order.len() >= SEEN_SCAN_LIMIT {
+            let mut index: HashSet<Rc<str>> = self.order.iter().map(|(seen, _)| seen.clone()).collect();
+            index.insert(id.clone());
+            self.index = Some(index);
+        }
+        self.order.push_back((id, time));
+    }
+
+    /// Drop the oldest id if it is older than `before`: at most one per event, as engine.py.
+    fn trim(&mut self, before: i64) {
+        if self.order.len() >= DEDUP_TRIM_AT && self.order.front().is_some_and(|(_, at)| *at < before) {
+            let (oldest, _) = self.order.pop_front().expect("checked");
+            if let Some(index) = &mut self.index {
+                index.remove(&oldest);
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.order.clear();
+        self.index = None;
+    }
+}
+
+/// A finding's open outcome: engine.py's `o` entries.
+struct OpenOutcome {
+    finding_id: PyObject,
+    kind: PyObject,
+    found: i64,
+    deadline: i64,
+    segment: PyObject,
+}
+
+/// The key's open journey: engine.py's `j`; no segment once a finding interrupted it.
+struct Journey {
+    start: i64,
+    deadline: i64,
+    segment: Option<PyObject>,
+}
+
+struct Record {
+    detector: usize,
+    born: u64,
+    state: Py<PyDict>,
+    pending: Vec<Pending>,
+    timers: Vec<(String, i64)>,
+    seen: SeenIds,
+    expiry: i64,
+    outcomes: Vec<OpenOutcome>,
+    journey: Option<Journey>,
+}
+
+struct DetectorRef {
+    name: Py<PyString>,
+    key: PyObject,
+    on_event: PyObject,
+    on_deadline: PyObject,
+    lifetime: i64,
+    window: i64,
+    kinds: Option<PyObject>,
+    interrupts: PyObject,
+    segment_of: PyObject,
+    starts: PyObject,
+    completes: PyObject,
+}
+
+/// The observer's hooks, bound once.
+struct Hooks {
+    on_event: PyObject,
+    on_late: PyObject,
+    on_duplicate: PyObject,
+    on_finding: PyObject,
+    on_outcome: PyObject,
+    on_journey_opened: PyObject,
+    on_journey: PyObject,
+    on_measurement: PyObject,
+    on_state_size: PyObject,
+    on_watermark: Option<PyObject>,
+    on_detector_error: PyObject,
+}
+
+/// The classes and constants of the Python side that the core builds values of.
+struct Kinds {
+    outcome: PyObject,
+    journey_outcome: PyObject,
+    abandoned: PyObject,
+    completed: PyObject,
+}
+
+/// The context a detector reacts with; the key's deadlines, open outcomes and journey are moved
+/// in for the length of one reaction, so `emit` and `schedule` act on them as engine.py does.
+#[pyclass(unsendable)]
+struct Reaction {
+    #[pyo3(get)]
+    now: i64,
+    detector: Option<Py<PyString>>,
+    window: i64,
+    kinds: Option<PyObject>,
+    interrupts: Option<PyObject>,
+    segment_of: Option<PyObject>,
+    finding: PyObject,
+    on_finding: PyObject,
+    on_journey_opened: PyObject,
+    on_measurement: PyObject,
+    emitted: Vec<PyObject>,
+    timers: Vec<(String, i64)>,
+    outcomes: Vec<OpenOutcome>,
+    journey: Option<Journey>,
+    wakes: Vec<i64>,
+}
+
+#[pymethods]
+impl Reaction {
+    #[pyo3(signature = (kind, *, severity, subject, summary, evidence, user_id=None, session_id=None, segment=None, time_ms=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &mut self,
+        py: Python<'_>,
+        kind: PyObject,
+        severity: PyObject,
+        subject: PyObject,
+        summary: PyObject,
+        evidence: PyObject,
+        user_id: Option<PyObject>,
+        session_id: Option<PyObject>,
+        segment: Option<PyObject>,
+        time_ms: Option<PyObject>,
+    ) -> PyResult<()> {
+        let name = self.detector.as_ref().expect("a reaction has a detector").clone_ref(py);
+        let fields = PyDict::new_bound(py);
+        fields.set_item("detector", &name)?;
+        fields.set_item("kind", &kind)?;
+        fields.set_item("severity", severity)?;
+        match time_ms {
+            Some(time) if !time.is_none(py) => fields.set_item("time_ms", time)?,
+            _ => fields.set_item("time_ms", self.now)?,
+        }
+        fields.set_item("subject", subject)?;
+        fields.set_item("summary", summary)?;
+        fields.set_item("evidence", evidence)?;
+        fields.set_item("user_id", user_id)?;
+        fields.set_item("session_id", session_id)?;
+        if let Some(segment) = segment {
+            fields.set_item("segment", segment)?;
+        }
+        let finding = self.finding.call_bound(py, (), Some(&fields))?;
+        self.emitted.push(finding.clone_ref(py));
+        self.on_finding.call1(py, (&finding,))?;
+        let Some(kinds) = &self.kinds else { return Ok(()) };
+        if !kinds.bind(py).contains(&kind)? {
+            return Ok(());
+        }
+        let interrupts = self.interrupts.as_ref().expect("journey detector").clone_ref(py);
+        if !interrupts.call1(py, (&finding,))?.is_truthy(py)? {
+            return Ok(());
+        }
+        let bound = finding.bind(py);
+        let found: i64 = bound.getattr("time_ms")?.extract()?;
+        let deadline = found + self.window;
+        let segment_of = self.segment_of.as_ref().expect("journey detector").clone_ref(py);
+        let segment = segment_of.call1(py, (&finding,))?;
+        self.outcomes.push(OpenOutcome {
+            finding_id: bound.getattr("finding_id")?.unbind(),
+            kind,
+            found,
+            deadline,
+            segment: segment.clone_ref(py),
+        });
+        self.wakes.push(deadline);
+        self.on_journey_opened.call1(py, (&name, segment, true))?;
+        match &mut self.journey {
+            None => self.journey = Some(Journey { start: found, deadline, segment: None }),
+            Some(journey) => {
+                journey.segment = None;
+                journey.deadline = journey.deadline.max(deadline);
+            }
+        }
+        Ok(())
+    }
+
+    fn schedule(&mut self, tag: String, at_ms: i64) {
+        match self.timers.iter_mut().find(|(t, _)| *t == tag) {
+            Some(timer) => timer.1 = at_ms,
+            None => self.timers.push((tag, at_ms)),
+        }
+        self.wakes.push(at_ms);
+    }
+
+    fn cancel(&mut self, tag: &str) {
+        if let Some(at) = self.timers.iter().position(|(t, _)| t == tag) {
+            self.timers.remove(at);
+        }
+    }
+
+    #[pyo3(signature = (measurement, seconds, segment=None))]
+    fn observe(
+        &self,
+        py: Python<'_>,
+        measurement: PyObject,
+        seconds: PyObject,
+        segment: Option<PyObject>,
+    ) -> PyResult<()> {
+        let segment = segment.unwrap_or_else(|| PyString::new_bound(py, "").into_any().unbind());
+        let name = self.detector.as_ref().expect("a reaction has a detector");
+        self.on_measurement.call1(py, (name, measurement, seconds, segment, self.now))?;
+        Ok(())
+    }
+}
+
+/// Engine.py's `Engine`, for a run whose state never leaves the process.
+#[pyclass(unsendable)]
+struct CompiledEngine {
+    detectors: Vec<DetectorRef>,
+    routes: HashMap<String, Rc<[usize]>>,
+    records: HashMap<Skey, Record>,
+    arrivals: VecDeque<(i64, Skey)>,
+    early: BinaryHeap<Reverse<(i64, Skey)>>,
+    wakeups: BinaryHeap<Reverse<(i64, u8, Skey)>>,
+    born: u64,
+    lateness: i64,
+    dedup_horizon: i64,
+    #[pyo3(get)]
+    max_event_time: i64,
+    #[pyo3(get)]
+    watermark: i64,
+    sources: HashMap<String, Option<i64>>,
+    keys: Vec<i64>,
+    keys_changed: HashSet<usize>,
+    hooks: Hooks,
+    kinds: Kinds,
+    reaction: Py<Reaction>,
+    emitted: Vec<PyObject>,
+    outcomes: Vec<PyObject>,
+}
+
+fn is_exception(py: Python<'_>, error: &PyErr) -> bool {
+    error.is_instance_of::<PyException>(py)
+}
+
+#[pymethods]
+impl CompiledEngine {
+    #[new]
+    #[pyo3(signature = (detectors, observer, classes, *, allowed_lateness_ms, dedup_horizon_ms, tell_watermark))]
+    fn new(
+        py: Python<'_>,
+        detectors: Vec<PyObject>,
+        observer: PyObject,
+        classes: (PyObject, PyObject, PyObject, PyObject, PyObject),
+        allowed_lateness_ms: i64,
+        dedup_horizon_ms: i64,
+        tell_watermark: bool,
+    ) -> PyResult<Self> {
+        let mut refs = Vec::new();
+        let mut routes: HashMap<String, Rc<[usize]>> = HashMap::new();
+        let mut consumers: Vec<(String, Vec<usize>)> = Vec::new();
+        for (index, detector) in detectors.iter().enumerate() {
+            let d = detector.bind(py);
+            for event_type in d.getattr("consumes")?.iter()? {
+                let event_type: String = event_type?.extract()?;
+                match consumers.iter_mut().find(|(known, _)| *known == event_type) {
+                    Some((_, indexes)) => indexes.push(index),
+                    None => consumers.push((event_type, vec![index])),
+                }
+            }
+            let ttl: i64 = d.call_method0("state_ttl_ms")?.extract()?;
+            let journey = d.getattr("journey")?;
+            refs.push(DetectorRef {
+                name: d.getattr("name")?.downcast_into::<PyString>()?.unbind(),
+                key: d.getattr("key")?.unbind(),
+                on_event: d.getattr("on_event")?.unbind(),
+                on_deadline: d.getattr("on_deadline")?.unbind(),
+                lifetime: ttl.max(dedup_horizon_ms),
+                window: d.call_method0("journey_window_ms")?.extract()?,
+                kinds: if journey.is_none() { None } else { Some(journey.getattr("kinds")?.unbind()) },
+                interrupts: d.getattr("interrupts_journey")?.unbind(),
+                segment_of: d.getattr("journey_segment")?.unbind(),
+                starts: d.getattr("starts_journey")?.unbind(),
+                completes: d.getattr("completes_journey")?.unbind(),
+            });
+        }
+        for (event_type, indexes) in consumers {
+            routes.insert(event_type, Rc::from(indexes));
+        }
+        let o = observer.bind(py);
+        let hook = |name: &str| -> PyResult<PyObject> { Ok(o.getattr(name)?.unbind()) };
+        let hooks = Hooks {
+            on_event: hook("on_event")?,
+            on_late: hook("on_late")?,
+            on_duplicate: hook("on_duplicate")?,
+            on_finding: hook("on_finding")?,
+            on_outcome: hook("on_outcome")?,
+            on_journey_opened: hook("on_journey_opened")?,
+            on_journey: hook("on_journey")?,
+            on_measurement: hook("on_measurement")?,
+            on_state_size: hook("on_state_size")?,
+            on_watermark: if tell_watermark { Some(hook("on_watermark")?) } else { None },
+            on_detector_error: hook("on_detector_error")?,
+        };
+        let (finding, outcome, journey_outcome, abandoned, completed) = classes;
+        let reaction = Py::new(
+            py,
+            Reaction {
+                now: 0,
+                detector: None,
+                window: 0,
+                kinds: None,
+                interrupts: None,
+                segment_of: None,
+                finding,
+                on_finding: hooks.on_finding.clone_ref(py),
+                on_journey_opened: hooks.on_journey_opened.clone_ref(py),
+                on_measurement: hooks.on_measurement.clone_ref(py),
+                emitted: Vec::new(),
+                timers: Vec::new(),
+                outcomes: Vec::new(),
+                journey: None,
+                wakes: Vec::new(),
+            },
+        )?;
+        let count = refs.len();
+        Ok(CompiledEngine {
+            detectors: refs,
+            routes,
+            records: HashMap::new(),
+            arrivals: VecDeque::new(),
+            early: BinaryHeap::new(),
+            wakeups: BinaryHeap::new(),
+            born: 0,
+            lateness: allowed_lateness_ms,
+            dedup_horizon: dedup_horizon_ms,
+            max_event_time: NO_WATERMARK,
+            watermark: NO_WATERMARK,
+            sources: HashMap::new(),
+            keys: vec![0; count],
+            keys_changed: HashSet::new(),
+            hooks,
+            kinds: Kinds { outcome, journey_outcome, abandoned, completed },
+            reaction,
+            emitted: Vec::new(),
+            outcomes: Vec::new(),
+        })
+    }
+
+    /// Take one event; the findings that became due. The watermark follows the newest event.
+    fn process(&mut self, py: Python<'_>, event: Bound<'_, PyTuple>) -> PyResult<PyObject> {
+        self.hooks.on_event.call1(py, (&event,))?;
+        let time: i64 = event.get_item(2)?.extract()?;
+        if let Some(detectors) = self.detectors_for(&event)? {
+            let routes = self.routes_of(py, &event, &detectors)?;
+            self.take_routed(py, &event, time, routes, false)?;
+        }
+        if time > self.max_event_time {
+            self.max_event_time = time;
+            self.release(py, time - self.lateness)?;
+        }
+        Ok(self.take_emitted(py))
+    }
+
+    /// Take one event read from `source`; the watermark follows the slowest source.
+    fn process_from(
+        &mut self,
+        py: Python<'_>,
+        source: String,
+        event: Bound<'_, PyTuple>,
+    ) -> PyResult<PyObject> {
+        self.hooks.on_event.call1(py, (&event,))?;
+        let time: i64 = event.get_item(2)?.extract()?;
+        if let Some(detectors) = self.detectors_for(&event)? {
+            let routes = self.routes_of(py, &event, &detectors)?;
+            self.take_routed(py, &event, time, routes, true)?;
+        }
+        let mut progress = HashMap::new();
+        progress.insert(source, time);
+        self.advance_sources(py, progress)
+    }
+
+    fn expect_sources(&mut self, sources: &Bound<'_, PyAny>) -> PyResult<()> {
+        for source in sources.iter()? {
+            self.sources.entry(source?.extract()?).or_insert(None);
+        }
+        Ok(())
+    }
+
+    fn advance_sources(
+        &mut self,
+        py: Python<'_>,
+        progress: HashMap<String, i64>,
+    ) -> PyResult<PyObject> {
+        let mut changed = false;
+        for (source, time) in progress {
+            let known = self.sources.get(&source).copied().flatten();
+            if known.is_none() || time > known.unwrap() {
+                self.sources.insert(source, Some(time));
+                changed = true;
+            }
+        }
+        if changed {
+            let slowest = self
+                .sources
+                .values()
+                .copied()
+                .min_by_key(|time| time.unwrap_or(NO_WATERMARK));
+            if let Some(Some(slowest)) = slowest {
+                self.release(py, slowest - self.lateness)?;
+            }
+        }
+        Ok(self.take_emitted(py))
+    }
+
+    fn advance(&mut self, py: Python<'_>, watermark: i64) -> PyResult<PyObject> {
+        self.release(py, watermark)?;
+        Ok(self.take_emitted(py))
+    }
+
+    /// The end of a finite input: every key's waiting events, in the order keys were made.
+    fn finish(&mut self, py: Python<'_>) -> PyResult<PyObject> {
+        let mut waiting: Vec<(u64, Skey)> = self
+            .records
+            .iter()
+            .filter(|(_, record)| !record.pending.is_empty())
+            .map(|(skey, record)| (record.born, skey.clone()))
+            .collect();
+        waiting.sort_unstable();
+        for (_, skey) in waiting {
+            let limit = match self.records.get(&skey) {
+                Some(record) if !record.pending.is_empty() => {
+                    record.pending.last().expect("not empty").time + 1
+                }
+                _ => continue,
+            };
+            self.advance_key(py, &skey, limit)?;
+        }
+        Ok(self.take_emitted(py))
+    }
+
+    fn deadlines_ahead(&self) -> usize {
+        self.records.values().map(|record| record.timers.len()).sum()
+    }
+
+    fn take_findings(&mut self, py: Python<'_>) -> PyObject {
+        self.take_emitted(py)
+    }
+
+    fn take_outcomes(&mut self, py: Python<'_>) -> PyObject {
+        PyList::new_bound(py, self.outcomes.drain(..)).into_any().unbind()
+    }
+
+    fn settled(&self) -> i64 {
+        let fifo = self.arrivals.iter().map(|(time, _)| *time).min();
+        let early = self.early.peek().map(|Reverse((time, _))| *time);
+        match fifo.into_iter().chain(early).min() {
+            Some(first) => first.min(self.watermark),
+            None => self.watermark,
+        }
+    }
+
+    fn queued(&self) -> usize {
+        self.arrivals.len()
+    }
+
+    fn state_keys(&self, py: Python<'_>) -> PyResult<PyObject> {
+        let counts = PyDict::new_bound(py);
+        for (index, detector) in self.detectors.iter().enumerate() {
+            counts.set_item(&detector.name, self.keys[index])?;
+        }
+        Ok(counts.into_any().unbind())
+    }
+}
+
+impl CompiledEngine {
+    fn detectors_for(&self, event: &Bound<'_, PyTuple>) -> PyResult<Option<Rc<[usize]>>> {
+        let event_type = event.get_item(1)?;
+        let event_type = event_type.downcast::<PyString>()?.to_str()?;
+        Ok(self.routes.get(event_type).cloned())
+    }
+
+    /// The (detector, state key) pairs of an event; a detector whose key raised is reported.
+    fn routes_of(
+        &self,
+        py: Python<'_>,
+        event: &Bound<'_, PyTuple>,
+        detectors: &[usize],
+    ) -> PyResult<Vec<(usize, Skey)>> {
+        let mut routes = Vec::with_capacity(detectors.len());
+        for &index in detectors {
+            let detector = &self.detectors[index];
+            let key = match detector.key.call1(py, (event,)) {
+                Ok(key) => key,
+                Err(error) if is_exception(py, &error) => {
+                    self.detector_error(py, index, event.clone().into_any().unbind(), error)?;
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
+            if key.is_none(py) {
+                continue;
+            }
+            let key = key.bind(py);
+            let key = key.downcast::<PyString>()?.to_str()?;
+            let name = detector.name.bind(py).to_str()?;
+            let mut skey = String::with_capacity(name.len() + 1 + key.len());
+            skey.push_str(name);
+            skey.push_str(SEPARATOR);
+            skey.push_str(key);
+            let skey: Skey = match self.records.get_key_value(skey.as_str()) {
+                Some((existing, _)) => existing.clone(),
+                None => Rc::from(skey),
+            };
+            routes.push((index, skey));
+        }
+        Ok(routes)
+    }
+
+    /// engine.py's `_take`: queue an event in its keys' records, or apply it at once when late.
+    fn take_routed(
+        &mut self,
+        py: Python<'_>,
+        event: &Bound<'_, PyTuple>,
+        time: i64,
+        routes: Vec<(usize, Skey)>,
+        by_sources: bool,
+    ) -> PyResult<()> {
+        let late = time < self.watermark;
+        if late {
+            self.hooks.on_late.call1(py, (event, self.watermark))?;
+        }
+        let id: Rc<str> = Rc::from(event.get_item(0)?.downcast::<PyString>()?.to_str()?);
+        let to_early = by_sources && self.arrivals.back().is_some_and(|(last, _)| time < *last);
+        for (index, skey) in routes {
+            if !self.records.contains_key(&skey) {
+                self.new_record(py, index, skey.clone(), time);
+            }
+            let item = Pending { time, id: id.clone(), event: event.clone().into_any().unbind() };
+            if late {
+                let watermark = self.watermark;
+                self.advance_key(py, &skey, watermark)?;
+                self.apply_event(py, &skey, item)?;
+                self.advance_key(py, &skey, watermark)?;
+                continue;
+            }
+            let record = self.records.get_mut(&skey).expect("made above");
+            let pending = &mut record.pending;
+            if pending.last().is_some_and(|last| last.time >= time) {
+                let at = pending.partition_point(|p| (p.time, &*p.id) <= (time, &*id));
+                pending.insert(at, item);
+            } else {
+                pending.push(item);
+            }
+            if to_early {
+                self.early.push(Reverse((time, skey)));
+            } else {
+                self.arrivals.push_back((time, skey));
+            }
+        }
+        Ok(())
+    }
+
+    fn new_record(&mut self, py: Python<'_>, index: usize, skey: Skey, time: i64) {
+        let expiry = time + self.detectors[index].lifetime;
+        self.wakeups.push(Reverse((expiry, EXPIRY, skey.clone())));
+        self.keys[index] += 1;
+        self.keys_changed.insert(index);
+        self.born += 1;
+        self.records.insert(
+            skey,
+            Record {
+                detector: index,
+                born: self.born,
+                state: PyDict::new_bound(py).unbind(),
+                pending: Vec::new(),
+                timers: Vec::new(),
+                seen: SeenIds::default(),
+                expiry,
+                outcomes: Vec::new(),
+                journey: None,
+            },
+        );
+    }
+
+    fn take_emitted(&mut self, py: Python<'_>) -> PyObject {
+        PyList::new_bound(py, self.emitted.drain(..)).into_any().unbind()
+    }
+
+    fn release(&mut self, py: Python<'_>, watermark: i64) -> PyResult<()> {
+        if watermark <= self.watermark {
+            return Ok(());
+        }
+        self.watermark = watermark;
+        while self.arrivals.front().is_some_and(|(time, _)| *time < watermark) {
+            let (_, skey) = self.arrivals.pop_front().expect("checked");
+            if self.records.get(&skey).is_some_and(|record| !record.pending.is_empty()) {
+                self.advance_key(py, &skey, watermark)?;
+            }
+        }
+        while self.early.peek().is_some_and(|Reverse((time, _))| *time < watermark) {
+            let Reverse((_, skey)) = self.early.pop().expect("checked");
+            if self.records.get(&skey).is_some_and(|record| !record.pending.is_empty()) {
+                self.advance_key(py, &skey, watermark)?;
+            }
+        }
+        while self.wakeups.peek().is_some_and(|Reverse((at, _, _))| *at < watermark) {
+            let Reverse((at, kind, skey)) = self.wakeups.pop().expect("checked");
+            if !self.records.contains_key(&skey) {
+                continue;
+            }
+            self.advance_key(py, &skey, watermark)?;
+            if kind == EXPIRY {
+                self.expire_or_postpone(&skey, at);
+            }
+        }
+        if !self.keys_changed.is_empty() {
+            let changed: Vec<usize> = self.keys_changed.drain().collect();
+            for index in changed {
+                let name = &self.detectors[index].name;
+                self.hooks.on_state_size.call1(py, (name, self.keys[index]))?;
+            }
+        }
+        if let Some(on_watermark) = &self.hooks.on_watermark {
+            on_watermark.call1(py, (watermark,))?;
+        }
+        Ok(())
+    }
+
+    /// Apply a key's pending events and due deadlines before `limit`, in event-time order.
+    fn advance_key(&mut self, py: Python<'_>, skey: &Skey, limit: i64) -> PyResult<()> {
+        loop {
+            let Some(record) = self.records.get_mut(skey) else { return Ok(()) };
+            let event_at = record.pending.first().map_or(limit, |p| p.time);
+            if let Some(journey) = &record.journey {
+                let at = journey.deadline;
+                if at < limit && at < event_at {
+                    let journey = record.journey.take().expect("checked");
+                    let index = record.detector;
+                    self.decide_journey(py, index, journey, false, at)?;
+                    continue;
+                }
+            }
+            if !record.outcomes.is_empty() {
+                let (at, due) = record
+                    .outcomes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, open)| (open.deadline, i))
+                    .min()
+                    .expect("not empty");
+                if at < limit && at < event_at {
+                    let open = record.outcomes.remove(due);
+                    let index = record.detector;
+                    self.decide(py, index, open, false, at)?;
+                    continue;
+                }
+            }
+            if let Some(timer_at) = record.timers.iter().map(|(_, at)| *at).min() {
+                if timer_at < limit && timer_at < event_at {
+                    let due = record.timers.iter().position(|(_, at)| *at == timer_at).expect("min");
+                    let (tag, _) = record.timers.remove(due);
+                    self.on_deadline(py, skey, tag, timer_at)?;
+                    continue;
+                }
+            }
+            if event_at >= limit {
+                return Ok(());
+            }
+            let item = record.pending.remove(0);
+            self.apply_event(py, skey, item)?;
+        }
+    }
+
+    fn expire_or_postpone(&mut self, skey: &Skey, at: i64) {
+        let Some(record) = self.records.get_mut(skey) else { return };
+        let lifetime = self.detectors[record.detector].lifetime;
+        let mut expiry = record.expiry;
+        if let Some(last) = record.timers.iter().map(|(_, at)| *at).max() {
+            expiry = expiry.max(last + 1);
+        }
+        let mut wake = expiry;
+        if let Some(last) = record.pending.last() {
+            wake = wake.max(last.time + lifetime);
+        }
+        if let Some(last) = record.outcomes.iter().map(|open| open.deadline).max() {
+            wake = wake.max(last);
+        }
+        if let Some(journey) = &record.journey {
+            wake = wake.max(journey.deadline);
+        }
+        if wake > at {
+            record.expiry = expiry;
+            self.wakeups.push(Reverse((wake, EXPIRY, skey.clone())));
+            return;
+        }
+        let index = record.detector;
+        self.records.remove(skey);
+        self.keys[index] -= 1;
+        self.keys_changed.insert(index);
+    }
+
+    fn apply_event(&mut self, py: Python<'_>, skey: &Skey, item: Pending) -> PyResult<()> {
+        let horizon = self.dedup_horizon;
+        let record = self.records.get_mut(skey).expect("the caller holds it");
+        let index = record.detector;
+        let time = item.time;
+        if time > record.expiry && record.timers.is_empty() {
+            // Idle past its lifetime: start afresh, as engine.py does.
+            record.state = PyDict::new_bound(py).unbind();
+            record.seen.clear();
+        }
+        if record.seen.contains(&item.id) {
+            let name = &self.detectors[index].name;
+            self.hooks.on_duplicate.call1(py, (name, item.event))?;
+            return Ok(());
+        }
+        record.seen.trim(time - horizon);
+        record.seen.push(item.id, time);
+        let detector = &self.detectors[index];
+        let expiry = time + detector.lifetime;
+        if expiry > record.expiry {
+            record.expiry = expiry;
+        }
+        let state = record.state.clone_ref(py);
+        let on_event = detector.on_event.clone_ref(py);
+        let event = item.event;
+        let reacted = self.react(py, skey, time, |reaction| {
+            on_event.call1(py, (state.clone_ref(py), event.clone_ref(py), reaction)).map(drop)
+        })?;
+        if let Err(error) = reacted {
+            self.detector_error(py, index, event.clone_ref(py), error)?;
+        }
+        let window = self.detectors[index].window;
+        if window != 0 {
+            if self.records.get(skey).is_some_and(|record| record.journey.is_none()) {
+                self.start_journey(py, skey, index, &event, time, window)?;
+            }
+            let open = self
+                .records
+                .get(skey)
+                .is_some_and(|record| !record.outcomes.is_empty() || record.journey.is_some());
+            if open {
+                self.complete(py, skey, index, &event, time)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn on_deadline(&mut self, py: Python<'_>, skey: &Skey, tag: String, at: i64) -> PyResult<()> {
+        let record = self.records.get(skey).expect("the caller holds it");
+        let index = record.detector;
+        let state = record.state.clone_ref(py);
+        let on_deadline = self.detectors[index].on_deadline.clone_ref(py);
+        let reacted = self.react(py, skey, at, |reaction| {
+            on_deadline.call1(py, (state.clone_ref(py), tag.clone(), reaction)).map(drop)
+        })?;
+        if let Err(error) = reacted {
+            self.detector_error(py, index, py.None(), error)?;
+        }
+        Ok(())
+    }
+
+    /// Call a detector with the reaction bound to `skey`'s record; its deadlines, open outcomes
+    /// and journey move into the reaction and back. The detector's own error is returned as a
+    /// value (reported by the caller, with the event); anything else stops the run.
+    fn react<F>(&mut self, py: Python<'_>, skey: &Skey, now: i64, call: F) -> PyResult<PyResult<()>>
+    where
+        F: FnOnce(Py<Reaction>) -> PyResult<()>,
+    {
+        let record = self.records.get_mut(skey).expect("the caller holds it");
+        let detector = &self.detectors[record.detector];
+        {
+            let mut reaction = self.reaction.borrow_mut(py);
+            reaction.now = now;
+            reaction.detector = Some(detector.name.clone_ref(py));
+            reaction.window = detector.window;
+            reaction.kinds = detector.kinds.as_ref().map(|kinds| kinds.clone_ref(py));
+            reaction.interrupts = Some(detector.interrupts.clone_ref(py));
+            reaction.segment_of = Some(detector.segment_of.clone_ref(py));
+            reaction.timers = std::mem::take(&mut record.timers);
+            reaction.outcomes = std::mem::take(&mut record.outcomes);
+            reaction.journey = record.journey.take();
+        }
+        let result = call(self.reaction.clone_ref(py));
+        let wakes = {
+            let mut reaction = self.reaction.borrow_mut(py);
+            self.emitted.append(&mut reaction.emitted);
+            record.timers = std::mem::take(&mut reaction.timers);
+            record.outcomes = std::mem::take(&mut reaction.outcomes);
+            record.journey = reaction.journey.take();
+            std::mem::take(&mut reaction.wakes)
+        };
+        for at in wakes {
+            self.wakeups.push(Reverse((at, DEADLINE, skey.clone())));
+        }
+        match result {
+            Ok(()) => Ok(Ok(())),
+            Err(error) if is_exception(py, &error) => Ok(Err(error)),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn start_journey(
+        &mut self,
+        py: Python<'_>,
+        skey: &Skey,
+        index: usize,
+        event: &PyObject,
+        time: i64,
+        window: i64,
+    ) -> PyResult<()> {
+        let detector = &self.detectors[index];
+        let state = self.records[skey].state.clone_ref(py);
+        let segment = match detector.starts.call1(py, (state, event)) {
+            Ok(segment) => segment,
+            Err(error) if is_exception(py, &error) => {
+                return self.detector_error(py, index, event.clone_ref(py), error);
+            }
+            Err(error) => return Err(error),
+        };
+        if segment.is_none(py) {
+            return Ok(());
+        }
+        let deadline = time + window;
+        let record = self.records.get_mut(skey).expect("the caller holds it");
+        record.journey = Some(Journey { start: time, deadline, segment: Some(segment.clone_ref(py)) });
+        self.wakeups.push(Reverse((deadline, DEADLINE, skey.clone())));
+        let name = &self.detectors[index].name;
+        self.hooks.on_journey_opened.call1(py, (name, segment, false))?;
+        Ok(())
+    }
+
+    fn complete(
+        &mut self,
+        py: Python<'_>,
+        skey: &Skey,
+        index: usize,
+        event: &PyObject,
+        time: i64,
+    ) -> PyResult<()> {
+        let state = self.records[skey].state.clone_ref(py);
+        let completes = match self.detectors[index].completes.call1(py, (state, event)) {
+            Ok(answer) => answer.is_truthy(py),
+            Err(error) => Err(error),
+        };
+        let completes = match completes {
+            Ok(completes) => completes,
+            Err(error) if is_exception(py, &error) => {
+                return self.detector_error(py, index, event.clone_ref(py), error);
+            }
+            Err(error) => return Err(error),
+        };
+        if !completes {
+            return Ok(());
+        }
+        let record = self.records.get_mut(skey).expect("the caller holds it");
+        let mut done = Vec::new();
+        let mut still_open = Vec::new();
+        for open in std::mem::take(&mut record.outcomes) {
+            if open.found <= time && time <= open.deadline {
+                done.push(open);
+            } else {
+                still_open.push(open);
+            }
+        }
+        record.outcomes = still_open;
+        let journey = match &record.journey {
+            Some(journey) if journey.start <= time && time <= journey.deadline => record.journey.take(),
+            _ => None,
+        };
+        for open in done {
+            self.decide(py, index, open, true, time)?;
+        }
+        if let Some(journey) = journey {
+            self.decide_journey(py, index, journey, true, time)?;
+        }
+        Ok(())
+    }
+
+    fn outcome_word(&self, py: Python<'_>, completed: bool) -> PyObject {
+        if completed { self.kinds.completed.clone_ref(py) } else { self.kinds.abandoned.clone_ref(py) }
+    }
+
+    fn decide(
+        &mut self,
+        py: Python<'_>,
+        index: usize,
+        open: OpenOutcome,
+        completed: bool,
+        time: i64,
+    ) -> PyResult<()> {
+        let fields = PyDict::new_bound(py);
+        fields.set_item("finding_id", open.finding_id)?;
+        fields.set_item("detector", &self.detectors[index].name)?;
+        fields.set_item("kind", open.kind)?;
+        fields.set_item("outcome", self.outcome_word(py, completed))?;
+        fields.set_item("time_ms", time)?;
+        fields.set_item("segment", open.segment)?;
+        let decided = self.kinds.outcome.call_bound(py, (), Some(&fields))?;
+        self.outcomes.push(decided.clone_ref(py));
+        self.hooks.on_outcome.call1(py, (decided,))?;
+        Ok(())
+    }
+
+    fn decide_journey(
+        &mut self,
+        py: Python<'_>,
+        index: usize,
+        journey: Journey,
+        completed: bool,
+        time: i64,
+    ) -> PyResult<()> {
+        let Some(segment) = journey.segment else { return Ok(()) };
+        let name = self.detectors[index].name.clone_ref(py);
+        let outcome = self.outcome_word(py, completed);
+        let decided = self.kinds.journey_outcome.call1(py, (name, segment, outcome, time))?;
+        self.hooks.on_journey.call1(py, (decided,))?;
+        Ok(())
+    }
+
+    fn detector_error(
+        &self,
+        py: Python<'_>,
+        index: usize,
+        event: PyObject,
+        error: PyErr,
+    ) -> PyResult<()> {
+        let name = &self.detectors[index].name;
+        self.hooks.on_detector_error.call1(py, (name, event, error.value_bound(py)))?;
+        Ok(())
+    }
+}
+
+#[pymodule]
+fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<CompiledEngine>()?;
+    module.add_class::<Reaction>()?;
+    Ok(())
+}
