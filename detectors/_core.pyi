@@ -1,11 +1,10 @@
 """Types of the compiled detection core (detectors/core/src/lib.rs); see detectors/compiled.py."""
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from friction_detector.detectors.api import Detector
 from friction_detector.detectors.events import Event
 from friction_detector.detectors.findings import Finding
-from friction_detector.detectors.observer import EngineObserver
 from friction_detector.detectors.outcomes import Outcome
 
 class CompiledEngine:
@@ -14,12 +13,11 @@ class CompiledEngine:
     def __init__(
         self,
         detectors: Sequence[Detector],
-        observer: EngineObserver,
+        hooks: Mapping[str, Callable[..., object]],
         classes: tuple[type, type, type, str, str],
         *,
         allowed_lateness_ms: int,
         dedup_horizon_ms: int,
-        tell_watermark: bool,
     ) -> None: ...
     def process(self, event: Event) -> list[Finding]: ...
     def process_from(self, source: str, event: Event) -> list[Finding]: ...

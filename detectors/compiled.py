@@ -10,7 +10,7 @@ runs both on the same streams and requires the same output.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from friction_detector.detectors._core import CompiledEngine
 from friction_detector.detectors.api import Detector
@@ -31,15 +31,23 @@ def compiled_engine(
 ) -> CompiledEngine:
     """An engine over `detectors` with engine.py's `Engine` interface for a one-process run
     (`process`, `process_from`, `expect_sources`, `advance_sources`, `finish`, `settled`, ...)."""
-    observer = observer or EngineObserver()
-    # As engine.py: the base observer's hook does nothing, and the watermark moves on nearly
-    # every event.
-    tell_watermark = type(observer).on_watermark is not EngineObserver.on_watermark
     return CompiledEngine(
         list(detectors),
-        observer,
+        _overridden_hooks(observer or EngineObserver()),
         (Finding, Outcome, JourneyOutcome, ABANDONED, COMPLETED),
         allowed_lateness_ms=allowed_lateness_ms,
         dedup_horizon_ms=dedup_horizon_ms,
-        tell_watermark=tell_watermark,
     )
+
+
+def _overridden_hooks(observer: EngineObserver) -> dict[str, Callable]:
+    """The observer's hooks that its class overrides: the base class's do nothing, and the
+    core would call several per event (`on_event`, `on_state_size` as keys come and go)."""
+    return {
+        name: getattr(observer, name)
+        for name in _HOOKS
+        if getattr(type(observer), name) is not getattr(EngineObserver, name)
+    }
+
+
+_HOOKS = [name for name in vars(EngineObserver) if name.startswith("on_")]

@@ -118,19 +118,28 @@ struct DetectorRef {
     completes: PyObject,
 }
 
-/// The observer's hooks, bound once.
+/// The observer's hooks that its class overrides, bound once; the others do nothing, and most
+/// are called per event or per key, so they are not called at all.
 struct Hooks {
-    on_event: PyObject,
-    on_late: PyObject,
-    on_duplicate: PyObject,
-    on_finding: PyObject,
-    on_outcome: PyObject,
-    on_journey_opened: PyObject,
-    on_journey: PyObject,
-    on_measurement: PyObject,
-    on_state_size: PyObject,
+    on_event: Option<PyObject>,
+    on_late: Option<PyObject>,
+    on_duplicate: Option<PyObject>,
+    on_finding: Option<PyObject>,
+    on_outcome: Option<PyObject>,
+    on_journey_opened: Option<PyObject>,
+    on_journey: Option<PyObject>,
+    on_measurement: Option<PyObject>,
+    on_state_size: Option<PyObject>,
     on_watermark: Option<PyObject>,
-    on_detector_error: PyObject,
+    on_detector_error: Option<PyObject>,
+}
+
+/// Call a hook the observer has, if it has it.
+fn tell<A: IntoPy<Py<PyTuple>>>(py: Python<'_>, hook: &Option<PyObject>, args: A) -> PyResult<()> {
+    if let Some(hook) = hook {
+        hook.call1(py, args)?;
+    }
+    Ok(())
 }
 
 /// The classes and constants of the Python side that the core builds values of.
@@ -153,9 +162,9 @@ struct Reaction {
     interrupts: Option<PyObject>,
     segment_of: Option<PyObject>,
     finding: PyObject,
-    on_finding: PyObject,
-    on_journey_opened: PyObject,
-    on_measurement: PyObject,
+    on_finding: Option<PyObject>,
+    on_journey_opened: Option<PyObject>,
+    on_measurement: Option<PyObject>,
     emitted: Vec<PyObject>,
     timers: Vec<(String, i64)>,
     outcomes: Vec<OpenOutcome>,
@@ -199,7 +208,7 @@ impl Reaction {
         }
         let finding = self.finding.call_bound(py, (), Some(&fields))?;
         self.emitted.push(finding.clone_ref(py));
-        self.on_finding.call1(py, (&finding,))?;
+        tell(py, &self.on_finding, (&finding,))?;
         let Some(kinds) = &self.kinds else { return Ok(()) };
         if !kinds.bind(py).contains(&kind)? {
             return Ok(());
@@ -221,7 +230,7 @@ impl Reaction {
             segment: segment.clone_ref(py),
         });
         self.wakes.push(deadline);
-        self.on_journey_opened.call1(py, (&name, segment, true))?;
+        tell(py, &self.on_journey_opened, (&name, segment, true))?;
         match &mut self.journey {
             None => self.journey = Some(Journey { start: found, deadline, segment: None }),
             Some(journey) => {
@@ -254,9 +263,10 @@ impl Reaction {
         seconds: PyObject,
         segment: Option<PyObject>,
     ) -> PyResult<()> {
+        let Some(on_measurement) = &self.on_measurement else { return Ok(()) };
         let segment = segment.unwrap_or_else(|| PyString::new_bound(py, "").into_any().unbind());
         let name = self.detector.as_ref().expect("a reaction has a detector");
-        self.on_measurement.call1(py, (name, measurement, seconds, segment, self.now))?;
+        on_measurement.call1(py, (name, measurement, seconds, segment, self.now))?;
         Ok(())
     }
 }
@@ -294,15 +304,14 @@ fn is_exception(py: Python<'_>, error: &PyErr) -> bool {
 #[pymethods]
 impl CompiledEngine {
     #[new]
-    #[pyo3(signature = (detectors, observer, classes, *, allowed_lateness_ms, dedup_horizon_ms, tell_watermark))]
+    #[pyo3(signature = (detectors, hooks, classes, *, allowed_lateness_ms, dedup_horizon_ms))]
     fn new(
         py: Python<'_>,
         detectors: Vec<PyObject>,
-        observer: PyObject,
+        hooks: HashMap<String, PyObject>,
         classes: (PyObject, PyObject, PyObject, PyObject, PyObject),
         allowed_lateness_ms: i64,
         dedup_horizon_ms: i64,
-        tell_watermark: bool,
     ) -> PyResult<Self> {
         let mut refs = Vec::new();
         let mut routes: HashMap<String, Rc<[usize]>> = HashMap::new();
@@ -335,20 +344,19 @@ impl CompiledEngine {
         for (event_type, indexes) in consumers {
             routes.insert(event_type, Rc::from(indexes));
         }
-        let o = observer.bind(py);
-        let hook = |name: &str| -> PyResult<PyObject> { Ok(o.getattr(name)?.unbind()) };
+        let hook = |name: &str| hooks.get(name).map(|hook| hook.clone_ref(py));
         let hooks = Hooks {
-            on_event: hook("on_event")?,
-            on_late: hook("on_late")?,
-            on_duplicate: hook("on_duplicate")?,
-            on_finding: hook("on_finding")?,
-            on_outcome: hook("on_outcome")?,
-            on_journey_opened: hook("on_journey_opened")?,
-            on_journey: hook("on_journey")?,
-            on_measurement: hook("on_measurement")?,
-            on_state_size: hook("on_state_size")?,
-            on_watermark: if tell_watermark { Some(hook("on_watermark")?) } else { None },
-            on_detector_error: hook("on_detector_error")?,
+            on_event: hook("on_event"),
+            on_late: hook("on_late"),
+            on_duplicate: hook("on_duplicate"),
+            on_finding: hook("on_finding"),
+            on_outcome: hook("on_outcome"),
+            on_journey_opened: hook("on_journey_opened"),
+            on_journey: hook("on_journey"),
+            on_measurement: hook("on_measurement"),
+            on_state_size: hook("on_state_size"),
+            on_watermark: hook("on_watermark"),
+            on_detector_error: hook("on_detector_error"),
         };
         let (finding, outcome, journey_outcome, abandoned, completed) = classes;
         let reaction = Py::new(
@@ -361,9 +369,9 @@ impl CompiledEngine {
                 interrupts: None,
                 segment_of: None,
                 finding,
-                on_finding: hooks.on_finding.clone_ref(py),
-                on_journey_opened: hooks.on_journey_opened.clone_ref(py),
-                on_measurement: hooks.on_measurement.clone_ref(py),
+                on_finding: hooks.on_finding.as_ref().map(|hook| hook.clone_ref(py)),
+                on_journey_opened: hooks.on_journey_opened.as_ref().map(|hook| hook.clone_ref(py)),
+                on_measurement: hooks.on_measurement.as_ref().map(|hook| hook.clone_ref(py)),
                 emitted: Vec::new(),
                 timers: Vec::new(),
                 outcomes: Vec::new(),
@@ -397,7 +405,7 @@ impl CompiledEngine {
 
     /// Take one event; the findings that became due. The watermark follows the newest event.
     fn process(&mut self, py: Python<'_>, event: Bound<'_, PyTuple>) -> PyResult<PyObject> {
-        self.hooks.on_event.call1(py, (&event,))?;
+        tell(py, &self.hooks.on_event, (&event,))?;
         let time: i64 = event.get_item(2)?.extract()?;
         if let Some(detectors) = self.detectors_for(&event)? {
             let routes = self.routes_of(py, &event, &detectors)?;
@@ -417,7 +425,7 @@ impl CompiledEngine {
         source: String,
         event: Bound<'_, PyTuple>,
     ) -> PyResult<PyObject> {
-        self.hooks.on_event.call1(py, (&event,))?;
+        tell(py, &self.hooks.on_event, (&event,))?;
         let time: i64 = event.get_item(2)?.extract()?;
         if let Some(detectors) = self.detectors_for(&event)? {
             let routes = self.routes_of(py, &event, &detectors)?;
@@ -576,7 +584,7 @@ impl CompiledEngine {
     ) -> PyResult<()> {
         let late = time < self.watermark;
         if late {
-            self.hooks.on_late.call1(py, (event, self.watermark))?;
+            tell(py, &self.hooks.on_late, (event, self.watermark))?;
         }
         let id: Rc<str> = Rc::from(event.get_item(0)?.downcast::<PyString>()?.to_str()?);
         let to_early = by_sources && self.arrivals.back().is_some_and(|(last, _)| time < *last);
@@ -666,12 +674,10 @@ impl CompiledEngine {
             let changed: Vec<usize> = self.keys_changed.drain().collect();
             for index in changed {
                 let name = &self.detectors[index].name;
-                self.hooks.on_state_size.call1(py, (name, self.keys[index]))?;
+                tell(py, &self.hooks.on_state_size, (name, self.keys[index]))?;
             }
         }
-        if let Some(on_watermark) = &self.hooks.on_watermark {
-            on_watermark.call1(py, (watermark,))?;
-        }
+        tell(py, &self.hooks.on_watermark, (watermark,))?;
         Ok(())
     }
 
@@ -760,7 +766,7 @@ impl CompiledEngine {
         }
         if record.seen.contains(&item.id) {
             let name = &self.detectors[index].name;
-            self.hooks.on_duplicate.call1(py, (name, item.event))?;
+            tell(py, &self.hooks.on_duplicate, (name, item.event))?;
             return Ok(());
         }
         record.seen.trim(time - horizon);
@@ -875,7 +881,7 @@ impl CompiledEngine {
         record.journey = Some(Journey { start: time, deadline, segment: Some(segment.clone_ref(py)) });
         self.wakeups.push(Reverse((deadline, DEADLINE, skey.clone())));
         let name = &self.detectors[index].name;
-        self.hooks.on_journey_opened.call1(py, (name, segment, false))?;
+        tell(py, &self.hooks.on_journey_opened, (name, segment, false))?;
         Ok(())
     }
 
@@ -947,7 +953,7 @@ impl CompiledEngine {
         fields.set_item("segment", open.segment)?;
         let decided = self.kinds.outcome.call_bound(py, (), Some(&fields))?;
         self.outcomes.push(decided.clone_ref(py));
-        self.hooks.on_outcome.call1(py, (decided,))?;
+        tell(py, &self.hooks.on_outcome, (decided,))?;
         Ok(())
     }
 
@@ -959,11 +965,13 @@ impl CompiledEngine {
         completed: bool,
         time: i64,
     ) -> PyResult<()> {
-        let Some(segment) = journey.segment else { return Ok(()) };
+        let (Some(segment), Some(on_journey)) = (journey.segment, &self.hooks.on_journey) else {
+            return Ok(());
+        };
         let name = self.detectors[index].name.clone_ref(py);
         let outcome = self.outcome_word(py, completed);
         let decided = self.kinds.journey_outcome.call1(py, (name, segment, outcome, time))?;
-        self.hooks.on_journey.call1(py, (decided,))?;
+        on_journey.call1(py, (decided,))?;
         Ok(())
     }
 
@@ -975,7 +983,7 @@ impl CompiledEngine {
         error: PyErr,
     ) -> PyResult<()> {
         let name = &self.detectors[index].name;
-        self.hooks.on_detector_error.call1(py, (name, event, error.value_bound(py)))?;
+        tell(py, &self.hooks.on_detector_error, (name, event, error.value_bound(py)))?;
         Ok(())
     }
 }
