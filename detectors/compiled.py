@@ -6,32 +6,57 @@ values, and calls the Python detectors as engine.py does, visiting keys in the s
 its findings, outcomes and observer calls are engine.py's. engine.py stays the reference and
 runs wherever records must be plain data (the worker's tables); tests/unit/test_compiled_engine.py
 runs both on the same streams and requires the same output.
+
+The core is optional at install (it needs cargo): without it, `replay_engine` is engine.py's
+`Engine`, with the same output, slower.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from friction_detector.detectors._core import CompiledEngine
 from friction_detector.detectors.api import Detector
-from friction_detector.detectors.engine import DEFAULT_ALLOWED_LATENESS_MS, DEFAULT_DEDUP_HORIZON_MS
+from friction_detector.detectors.engine import (
+    DEFAULT_ALLOWED_LATENESS_MS,
+    DEFAULT_DEDUP_HORIZON_MS,
+    Engine,
+)
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver
 from friction_detector.detectors.outcomes import ABANDONED, COMPLETED, JourneyOutcome, Outcome
 
-__all__ = ["CompiledEngine", "compiled_engine"]
+try:
+    from friction_detector.detectors import _core
+except ImportError:  # installed without cargo (pyproject.toml: the core is optional)
+    _core = None  # type: ignore[assignment]
+
+__all__ = ["compiled", "replay_engine"]
 
 
-def compiled_engine(
+def compiled() -> bool:
+    """Whether the package was built with the compiled core."""
+    return _core is not None
+
+
+def replay_engine(
     detectors: Sequence[Detector],
     *,
     allowed_lateness_ms: int = DEFAULT_ALLOWED_LATENESS_MS,
     dedup_horizon_ms: int = DEFAULT_DEDUP_HORIZON_MS,
     observer: EngineObserver | None = None,
-) -> CompiledEngine:
-    """An engine over `detectors` with engine.py's `Engine` interface for a one-process run
-    (`process`, `process_from`, `expect_sources`, `advance_sources`, `finish`, `settled`, ...)."""
-    return CompiledEngine(
+) -> _core.CompiledEngine | Engine:
+    """An engine over `detectors` for a run whose state stays in its process: the compiled
+    core, with engine.py's interface (`process`, `process_from`, `expect_sources`,
+    `advance_sources`, `finish`, `settled`, ...), or engine.py's `Engine` without it."""
+    if _core is None:
+        return Engine(
+            detectors,
+            allowed_lateness_ms=allowed_lateness_ms,
+            dedup_horizon_ms=dedup_horizon_ms,
+            observer=observer,
+            keep_events=True,
+        )
+    return _core.CompiledEngine(
         list(detectors),
         _overridden_hooks(observer or EngineObserver()),
         (Finding, Outcome, JourneyOutcome, ABANDONED, COMPLETED),

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from friction_detector.detectors.alerts import Alert
+from friction_detector.detectors.compiled import compiled
 from friction_detector.detectors.config import Config, ConfigError, load_config
 from friction_detector.detectors.registry import RegistryError, installed_detectors
 from friction_detector.streams.cli.commands import add_streaming_commands
@@ -109,7 +110,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
     warning = summary.late_warning(sourced=args.sourced, sorted_input=args.sort)
     if warning:
         print(warning, file=sys.stderr)
+    if not compiled():
+        print(NOT_COMPILED_NOTE, file=sys.stderr)
     return 0
+
+
+NOT_COMPILED_NOTE = (
+    "friction replay: note: this install has no compiled detection core (cargo was not found "
+    "when it was built), so replay ran the reference engine: the same findings, at about half "
+    "the rate; reinstall with Rust's cargo on the PATH to build it"
+)
 
 
 def _replay_webhook(args: argparse.Namespace, config: Config) -> WebhookSettings | None:

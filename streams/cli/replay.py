@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import BinaryIO
 
 from friction_detector.detectors.alerts import Alert, AlertEngine, load_alert_settings
-from friction_detector.detectors.compiled import compiled_engine
+from friction_detector.detectors.compiled import replay_engine
 from friction_detector.detectors.config import Config
 from friction_detector.detectors.events import TOO_LARGE, BadInput, Event
 from friction_detector.detectors.finding_events import FindingStage
@@ -120,7 +120,7 @@ def replay(
     if alert_sink is not None:
         alerts = AlertEngine(load_alert_settings(config.sections.get("alerts")), sink=alert_sink)
         observer = FanOut(summary, alerts)
-    engine = compiled_engine(  # its records never leave the process
+    engine = replay_engine(  # its records never leave the process
         config.detectors,
         allowed_lateness_ms=config.engine.allowed_lateness_ms,
         dedup_horizon_ms=config.engine.dedup_horizon_ms,
