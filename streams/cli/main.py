@@ -117,8 +117,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 NOT_COMPILED_NOTE = (
     "friction replay: note: this install has no compiled detection core (cargo was not found "
-    "when it was built), so replay ran the reference engine: the same findings, at about half "
-    "the rate; reinstall with Rust's cargo on the PATH to build it"
+    "when it was built), so replay ran the reference engine: the same findings, at about two "
+    "thirds of the rate; reinstall with Rust's cargo on the PATH to build it"
 )
 
 

@@ -256,3 +256,20 @@ def test_a_redelivery_after_the_dedup_horizon_is_judged_the_same_in_both_engines
     later = Event("x-0", "page_load", T0 + 21 * minute, "u-2", "s-2", {})
     seen = assert_same([Erratic()], [*events, later, events[0]])
     assert ("duplicate", "erratic", "e-0") in seen["calls"]
+
+
+def test_without_the_core_replay_runs_engine_py_and_says_so(monkeypatch, tmp_path, capsys):
+    """An install built where cargo was missing: the same command, the reference engine, and
+    a note saying so (the core is optional in pyproject.toml)."""
+    from friction_detector.detectors import compiled
+    from friction_detector.streams.cli import main as cli
+
+    monkeypatch.setattr(compiled, "_core", None)
+    assert isinstance(replay_engine([SlowCheckout()]), Engine)
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"")
+    assert cli.main(["replay", str(events), "--findings", str(tmp_path / "found.jsonl")]) == 0
+    assert "no compiled detection core" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert cli.main(["replay", str(events), "--findings", str(tmp_path / "found.jsonl")]) == 0
+    assert "no compiled detection core" not in capsys.readouterr().err
