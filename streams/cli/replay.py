@@ -168,6 +168,7 @@ def replay(
     progress = Progress(source)
     hold = positions.hold
     lines = 0
+    accepted = 0  # counted here, not by an observer call per event
     if sort_run_lines is None:
         items = bounded_lines(source, max_bytes)
     else:
@@ -204,6 +205,7 @@ def replay(
                 summary.bad[decoded.reason] += 1
                 dead_letter(decoded, position)
                 continue
+            accepted += 1
             if hold(decoded, position, line, index):
                 positions.forget_before(engine.settled())
             found = engine.process_from(origin, decoded) if sourced else process(decoded)
@@ -227,5 +229,6 @@ def replay(
         settle(stage.finish())
     summary.deadlines_ahead = engine.deadlines_ahead()
     summary.lines_read = lines
+    summary.events += accepted
     summary.elapsed_s = time.monotonic() - progress.started
     return summary

@@ -32,7 +32,7 @@ class RunSummary(EngineObserver):
         # the event as the engine holds it.
         self.find = find
         self.detector_errors: Counter[str] = Counter()
-        self.events = 0
+        self.events = 0  # accepted events: counted by the run, which sees each one
         self.bad: Counter[str] = Counter()
         self.duplicates: Counter[str] = Counter()
         self.late = 0
@@ -43,9 +43,6 @@ class RunSummary(EngineObserver):
         self.deadlines_ahead = 0  # deadlines the input ended before: set by the run
         self.lines_read = 0  # the run's input lines, and how long it took: set by the run
         self.elapsed_s = 0.0
-
-    def on_event(self, event: Event) -> None:
-        self.events += 1
 
     def on_late(self, event: Event, watermark: int) -> None:
         self.late += 1
