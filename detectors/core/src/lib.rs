@@ -546,14 +546,9 @@ impl CompiledEngine {
         let mut routes = Vec::with_capacity(detectors.len());
         for &index in detectors {
             let detector = &self.detectors[index];
-            let key = match detector.key.call1(py, (event,)) {
-                Ok(key) => key,
-                Err(error) if is_exception(py, &error) => {
-                    self.detector_error(py, index, event.clone().into_any().unbind(), error)?;
-                    continue;
-                }
-                Err(error) => return Err(error),
-            };
+            let answer = detector.key.call1(py, (event,));
+            let event_object = event.clone().into_any().unbind();
+            let Some(key) = self.guarded(py, index, &event_object, answer)? else { continue };
             if key.is_none(py) {
                 continue;
             }
@@ -864,15 +859,9 @@ impl CompiledEngine {
         time: i64,
         window: i64,
     ) -> PyResult<()> {
-        let detector = &self.detectors[index];
         let state = self.records[skey].state.clone_ref(py);
-        let segment = match detector.starts.call1(py, (state, event)) {
-            Ok(segment) => segment,
-            Err(error) if is_exception(py, &error) => {
-                return self.detector_error(py, index, event.clone_ref(py), error);
-            }
-            Err(error) => return Err(error),
-        };
+        let answer = self.detectors[index].starts.call1(py, (state, event));
+        let Some(segment) = self.guarded(py, index, event, answer)? else { return Ok(()) };
         if segment.is_none(py) {
             return Ok(());
         }
@@ -894,18 +883,11 @@ impl CompiledEngine {
         time: i64,
     ) -> PyResult<()> {
         let state = self.records[skey].state.clone_ref(py);
-        let completes = match self.detectors[index].completes.call1(py, (state, event)) {
-            Ok(answer) => answer.is_truthy(py),
-            Err(error) => Err(error),
-        };
-        let completes = match completes {
-            Ok(completes) => completes,
-            Err(error) if is_exception(py, &error) => {
-                return self.detector_error(py, index, event.clone_ref(py), error);
-            }
-            Err(error) => return Err(error),
-        };
-        if !completes {
+        let answer = self.detectors[index]
+            .completes
+            .call1(py, (state, event))
+            .and_then(|answer| answer.is_truthy(py));
+        if self.guarded(py, index, event, answer)? != Some(true) {
             return Ok(());
         }
         let record = self.records.get_mut(skey).expect("the caller holds it");
@@ -973,6 +955,26 @@ impl CompiledEngine {
         let decided = self.kinds.journey_outcome.call1(py, (name, segment, outcome, time))?;
         on_journey.call1(py, (decided,))?;
         Ok(())
+    }
+
+    /// A detector's answer, or None once its error is reported (engine.py catches `Exception`
+    /// around every detector call, so a plugin's bug does not stop the run); anything else, such
+    /// as KeyboardInterrupt, stops the run.
+    fn guarded<T>(
+        &self,
+        py: Python<'_>,
+        index: usize,
+        event: &PyObject,
+        answer: PyResult<T>,
+    ) -> PyResult<Option<T>> {
+        match answer {
+            Ok(answer) => Ok(Some(answer)),
+            Err(error) if is_exception(py, &error) => {
+                self.detector_error(py, index, event.clone_ref(py), error)?;
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
     }
 
     fn detector_error(
