@@ -8,11 +8,14 @@
 //! engine.py and agenda.py line for line, so both produce the same findings in the same order;
 //! tests/unit/test_compiled_engine.py runs both on the same streams and compares everything.
 
+use ahash::{HashMap, HashMapExt, HashSet, HashSetExt};
+// PyO3 0.22's #[pymethods] expansion converts PyErr into itself, which clippy flags.
+#![allow(clippy::useless_conversion)]
+
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use std::cmp::Reverse;
-use ahash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::collections::{BinaryHeap, VecDeque};
 use std::rc::Rc;
 
@@ -53,7 +56,8 @@ impl SeenIds {
         if let Some(index) = &mut self.index {
             index.insert(id.clone());
         } else if self.order.len() >= SEEN_SCAN_LIMIT {
-            let mut index: HashSet<Rc<str>> = self.order.iter().map(|(seen, _)| seen.clone()).collect();
+            let mut index: HashSet<Rc<str>> =
+                self.order.iter().map(|(seen, _)| seen.clone()).collect();
             index.insert(id.clone());
             self.index = Some(index);
         }
@@ -62,7 +66,9 @@ impl SeenIds {
 
     /// Drop the oldest id if it is older than `before`: at most one per event, as engine.py.
     fn trim(&mut self, before: i64) {
-        if self.order.len() >= DEDUP_TRIM_AT && self.order.front().is_some_and(|(_, at)| *at < before) {
+        if self.order.len() >= DEDUP_TRIM_AT
+            && self.order.front().is_some_and(|(_, at)| *at < before)
+        {
             let (oldest, _) = self.order.pop_front().expect("checked");
             if let Some(index) = &mut self.index {
                 index.remove(&oldest);
@@ -189,7 +195,11 @@ impl Reaction {
         segment: Option<PyObject>,
         time_ms: Option<PyObject>,
     ) -> PyResult<()> {
-        let name = self.detector.as_ref().expect("a reaction has a detector").clone_ref(py);
+        let name = self
+            .detector
+            .as_ref()
+            .expect("a reaction has a detector")
+            .clone_ref(py);
         let fields = PyDict::new_bound(py);
         fields.set_item("detector", &name)?;
         fields.set_item("kind", &kind)?;
@@ -209,18 +219,28 @@ impl Reaction {
         let finding = self.finding.call_bound(py, (), Some(&fields))?;
         self.emitted.push(finding.clone_ref(py));
         tell(py, &self.on_finding, (&finding,))?;
-        let Some(kinds) = &self.kinds else { return Ok(()) };
+        let Some(kinds) = &self.kinds else {
+            return Ok(());
+        };
         if !kinds.bind(py).contains(&kind)? {
             return Ok(());
         }
-        let interrupts = self.interrupts.as_ref().expect("journey detector").clone_ref(py);
+        let interrupts = self
+            .interrupts
+            .as_ref()
+            .expect("journey detector")
+            .clone_ref(py);
         if !interrupts.call1(py, (&finding,))?.is_truthy(py)? {
             return Ok(());
         }
         let bound = finding.bind(py);
         let found: i64 = bound.getattr("time_ms")?.extract()?;
         let deadline = found + self.window;
-        let segment_of = self.segment_of.as_ref().expect("journey detector").clone_ref(py);
+        let segment_of = self
+            .segment_of
+            .as_ref()
+            .expect("journey detector")
+            .clone_ref(py);
         let segment = segment_of.call1(py, (&finding,))?;
         self.outcomes.push(OpenOutcome {
             finding_id: bound.getattr("finding_id")?.unbind(),
@@ -232,7 +252,13 @@ impl Reaction {
         self.wakes.push(deadline);
         tell(py, &self.on_journey_opened, (&name, segment, true))?;
         match &mut self.journey {
-            None => self.journey = Some(Journey { start: found, deadline, segment: None }),
+            None => {
+                self.journey = Some(Journey {
+                    start: found,
+                    deadline,
+                    segment: None,
+                })
+            }
             Some(journey) => {
                 journey.segment = None;
                 journey.deadline = journey.deadline.max(deadline);
@@ -263,7 +289,9 @@ impl Reaction {
         seconds: PyObject,
         segment: Option<PyObject>,
     ) -> PyResult<()> {
-        let Some(on_measurement) = &self.on_measurement else { return Ok(()) };
+        let Some(on_measurement) = &self.on_measurement else {
+            return Ok(());
+        };
         let segment = segment.unwrap_or_else(|| PyString::new_bound(py, "").into_any().unbind());
         let name = self.detector.as_ref().expect("a reaction has a detector");
         on_measurement.call1(py, (name, measurement, seconds, segment, self.now))?;
@@ -334,7 +362,11 @@ impl CompiledEngine {
                 on_deadline: d.getattr("on_deadline")?.unbind(),
                 lifetime: ttl.max(dedup_horizon_ms),
                 window: d.call_method0("journey_window_ms")?.extract()?,
-                kinds: if journey.is_none() { None } else { Some(journey.getattr("kinds")?.unbind()) },
+                kinds: if journey.is_none() {
+                    None
+                } else {
+                    Some(journey.getattr("kinds")?.unbind())
+                },
                 interrupts: d.getattr("interrupts_journey")?.unbind(),
                 segment_of: d.getattr("journey_segment")?.unbind(),
                 starts: d.getattr("starts_journey")?.unbind(),
@@ -370,7 +402,10 @@ impl CompiledEngine {
                 segment_of: None,
                 finding,
                 on_finding: hooks.on_finding.as_ref().map(|hook| hook.clone_ref(py)),
-                on_journey_opened: hooks.on_journey_opened.as_ref().map(|hook| hook.clone_ref(py)),
+                on_journey_opened: hooks
+                    .on_journey_opened
+                    .as_ref()
+                    .map(|hook| hook.clone_ref(py)),
                 on_measurement: hooks.on_measurement.as_ref().map(|hook| hook.clone_ref(py)),
                 emitted: Vec::new(),
                 timers: Vec::new(),
@@ -396,7 +431,12 @@ impl CompiledEngine {
             keys: vec![0; count],
             keys_changed: HashSet::new(),
             hooks,
-            kinds: Kinds { outcome, journey_outcome, abandoned, completed },
+            kinds: Kinds {
+                outcome,
+                journey_outcome,
+                abandoned,
+                completed,
+            },
             reaction,
             emitted: Vec::new(),
             outcomes: Vec::new(),
@@ -496,7 +536,10 @@ impl CompiledEngine {
     }
 
     fn deadlines_ahead(&self) -> usize {
-        self.records.values().map(|record| record.timers.len()).sum()
+        self.records
+            .values()
+            .map(|record| record.timers.len())
+            .sum()
     }
 
     fn take_findings(&mut self, py: Python<'_>) -> PyObject {
@@ -504,7 +547,9 @@ impl CompiledEngine {
     }
 
     fn take_outcomes(&mut self, py: Python<'_>) -> PyObject {
-        PyList::new_bound(py, self.outcomes.drain(..)).into_any().unbind()
+        PyList::new_bound(py, self.outcomes.drain(..))
+            .into_any()
+            .unbind()
     }
 
     fn settled(&self) -> i64 {
@@ -548,7 +593,9 @@ impl CompiledEngine {
             let detector = &self.detectors[index];
             let answer = detector.key.call1(py, (event,));
             let event_object = event.clone().into_any().unbind();
-            let Some(key) = self.guarded(py, index, &event_object, answer)? else { continue };
+            let Some(key) = self.guarded(py, index, &event_object, answer)? else {
+                continue;
+            };
             if key.is_none(py) {
                 continue;
             }
@@ -587,7 +634,11 @@ impl CompiledEngine {
             if !self.records.contains_key(&skey) {
                 self.new_record(py, index, skey.clone(), time);
             }
-            let item = Pending { time, id: id.clone(), event: event.clone().into_any().unbind() };
+            let item = Pending {
+                time,
+                id: id.clone(),
+                event: event.clone().into_any().unbind(),
+            };
             if late {
                 let watermark = self.watermark;
                 self.advance_key(py, &skey, watermark)?;
@@ -635,7 +686,9 @@ impl CompiledEngine {
     }
 
     fn take_emitted(&mut self, py: Python<'_>) -> PyObject {
-        PyList::new_bound(py, self.emitted.drain(..)).into_any().unbind()
+        PyList::new_bound(py, self.emitted.drain(..))
+            .into_any()
+            .unbind()
     }
 
     fn release(&mut self, py: Python<'_>, watermark: i64) -> PyResult<()> {
@@ -643,19 +696,39 @@ impl CompiledEngine {
             return Ok(());
         }
         self.watermark = watermark;
-        while self.arrivals.front().is_some_and(|(time, _)| *time < watermark) {
+        while self
+            .arrivals
+            .front()
+            .is_some_and(|(time, _)| *time < watermark)
+        {
             let (_, skey) = self.arrivals.pop_front().expect("checked");
-            if self.records.get(&skey).is_some_and(|record| !record.pending.is_empty()) {
+            if self
+                .records
+                .get(&skey)
+                .is_some_and(|record| !record.pending.is_empty())
+            {
                 self.advance_key(py, &skey, watermark)?;
             }
         }
-        while self.early.peek().is_some_and(|Reverse((time, _))| *time < watermark) {
+        while self
+            .early
+            .peek()
+            .is_some_and(|Reverse((time, _))| *time < watermark)
+        {
             let Reverse((_, skey)) = self.early.pop().expect("checked");
-            if self.records.get(&skey).is_some_and(|record| !record.pending.is_empty()) {
+            if self
+                .records
+                .get(&skey)
+                .is_some_and(|record| !record.pending.is_empty())
+            {
                 self.advance_key(py, &skey, watermark)?;
             }
         }
-        while self.wakeups.peek().is_some_and(|Reverse((at, _, _))| *at < watermark) {
+        while self
+            .wakeups
+            .peek()
+            .is_some_and(|Reverse((at, _, _))| *at < watermark)
+        {
             let Reverse((at, kind, skey)) = self.wakeups.pop().expect("checked");
             if !self.records.contains_key(&skey) {
                 continue;
@@ -679,7 +752,9 @@ impl CompiledEngine {
     /// Apply a key's pending events and due deadlines before `limit`, in event-time order.
     fn advance_key(&mut self, py: Python<'_>, skey: &Skey, limit: i64) -> PyResult<()> {
         loop {
-            let Some(record) = self.records.get_mut(skey) else { return Ok(()) };
+            let Some(record) = self.records.get_mut(skey) else {
+                return Ok(());
+            };
             let event_at = record.pending.first().map_or(limit, |p| p.time);
             if let Some(journey) = &record.journey {
                 let at = journey.deadline;
@@ -707,7 +782,11 @@ impl CompiledEngine {
             }
             if let Some(timer_at) = record.timers.iter().map(|(_, at)| *at).min() {
                 if timer_at < limit && timer_at < event_at {
-                    let due = record.timers.iter().position(|(_, at)| *at == timer_at).expect("min");
+                    let due = record
+                        .timers
+                        .iter()
+                        .position(|(_, at)| *at == timer_at)
+                        .expect("min");
                     let (tag, _) = record.timers.remove(due);
                     self.on_deadline(py, skey, tag, timer_at)?;
                     continue;
@@ -722,7 +801,9 @@ impl CompiledEngine {
     }
 
     fn expire_or_postpone(&mut self, skey: &Skey, at: i64) {
-        let Some(record) = self.records.get_mut(skey) else { return };
+        let Some(record) = self.records.get_mut(skey) else {
+            return;
+        };
         let lifetime = self.detectors[record.detector].lifetime;
         let mut expiry = record.expiry;
         if let Some(last) = record.timers.iter().map(|(_, at)| *at).max() {
@@ -775,14 +856,20 @@ impl CompiledEngine {
         let on_event = detector.on_event.clone_ref(py);
         let event = item.event;
         let reacted = self.react(py, skey, time, |reaction| {
-            on_event.call1(py, (state.clone_ref(py), event.clone_ref(py), reaction)).map(drop)
+            on_event
+                .call1(py, (state.clone_ref(py), event.clone_ref(py), reaction))
+                .map(drop)
         })?;
         if let Err(error) = reacted {
             self.detector_error(py, index, event.clone_ref(py), error)?;
         }
         let window = self.detectors[index].window;
         if window != 0 {
-            if self.records.get(skey).is_some_and(|record| record.journey.is_none()) {
+            if self
+                .records
+                .get(skey)
+                .is_some_and(|record| record.journey.is_none())
+            {
                 self.start_journey(py, skey, index, &event, time, window)?;
             }
             let open = self
@@ -802,7 +889,9 @@ impl CompiledEngine {
         let state = record.state.clone_ref(py);
         let on_deadline = self.detectors[index].on_deadline.clone_ref(py);
         let reacted = self.react(py, skey, at, |reaction| {
-            on_deadline.call1(py, (state.clone_ref(py), tag.clone(), reaction)).map(drop)
+            on_deadline
+                .call1(py, (state.clone_ref(py), tag.clone(), reaction))
+                .map(drop)
         })?;
         if let Err(error) = reacted {
             self.detector_error(py, index, py.None(), error)?;
@@ -861,14 +950,21 @@ impl CompiledEngine {
     ) -> PyResult<()> {
         let state = self.records[skey].state.clone_ref(py);
         let answer = self.detectors[index].starts.call1(py, (state, event));
-        let Some(segment) = self.guarded(py, index, event, answer)? else { return Ok(()) };
+        let Some(segment) = self.guarded(py, index, event, answer)? else {
+            return Ok(());
+        };
         if segment.is_none(py) {
             return Ok(());
         }
         let deadline = time + window;
         let record = self.records.get_mut(skey).expect("the caller holds it");
-        record.journey = Some(Journey { start: time, deadline, segment: Some(segment.clone_ref(py)) });
-        self.wakeups.push(Reverse((deadline, DEADLINE, skey.clone())));
+        record.journey = Some(Journey {
+            start: time,
+            deadline,
+            segment: Some(segment.clone_ref(py)),
+        });
+        self.wakeups
+            .push(Reverse((deadline, DEADLINE, skey.clone())));
         let name = &self.detectors[index].name;
         tell(py, &self.hooks.on_journey_opened, (name, segment, false))?;
         Ok(())
@@ -902,7 +998,9 @@ impl CompiledEngine {
         }
         record.outcomes = still_open;
         let journey = match &record.journey {
-            Some(journey) if journey.start <= time && time <= journey.deadline => record.journey.take(),
+            Some(journey) if journey.start <= time && time <= journey.deadline => {
+                record.journey.take()
+            }
             _ => None,
         };
         for open in done {
@@ -915,7 +1013,11 @@ impl CompiledEngine {
     }
 
     fn outcome_word(&self, py: Python<'_>, completed: bool) -> PyObject {
-        if completed { self.kinds.completed.clone_ref(py) } else { self.kinds.abandoned.clone_ref(py) }
+        if completed {
+            self.kinds.completed.clone_ref(py)
+        } else {
+            self.kinds.abandoned.clone_ref(py)
+        }
     }
 
     fn decide(
@@ -952,7 +1054,10 @@ impl CompiledEngine {
         };
         let name = self.detectors[index].name.clone_ref(py);
         let outcome = self.outcome_word(py, completed);
-        let decided = self.kinds.journey_outcome.call1(py, (name, segment, outcome, time))?;
+        let decided = self
+            .kinds
+            .journey_outcome
+            .call1(py, (name, segment, outcome, time))?;
         on_journey.call1(py, (decided,))?;
         Ok(())
     }
@@ -985,7 +1090,11 @@ impl CompiledEngine {
         error: PyErr,
     ) -> PyResult<()> {
         let name = &self.detectors[index].name;
-        tell(py, &self.hooks.on_detector_error, (name, event, error.value_bound(py)))?;
+        tell(
+            py,
+            &self.hooks.on_detector_error,
+            (name, event, error.value_bound(py)),
+        )?;
         Ok(())
     }
 }
