@@ -8,10 +8,10 @@
 //! engine.py and agenda.py line for line, so both produce the same findings in the same order;
 //! tests/unit/test_compiled_engine.py runs both on the same streams and compares everything.
 
-use ahash::{HashMap, HashMapExt, HashSet, HashSetExt};
 // PyO3 0.22's #[pymethods] expansion converts PyErr into itself, which clippy flags.
 #![allow(clippy::useless_conversion)]
 
+use ahash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
