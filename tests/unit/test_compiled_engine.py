@@ -273,3 +273,14 @@ def test_without_the_core_replay_runs_engine_py_and_says_so(monkeypatch, tmp_pat
     monkeypatch.undo()
     assert cli.main(["replay", str(events), "--findings", str(tmp_path / "found.jsonl")]) == 0
     assert "no compiled detection core" not in capsys.readouterr().err
+
+
+def test_an_order_at_the_outcome_windows_last_millisecond_completes_it_in_both_engines() -> None:
+    """An event at a deadline's exact time comes before the deadline, so it still counts."""
+    window_ms = SlowCheckout().journey_window_ms()
+    events = [
+        Event("e-0", "page_load", T0, "u-1", "s-1", SLOW_PAY),
+        Event("e-1", "order_placed", T0 + window_ms, "u-1", "s-1", {}),
+    ]
+    seen = assert_same([SlowCheckout()], events)
+    assert [outcome.outcome for outcome in seen["outcomes"]] == ["completed"]
