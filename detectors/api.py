@@ -164,6 +164,18 @@ class Detector(ABC):
                     f"{cls.__qualname__}: journey window {journey.window_param!r} must be an "
                     "int parameter (seconds)"
                 )
+            kinds = journey.kinds
+            if isinstance(kinds, str) or not all(isinstance(kind, str) for kind in kinds):
+                raise TypeError(
+                    f"{cls.__qualname__}: journey kinds must be a tuple of finding kinds, "
+                    f"got {kinds!r}"
+                )
+            if cls.completes_journey is Detector.completes_journey:
+                # Without it every outcome would be decided `abandoned`, silently.
+                raise TypeError(
+                    f"{cls.__qualname__}: a detector that declares a journey implements "
+                    "completes_journey (which events complete it)"
+                )
 
     @abstractmethod
     def state_ttl_ms(self) -> int:

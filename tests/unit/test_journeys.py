@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 
 import orjson
+import pytest
 from contract_stream import SECOND, T0, arrival_order, contract_detectors, event_streams
 from friction_detector.detectors import Context, Detector, Journey, Param
 from friction_detector.detectors.builtin.error_click import ErrorClick
@@ -465,3 +466,33 @@ def test_replay_summary_ends_with_completion_after_friction_and_without():
         "journeys completed (after friction / without friction, of those decided):\n"
         "  slow_checkout: 1 of 1 (100%) / 1 of 3 (33%)"
     )
+
+
+def test_a_journey_without_completes_journey_or_with_kinds_not_a_tuple_is_refused() -> None:
+    """Without `completes_journey` every outcome would be `abandoned`, silently; a string of
+    kinds would match single letters. Both are the author's mistake, said where the class is."""
+
+    def declare(**body) -> None:
+        base = {
+            "name": "j",
+            "description": "x",
+            "consumes": types("page_load"),
+            "params": {"window_s": Param(60, "x", minimum=1)},
+            "__annotations__": {"window_s": int},
+            "state_ttl_ms": lambda self: 1000,
+            "key": lambda self, event: event.session_id,
+            "on_event": lambda self, state, event, ctx: None,
+        }
+        type("J", (Detector,), {**base, **body})
+
+    declare(
+        journey=Journey(kinds=("slow",), window_param="window_s"),
+        completes_journey=lambda self, state, event: True,
+    )
+    with pytest.raises(TypeError, match="implements completes_journey"):
+        declare(journey=Journey(kinds=("slow",), window_param="window_s"))
+    with pytest.raises(TypeError, match="tuple of finding kinds"):
+        declare(
+            journey=Journey(kinds="slow", window_param="window_s"),  # type: ignore[arg-type]
+            completes_journey=lambda self, state, event: True,
+        )
