@@ -10,6 +10,8 @@ been applied (the engine's settled time).
 
 from __future__ import annotations
 
+from collections import deque
+
 import orjson
 from friction_detector.detectors.events import Event
 
@@ -21,34 +23,41 @@ FORGET_AFTER = 4096
 
 
 class InputPositions:
-    """Event -> (position, message as read), for the events in flight in one replay."""
+    """(event, position, message as read, batch index) of the events in flight in one replay,
+    in the order they were read: appending costs a fraction of a dict entry per event, and the
+    event a detector raised on is near the front (the engine applies events about in the order
+    they came), so finding it walks little."""
 
     def __init__(self) -> None:
-        # By identity: replay's engine hands detectors the Event it was given (`keep_events`).
-        self._held: dict[int, tuple[Event, Position, bytes, int | None]] = {}
+        self._held: deque[tuple[Event, Position, bytes, int | None]] = deque()
         self._limit = FORGET_AFTER
 
     def hold(self, event: Event, position: Position, message: bytes, index: int | None) -> bool:
         """Remember `event`, read at `position` from `message` (element `index` of a batch);
         True when enough are held that those already applied should be forgotten."""
         held = self._held
-        held[id(event)] = (event, position, message, index)
+        held.append((event, position, message, index))
         return len(held) > self._limit
 
     def forget_before(self, settled: int) -> None:
         """Forget the events whose time is before `settled`: the engine has applied every one
-        of them (late events are applied as they arrive, so none of them is missed)."""
-        self._held = {key: entry for key, entry in self._held.items() if entry[0].time >= settled}
-        self._limit = max(FORGET_AFTER, 2 * len(self._held))
+        of them (late events are applied as they arrive, so none of them is missed). Those at
+        the front go first; when one still waiting there (an event far ahead in time) holds
+        back most of the rest, every entry is looked at."""
+        held = self._held
+        while held and held[0][0].time < settled:
+            held.popleft()
+        if len(held) > self._limit // 2:
+            self._held = held = deque(entry for entry in held if entry[0].time >= settled)
+        self._limit = max(FORGET_AFTER, 2 * len(held))
 
     def find(self, event: Event) -> tuple[Position, bytes] | None:
         """Where `event` was read and its message (an element of a batch written alone, as
         the decoder judged it), or None for an event replay did not read (a finding handed to
         a detector over findings)."""
-        entry = self._held.get(id(event))
-        if entry is None or entry[0] is not event:
-            return None
-        _, position, message, index = entry
-        if index is None:
-            return position, message
-        return position, orjson.dumps(orjson.loads(message)[index])
+        for held, position, message, index in self._held:
+            if held is event:
+                if index is None:
+                    return position, message
+                return position, orjson.dumps(orjson.loads(message)[index])
+        return None

@@ -107,3 +107,18 @@ def test_forgetting_keeps_the_events_not_yet_applied(held):
     kept.forget_before(held)
     assert [kept.find(event) for event in events[:held]] == [None] * held
     assert kept.find(events[held]) == (held + 1, b"{}")
+
+
+def test_an_event_far_ahead_read_first_does_not_keep_the_applied_ones_held() -> None:
+    held = positions.InputPositions()
+    ahead = Event("ahead", "click", 10**9, None, None, {})
+    count = 3 * positions.FORGET_AFTER
+    events = [Event(f"e-{i}", "click", i, None, None, {}) for i in range(count)]
+    held.hold(ahead, 1, b"{}", None)
+    for line, event in enumerate(events, start=2):
+        if held.hold(event, line, b"{}", None):
+            held.forget_before(event.time)  # everything before this one has been applied
+    assert held.find(ahead) == (1, b"{}")  # still in flight
+    assert held.find(events[-1]) == (len(events) + 1, b"{}")
+    assert held.find(events[0]) is None  # applied: forgotten despite the one ahead
+    assert len(held._held) <= positions.FORGET_AFTER + 2
