@@ -691,31 +691,32 @@ impl CompiledEngine {
             .unbind()
     }
 
+    /// The next arrival due before `watermark`: the FIFO's in order, then the early ones' in
+    /// (time, key) order, as agenda.py's `due_arrivals` yields them.
+    fn pop_due_arrival(&mut self, watermark: i64) -> Option<Skey> {
+        if self
+            .arrivals
+            .front()
+            .is_some_and(|(time, _)| *time < watermark)
+        {
+            return self.arrivals.pop_front().map(|(_, skey)| skey);
+        }
+        if self
+            .early
+            .peek()
+            .is_some_and(|Reverse((time, _))| *time < watermark)
+        {
+            return self.early.pop().map(|Reverse((_, skey))| skey);
+        }
+        None
+    }
+
     fn release(&mut self, py: Python<'_>, watermark: i64) -> PyResult<()> {
         if watermark <= self.watermark {
             return Ok(());
         }
         self.watermark = watermark;
-        while self
-            .arrivals
-            .front()
-            .is_some_and(|(time, _)| *time < watermark)
-        {
-            let (_, skey) = self.arrivals.pop_front().expect("checked");
-            if self
-                .records
-                .get(&skey)
-                .is_some_and(|record| !record.pending.is_empty())
-            {
-                self.advance_key(py, &skey, watermark)?;
-            }
-        }
-        while self
-            .early
-            .peek()
-            .is_some_and(|Reverse((time, _))| *time < watermark)
-        {
-            let Reverse((_, skey)) = self.early.pop().expect("checked");
+        while let Some(skey) = self.pop_due_arrival(watermark) {
             if self
                 .records
                 .get(&skey)
@@ -859,10 +860,8 @@ impl CompiledEngine {
             on_event
                 .call1(py, (state.clone_ref(py), event.clone_ref(py), reaction))
                 .map(drop)
-        })?;
-        if let Err(error) = reacted {
-            self.detector_error(py, index, event.clone_ref(py), error)?;
-        }
+        });
+        self.guarded(py, index, &event, reacted)?;
         let window = self.detectors[index].window;
         if window != 0 {
             if self
@@ -892,17 +891,15 @@ impl CompiledEngine {
             on_deadline
                 .call1(py, (state.clone_ref(py), tag.clone(), reaction))
                 .map(drop)
-        })?;
-        if let Err(error) = reacted {
-            self.detector_error(py, index, py.None(), error)?;
-        }
+        });
+        self.guarded(py, index, &py.None(), reacted)?;
         Ok(())
     }
 
     /// Call a detector with the reaction bound to `skey`'s record; its deadlines, open outcomes
-    /// and journey move into the reaction and back. The detector's own error is returned as a
-    /// value (reported by the caller, with the event); anything else stops the run.
-    fn react<F>(&mut self, py: Python<'_>, skey: &Skey, now: i64, call: F) -> PyResult<PyResult<()>>
+    /// and journey move into the reaction and back. The call's result is returned for the
+    /// caller to guard (`guarded`: reported with the event, or the run stopped).
+    fn react<F>(&mut self, py: Python<'_>, skey: &Skey, now: i64, call: F) -> PyResult<()>
     where
         F: FnOnce(Py<Reaction>) -> PyResult<()>,
     {
@@ -932,11 +929,7 @@ impl CompiledEngine {
         for at in wakes {
             self.wakeups.push(Reverse((at, DEADLINE, skey.clone())));
         }
-        match result {
-            Ok(()) => Ok(Ok(())),
-            Err(error) if is_exception(py, &error) => Ok(Err(error)),
-            Err(error) => Err(error),
-        }
+        result
     }
 
     fn start_journey(
