@@ -52,6 +52,16 @@ def slow_load(at: str) -> dict:
     return make_event("page_load", at, page="/checkout/pay", duration_ms=9000)
 
 
+def slow_load_then_a_tick() -> io.BytesIO:
+    """A replay input: a slow checkout load, then an event an hour later that moves time on."""
+    return io.BytesIO(
+        orjson.dumps(slow_load("2026-11-22T10:00:00Z"))
+        + b"\n"
+        + orjson.dumps(make_event("tick", "2026-11-22T11:00:00Z"))
+        + b"\n"
+    )
+
+
 class Errors(EngineObserver):
     def __init__(self) -> None:
         self.raised: list[tuple[str, str | None, str]] = []
@@ -86,12 +96,7 @@ def test_the_harness_fails_the_authors_test_on_a_detector_error_naming_the_detec
 
 
 def test_replay_puts_the_event_a_detector_raised_on_in_the_dead_letters():
-    source = io.BytesIO(
-        orjson.dumps(slow_load("2026-11-22T10:00:00Z"))
-        + b"\n"
-        + orjson.dumps(make_event("tick", "2026-11-22T11:00:00Z"))
-        + b"\n"
-    )
+    source = slow_load_then_a_tick()
     findings, dead = io.BytesIO(), io.BytesIO()
     summary = replay(source, Config(detectors=[Broken(), SlowCheckout()]), findings, dead, "f")
     (letter,) = [orjson.loads(line) for line in dead.getvalue().splitlines()]
@@ -105,12 +110,7 @@ def test_replay_puts_the_event_a_detector_raised_on_in_the_dead_letters():
 
 
 def test_a_finding_json_cannot_carry_is_its_detectors_error_and_replay_goes_on():
-    source = io.BytesIO(
-        orjson.dumps(slow_load("2026-11-22T10:00:00Z"))
-        + b"\n"
-        + orjson.dumps(make_event("tick", "2026-11-22T11:00:00Z"))
-        + b"\n"
-    )
+    source = slow_load_then_a_tick()
     findings, dead = io.BytesIO(), io.BytesIO()
     config = Config(detectors=[SetInEvidence(), SlowCheckout()])
     summary = replay(source, config, findings, dead, "f")
