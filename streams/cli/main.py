@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, NoReturn
 
 from friction_detector.detectors.alerts import Alert
 from friction_detector.detectors.compiled import compiled
@@ -284,5 +284,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
+def run() -> NoReturn:
+    """The `friction` command: `main`, then the process ends (at once after a replay)."""
+    from friction_detector.streams.cli.heap import run_and_exit
+
+    run_and_exit(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -16,6 +16,7 @@ from friction_detector.detectors.finding_events import FindingStage
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver, FanOut
 from friction_detector.detectors.outcomes import Outcome
+from friction_detector.streams.cli.heap import keep_until_exit
 from friction_detector.streams.cli.lines import LongLine, bounded_lines
 from friction_detector.streams.cli.positions import InputPositions
 from friction_detector.streams.cli.sort import sorted_lines
@@ -231,4 +232,5 @@ def replay(
     summary.lines_read = lines
     summary.events += accepted
     summary.elapsed_s = time.monotonic() - progress.started
+    keep_until_exit((engine, stage, positions))
     return summary

@@ -414,3 +414,30 @@ def test_dead_letter_dash_is_standard_output_and_the_default_standard_error(
     captured = capsysbinary.readouterr()
     assert captured.out == b""
     assert captured.err.count(b'"reason"') == 2
+
+
+def test_the_command_ends_at_once_after_writing_everything(config_path, stream_file, tmp_path):
+    """The `friction` command ends the process without freeing replay's state: its findings,
+    dead letters, outcomes and summary are all out first, through pipes as through files."""
+    dead = tmp_path / "dead.jsonl"
+    expected = tmp_path / "expected.jsonl"
+    replay(config_path, str(stream_file), "--findings", str(expected), "--dead-letter", str(dead))
+    command = [sys.executable, "-m", "friction_detector.streams.cli.main", "--config", config_path]
+    child = subprocess.run(
+        [*command, "replay", str(stream_file), "--dead-letter", str(tmp_path / "child.jsonl")],
+        capture_output=True,
+        check=False,
+    )
+    assert child.returncode == 0
+    assert child.stdout == expected.read_bytes()
+    assert (tmp_path / "child.jsonl").read_bytes() == dead.read_bytes()
+    assert b"findings: 3\n" in child.stderr
+
+
+def test_replay_called_in_a_program_frees_its_state(config_path, stream_file, tmp_path):
+    """Only the command line keeps a replay's state until the process ends; a program (or a
+    test) that calls replay many times does not accumulate it."""
+    from friction_detector.streams.cli import heap
+
+    replay(config_path, str(stream_file), "--findings", str(tmp_path / "f"), "--dead-letter", "-")
+    assert heap._kept == []
