@@ -11,12 +11,13 @@
 // PyO3 0.22's #[pymethods] expansion converts PyErr into itself, which clippy flags.
 #![allow(clippy::useless_conversion)]
 
-use ahash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use ahash::{HashMap, HashMapExt, HashSet, HashSetExt, RandomState};
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
-use std::cmp::Reverse;
+use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, VecDeque};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::rc::Rc;
 
 const DEADLINE: u8 = 1;
@@ -25,7 +26,70 @@ const DEDUP_TRIM_AT: usize = 8;
 const NO_WATERMARK: i64 = -(1i64 << 62);
 const SEPARATOR: &str = "/";
 
-type Skey = Rc<str>;
+/// A record's key, "detector/state key", with its hash taken once: the core looks a key's
+/// record up several times per event, and each lookup would otherwise hash the text again.
+/// Keys order by their text, as engine.py's agenda orders them.
+struct KeyName {
+    hash: u64,
+    text: Box<str>,
+}
+
+type Skey = Rc<KeyName>;
+
+impl KeyName {
+    fn new(hashing: &RandomState, text: String) -> Self {
+        KeyName {
+            hash: hashing.hash_one(text.as_str()),
+            text: text.into_boxed_str(),
+        }
+    }
+}
+
+impl Hash for KeyName {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+impl PartialEq for KeyName {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.text == other.text
+    }
+}
+
+impl Eq for KeyName {}
+
+impl PartialOrd for KeyName {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for KeyName {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.text.cmp(&other.text)
+    }
+}
+
+/// Hashes a `KeyName` by the hash it carries (already ahash's, so well mixed).
+#[derive(Default)]
+struct CarriedHash(u64);
+
+impl Hasher for CarriedHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("a KeyName writes its hash as a u64");
+    }
+
+    fn write_u64(&mut self, hash: u64) {
+        self.0 = hash;
+    }
+}
+
+type Records = std::collections::HashMap<Skey, Record, BuildHasherDefault<CarriedHash>>;
 
 /// An event waiting in its key's record, ordered by (time, event id).
 struct Pending {
@@ -304,7 +368,8 @@ impl Reaction {
 struct CompiledEngine {
     detectors: Vec<DetectorRef>,
     routes: HashMap<String, Rc<[usize]>>,
-    records: HashMap<Skey, Record>,
+    records: Records,
+    key_hashing: RandomState,
     arrivals: VecDeque<(i64, Skey)>,
     early: BinaryHeap<Reverse<(i64, Skey)>>,
     wakeups: BinaryHeap<Reverse<(i64, u8, Skey)>>,
@@ -418,7 +483,8 @@ impl CompiledEngine {
         Ok(CompiledEngine {
             detectors: refs,
             routes,
-            records: HashMap::new(),
+            records: Records::default(),
+            key_hashing: RandomState::new(),
             arrivals: VecDeque::new(),
             early: BinaryHeap::new(),
             wakeups: BinaryHeap::new(),
@@ -606,9 +672,10 @@ impl CompiledEngine {
             skey.push_str(name);
             skey.push_str(SEPARATOR);
             skey.push_str(key);
-            let skey: Skey = match self.records.get_key_value(skey.as_str()) {
+            let skey = KeyName::new(&self.key_hashing, skey);
+            let skey: Skey = match self.records.get_key_value(&skey) {
                 Some((existing, _)) => existing.clone(),
-                None => Rc::from(skey),
+                None => Rc::new(skey),
             };
             routes.push((index, skey));
         }
