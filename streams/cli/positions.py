@@ -24,20 +24,19 @@ FORGET_AFTER = 4096
 
 class InputPositions:
     """(event, position, message as read, batch index) of the events in flight in one replay,
-    in the order they were read: appending costs a fraction of a dict entry per event, and the
-    event a detector raised on is near the front (the engine applies events about in the order
-    they came), so finding it walks little."""
+    in the order they were read: `remember` is the queue's own append, the cheapest step a
+    per-event loop can take, and the event a detector raised on is near the front (the engine
+    applies events about in the order they came), so finding it walks little."""
 
     def __init__(self) -> None:
         self._held: deque[tuple[Event, Position, bytes, int | None]] = deque()
+        # Remember (event, position, message, index): element `index` of a batch message.
+        self.remember = self._held.append
         self._limit = FORGET_AFTER
 
-    def hold(self, event: Event, position: Position, message: bytes, index: int | None) -> bool:
-        """Remember `event`, read at `position` from `message` (element `index` of a batch);
-        True when enough are held that those already applied should be forgotten."""
-        held = self._held
-        held.append((event, position, message, index))
-        return len(held) > self._limit
+    def crowded(self) -> bool:
+        """Whether enough are held that those already applied should be forgotten."""
+        return len(self._held) > self._limit
 
     def forget_before(self, settled: int) -> None:
         """Forget the events whose time is before `settled`: the engine has applied every one
@@ -48,7 +47,9 @@ class InputPositions:
         while held and held[0][0].time < settled:
             held.popleft()
         if len(held) > self._limit // 2:
-            self._held = held = deque(entry for entry in held if entry[0].time >= settled)
+            kept = [entry for entry in held if entry[0].time >= settled]
+            held.clear()  # the same queue: `remember` appends to it
+            held.extend(kept)
         self._limit = max(FORGET_AFTER, 2 * len(held))
 
     def find(self, event: Event) -> tuple[Position, bytes] | None:

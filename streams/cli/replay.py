@@ -31,7 +31,8 @@ from friction_detector.streams.event_batches import (
 from friction_detector.streams.sources import read_sourced
 
 PROGRESS_EVERY_S = 2.0
-_CHECK_EVERY_LINES = 1 << 15
+# Lines between two looks at the clock (progress) and at the events held for dead letters.
+_CHECK_EVERY_LINES = 1 << 10
 
 
 class Progress:
@@ -167,7 +168,7 @@ def replay(
     if sourced and source.seekable():
         engine.expect_sources(sources_of(source, max_bytes))
     progress = Progress(source)
-    hold = positions.hold
+    remember = positions.remember
     lines = 0
     accepted = 0  # counted here, not by an observer call per event
     if sort_run_lines is None:
@@ -178,6 +179,11 @@ def replay(
         lines += 1
         if not lines % _CHECK_EVERY_LINES:
             progress.tick(lines)
+            if positions.crowded():
+                positions.forget_before(engine.settled())
+            decided = take_outcomes()  # here, not per event: when they come out, not which
+            if decided:
+                write_outcomes(decided)
         if isinstance(line, LongLine):
             summary.bad[TOO_LARGE] += 1
             dead_letter(too_large(line, max_bytes), lines)
@@ -207,8 +213,7 @@ def replay(
                 dead_letter(decoded, position)
                 continue
             accepted += 1
-            if hold(decoded, position, line, index):
-                positions.forget_before(engine.settled())
+            remember((decoded, position, line, index))
             found = engine.process_from(origin, decoded) if sourced else process(decoded)
             if found:
                 emitted(found)
@@ -216,9 +221,6 @@ def replay(
                 accumulated = stage.follow(engine)
                 if accumulated:
                     written(accumulated)
-            decided = take_outcomes()  # checked here: a call per event fewer
-            if decided:
-                write_outcomes(decided)
     found = engine.finish()
     decided = take_outcomes()
     if decided:

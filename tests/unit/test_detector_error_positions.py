@@ -13,6 +13,7 @@ from friction_detector.detectors.config import Config
 from friction_detector.detectors.schema import CONTRACT_TYPES
 from friction_detector.detectors.testing import make_event
 from friction_detector.streams.cli import positions
+from friction_detector.streams.cli import replay as replay_module
 from friction_detector.streams.cli.replay import replay
 from friction_detector.streams.sources import sourced_line
 
@@ -88,6 +89,7 @@ def test_a_sourced_line_carries_its_message():
 
 def test_positions_stay_right_while_those_of_applied_events_are_forgotten(monkeypatch):
     monkeypatch.setattr(positions, "FORGET_AFTER", 8)
+    monkeypatch.setattr(replay_module, "_CHECK_EVERY_LINES", 4)
     lines = [
         orjson.dumps(
             load(f"2026-11-22T10:{n // 60:02d}:{n % 60:02d}Z", 9000 if n in (7, 60) else 1)
@@ -103,7 +105,7 @@ def test_forgetting_keeps_the_events_not_yet_applied(held):
     kept = positions.InputPositions()
     events = [Event(f"e-{n}", "page_load", n, None, None, {}) for n in range(10)]
     for n, event in enumerate(events):
-        kept.hold(event, n + 1, b"{}", None)
+        kept.remember((event, n + 1, b"{}", None))
     kept.forget_before(held)
     assert [kept.find(event) for event in events[:held]] == [None] * held
     assert kept.find(events[held]) == (held + 1, b"{}")
@@ -114,11 +116,32 @@ def test_an_event_far_ahead_read_first_does_not_keep_the_applied_ones_held() -> 
     ahead = Event("ahead", "click", 10**9, None, None, {})
     count = 3 * positions.FORGET_AFTER
     events = [Event(f"e-{i}", "click", i, None, None, {}) for i in range(count)]
-    held.hold(ahead, 1, b"{}", None)
+    held.remember((ahead, 1, b"{}", None))
     for line, event in enumerate(events, start=2):
-        if held.hold(event, line, b"{}", None):
+        held.remember((event, line, b"{}", None))
+        if held.crowded():
             held.forget_before(event.time)  # everything before this one has been applied
     assert held.find(ahead) == (1, b"{}")  # still in flight
     assert held.find(events[-1]) == (len(events) + 1, b"{}")
     assert held.find(events[0]) is None  # applied: forgotten despite the one ahead
     assert len(held._held) <= positions.FORGET_AFTER + 2
+
+
+def test_replay_forgets_the_applied_events_as_it_goes(monkeypatch):
+    """Replay looks at the held events every few lines, and forgets those applied: a long
+    replay does not keep every line it read."""
+    monkeypatch.setattr(positions, "FORGET_AFTER", 8)
+    monkeypatch.setattr(replay_module, "_CHECK_EVERY_LINES", 4)
+    most_held = []
+    forget_before = positions.InputPositions.forget_before
+
+    def forgetting(self, settled: int) -> None:
+        forget_before(self, settled)
+        most_held.append(len(self._held))
+
+    monkeypatch.setattr(positions.InputPositions, "forget_before", forgetting)
+    lines = [
+        orjson.dumps(load(f"2026-11-22T10:{n // 60:02d}:{n % 60:02d}Z", 1)) for n in range(200)
+    ]
+    letters(lines)
+    assert most_held and max(most_held) < 60  # 30 s of lateness: about 31 in flight

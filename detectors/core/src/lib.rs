@@ -89,7 +89,7 @@ impl Hasher for CarriedHash {
     }
 }
 
-type Records = std::collections::HashMap<Skey, Record, BuildHasherDefault<CarriedHash>>;
+type Records = std::collections::HashMap<Skey, Box<Record>, BuildHasherDefault<CarriedHash>>;
 
 /// An event waiting in its key's record, ordered by (time, event id).
 struct Pending {
@@ -738,7 +738,7 @@ impl CompiledEngine {
         self.born += 1;
         self.records.insert(
             skey,
-            Record {
+            Box::new(Record {
                 detector: index,
                 born: self.born,
                 state: PyDict::new_bound(py).unbind(),
@@ -748,7 +748,7 @@ impl CompiledEngine {
                 expiry,
                 outcomes: Vec::new(),
                 journey: None,
-            },
+            }),
         );
     }
 
