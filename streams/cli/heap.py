@@ -38,10 +38,13 @@ def long_lived_state() -> Iterator[None]:
 def keep_until_exit(state: object) -> None:
     """Keep a finished run's state until the process ends, when the command line will end it
     at once (`run_and_exit`): freeing hundreds of thousands of keys' state one object at a time
-    took a tenth of a replay, and the operating system takes the memory back whole. Anywhere
-    else (a test, a program that calls replay) the state is freed as usual."""
+    took a tenth of a replay, and the operating system takes the memory back whole. The cycle
+    collector, on again after the run, is told to leave it alone (`gc.freeze`): its first
+    full pass would otherwise walk every object of it once more. Anywhere else (a test, a
+    program that calls replay) the state is freed as usual."""
     if _exits_at_once:
         _kept.append(state)
+        gc.freeze()
 
 
 def run_and_exit(main: Callable[[], int]) -> NoReturn:
