@@ -26,52 +26,53 @@ const DEDUP_TRIM_AT: usize = 8;
 const NO_WATERMARK: i64 = -(1i64 << 62);
 const SEPARATOR: &str = "/";
 
-/// A record's key, "detector/state key", with its hash taken once: the core looks a key's
-/// record up several times per event, and each lookup would otherwise hash the text again.
-/// Keys order by their text, as engine.py's agenda orders them.
-struct KeyName {
+/// A record's key, "detector/state key", with its hash taken once and carried beside the text:
+/// the core looks a key's record up several times per event, and neither hashing the text again
+/// nor reading it (most of a lookup's time is waiting for memory) is needed to find it. Keys
+/// are equal when they are the same text, usually the same allocation; they order by their
+/// text, as engine.py's agenda orders them.
+#[derive(Clone)]
+struct Skey {
     hash: u64,
-    text: Box<str>,
+    text: Rc<str>,
 }
 
-type Skey = Rc<KeyName>;
-
-impl KeyName {
-    fn new(hashing: &RandomState, text: String) -> Self {
-        KeyName {
-            hash: hashing.hash_one(text.as_str()),
-            text: text.into_boxed_str(),
+impl Skey {
+    fn new(hashing: &RandomState, text: &str) -> Self {
+        Skey {
+            hash: hashing.hash_one(text),
+            text: Rc::from(text),
         }
     }
 }
 
-impl Hash for KeyName {
+impl Hash for Skey {
     fn hash<H: Hasher>(&self, state: &mut H) {
         state.write_u64(self.hash);
     }
 }
 
-impl PartialEq for KeyName {
+impl PartialEq for Skey {
     fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.text == other.text
+        self.hash == other.hash && (Rc::ptr_eq(&self.text, &other.text) || self.text == other.text)
     }
 }
 
-impl Eq for KeyName {}
+impl Eq for Skey {}
 
-impl PartialOrd for KeyName {
+impl PartialOrd for Skey {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl Ord for KeyName {
+impl Ord for Skey {
     fn cmp(&self, other: &Self) -> Ordering {
         self.text.cmp(&other.text)
     }
 }
 
-/// Hashes a `KeyName` by the hash it carries (already ahash's, so well mixed).
+/// Hashes a `Skey` by the hash it carries (already ahash's, so well mixed).
 #[derive(Default)]
 struct CarriedHash(u64);
 
@@ -81,7 +82,7 @@ impl Hasher for CarriedHash {
     }
 
     fn write(&mut self, _: &[u8]) {
-        unreachable!("a KeyName writes its hash as a u64");
+        unreachable!("a Skey writes its hash as a u64");
     }
 
     fn write_u64(&mut self, hash: u64) {
@@ -370,6 +371,7 @@ struct CompiledEngine {
     routes: HashMap<String, Rc<[usize]>>,
     records: Records,
     key_hashing: RandomState,
+    scratch: String,
     arrivals: VecDeque<(i64, Skey)>,
     early: BinaryHeap<Reverse<(i64, Skey)>>,
     wakeups: BinaryHeap<Reverse<(i64, u8, Skey)>>,
@@ -485,6 +487,7 @@ impl CompiledEngine {
             routes,
             records: Records::default(),
             key_hashing: RandomState::new(),
+            scratch: String::new(),
             arrivals: VecDeque::new(),
             early: BinaryHeap::new(),
             wakeups: BinaryHeap::new(),
@@ -649,7 +652,7 @@ impl CompiledEngine {
 
     /// The (detector, state key) pairs of an event; a detector whose key raised is reported.
     fn routes_of(
-        &self,
+        &mut self,
         py: Python<'_>,
         event: &Bound<'_, PyTuple>,
         detectors: &[usize],
@@ -667,15 +670,16 @@ impl CompiledEngine {
             }
             let key = key.bind(py);
             let key = key.downcast::<PyString>()?.to_str()?;
-            let name = detector.name.bind(py).to_str()?;
-            let mut skey = String::with_capacity(name.len() + 1 + key.len());
-            skey.push_str(name);
-            skey.push_str(SEPARATOR);
-            skey.push_str(key);
-            let skey = KeyName::new(&self.key_hashing, skey);
-            let skey: Skey = match self.records.get_key_value(&skey) {
+            let name = self.detectors[index].name.bind(py).to_str()?;
+            let text = &mut self.scratch;
+            text.clear();
+            text.push_str(name);
+            text.push_str(SEPARATOR);
+            text.push_str(key);
+            let skey = Skey::new(&self.key_hashing, text);
+            let skey = match self.records.get_key_value(&skey) {
                 Some((existing, _)) => existing.clone(),
-                None => Rc::new(skey),
+                None => skey,
             };
             routes.push((index, skey));
         }
