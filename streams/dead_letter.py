@@ -19,12 +19,18 @@ DEAD_LETTER_MAX_BYTES = 900_000
 
 
 def dead_letter_record(
-    bad: BadInput, source: str, position: int | str, max_bytes: int = DEAD_LETTER_MAX_BYTES
+    bad: BadInput,
+    source: str,
+    position: int | str,
+    max_bytes: int = DEAD_LETTER_MAX_BYTES,
+    whole: tuple[int, str] | None = None,
 ) -> bytes:
     """JSON for one bad message, at most `max_bytes` long so the broker always takes it.
 
     The raw bytes are kept as text so nothing is lost; only a record that would be too long has
-    its text cut, and then carries the length and SHA-256 of the whole message instead.
+    its text cut, and then carries the length and SHA-256 of the whole message instead. `whole`
+    is that length and hex digest when `bad.raw` is only the message's start (a line too long
+    to read whole): its record is always a cut one.
     """
     # Each byte takes at least one byte of the record: those past `max_bytes` can never fit, so
     # they are not even turned into text.
@@ -35,25 +41,23 @@ def dead_letter_record(
         "position": position,
         "raw": bad.raw[:max_bytes].decode("utf-8", errors="backslashreplace"),
     }
-    if len(bad.raw) <= max_bytes:
+    if whole is None and len(bad.raw) <= max_bytes:
         encoded = orjson.dumps(record)
         if len(encoded) <= max_bytes:
             return encoded
-    return _truncated_record(record, bad.raw, max_bytes)
+    if whole is None:
+        whole = len(bad.raw), hashlib.sha256(bad.raw).hexdigest()
+    return _truncated_record(record, whole, max_bytes)
 
 
-def _truncated_record(record: dict, raw: bytes, max_bytes: int) -> bytes:
+def _truncated_record(record: dict, whole: tuple[int, str], max_bytes: int) -> bytes:
     """The record with as much of the raw text as fits, and the length and digest of the whole.
 
     The detail is cut too, but only when even an empty `raw` would not fit.
     """
     text = record["raw"]
-    record.update(
-        raw="",
-        raw_bytes=len(raw),
-        raw_sha256=hashlib.sha256(raw).hexdigest(),
-        raw_truncated=True,
-    )
+    size, sha256 = whole
+    record.update(raw="", raw_bytes=size, raw_sha256=sha256, raw_truncated=True)
     _cut_to_fit(record, "detail", max_bytes)
     record["raw"] = text
     _cut_to_fit(record, "raw", max_bytes)

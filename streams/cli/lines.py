@@ -8,6 +8,7 @@ length, for the caller to report.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
 
@@ -15,10 +16,12 @@ SKIP_CHUNK_BYTES = 1 << 20
 
 
 class LongLine(NamedTuple):
-    """A line longer than the limit: its first `limit` bytes and its full length (no line end)."""
+    """A line longer than the limit: its first `limit` bytes, and the length and hex SHA-256 of
+    the whole line (its line end left out), which identify it in a dead letter."""
 
     head: bytes
     size: int
+    sha256: str
 
 
 def bounded_lines(source: BinaryIO, limit: int) -> Iterator[bytes | LongLine]:
@@ -40,11 +43,18 @@ def bounded_lines(source: BinaryIO, limit: int) -> Iterator[bytes | LongLine]:
 
 
 def _long_line(head: bytes, readline, limit: int) -> LongLine:
-    """Read the rest of a long line in chunks, keeping only its length."""
-    size = len(head)
-    tail = head[-2:]  # the last two bytes read, to tell a `\r\n` split between chunks
-    while tail[-1:] != b"\n" and (chunk := readline(SKIP_CHUNK_BYTES)):
-        size += len(chunk)
-        tail = (tail + chunk[-2:])[-2:]
-    ending = 2 if tail == b"\r\n" else int(tail[-1:] == b"\n")
-    return LongLine(head[:limit], size - ending)
+    """Read the rest of a long line in chunks, keeping only its length and digest."""
+    digest = hashlib.sha256()
+    size = 0
+    # The last two bytes read wait to be hashed until it is known whether they end the line.
+    waiting = head
+    while waiting[-1:] != b"\n" and (chunk := readline(SKIP_CHUNK_BYTES)):
+        digest.update(waiting[:-2])
+        size += max(0, len(waiting) - 2)
+        waiting = waiting[-2:] + chunk
+    if waiting.endswith(b"\r\n"):
+        waiting = waiting[:-2]
+    elif waiting.endswith(b"\n"):
+        waiting = waiting[:-1]
+    digest.update(waiting)
+    return LongLine(head[:limit], size + len(waiting), digest.hexdigest())

@@ -113,8 +113,11 @@ def replay(
     engine's settled time; theirs are written among the others.
     """
 
-    def dead_letter(bad: BadInput, position: int | str) -> None:
-        dead_letter_out.write(dead_letter_record(bad, source_name, position) + b"\n")
+    def dead_letter(
+        bad: BadInput, position: int | str, whole: tuple[int, str] | None = None
+    ) -> None:
+        record = dead_letter_record(bad, source_name, position, whole=whole)
+        dead_letter_out.write(record + b"\n")
 
     positions = InputPositions()
     summary = summary or RunSummary(dead_letter, positions.find)
@@ -186,7 +189,7 @@ def replay(
                 write_outcomes(decided)
         if isinstance(line, LongLine):
             summary.bad[TOO_LARGE] += 1
-            dead_letter(too_large(line, max_bytes), lines)
+            dead_letter(too_large(line, max_bytes), lines, (line.size, line.sha256))
             continue
         line = line.rstrip(b"\r\n")
         if not line or line.isspace():  # as `line.strip()` would say, without a copy

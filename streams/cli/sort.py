@@ -82,11 +82,11 @@ def sorted_lines(
         folder = Path(directory)
         runs: list[Path] = []
         run: list[tuple[int, int, bytes]] = []
-        # Lines too long to read whole (`size head` each) and other unsortable lines.
+        # Lines too long to read whole (`size sha256 head` each) and other unsortable lines.
         with open(folder / "long", "w+b") as long, open(folder / "unsortable", "w+b") as passed:
             for index, item in enumerate(bounded_lines(source, limit)):
                 if isinstance(item, LongLine):
-                    long.write(b"%d %s\n" % (item.size, item.head))
+                    long.write(b"%d %s %s\n" % (item.size, item.sha256.encode(), item.head))
                     continue
                 for line in batch_elements(item.rstrip(b"\r\n"), sourced):
                     time_ms = event_time(line, sourced) if line.strip() else None
@@ -102,8 +102,8 @@ def sorted_lines(
                 run = []
             long.seek(0)
             for record in long:
-                size, head = record[:-1].split(b" ", 1)
-                yield LongLine(head, int(size))
+                size, sha256, head = record[:-1].split(b" ", 2)
+                yield LongLine(head, int(size), sha256.decode())
             passed.seek(0)
             yield from passed
         files = [open(path, "rb") for path in runs]  # noqa: SIM115 - closed below

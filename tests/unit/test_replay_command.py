@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import subprocess
@@ -301,6 +302,10 @@ def test_a_line_over_max_event_bytes_is_dead_lettered_with_its_head_only(config_
     # A line is read whole up to a batch message's limit (1 MiB); beyond, its head stands for it.
     assert record["detail"] == f"message is {len(huge)} bytes, limit 1048576"
     assert huge.startswith(record["raw"].encode())
+    # The whole line is identified, as docs/events.md says, though only its head was held.
+    assert record["raw_truncated"] is True
+    assert record["raw_bytes"] == len(huge)
+    assert record["raw_sha256"] == hashlib.sha256(huge).hexdigest()
     assert [f["kind"] for f in read_json_lines(out)] == ["slow_load"]
 
 

@@ -3,6 +3,7 @@ when much of its input was behind the watermark."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import random
 from pathlib import Path
@@ -94,7 +95,7 @@ def test_lines_that_are_not_events_come_first_and_are_still_dead_lettered(tmp_pa
     path = write(tmp_path, "bad.jsonl", shuffled(lines) + bad)
     source = io.BytesIO(path.read_bytes())
     out = list(sorted_lines(source, limit=65536, run_lines=10))
-    assert out[0] == LongLine(b"x" * 65536, 70_000)
+    assert out[0] == LongLine(b"x" * 65536, 70_000, hashlib.sha256(b"x" * 70_000).hexdigest())
     assert out[1:3] == [b"{not json\n", b'{"type": "page_load", "time": "yesterday"}\n']
 
     replay(tmp_path, path, "--sort", "--sort-run-lines", "10")
