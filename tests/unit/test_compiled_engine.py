@@ -87,8 +87,10 @@ def run(make: Callable[..., object], detectors: list, events: Iterable, feed: Fe
     log = CallLog()
     engine = make(detectors, allowed_lateness_ms=LATENESS_MS, observer=log)
     found = []
+    settled = []  # after every event: the earliest time still waiting, as it moves
     for event in events:
         found += feed(engine, event)
+        settled.append(engine.settled())
     settled_before_end = engine.settled()
     found += engine.finish()
     return {
@@ -97,7 +99,7 @@ def run(make: Callable[..., object], detectors: list, events: Iterable, feed: Fe
         "calls": log.calls,
         "sizes": log.sizes,
         "deadlines_ahead": engine.deadlines_ahead(),
-        "settled": (settled_before_end, engine.settled()),
+        "settled": (settled, settled_before_end, engine.settled()),
         "state_keys": engine.state_keys(),
         "watermark": engine.watermark,
     }

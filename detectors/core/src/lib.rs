@@ -92,6 +92,58 @@ impl Hasher for CarriedHash {
 
 type Records = std::collections::HashMap<Skey, Box<Record>, BuildHasherDefault<CarriedHash>>;
 
+/// The keys of events as they arrived, in arrival order (engine.py's FIFO), with the earliest
+/// event time among them kept at hand: replay asks for it (the settled time) every few thousand
+/// events, and a scan of a hundred thousand arrivals read them all from memory each time.
+#[derive(Default)]
+struct Arrivals {
+    queue: VecDeque<(i64, Skey)>,
+    /// (time, arrival number) of the arrivals no later one undercuts, earliest first.
+    minima: VecDeque<(i64, u64)>,
+    pushed: u64,
+    popped: u64,
+}
+
+impl Arrivals {
+    fn push_back(&mut self, time: i64, skey: Skey) {
+        while self.minima.back().is_some_and(|(at, _)| *at > time) {
+            self.minima.pop_back();
+        }
+        self.minima.push_back((time, self.pushed));
+        self.pushed += 1;
+        self.queue.push_back((time, skey));
+    }
+
+    fn pop_front(&mut self) -> Option<(i64, Skey)> {
+        let arrival = self.queue.pop_front()?;
+        if self
+            .minima
+            .front()
+            .is_some_and(|(_, number)| *number == self.popped)
+        {
+            self.minima.pop_front();
+        }
+        self.popped += 1;
+        Some(arrival)
+    }
+
+    fn front_time(&self) -> Option<i64> {
+        self.queue.front().map(|(time, _)| *time)
+    }
+
+    fn back_time(&self) -> Option<i64> {
+        self.queue.back().map(|(time, _)| *time)
+    }
+
+    fn earliest(&self) -> Option<i64> {
+        self.minima.front().map(|(time, _)| *time)
+    }
+
+    fn len(&self) -> usize {
+        self.queue.len()
+    }
+}
+
 /// An event waiting in its key's record, ordered by (time, event id).
 struct Pending {
     time: i64,
@@ -372,7 +424,7 @@ struct CompiledEngine {
     records: Records,
     key_hashing: RandomState,
     scratch: String,
-    arrivals: VecDeque<(i64, Skey)>,
+    arrivals: Arrivals,
     early: BinaryHeap<Reverse<(i64, Skey)>>,
     wakeups: BinaryHeap<Reverse<(i64, u8, Skey)>>,
     born: u64,
@@ -488,7 +540,7 @@ impl CompiledEngine {
             records: Records::default(),
             key_hashing: RandomState::new(),
             scratch: String::new(),
-            arrivals: VecDeque::new(),
+            arrivals: Arrivals::default(),
             early: BinaryHeap::new(),
             wakeups: BinaryHeap::new(),
             born: 0,
@@ -622,7 +674,7 @@ impl CompiledEngine {
     }
 
     fn settled(&self) -> i64 {
-        let fifo = self.arrivals.iter().map(|(time, _)| *time).min();
+        let fifo = self.arrivals.earliest();
         let early = self.early.peek().map(|Reverse((time, _))| *time);
         match fifo.into_iter().chain(early).min() {
             Some(first) => first.min(self.watermark),
@@ -700,7 +752,7 @@ impl CompiledEngine {
             tell(py, &self.hooks.on_late, (event, self.watermark))?;
         }
         let id: Rc<str> = Rc::from(event.get_item(0)?.downcast::<PyString>()?.to_str()?);
-        let to_early = by_sources && self.arrivals.back().is_some_and(|(last, _)| time < *last);
+        let to_early = by_sources && self.arrivals.back_time().is_some_and(|last| time < last);
         for (index, skey) in routes {
             if !self.records.contains_key(&skey) {
                 self.new_record(py, index, skey.clone(), time);
@@ -728,7 +780,7 @@ impl CompiledEngine {
             if to_early {
                 self.early.push(Reverse((time, skey)));
             } else {
-                self.arrivals.push_back((time, skey));
+                self.arrivals.push_back(time, skey);
             }
         }
         Ok(())
@@ -767,8 +819,8 @@ impl CompiledEngine {
     fn pop_due_arrival(&mut self, watermark: i64) -> Option<Skey> {
         if self
             .arrivals
-            .front()
-            .is_some_and(|(time, _)| *time < watermark)
+            .front_time()
+            .is_some_and(|time| time < watermark)
         {
             return self.arrivals.pop_front().map(|(_, skey)| skey);
         }
