@@ -276,6 +276,9 @@ class TopicReader:
             group_id=None,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
+            # A topic created a moment before may be missing from the first metadata: ask again
+            # within a second, not after kafka-python's default of five minutes.
+            metadata_max_age_ms=1000,
         )
         self.values: list[bytes] = []
 
