@@ -71,7 +71,6 @@ class Names:
         self.findings = f"findings-{tag}"
         self.dead_letters = f"dead-{tag}"
         self.alerts = f"alerts-{tag}"
-        self.routed = f"{self.app_id}-routed"  # the worker's internal topic (WorkerSettings)
 
 
 class Worker:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from friction_detector.streams.kafka.settings import input_group
+from friction_detector.streams.kafka.settings import WorkerSettings, input_group
+from friction_detector.streams.worker.backlog import InputBacklog
 from helpers_worker import (
     FINDINGS_TIMEOUT_S,
     LATENESS_MS,
@@ -29,7 +30,7 @@ from helpers_worker import (
     replay_findings,
     write_config,
 )
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient
 
 pytestmark = pytest.mark.kafka
 
@@ -165,26 +166,16 @@ def _committed_input(bootstrap: str, names: Names) -> int:
 def _left_unprocessed(bootstrap: str, names: Names) -> int:
     """Messages a stopped worker had not committed: input records its stage 1 had not routed
     and routed messages its stage 2 had not applied (each stage commits in its own group)."""
-    stages = {input_group(names.app_id): names.input, names.app_id: names.routed}
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        committed: dict[TopicPartition, int] = {}
-        for group, topic in stages.items():
-            offsets = admin.list_group_offsets({group: None}).get(group, {})
-            committed.update(
-                (tp, max(meta.offset, 0)) for tp, meta in offsets.items() if tp.topic == topic
-            )
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in stages.values()
-            for p in consumer.partitions_for_topic(topic) or ()
-        ]
-        ends = consumer.end_offsets(partitions)
-    finally:
-        consumer.close()
-        admin.close()
-    return sum(end - committed.get(tp, 0) for tp, end in ends.items())
+    settings = WorkerSettings(broker=f"kafka://{bootstrap}", app_id=names.app_id)
+    stages = {settings.input_group: names.input, settings.app_id: settings.routed_topic}
+    left = 0
+    for group, topic in stages.items():
+        backlog = InputBacklog(settings, group, [topic])
+        try:
+            left += sum(backlog.unread_by_partition().values())
+        finally:
+            backlog.close()
+    return left
 
 
 def test_a_worker_stopped_mid_backlog_exits_and_its_successor_loses_nothing(
