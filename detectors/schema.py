@@ -31,7 +31,9 @@ class Attr:
         """A quick yes/no for the decoder's hot path; `problem` explains a no."""
         if self.kind == STRING:
             if self.choices:
-                return frozenset(self.choices).__contains__
+                choices = frozenset(self.choices)
+                # The type first: a list or an object is no choice, and is not hashable.
+                return lambda value: type(value) is str and value in choices
             return lambda value: type(value) is str and value != ""
         if self.kind == NUMBER:
             minimum = self.minimum

@@ -38,7 +38,11 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(), inner, max_size=5),
     max_leaves=30,
 )
-attrs_values = st.dictionaries(st.text(max_size=20), json_values, max_size=8)
+# The names the rules check, as often as any other: a rule must answer any value, not raise.
+RULED_NAMES = sorted({name for rules in DECODER.schemas.values() for name in rules})
+attrs_values = st.dictionaries(
+    st.sampled_from(RULED_NAMES) | st.text(max_size=20), json_values, max_size=8
+)
 utf8_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=50)
 # What a careful producer sends: no NaN, 64-bit integers, UTF-8 text. The decoder accepts most.
 valid_json_values = st.recursive(

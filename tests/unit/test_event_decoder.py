@@ -271,6 +271,8 @@ def test_absent_optional_attr_is_accepted(decoder, event_type, name):
         ("form_submit", "outcome", "maybe", INVALID_VALUE),
         ("form_submit", "outcome", "Success", INVALID_VALUE),
         ("form_submit", "outcome", 1, WRONG_TYPE),
+        ("form_submit", "outcome", ["success"], WRONG_TYPE),
+        ("form_submit", "outcome", {"value": "success"}, WRONG_TYPE),
         ("form_submit", "form_id", ["signup"], WRONG_TYPE),
         ("form_submit", "error_fields", "email", WRONG_TYPE),
         ("form_submit", "error_fields", ["email", 3], INVALID_VALUE),
@@ -283,6 +285,7 @@ def test_absent_optional_attr_is_accepted(decoder, event_type, name):
         ("chat_message", "author", "Agent", INVALID_VALUE),
         ("chat_message", "author", None, MISSING_FIELD),
         ("chat_message", "author", 2, WRONG_TYPE),
+        ("chat_message", "author", ["agent"], WRONG_TYPE),
         ("chat_ended", "conversation_id", False, WRONG_TYPE),
     ],
 )
