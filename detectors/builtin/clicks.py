@@ -12,6 +12,8 @@ from friction_detector.detectors.api import Param
 INP_GOOD_MS = 200
 INP_POOR_MS = 500
 SEGMENT_CHARS = 120
+# Targets whose ignore-list answer a click detector keeps at hand (ignore_matcher).
+KNOWN_TARGETS = 4096
 
 # What makes a selector name one element among many, dropped from its segment: an attribute's
 # value, a position among siblings, an id with a digit in it (generated: `#ember123`), digits.
@@ -62,12 +64,27 @@ def missing_response_param() -> Param:
 
 
 def ignore_matcher(patterns: list[str]) -> Callable[[str], bool]:
-    """Whether a target matches any of the glob patterns, as `fnmatchcase` says, in one regex
-    match: a click detector tests every click against its list, eight patterns by default."""
+    """Whether a target matches any of the glob patterns, as `fnmatchcase` says.
+
+    A click detector tests every click against its list (eight patterns by default, most of
+    them `*...*`, a scan of the target each), and a site's clicks land on a few thousand
+    selectors at most: each target's answer is kept (up to `KNOWN_TARGETS`, then forgotten
+    all at once), so a repeated target costs one lookup.
+    """
     if not patterns:
         return _never
-    joined = re.compile("|".join(translate(pattern) for pattern in patterns))
-    return lambda target: joined.match(target) is not None
+    match = re.compile("|".join(translate(pattern) for pattern in patterns)).match
+    known: dict[str, bool] = {}
+
+    def ignored(target: str) -> bool:
+        answer = known.get(target)
+        if answer is None:
+            if len(known) >= KNOWN_TARGETS:
+                known.clear()
+            answer = known[target] = match(target) is not None
+        return answer
+
+    return ignored
 
 
 def _never(target: str) -> bool:
