@@ -16,9 +16,9 @@ import orjson
 from friction_detector.detectors.events import Event
 
 Position = int | str
-# Held events past which those already applied are looked for and forgotten; the bound then
-# grows with what stays held (an engine that holds much, behind a slow source), so forgetting
-# costs a constant per event.
+# Held events past which a look at the front is not enough: every entry is looked at, and the
+# bound then grows with what stays held (an engine that holds much, behind a slow source), so
+# forgetting costs a constant per event.
 FORGET_AFTER = 4096
 
 
@@ -34,23 +34,24 @@ class InputPositions:
         self.remember = self._held.append
         self._limit = FORGET_AFTER
 
-    def crowded(self) -> bool:
-        """Whether enough are held that those already applied should be forgotten."""
-        return len(self._held) > self._limit
-
     def forget_before(self, settled: int) -> None:
         """Forget the events whose time is before `settled`: the engine has applied every one
-        of them (late events are applied as they arrive, so none of them is missed). Those at
-        the front go first; when one still waiting there (an event far ahead in time) holds
-        back most of the rest, every entry is looked at."""
+        of them (late events are applied as they arrive, so none of them is missed).
+
+        Called every few lines, so that no more is held than the engine holds: an event
+        kept here after the engine let it go keeps its message and attributes in memory, and
+        the engine holds its allowed lateness of events already. Those at the front go first,
+        at a cost of the ones forgotten; when one still waiting there (an event far ahead in
+        time) holds back more than the bound, every entry is looked at.
+        """
         held = self._held
         while held and held[0][0].time < settled:
             held.popleft()
-        if len(held) > self._limit // 2:
+        if len(held) > self._limit:
             kept = [entry for entry in held if entry[0].time >= settled]
             held.clear()  # the same queue: `remember` appends to it
             held.extend(kept)
-        self._limit = max(FORGET_AFTER, 2 * len(held))
+            self._limit = max(FORGET_AFTER, 2 * len(held))
 
     def find(self, event: Event) -> tuple[Position, bytes] | None:
         """Where `event` was read and its message (an element of a batch written alone, as

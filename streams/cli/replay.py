@@ -182,8 +182,7 @@ def replay(
         lines += 1
         if not lines % _CHECK_EVERY_LINES:
             progress.tick(lines)
-            if positions.crowded():
-                positions.forget_before(engine.settled())
+            positions.forget_before(engine.settled())
             decided = take_outcomes()  # here, not per event: when they come out, not which
             if decided:
                 write_outcomes(decided)
