@@ -91,6 +91,16 @@ def _never(target: str) -> bool:
     return False
 
 
+def recent_clicks(remembered: list | None, now: int, window_ms: int) -> list:
+    """A new list of the remembered clicks (`[time, ...]`) no older than `window_ms` at `now`.
+
+    Runs on every click of a session; most sessions remember none or a few, so the empty
+    case skips the filter."""
+    if not remembered:
+        return []
+    return [click for click in remembered if now - click[0] <= window_ms]
+
+
 def is_dead(response_ms: float | None, dead_after_ms: int, missing_is_dead: bool) -> bool:
     if response_ms is None:
         return missing_is_dead

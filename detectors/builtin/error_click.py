@@ -13,6 +13,7 @@ from friction_detector.detectors.builtin.checkout_journey import (
 from friction_detector.detectors.builtin.clicks import (
     ignore_matcher,
     ignore_param,
+    recent_clicks,
     target_segment,
 )
 from friction_detector.detectors.events import Event
@@ -59,12 +60,13 @@ class ErrorClick(CheckoutJourney, Detector):
         if event.type == "order_placed":
             return
         now = event.time
-        clicks = [c for c in state.get("clicks", ()) if now - c[0] <= self.window_ms]
-        state["clicks"] = clicks
+        clicks = recent_clicks(state.get("clicks"), now, self.window_ms)
         if event.type == "click":
             clicks.append([now, event.attrs["target"], False])
-            state["clicks"] = clicks[-MAX_REMEMBERED_CLICKS:]
+            remembered = len(clicks) <= MAX_REMEMBERED_CLICKS
+            state["clicks"] = clicks if remembered else clicks[-MAX_REMEMBERED_CLICKS:]
             return
+        state["clicks"] = clicks
         if not clicks or clicks[-1][2]:
             return
         click = clicks[-1]

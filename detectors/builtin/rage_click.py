@@ -19,6 +19,7 @@ from friction_detector.detectors.builtin.clicks import (
     ignore_param,
     is_dead,
     missing_response_param,
+    recent_clicks,
     target_segment,
 )
 from friction_detector.detectors.events import Event
@@ -76,17 +77,20 @@ class RageClick(CheckoutJourney, Detector):
             return
         attrs = event.attrs
         now = event.time
-        clicks = [c for c in state.get("clicks", ()) if now - c[0] <= self.window_ms]
+        target = attrs["target"]
+        clicks = recent_clicks(state.get("clicks"), now, self.window_ms)
         dead = is_dead(attrs.get("response_ms"), self.dead_after_ms, self.missing_response_is_dead)
-        click = [now, attrs.get("x"), attrs.get("y"), attrs["target"], dead]
+        click = [now, attrs.get("x"), attrs.get("y"), target, dead]
         clicks.append(click)
-        state["clicks"] = clicks[-MAX_REMEMBERED_CLICKS:]
-        quiet = {t: until for t, until in state.get("quiet", {}).items() if until >= now}
+        remembered = len(clicks) <= MAX_REMEMBERED_CLICKS
+        state["clicks"] = clicks if remembered else clicks[-MAX_REMEMBERED_CLICKS:]
+        quiet = state.get("quiet")
+        quiet = {t: until for t, until in quiet.items() if until >= now} if quiet else {}
         state["quiet"] = quiet
-        burst = [c for c in clicks if self._same_spot(c, click)]
+        same_spot = self._same_spot  # its first test inline: most bursts share a target
+        burst = [c for c in clicks if c[3] == target or same_spot(c, click)]
         if len(burst) < self.min_clicks:
             return
-        target = attrs["target"]
         if target in quiet:
             quiet[target] = now + self.window_ms  # the same burst goes on
             return
