@@ -10,7 +10,7 @@ from typing import Annotated, Any, NamedTuple
 import msgspec
 import orjson
 from friction_detector.detectors.schema import EventSchema
-from friction_detector.detectors.timefmt import format_time, parse_time
+from friction_detector.detectors.timefmt import format_time, parse_time, usual_time
 
 DEFAULT_MAX_EVENT_BYTES = 64 * 1024
 DEFAULT_MAX_FUTURE_MS = 60 * 60 * 1000
@@ -165,7 +165,9 @@ class EventDecoder:
         to the checked path, which finds the broken rule and words the reason. The envelope's
         types have already checked the ids and the type (`envelope_reader`)."""
         event_type = envelope.type
-        time_ms = parse_time(envelope.time)
+        time_ms = usual_time(envelope.time)
+        if time_ms is None:
+            time_ms = parse_time(envelope.time)
         if time_ms is None or time_ms > self._horizon_ms:
             return None
         attrs = envelope.attrs

@@ -42,6 +42,15 @@ def parse_time(value: object) -> int | None:
     return _parse_full(value)
 
 
+# `usual_time(value)`: epoch milliseconds for the usual forms (an int, `...T10:15:03.120Z`), read
+# by the compiled core (detectors/core/src/timefmt.rs) at a fraction of `parse_time`'s cost;
+# None means only that `parse_time` must judge the value. The decoder reads one time per event.
+try:
+    from friction_detector.detectors._core import usual_time
+except ImportError:  # installed without cargo (pyproject.toml: the core is optional)
+    usual_time = parse_time
+
+
 def _parse_whole_seconds(stamp: str) -> int | None:
     ms = _parse_full(stamp + "Z")
     if ms is None:

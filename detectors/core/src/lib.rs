@@ -20,6 +20,8 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::rc::Rc;
 
+mod timefmt;
+
 const DEADLINE: u8 = 1;
 const EXPIRY: u8 = 2;
 const DEDUP_TRIM_AT: usize = 8;
@@ -1219,5 +1221,6 @@ impl CompiledEngine {
 fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<CompiledEngine>()?;
     module.add_class::<Reaction>()?;
+    module.add_function(wrap_pyfunction!(timefmt::usual_time, module)?)?;
     Ok(())
 }
