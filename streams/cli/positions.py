@@ -34,15 +34,21 @@ class InputPositions:
         self.remember = self._held.append
         self._limit = FORGET_AFTER
 
+    def crowded(self) -> bool:
+        """Whether more are held than at the last look by the bound: time to look again for a
+        run whose engine's settled time is costly to read (engine.py scans its arrivals)."""
+        return len(self._held) > self._limit
+
     def forget_before(self, settled: int) -> None:
         """Forget the events whose time is before `settled`: the engine has applied every one
         of them (late events are applied as they arrive, so none of them is missed).
 
-        Called every few lines, so that no more is held than the engine holds: an event
-        kept here after the engine let it go keeps its message and attributes in memory, and
-        the engine holds its allowed lateness of events already. Those at the front go first,
-        at a cost of the ones forgotten; when one still waiting there (an event far ahead in
-        time) holds back more than the bound, every entry is looked at.
+        Called every few lines where the settled time is at hand (the compiled core), so that
+        no more is held than the engine holds: an event kept here after the engine let it go
+        keeps its message and attributes in memory, and the engine holds its allowed lateness
+        of events already. Those at the front go first, at a cost of the ones forgotten; when
+        one still waiting there (an event far ahead in time) holds back more than the bound,
+        every entry is looked at.
         """
         held = self._held
         while held and held[0][0].time < settled:

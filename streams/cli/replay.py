@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import BinaryIO
 
 from friction_detector.detectors.alerts import Alert, AlertEngine, load_alert_settings
-from friction_detector.detectors.compiled import replay_engine
+from friction_detector.detectors.compiled import compiled, replay_engine
 from friction_detector.detectors.config import Config
 from friction_detector.detectors.events import TOO_LARGE, BadInput, Event
 from friction_detector.detectors.finding_events import FindingStage
@@ -172,6 +172,9 @@ def replay(
         engine.expect_sources(sources_of(source, max_bytes))
     progress = Progress(source)
     remember = positions.remember
+    # The compiled core keeps its settled time at hand; engine.py reads its whole arrival queue
+    # for it, so without the core the held events are looked at only once they crowd.
+    settled_at_hand = compiled()
     lines = 0
     accepted = 0  # counted here, not by an observer call per event
     if sort_run_lines is None:
@@ -182,7 +185,8 @@ def replay(
         lines += 1
         if not lines % _CHECK_EVERY_LINES:
             progress.tick(lines)
-            positions.forget_before(engine.settled())
+            if settled_at_hand or positions.crowded():
+                positions.forget_before(engine.settled())
             decided = take_outcomes()  # here, not per event: when they come out, not which
             if decided:
                 write_outcomes(decided)
