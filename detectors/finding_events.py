@@ -24,7 +24,7 @@ from friction_detector.detectors.events import Event
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver
 
-FOLLOW_EVERY = 1024  # calls of `FindingStage.follow` between moves, at least
+FOLLOW_EVERY = 1024  # lines read between two moves of `FindingStage.follow`, at least
 
 
 def finding_event(finding: Finding) -> Event:
@@ -83,8 +83,7 @@ class FindingStage:
             dedup_horizon_ms=dedup_horizon_ms,
             observer=FindingsOnly(observer or EngineObserver()),
         )
-        self._calls = 0
-        self._next = FOLLOW_EVERY
+        self._next = FOLLOW_EVERY  # the run's line count at the next move (`follow`)
 
     def take(self, findings: Iterable[Finding]) -> None:
         """Queue findings of the event detectors, each at its customer's key."""
@@ -97,15 +96,14 @@ class FindingStage:
         """Follow the event engine's `settled()` time; the findings that became due."""
         return self.engine.advance(settled)
 
-    def follow(self, engine: EventClock) -> list[Finding]:
-        """`advance` to `engine.settled()` once in as many calls as the engine had arrivals
-        queued (at least `FOLLOW_EVERY`): reading the settled time scans them, so a call per
-        event costs about one arrival. When it moves changes when findings come, not which."""
-        self._calls += 1
-        if self._calls < self._next:
+    def follow(self, engine: EventClock, lines: int) -> list[Finding]:
+        """`advance` to `engine.settled()` once the run has read, since the last move, as many
+        lines as the engine had arrivals queued then (at least `FOLLOW_EVERY`): engine.py reads
+        them all for the settled time. A run calls this every so many lines, not per event;
+        when it moves changes when findings come, not which."""
+        if lines < self._next:
             return []
-        self._calls = 0
-        self._next = max(FOLLOW_EVERY, engine.queued())
+        self._next = lines + max(FOLLOW_EVERY, engine.queued())
         return self.advance(engine.settled())
 
     def finish(self) -> list[Finding]:

@@ -190,6 +190,10 @@ def replay(
             decided = take_outcomes()  # here, not per event: when they come out, not which
             if decided:
                 write_outcomes(decided)
+            if stage is not None:  # the detectors over findings follow the settled time
+                accumulated = stage.follow(engine, lines)
+                if accumulated:
+                    written(accumulated)
         if isinstance(line, LongLine):
             summary.bad[TOO_LARGE] += 1
             dead_letter(too_large(line, max_bytes), lines, (line.size, line.sha256))
@@ -223,10 +227,6 @@ def replay(
             found = engine.process_from(origin, decoded) if sourced else process(decoded)
             if found:
                 emitted(found)
-            if stage is not None:  # the detectors over findings follow the settled time
-                accumulated = stage.follow(engine)
-                if accumulated:
-                    written(accumulated)
     found = engine.finish()
     decided = take_outcomes()
     if decided:
