@@ -33,3 +33,18 @@ class CompiledEngine:
     def state_keys(self) -> dict[str, int]: ...
 
 def usual_time(value: object) -> int | None: ...
+
+class UsualEvents:
+    def __init__(
+        self,
+        rules: Mapping[
+            str,
+            Sequence[
+                tuple[str, bool, str, float | None, tuple[str, ...], Callable[[object], bool]]
+            ],
+        ],
+        max_attrs: int,
+        make_event: Callable[[tuple], Event],
+        parse_time: Callable[[object], int | None],
+    ) -> None: ...
+    def accept(self, envelope: object, horizon_ms: int) -> Event | None: ...

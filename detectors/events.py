@@ -12,6 +12,11 @@ import orjson
 from friction_detector.detectors.schema import EventSchema
 from friction_detector.detectors.timefmt import format_time, parse_time, usual_time
 
+try:  # the fast path's rules, compiled (detectors/core/src/usual_events.rs)
+    from friction_detector.detectors._core import UsualEvents
+except ImportError:  # installed without cargo (pyproject.toml: the core is optional)
+    UsualEvents = None  # type: ignore[assignment,misc]
+
 DEFAULT_MAX_EVENT_BYTES = 64 * 1024
 DEFAULT_MAX_FUTURE_MS = 60 * 60 * 1000
 DEFAULT_MAX_DEPTH = 32
@@ -139,6 +144,19 @@ class EventDecoder:
         self.now_ms = now_ms
         self._horizon_ms = now_ms() + max_future_ms
         self._read_envelope = envelope_reader(max_depth, max_string_chars)
+        # `_accept`, or the compiled core's reading of the same rules (a third of its cost).
+        self._accept_usual: Callable[[Any, int], Event | None] = self._accept
+        if UsualEvents is not None:
+            rules = {
+                event_type: [
+                    (name, rule.required, rule.kind, rule.minimum, rule.choices, accepts)
+                    for name, _, accepts, rule in checks
+                ]
+                for event_type, checks in self._checks.items()
+            }
+            self._accept_usual = UsualEvents(
+                rules, max_attrs, event_from_fields, parse_time
+            ).accept
 
     def decode(self, raw: bytes) -> Event | BadInput:
         """Parse one message; never raises on bad input.
@@ -155,20 +173,21 @@ class EventDecoder:
                 envelope = read(raw)
             except (msgspec.DecodeError, msgspec.ValidationError):
                 return self.decode_checked(raw)
-            event = self._accept(envelope)
+            event = self._accept_usual(envelope, self._horizon_ms)
             if event is not None:
                 return event
         return self.decode_checked(raw)
 
-    def _accept(self, envelope: Any) -> Event | None:
-        """The event, if the envelope passes every rule of `from_object`; None sends the message
-        to the checked path, which finds the broken rule and words the reason. The envelope's
-        types have already checked the ids and the type (`envelope_reader`)."""
+    def _accept(self, envelope: Any, horizon_ms: int) -> Event | None:
+        """The event, if the envelope passes every rule of `from_object` and its time is not
+        after `horizon_ms`; None sends the message to the checked path, which finds the broken
+        rule and words the reason. The envelope's types have already checked the ids and the
+        type (`envelope_reader`)."""
         event_type = envelope.type
         time_ms = usual_time(envelope.time)
         if time_ms is None:
             time_ms = parse_time(envelope.time)
-        if time_ms is None or time_ms > self._horizon_ms:
+        if time_ms is None or time_ms > horizon_ms:
             return None
         attrs = envelope.attrs
         if attrs is None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 
+import msgspec
 import orjson
 import pytest
+from friction_detector.detectors.compiled import compiled
 from friction_detector.detectors.config import build_config
 from friction_detector.detectors.events import BAD_INPUT_REASONS, BadInput, Event, EventDecoder
 from friction_detector.streams.dead_letter import (
@@ -102,11 +104,25 @@ def as_checked(raw: bytes) -> Event | BadInput:
     """The decoder's answer, which the checked path alone gives too, to the type of each value."""
     result = DECODER.decode(raw)
     checked = DECODER.decode_checked(raw)
+    envelope = read_envelope(raw)
+    if envelope is not None:  # the fast path's rules, compiled or not, answer alike
+        horizon = DECODER._horizon_ms
+        assert DECODER._accept_usual(envelope, horizon) == DECODER._accept(envelope, horizon)
     if type(result) is Event and type(checked) is Event:
         assert orjson.dumps(list(result)) == orjson.dumps(list(checked))  # 1 is not 1.0 here
         assert list(result.attrs) == list(checked.attrs)
     assert result == checked
     return result
+
+
+def read_envelope(raw: bytes) -> object | None:
+    """msgspec's reading of the envelope, as the fast path gets it, or None."""
+    read = DECODER._read_envelope
+    assert read is not None
+    try:
+        return read(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
 
 
 def assert_handled(raw: bytes) -> Event | BadInput:
@@ -244,6 +260,9 @@ def test_the_fast_path_gives_what_the_checked_path_gives(envelope, attrs):
 def test_a_usual_event_takes_the_fast_path():
     """The comparisons above would pass if msgspec never answered: it does, for the usual."""
     raw = b'{"event_id": "e-1", "type": "click", "time": 1795340000000, "attrs": {"target": "a"}}'
-    read = DECODER._read_envelope
-    assert read is not None
-    assert DECODER._accept(read(raw)) == DECODER.decode(raw)
+    envelope = read_envelope(raw)
+    assert envelope is not None
+    assert DECODER._accept(envelope, DECODER._horizon_ms) == DECODER.decode(raw)
+    assert DECODER._accept_usual(envelope, DECODER._horizon_ms) == DECODER.decode(raw)
+    if compiled():
+        assert DECODER._accept_usual != DECODER._accept  # the core's rules, under test above

@@ -21,6 +21,7 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::rc::Rc;
 
 mod timefmt;
+mod usual_events;
 
 const DEADLINE: u8 = 1;
 const EXPIRY: u8 = 2;
@@ -1222,5 +1223,6 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<CompiledEngine>()?;
     module.add_class::<Reaction>()?;
     module.add_function(wrap_pyfunction!(timefmt::usual_time, module)?)?;
+    module.add_class::<usual_events::UsualEvents>()?;
     Ok(())
 }

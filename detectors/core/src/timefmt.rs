@@ -63,7 +63,8 @@ fn stamp_ms(text: &str) -> Option<i64> {
 /// The number the ASCII digits spell; None if any byte is not one.
 fn digits(bytes: &[u8]) -> Option<i64> {
     bytes.iter().try_fold(0i64, |n, &byte| {
-        byte.is_ascii_digit().then(|| n * 10 + i64::from(byte - b'0'))
+        byte.is_ascii_digit()
+            .then(|| n * 10 + i64::from(byte - b'0'))
     })
 }
 
