@@ -72,17 +72,19 @@ class AwaitedReply(Detector):
             return
         if "opened" not in state:
             return
-        waited_ms = event.time - state["opened"]
-        late_ms = self.limits_ms(state)[0]
         if self.is_reply(event):
             if not self._settle(state, ctx):
                 return  # already reported missing (or answered): counted once, as that
+            waited_ms = event.time - state["opened"]
             segment = self.reply_segment(event, state)
             ctx.observe(self.measurement, waited_ms / 1000, segment)
-            if waited_ms > late_ms:
+            if waited_ms > self.limits_ms(state)[0]:
                 self._report(state, ctx, self.late_kind, "warning", waited_ms, segment)
-        elif self.is_close(event) and self._settle(state, ctx) and waited_ms > late_ms:
-            self._report(state, ctx, self.missing_kind, "critical", waited_ms, state["segment"])
+        elif self.is_close(event) and self._settle(state, ctx):
+            waited_ms = event.time - state["opened"]
+            if waited_ms > self.limits_ms(state)[0]:
+                segment = state["segment"]
+                self._report(state, ctx, self.missing_kind, "critical", waited_ms, segment)
 
     def on_deadline(self, state: dict, tag: str, ctx: Context) -> None:
         if self._settle(state, ctx):

@@ -69,9 +69,10 @@ class HandoffBounce(Detector):
         text_hash = attrs.get("text_hash")
         if attrs["author"] != "customer" or not text_hash:
             return
-        long_enough = attrs.get("length", 0) >= self.min_repeat_chars
-        before_transfer = [h for h in state["hashes"] if h[0] < state.get("transferred_at", -1)]
-        if long_enough and any(h[1] == text_hash for h in before_transfer):
+        if attrs.get("length", 0) < self.min_repeat_chars:
+            return  # too short to mean starting over, and not remembered
+        transferred_at = state.get("transferred_at", -1)
+        if any(h[1] == text_hash and h[0] < transferred_at for h in state["hashes"]):
             self._report(
                 state,
                 event,
@@ -80,10 +81,7 @@ class HandoffBounce(Detector):
                 f"made the customer repeat a {attrs['length']:.0f}-character message "
                 "after a transfer",
             )
-        if long_enough:
-            state["hashes"] = (state["hashes"] + [[event.time, text_hash]])[
-                -MAX_REMEMBERED_MESSAGES:
-            ]
+        state["hashes"] = (state["hashes"] + [[event.time, text_hash]])[-MAX_REMEMBERED_MESSAGES:]
 
     def _report(self, state: dict, event: Event, ctx: Context, kind: str, what: str) -> None:
         if kind in state["reported"]:
