@@ -136,6 +136,9 @@ class EventDecoder:
             )
             for event_type, rules in schemas.items()
         }
+        # Each schema type's name: an accepted event of that type carries this one string, not
+        # a copy per message, so comparisons and lookups of `event.type` find the same object.
+        self._type_names = {event_type: event_type for event_type in schemas}
         self.max_event_bytes = max_event_bytes
         self.max_future_ms = max_future_ms
         self.max_depth = max_depth
@@ -204,7 +207,7 @@ class EventDecoder:
         return event_from_fields(
             (
                 envelope.event_id,
-                event_type,
+                self._type_names.get(event_type, event_type),
                 time_ms,
                 envelope.user_id,
                 envelope.session_id,
@@ -300,6 +303,7 @@ class EventDecoder:
             elif not accepts(value):
                 reason = INVALID_VALUE if rule.kind_matches(value) else WRONG_TYPE
                 return BadInput(reason, f"{event_type}: attrs.{name} {rule.problem(value)}", raw)
+        event_type = self._type_names.get(event_type, event_type)
         return event_from_fields((event_id, event_type, time_ms, user_id, session_id, attrs))
 
     def _structure_breach(self, doc: dict) -> tuple[str, str] | None:

@@ -72,6 +72,20 @@ def test_contract_example_decodes_to_event(decoder):
     )
 
 
+def test_events_of_a_schema_type_carry_the_schemas_type_string(decoder):
+    """One string per type, not a copy per message, on the fast path (with or without the
+    compiled core) and the checked one; a type no schema names keeps its own."""
+    (schema_type,) = (name for name in decoder.schemas if name == "page_load")
+    usual = decode(decoder, doc())
+    checked = decoder.decode_checked(orjson.dumps(doc()))
+    by_python = decoder._accept(decoder._read_envelope(orjson.dumps(doc())), decoder._horizon_ms)
+    assert usual.type is schema_type
+    assert checked.type is schema_type
+    assert by_python.type is schema_type
+    unknown = decode(decoder, doc(type="custom_type", attrs={}))
+    assert unknown.type == "custom_type"
+
+
 def test_bad_input_keeps_raw_bytes_and_a_detail(decoder):
     raw = b'{"event_id": 1}'
     bad = decoder.decode(raw)

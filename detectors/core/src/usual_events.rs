@@ -28,10 +28,18 @@ struct Rule {
     check: Check,
 }
 
+/// The rules of one event type, and its name as the rules gave it: an accepted event of a
+/// known type carries that one string, not a copy per message, so the engine's and the
+/// detectors' comparisons and lookups of the type find the same object.
+struct TypeRules {
+    name: Py<PyString>,
+    rules: Vec<Rule>,
+}
+
 /// The attribute rules of every event type and the envelope's limits, for `accept`.
 #[pyclass(unsendable)]
 pub struct UsualEvents {
-    rules: HashMap<String, Vec<Rule>>,
+    rules: HashMap<String, TypeRules>,
     max_attrs: usize,
     make_event: PyObject,
     parse_time: PyObject,
@@ -72,7 +80,14 @@ impl UsualEvents {
                     check,
                 });
             }
-            by_type.insert(event_type.extract::<String>()?, checks);
+            let name = event_type.downcast_into::<PyString>()?;
+            by_type.insert(
+                name.to_str()?.to_owned(),
+                TypeRules {
+                    name: name.unbind(),
+                    rules: checks,
+                },
+            );
         }
         Ok(Self {
             rules: by_type,
@@ -118,8 +133,13 @@ impl UsualEvents {
         let Ok(type_text) = event_type.downcast::<PyString>()?.to_str() else {
             return Ok(None);
         };
-        if let Some(rules) = self.rules.get(type_text) {
-            for rule in rules {
+        let known = self.rules.get(type_text);
+        let event_type = match known {
+            Some(known) => known.name.bind(py).clone().into_any(),
+            None => event_type,
+        };
+        if let Some(known) = known {
+            for rule in &known.rules {
                 // Absent and null are alike, as `attrs.get(name)` answers None for both.
                 let value = attrs.get_item(rule.name.bind(py))?;
                 let passes = match value.filter(|value| !value.is_none()) {
