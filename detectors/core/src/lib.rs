@@ -29,53 +29,58 @@ const DEDUP_TRIM_AT: usize = 8;
 const NO_WATERMARK: i64 = -(1i64 << 62);
 const SEPARATOR: &str = "/";
 
-/// A record's key, "detector/state key", with its hash taken once and carried beside the text:
-/// the core looks a key's record up several times per event, and neither hashing the text again
-/// nor reading it (most of a lookup's time is waiting for memory) is needed to find it. Keys
-/// are equal when they are the same text, usually the same allocation; they order by their
-/// text, as engine.py's agenda orders them.
+/// A text with its hash taken once and carried beside it: a record's key ("detector/state
+/// key", `Skey`) or an event's id (`EventId`). The core looks a key's record up several times
+/// per event and checks each applied event's id against the key's seen ids; neither hashing the
+/// text again nor reading it (most of a lookup's time is waiting for memory, and a key's seen
+/// ids were read long before) is needed to tell two apart. Texts are equal when they are the
+/// same text, often the same allocation; they order by their text, as engine.py's agenda
+/// orders keys and its pending events order ids.
 #[derive(Clone)]
-struct Skey {
+struct Hashed {
     hash: u64,
     text: Rc<str>,
 }
 
-impl Skey {
+type Skey = Hashed;
+type EventId = Hashed;
+
+impl Hashed {
     fn new(hashing: &RandomState, text: &str) -> Self {
-        Skey {
+        Hashed {
             hash: hashing.hash_one(text),
             text: Rc::from(text),
         }
     }
 }
 
-impl Hash for Skey {
+impl Hash for Hashed {
     fn hash<H: Hasher>(&self, state: &mut H) {
         state.write_u64(self.hash);
     }
 }
 
-impl PartialEq for Skey {
+impl PartialEq for Hashed {
     fn eq(&self, other: &Self) -> bool {
         self.hash == other.hash && (Rc::ptr_eq(&self.text, &other.text) || self.text == other.text)
     }
 }
 
-impl Eq for Skey {}
+impl Eq for Hashed {}
 
-impl PartialOrd for Skey {
+impl PartialOrd for Hashed {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl Ord for Skey {
+impl Ord for Hashed {
     fn cmp(&self, other: &Self) -> Ordering {
         self.text.cmp(&other.text)
     }
 }
 
-/// Hashes a `Skey` by the hash it carries (already ahash's, so well mixed).
+/// Hashes a `Hashed` by the hash it carries (already ahash's, so well mixed).
 #[derive(Default)]
 struct CarriedHash(u64);
 
@@ -85,7 +90,7 @@ impl Hasher for CarriedHash {
     }
 
     fn write(&mut self, _: &[u8]) {
-        unreachable!("a Skey writes its hash as a u64");
+        unreachable!("a Hashed writes its hash as a u64");
     }
 
     fn write_u64(&mut self, hash: u64) {
@@ -94,6 +99,7 @@ impl Hasher for CarriedHash {
 }
 
 type Records = std::collections::HashMap<Skey, Box<Record>, BuildHasherDefault<CarriedHash>>;
+type IdSet = std::collections::HashSet<EventId, BuildHasherDefault<CarriedHash>>;
 
 /// The keys of events as they arrived, in arrival order (engine.py's FIFO), with the earliest
 /// event time among them kept at hand: replay asks for it (the settled time) every few thousand
@@ -150,7 +156,7 @@ impl Arrivals {
 /// An event waiting in its key's record, ordered by (time, event id).
 struct Pending {
     time: i64,
-    id: Rc<str>,
+    id: EventId,
     event: PyObject,
 }
 
@@ -158,26 +164,25 @@ struct Pending {
 /// too, so a long-lived key's check stays a lookup.
 #[derive(Default)]
 struct SeenIds {
-    order: VecDeque<(Rc<str>, i64)>,
-    index: Option<HashSet<Rc<str>>>,
+    order: VecDeque<(EventId, i64)>,
+    index: Option<IdSet>,
 }
 
 const SEEN_SCAN_LIMIT: usize = 16;
 
 impl SeenIds {
-    fn contains(&self, id: &str) -> bool {
+    fn contains(&self, id: &EventId) -> bool {
         match &self.index {
             Some(index) => index.contains(id),
-            None => self.order.iter().any(|(seen, _)| &**seen == id),
+            None => self.order.iter().any(|(seen, _)| seen == id),
         }
     }
 
-    fn push(&mut self, id: Rc<str>, time: i64) {
+    fn push(&mut self, id: EventId, time: i64) {
         if let Some(index) = &mut self.index {
             index.insert(id.clone());
         } else if self.order.len() >= SEEN_SCAN_LIMIT {
-            let mut index: HashSet<Rc<str>> =
-                self.order.iter().map(|(seen, _)| seen.clone()).collect();
+            let mut index: IdSet = self.order.iter().map(|(seen, _)| seen.clone()).collect();
             index.insert(id.clone());
             self.index = Some(index);
         }
@@ -754,7 +759,10 @@ impl CompiledEngine {
         if late {
             tell(py, &self.hooks.on_late, (event, self.watermark))?;
         }
-        let id: Rc<str> = Rc::from(event.get_item(0)?.downcast::<PyString>()?.to_str()?);
+        let id = EventId::new(
+            &self.key_hashing,
+            event.get_item(0)?.downcast::<PyString>()?.to_str()?,
+        );
         let to_early = by_sources && self.arrivals.back_time().is_some_and(|last| time < last);
         for (index, skey) in routes {
             if !self.records.contains_key(&skey) {
@@ -775,7 +783,7 @@ impl CompiledEngine {
             let record = self.records.get_mut(&skey).expect("made above");
             let pending = &mut record.pending;
             if pending.last().is_some_and(|last| last.time >= time) {
-                let at = pending.partition_point(|p| (p.time, &*p.id) <= (time, &*id));
+                let at = pending.partition_point(|p| (p.time, &p.id) <= (time, &id));
                 pending.insert(at, item);
             } else {
                 pending.push(item);
