@@ -1,0 +1,843 @@
+//! Engine.py's `Engine` compiled, for a run whose state never leaves the process.
+
+use crate::arrivals::Arrivals;
+use crate::hashed::{EventId, Skey};
+use crate::hooks::{tell, Hooks};
+use crate::reaction::Reaction;
+use crate::record::{Journey, OpenOutcome, Pending, Record, Records, SeenIds};
+use ahash::{HashMap, HashMapExt, HashSet, HashSetExt, RandomState};
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::rc::Rc;
+
+const DEADLINE: u8 = 1;
+const EXPIRY: u8 = 2;
+const NO_WATERMARK: i64 = -(1i64 << 62);
+const SEPARATOR: &str = "/";
+
+struct DetectorRef {
+    name: Py<PyString>,
+    key: PyObject,
+    on_event: PyObject,
+    on_deadline: PyObject,
+    lifetime: i64,
+    window: i64,
+    kinds: Option<PyObject>,
+    interrupts: PyObject,
+    segment_of: PyObject,
+    starts: PyObject,
+    completes: PyObject,
+}
+
+/// The classes and constants of the Python side that the core builds values of.
+struct Kinds {
+    outcome: PyObject,
+    journey_outcome: PyObject,
+    abandoned: PyObject,
+    completed: PyObject,
+}
+
+/// Engine.py's `Engine`, for a run whose state never leaves the process.
+#[pyclass(unsendable)]
+pub(crate) struct CompiledEngine {
+    detectors: Vec<DetectorRef>,
+    routes: HashMap<String, Rc<[usize]>>,
+    records: Records,
+    key_hashing: RandomState,
+    scratch: String,
+    arrivals: Arrivals,
+    early: BinaryHeap<Reverse<(i64, Skey)>>,
+    wakeups: BinaryHeap<Reverse<(i64, u8, Skey)>>,
+    born: u64,
+    lateness: i64,
+    dedup_horizon: i64,
+    #[pyo3(get)]
+    max_event_time: i64,
+    #[pyo3(get)]
+    watermark: i64,
+    sources: HashMap<String, Option<i64>>,
+    keys: Vec<i64>,
+    keys_changed: HashSet<usize>,
+    hooks: Hooks,
+    kinds: Kinds,
+    reaction: Py<Reaction>,
+    emitted: Vec<PyObject>,
+    outcomes: Vec<PyObject>,
+}
+
+fn is_exception(py: Python<'_>, error: &PyErr) -> bool {
+    error.is_instance_of::<PyException>(py)
+}
+
+#[pymethods]
+impl CompiledEngine {
+    #[new]
+    #[pyo3(signature = (detectors, hooks, classes, *, allowed_lateness_ms, dedup_horizon_ms))]
+    fn new(
+        py: Python<'_>,
+        detectors: Vec<PyObject>,
+        hooks: HashMap<String, PyObject>,
+        classes: (PyObject, PyObject, PyObject, PyObject, PyObject),
+        allowed_lateness_ms: i64,
+        dedup_horizon_ms: i64,
+    ) -> PyResult<Self> {
+        let mut refs = Vec::new();
+        let mut routes: HashMap<String, Rc<[usize]>> = HashMap::new();
+        let mut consumers: Vec<(String, Vec<usize>)> = Vec::new();
+        for (index, detector) in detectors.iter().enumerate() {
+            let d = detector.bind(py);
+            for event_type in d.getattr("consumes")?.iter()? {
+                let event_type: String = event_type?.extract()?;
+                match consumers.iter_mut().find(|(known, _)| *known == event_type) {
+                    Some((_, indexes)) => indexes.push(index),
+                    None => consumers.push((event_type, vec![index])),
+                }
+            }
+            let ttl: i64 = d.call_method0("state_ttl_ms")?.extract()?;
+            let journey = d.getattr("journey")?;
+            refs.push(DetectorRef {
+                name: d.getattr("name")?.downcast_into::<PyString>()?.unbind(),
+                key: d.getattr("key")?.unbind(),
+                on_event: d.getattr("on_event")?.unbind(),
+                on_deadline: d.getattr("on_deadline")?.unbind(),
+                lifetime: ttl.max(dedup_horizon_ms),
+                window: d.call_method0("journey_window_ms")?.extract()?,
+                kinds: if journey.is_none() {
+                    None
+                } else {
+                    Some(journey.getattr("kinds")?.unbind())
+                },
+                interrupts: d.getattr("interrupts_journey")?.unbind(),
+                segment_of: d.getattr("journey_segment")?.unbind(),
+                starts: d.getattr("starts_journey")?.unbind(),
+                completes: d.getattr("completes_journey")?.unbind(),
+            });
+        }
+        for (event_type, indexes) in consumers {
+            routes.insert(event_type, Rc::from(indexes));
+        }
+        let hook = |name: &str| hooks.get(name).map(|hook| hook.clone_ref(py));
+        let hooks = Hooks {
+            on_event: hook("on_event"),
+            on_late: hook("on_late"),
+            on_duplicate: hook("on_duplicate"),
+            on_finding: hook("on_finding"),
+            on_outcome: hook("on_outcome"),
+            on_journey_opened: hook("on_journey_opened"),
+            on_journey: hook("on_journey"),
+            on_measurement: hook("on_measurement"),
+            on_state_size: hook("on_state_size"),
+            on_watermark: hook("on_watermark"),
+            on_detector_error: hook("on_detector_error"),
+        };
+        let (finding, outcome, journey_outcome, abandoned, completed) = classes;
+        let reaction = Py::new(
+            py,
+            Reaction {
+                now: 0,
+                detector: None,
+                window: 0,
+                kinds: None,
+                interrupts: None,
+                segment_of: None,
+                finding,
+                on_finding: hooks.on_finding.as_ref().map(|hook| hook.clone_ref(py)),
+                on_journey_opened: hooks
+                    .on_journey_opened
+                    .as_ref()
+                    .map(|hook| hook.clone_ref(py)),
+                on_measurement: hooks.on_measurement.as_ref().map(|hook| hook.clone_ref(py)),
+                emitted: Vec::new(),
+                timers: Vec::new(),
+                outcomes: Vec::new(),
+                journey: None,
+                wakes: Vec::new(),
+            },
+        )?;
+        let count = refs.len();
+        Ok(CompiledEngine {
+            detectors: refs,
+            routes,
+            records: Records::default(),
+            key_hashing: RandomState::new(),
+            scratch: String::new(),
+            arrivals: Arrivals::default(),
+            early: BinaryHeap::new(),
+            wakeups: BinaryHeap::new(),
+            born: 0,
+            lateness: allowed_lateness_ms,
+            dedup_horizon: dedup_horizon_ms,
+            max_event_time: NO_WATERMARK,
+            watermark: NO_WATERMARK,
+            sources: HashMap::new(),
+            keys: vec![0; count],
+            keys_changed: HashSet::new(),
+            hooks,
+            kinds: Kinds {
+                outcome,
+                journey_outcome,
+                abandoned,
+                completed,
+            },
+            reaction,
+            emitted: Vec::new(),
+            outcomes: Vec::new(),
+        })
+    }
+
+    /// Take one event; the findings that became due. The watermark follows the newest event.
+    fn process(&mut self, py: Python<'_>, event: Bound<'_, PyTuple>) -> PyResult<PyObject> {
+        tell(py, &self.hooks.on_event, (&event,))?;
+        let time: i64 = event.get_item(2)?.extract()?;
+        if let Some(detectors) = self.detectors_for(&event)? {
+            let routes = self.routes_of(py, &event, &detectors)?;
+            self.take_routed(py, &event, time, routes, false)?;
+        }
+        if time > self.max_event_time {
+            self.max_event_time = time;
+            self.release(py, time - self.lateness)?;
+        }
+        Ok(self.take_emitted(py))
+    }
+
+    /// Take one event read from `source`; the watermark follows the slowest source.
+    fn process_from(
+        &mut self,
+        py: Python<'_>,
+        source: String,
+        event: Bound<'_, PyTuple>,
+    ) -> PyResult<PyObject> {
+        tell(py, &self.hooks.on_event, (&event,))?;
+        let time: i64 = event.get_item(2)?.extract()?;
+        if let Some(detectors) = self.detectors_for(&event)? {
+            let routes = self.routes_of(py, &event, &detectors)?;
+            self.take_routed(py, &event, time, routes, true)?;
+        }
+        let mut progress = HashMap::new();
+        progress.insert(source, time);
+        self.advance_sources(py, progress)
+    }
+
+    fn expect_sources(&mut self, sources: &Bound<'_, PyAny>) -> PyResult<()> {
+        for source in sources.iter()? {
+            self.sources.entry(source?.extract()?).or_insert(None);
+        }
+        Ok(())
+    }
+
+    fn advance_sources(
+        &mut self,
+        py: Python<'_>,
+        progress: HashMap<String, i64>,
+    ) -> PyResult<PyObject> {
+        let mut changed = false;
+        for (source, time) in progress {
+            let known = self.sources.get(&source).copied().flatten();
+            if known.is_none() || time > known.unwrap() {
+                self.sources.insert(source, Some(time));
+                changed = true;
+            }
+        }
+        if changed {
+            let slowest = self
+                .sources
+                .values()
+                .copied()
+                .min_by_key(|time| time.unwrap_or(NO_WATERMARK));
+            if let Some(Some(slowest)) = slowest {
+                self.release(py, slowest - self.lateness)?;
+            }
+        }
+        Ok(self.take_emitted(py))
+    }
+
+    fn advance(&mut self, py: Python<'_>, watermark: i64) -> PyResult<PyObject> {
+        self.release(py, watermark)?;
+        Ok(self.take_emitted(py))
+    }
+
+    /// The end of a finite input: every key's waiting events, in the order keys were made.
+    fn finish(&mut self, py: Python<'_>) -> PyResult<PyObject> {
+        let mut waiting: Vec<(u64, Skey)> = self
+            .records
+            .iter()
+            .filter(|(_, record)| !record.pending.is_empty())
+            .map(|(skey, record)| (record.born, skey.clone()))
+            .collect();
+        waiting.sort_unstable();
+        for (_, skey) in waiting {
+            let limit = match self.records.get(&skey) {
+                Some(record) if !record.pending.is_empty() => {
+                    record.pending.last().expect("not empty").time + 1
+                }
+                _ => continue,
+            };
+            self.advance_key(py, &skey, limit)?;
+        }
+        Ok(self.take_emitted(py))
+    }
+
+    fn deadlines_ahead(&self) -> usize {
+        self.records
+            .values()
+            .map(|record| record.timers.len())
+            .sum()
+    }
+
+    fn take_findings(&mut self, py: Python<'_>) -> PyObject {
+        self.take_emitted(py)
+    }
+
+    fn take_outcomes(&mut self, py: Python<'_>) -> PyObject {
+        PyList::new_bound(py, self.outcomes.drain(..))
+            .into_any()
+            .unbind()
+    }
+
+    fn settled(&self) -> i64 {
+        let fifo = self.arrivals.earliest();
+        let early = self.early.peek().map(|Reverse((time, _))| *time);
+        match fifo.into_iter().chain(early).min() {
+            Some(first) => first.min(self.watermark),
+            None => self.watermark,
+        }
+    }
+
+    fn queued(&self) -> usize {
+        self.arrivals.len()
+    }
+
+    fn state_keys(&self, py: Python<'_>) -> PyResult<PyObject> {
+        let counts = PyDict::new_bound(py);
+        for (index, detector) in self.detectors.iter().enumerate() {
+            counts.set_item(&detector.name, self.keys[index])?;
+        }
+        Ok(counts.into_any().unbind())
+    }
+}
+
+impl CompiledEngine {
+    fn detectors_for(&self, event: &Bound<'_, PyTuple>) -> PyResult<Option<Rc<[usize]>>> {
+        let event_type = event.get_item(1)?;
+        let event_type = event_type.downcast::<PyString>()?.to_str()?;
+        Ok(self.routes.get(event_type).cloned())
+    }
+
+    /// The (detector, state key) pairs of an event; a detector whose key raised is reported.
+    fn routes_of(
+        &mut self,
+        py: Python<'_>,
+        event: &Bound<'_, PyTuple>,
+        detectors: &[usize],
+    ) -> PyResult<Vec<(usize, Skey)>> {
+        let mut routes = Vec::with_capacity(detectors.len());
+        for &index in detectors {
+            let detector = &self.detectors[index];
+            let answer = detector.key.call1(py, (event,));
+            let event_object = event.clone().into_any().unbind();
+            let Some(key) = self.guarded(py, index, &event_object, answer)? else {
+                continue;
+            };
+            if key.is_none(py) {
+                continue;
+            }
+            let key = key.bind(py);
+            let key = key.downcast::<PyString>()?.to_str()?;
+            let name = self.detectors[index].name.bind(py).to_str()?;
+            let text = &mut self.scratch;
+            text.clear();
+            text.push_str(name);
+            text.push_str(SEPARATOR);
+            text.push_str(key);
+            let skey = Skey::new(&self.key_hashing, text);
+            let skey = match self.records.get_key_value(&skey) {
+                Some((existing, _)) => existing.clone(),
+                None => skey,
+            };
+            routes.push((index, skey));
+        }
+        Ok(routes)
+    }
+
+    /// engine.py's `_take`: queue an event in its keys' records, or apply it at once when late.
+    fn take_routed(
+        &mut self,
+        py: Python<'_>,
+        event: &Bound<'_, PyTuple>,
+        time: i64,
+        routes: Vec<(usize, Skey)>,
+        by_sources: bool,
+    ) -> PyResult<()> {
+        let late = time < self.watermark;
+        if late {
+            tell(py, &self.hooks.on_late, (event, self.watermark))?;
+        }
+        let id = EventId::new(
+            &self.key_hashing,
+            event.get_item(0)?.downcast::<PyString>()?.to_str()?,
+        );
+        let to_early = by_sources && self.arrivals.back_time().is_some_and(|last| time < last);
+        for (index, skey) in routes {
+            if !self.records.contains_key(&skey) {
+                self.new_record(py, index, skey.clone(), time);
+            }
+            let item = Pending {
+                time,
+                id: id.clone(),
+                event: event.clone().into_any().unbind(),
+            };
+            if late {
+                let watermark = self.watermark;
+                self.advance_key(py, &skey, watermark)?;
+                self.apply_event(py, &skey, item)?;
+                self.advance_key(py, &skey, watermark)?;
+                continue;
+            }
+            let record = self.records.get_mut(&skey).expect("made above");
+            let pending = &mut record.pending;
+            if pending.last().is_some_and(|last| last.time >= time) {
+                let at = pending.partition_point(|p| (p.time, &p.id) <= (time, &id));
+                pending.insert(at, item);
+            } else {
+                pending.push(item);
+            }
+            if to_early {
+                self.early.push(Reverse((time, skey)));
+            } else {
+                self.arrivals.push_back(time, skey);
+            }
+        }
+        Ok(())
+    }
+
+    fn new_record(&mut self, py: Python<'_>, index: usize, skey: Skey, time: i64) {
+        let expiry = time + self.detectors[index].lifetime;
+        self.wakeups.push(Reverse((expiry, EXPIRY, skey.clone())));
+        self.keys[index] += 1;
+        self.keys_changed.insert(index);
+        self.born += 1;
+        self.records.insert(
+            skey,
+            Box::new(Record {
+                detector: index,
+                born: self.born,
+                state: PyDict::new_bound(py).unbind(),
+                pending: Vec::new(),
+                timers: Vec::new(),
+                seen: SeenIds::default(),
+                expiry,
+                outcomes: Vec::new(),
+                journey: None,
+            }),
+        );
+    }
+
+    fn take_emitted(&mut self, py: Python<'_>) -> PyObject {
+        PyList::new_bound(py, self.emitted.drain(..))
+            .into_any()
+            .unbind()
+    }
+
+    /// The next arrival due before `watermark`: the FIFO's in order, then the early ones' in
+    /// (time, key) order, as agenda.py's `due_arrivals` yields them.
+    fn pop_due_arrival(&mut self, watermark: i64) -> Option<Skey> {
+        if self
+            .arrivals
+            .front_time()
+            .is_some_and(|time| time < watermark)
+        {
+            return self.arrivals.pop_front().map(|(_, skey)| skey);
+        }
+        if self
+            .early
+            .peek()
+            .is_some_and(|Reverse((time, _))| *time < watermark)
+        {
+            return self.early.pop().map(|Reverse((_, skey))| skey);
+        }
+        None
+    }
+
+    fn release(&mut self, py: Python<'_>, watermark: i64) -> PyResult<()> {
+        if watermark <= self.watermark {
+            return Ok(());
+        }
+        self.watermark = watermark;
+        while let Some(skey) = self.pop_due_arrival(watermark) {
+            if self
+                .records
+                .get(&skey)
+                .is_some_and(|record| !record.pending.is_empty())
+            {
+                self.advance_key(py, &skey, watermark)?;
+            }
+        }
+        while self
+            .wakeups
+            .peek()
+            .is_some_and(|Reverse((at, _, _))| *at < watermark)
+        {
+            let Reverse((at, kind, skey)) = self.wakeups.pop().expect("checked");
+            if !self.records.contains_key(&skey) {
+                continue;
+            }
+            self.advance_key(py, &skey, watermark)?;
+            if kind == EXPIRY {
+                self.expire_or_postpone(&skey, at);
+            }
+        }
+        if !self.keys_changed.is_empty() {
+            let changed: Vec<usize> = self.keys_changed.drain().collect();
+            for index in changed {
+                let name = &self.detectors[index].name;
+                tell(py, &self.hooks.on_state_size, (name, self.keys[index]))?;
+            }
+        }
+        tell(py, &self.hooks.on_watermark, (watermark,))?;
+        Ok(())
+    }
+
+    /// Apply a key's pending events and due deadlines before `limit`, in event-time order.
+    fn advance_key(&mut self, py: Python<'_>, skey: &Skey, limit: i64) -> PyResult<()> {
+        loop {
+            let Some(record) = self.records.get_mut(skey) else {
+                return Ok(());
+            };
+            let event_at = record.pending.first().map_or(limit, |p| p.time);
+            if let Some(journey) = &record.journey {
+                let at = journey.deadline;
+                if at < limit && at < event_at {
+                    let journey = record.journey.take().expect("checked");
+                    let index = record.detector;
+                    self.decide_journey(py, index, journey, false, at)?;
+                    continue;
+                }
+            }
+            if !record.outcomes.is_empty() {
+                let (at, due) = record
+                    .outcomes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, open)| (open.deadline, i))
+                    .min()
+                    .expect("not empty");
+                if at < limit && at < event_at {
+                    let open = record.outcomes.remove(due);
+                    let index = record.detector;
+                    self.decide(py, index, open, false, at)?;
+                    continue;
+                }
+            }
+            if let Some(timer_at) = record.timers.iter().map(|(_, at)| *at).min() {
+                if timer_at < limit && timer_at < event_at {
+                    let due = record
+                        .timers
+                        .iter()
+                        .position(|(_, at)| *at == timer_at)
+                        .expect("min");
+                    let (tag, _) = record.timers.remove(due);
+                    self.on_deadline(py, skey, tag, timer_at)?;
+                    continue;
+                }
+            }
+            if event_at >= limit {
+                return Ok(());
+            }
+            let item = record.pending.remove(0);
+            self.apply_event(py, skey, item)?;
+        }
+    }
+
+    fn expire_or_postpone(&mut self, skey: &Skey, at: i64) {
+        let Some(record) = self.records.get_mut(skey) else {
+            return;
+        };
+        let lifetime = self.detectors[record.detector].lifetime;
+        let mut expiry = record.expiry;
+        if let Some(last) = record.timers.iter().map(|(_, at)| *at).max() {
+            expiry = expiry.max(last + 1);
+        }
+        let mut wake = expiry;
+        if let Some(last) = record.pending.last() {
+            wake = wake.max(last.time + lifetime);
+        }
+        if let Some(last) = record.outcomes.iter().map(|open| open.deadline).max() {
+            wake = wake.max(last);
+        }
+        if let Some(journey) = &record.journey {
+            wake = wake.max(journey.deadline);
+        }
+        if wake > at {
+            record.expiry = expiry;
+            self.wakeups.push(Reverse((wake, EXPIRY, skey.clone())));
+            return;
+        }
+        let index = record.detector;
+        self.records.remove(skey);
+        self.keys[index] -= 1;
+        self.keys_changed.insert(index);
+    }
+
+    fn apply_event(&mut self, py: Python<'_>, skey: &Skey, item: Pending) -> PyResult<()> {
+        let horizon = self.dedup_horizon;
+        let record = self.records.get_mut(skey).expect("the caller holds it");
+        let index = record.detector;
+        let time = item.time;
+        if time > record.expiry && record.timers.is_empty() {
+            // Idle past its lifetime: start afresh, as engine.py does.
+            record.state = PyDict::new_bound(py).unbind();
+            record.seen.clear();
+        }
+        if record.seen.contains(&item.id) {
+            let name = &self.detectors[index].name;
+            tell(py, &self.hooks.on_duplicate, (name, item.event))?;
+            return Ok(());
+        }
+        record.seen.trim(time - horizon);
+        record.seen.push(item.id, time);
+        let detector = &self.detectors[index];
+        let expiry = time + detector.lifetime;
+        if expiry > record.expiry {
+            record.expiry = expiry;
+        }
+        let state = record.state.clone_ref(py);
+        let on_event = detector.on_event.clone_ref(py);
+        let event = item.event;
+        let reacted = self.react(py, skey, time, |reaction| {
+            on_event
+                .call1(py, (state.clone_ref(py), event.clone_ref(py), reaction))
+                .map(drop)
+        });
+        self.guarded(py, index, &event, reacted)?;
+        let window = self.detectors[index].window;
+        if window != 0 {
+            if self
+                .records
+                .get(skey)
+                .is_some_and(|record| record.journey.is_none())
+            {
+                self.start_journey(py, skey, index, &event, time, window)?;
+            }
+            let open = self
+                .records
+                .get(skey)
+                .is_some_and(|record| !record.outcomes.is_empty() || record.journey.is_some());
+            if open {
+                self.complete(py, skey, index, &event, time)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn on_deadline(&mut self, py: Python<'_>, skey: &Skey, tag: String, at: i64) -> PyResult<()> {
+        let record = self.records.get(skey).expect("the caller holds it");
+        let index = record.detector;
+        let state = record.state.clone_ref(py);
+        let on_deadline = self.detectors[index].on_deadline.clone_ref(py);
+        let reacted = self.react(py, skey, at, |reaction| {
+            on_deadline
+                .call1(py, (state.clone_ref(py), tag.clone(), reaction))
+                .map(drop)
+        });
+        self.guarded(py, index, &py.None(), reacted)?;
+        Ok(())
+    }
+
+    /// Call a detector with the reaction bound to `skey`'s record; its deadlines, open outcomes
+    /// and journey move into the reaction and back. The call's result is returned for the
+    /// caller to guard (`guarded`: reported with the event, or the run stopped).
+    fn react<F>(&mut self, py: Python<'_>, skey: &Skey, now: i64, call: F) -> PyResult<()>
+    where
+        F: FnOnce(Py<Reaction>) -> PyResult<()>,
+    {
+        let record = self.records.get_mut(skey).expect("the caller holds it");
+        let detector = &self.detectors[record.detector];
+        {
+            let mut reaction = self.reaction.borrow_mut(py);
+            reaction.now = now;
+            reaction.detector = Some(detector.name.clone_ref(py));
+            reaction.window = detector.window;
+            reaction.kinds = detector.kinds.as_ref().map(|kinds| kinds.clone_ref(py));
+            reaction.interrupts = Some(detector.interrupts.clone_ref(py));
+            reaction.segment_of = Some(detector.segment_of.clone_ref(py));
+            reaction.timers = std::mem::take(&mut record.timers);
+            reaction.outcomes = std::mem::take(&mut record.outcomes);
+            reaction.journey = record.journey.take();
+        }
+        let result = call(self.reaction.clone_ref(py));
+        let wakes = {
+            let mut reaction = self.reaction.borrow_mut(py);
+            self.emitted.append(&mut reaction.emitted);
+            record.timers = std::mem::take(&mut reaction.timers);
+            record.outcomes = std::mem::take(&mut reaction.outcomes);
+            record.journey = reaction.journey.take();
+            std::mem::take(&mut reaction.wakes)
+        };
+        for at in wakes {
+            self.wakeups.push(Reverse((at, DEADLINE, skey.clone())));
+        }
+        result
+    }
+
+    fn start_journey(
+        &mut self,
+        py: Python<'_>,
+        skey: &Skey,
+        index: usize,
+        event: &PyObject,
+        time: i64,
+        window: i64,
+    ) -> PyResult<()> {
+        let state = self.records[skey].state.clone_ref(py);
+        let answer = self.detectors[index].starts.call1(py, (state, event));
+        let Some(segment) = self.guarded(py, index, event, answer)? else {
+            return Ok(());
+        };
+        if segment.is_none(py) {
+            return Ok(());
+        }
+        let deadline = time + window;
+        let record = self.records.get_mut(skey).expect("the caller holds it");
+        record.journey = Some(Journey {
+            start: time,
+            deadline,
+            segment: Some(segment.clone_ref(py)),
+        });
+        self.wakeups
+            .push(Reverse((deadline, DEADLINE, skey.clone())));
+        let name = &self.detectors[index].name;
+        tell(py, &self.hooks.on_journey_opened, (name, segment, false))?;
+        Ok(())
+    }
+
+    fn complete(
+        &mut self,
+        py: Python<'_>,
+        skey: &Skey,
+        index: usize,
+        event: &PyObject,
+        time: i64,
+    ) -> PyResult<()> {
+        let state = self.records[skey].state.clone_ref(py);
+        let answer = self.detectors[index]
+            .completes
+            .call1(py, (state, event))
+            .and_then(|answer| answer.is_truthy(py));
+        if self.guarded(py, index, event, answer)? != Some(true) {
+            return Ok(());
+        }
+        let record = self.records.get_mut(skey).expect("the caller holds it");
+        let mut done = Vec::new();
+        let mut still_open = Vec::new();
+        for open in std::mem::take(&mut record.outcomes) {
+            if open.found <= time && time <= open.deadline {
+                done.push(open);
+            } else {
+                still_open.push(open);
+            }
+        }
+        record.outcomes = still_open;
+        let journey = match &record.journey {
+            Some(journey) if journey.start <= time && time <= journey.deadline => {
+                record.journey.take()
+            }
+            _ => None,
+        };
+        for open in done {
+            self.decide(py, index, open, true, time)?;
+        }
+        if let Some(journey) = journey {
+            self.decide_journey(py, index, journey, true, time)?;
+        }
+        Ok(())
+    }
+
+    fn outcome_word(&self, py: Python<'_>, completed: bool) -> PyObject {
+        if completed {
+            self.kinds.completed.clone_ref(py)
+        } else {
+            self.kinds.abandoned.clone_ref(py)
+        }
+    }
+
+    fn decide(
+        &mut self,
+        py: Python<'_>,
+        index: usize,
+        open: OpenOutcome,
+        completed: bool,
+        time: i64,
+    ) -> PyResult<()> {
+        let fields = PyDict::new_bound(py);
+        fields.set_item("finding_id", open.finding_id)?;
+        fields.set_item("detector", &self.detectors[index].name)?;
+        fields.set_item("kind", open.kind)?;
+        fields.set_item("outcome", self.outcome_word(py, completed))?;
+        fields.set_item("time_ms", time)?;
+        fields.set_item("segment", open.segment)?;
+        let decided = self.kinds.outcome.call_bound(py, (), Some(&fields))?;
+        self.outcomes.push(decided.clone_ref(py));
+        tell(py, &self.hooks.on_outcome, (decided,))?;
+        Ok(())
+    }
+
+    fn decide_journey(
+        &mut self,
+        py: Python<'_>,
+        index: usize,
+        journey: Journey,
+        completed: bool,
+        time: i64,
+    ) -> PyResult<()> {
+        let (Some(segment), Some(on_journey)) = (journey.segment, &self.hooks.on_journey) else {
+            return Ok(());
+        };
+        let name = self.detectors[index].name.clone_ref(py);
+        let outcome = self.outcome_word(py, completed);
+        let decided = self
+            .kinds
+            .journey_outcome
+            .call1(py, (name, segment, outcome, time))?;
+        on_journey.call1(py, (decided,))?;
+        Ok(())
+    }
+
+    /// A detector's answer, or None once its error is reported (engine.py catches `Exception`
+    /// around every detector call, so a plugin's bug does not stop the run); anything else, such
+    /// as KeyboardInterrupt, stops the run.
+    fn guarded<T>(
+        &self,
+        py: Python<'_>,
+        index: usize,
+        event: &PyObject,
+        answer: PyResult<T>,
+    ) -> PyResult<Option<T>> {
+        match answer {
+            Ok(answer) => Ok(Some(answer)),
+            Err(error) if is_exception(py, &error) => {
+                self.detector_error(py, index, event.clone_ref(py), error)?;
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    fn detector_error(
+        &self,
+        py: Python<'_>,
+        index: usize,
+        event: PyObject,
+        error: PyErr,
+    ) -> PyResult<()> {
+        let name = &self.detectors[index].name;
+        tell(
+            py,
+            &self.hooks.on_detector_error,
+            (name, event, error.value_bound(py)),
+        )?;
+        Ok(())
+    }
+}

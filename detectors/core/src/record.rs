@@ -1,0 +1,98 @@
+//! A key's record: its state, waiting events, deadlines, seen ids, open outcomes, journey.
+
+use crate::hashed::{CarriedHash, EventId, Skey};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::BuildHasherDefault;
+
+const DEDUP_TRIM_AT: usize = 8;
+
+pub(crate) type Records = HashMap<Skey, Box<Record>, BuildHasherDefault<CarriedHash>>;
+type IdSet = HashSet<EventId, BuildHasherDefault<CarriedHash>>;
+
+/// An event waiting in its key's record, ordered by (time, event id).
+pub(crate) struct Pending {
+    pub(crate) time: i64,
+    pub(crate) id: EventId,
+    pub(crate) event: PyObject,
+}
+
+/// The ids a key has applied, oldest first (engine.py's `d`); past a few it keeps a set of them
+/// too, so a long-lived key's check stays a lookup.
+#[derive(Default)]
+pub(crate) struct SeenIds {
+    order: VecDeque<(EventId, i64)>,
+    index: Option<IdSet>,
+}
+
+const SEEN_SCAN_LIMIT: usize = 16;
+
+impl SeenIds {
+    pub(crate) fn contains(&self, id: &EventId) -> bool {
+        match &self.index {
+            Some(index) => index.contains(id),
+            None => self.order.iter().any(|(seen, _)| seen == id),
+        }
+    }
+
+    pub(crate) fn push(&mut self, id: EventId, time: i64) {
+        if let Some(index) = &mut self.index {
+            index.insert(id.clone());
+        } else if self.order.len() >= SEEN_SCAN_LIMIT {
+            let mut index: IdSet = self.order.iter().map(|(seen, _)| seen.clone()).collect();
+            index.insert(id.clone());
+            self.index = Some(index);
+        }
+        self.order.push_back((id, time));
+    }
+
+    /// Drop the oldest id if it is older than `before`: at most one per event, as engine.py.
+    pub(crate) fn trim(&mut self, before: i64) {
+        if self.order.len() >= DEDUP_TRIM_AT
+            && self.order.front().is_some_and(|(_, at)| *at < before)
+        {
+            let (oldest, _) = self.order.pop_front().expect("checked");
+            if let Some(index) = &mut self.index {
+                index.remove(&oldest);
+            }
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.order.clear();
+        self.index = None;
+    }
+}
+
+/// A finding's open outcome: engine.py's `o` entries.
+pub(crate) struct OpenOutcome {
+    pub(crate) finding_id: PyObject,
+    pub(crate) kind: PyObject,
+    pub(crate) found: i64,
+    pub(crate) deadline: i64,
+    pub(crate) segment: PyObject,
+}
+
+/// The key's open journey: engine.py's `j`; no segment once a finding interrupted it.
+pub(crate) struct Journey {
+    pub(crate) start: i64,
+    pub(crate) deadline: i64,
+    pub(crate) segment: Option<PyObject>,
+}
+
+/// What the core keeps for one key of one detector (engine.py's record): the detector's state
+/// dict, the events waiting for the watermark, its deadlines, the ids it applied, the open
+/// outcomes of its findings, its journey; `born` orders keys as they were made, `expiry` is when
+/// it may be forgotten once idle.
+pub(crate) struct Record {
+    pub(crate) detector: usize,
+    pub(crate) born: u64,
+    pub(crate) state: Py<PyDict>,
+    pub(crate) pending: Vec<Pending>,
+    pub(crate) timers: Vec<(String, i64)>,
+    pub(crate) seen: SeenIds,
+    pub(crate) expiry: i64,
+    pub(crate) outcomes: Vec<OpenOutcome>,
+    pub(crate) journey: Option<Journey>,
+}
