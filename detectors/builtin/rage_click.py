@@ -84,16 +84,18 @@ class RageClick(CheckoutJourney, Detector):
         clicks.append(click)
         remembered = len(clicks) <= MAX_REMEMBERED_CLICKS
         state["clicks"] = clicks if remembered else clicks[-MAX_REMEMBERED_CLICKS:]
+        # Targets whose burst was reported, until its clicks stop; most sessions have none.
+        quiet = state.get("quiet")
+        if quiet:
+            quiet = state["quiet"] = {t: until for t, until in quiet.items() if until >= now}
         if len(clicks) < self.min_clicks:
             return  # too few recent clicks for any burst (most clicks stop here)
         same_spot = self._same_spot  # its first test inline: most bursts share a target
         burst = [c for c in clicks if c[3] == target or same_spot(c, click)]
         if len(burst) < self.min_clicks:
             return
-        # Targets whose burst was reported, until its clicks stop: filtered where it is read.
-        quiet = state.get("quiet")
-        quiet = {t: until for t, until in quiet.items() if until >= now} if quiet else {}
-        state["quiet"] = quiet
+        if quiet is None:
+            quiet = state["quiet"] = {}
         if target in quiet:
             quiet[target] = now + self.window_ms  # the same burst goes on
             return
