@@ -78,13 +78,15 @@ class AwaitedReply(Detector):
             waited_ms = event.time - state["opened"]
             segment = self.reply_segment(event, state)
             ctx.observe(self.measurement, waited_ms / 1000, segment)
-            if waited_ms > self.limits_ms(state)[0]:
-                self._report(state, ctx, self.late_kind, "warning", waited_ms, segment)
+            kind, severity = self.late_kind, "warning"
         elif self.is_close(event) and self._settle(state, ctx):
             waited_ms = event.time - state["opened"]
-            if waited_ms > self.limits_ms(state)[0]:
-                segment = state["segment"]
-                self._report(state, ctx, self.missing_kind, "critical", waited_ms, segment)
+            segment = state["segment"]
+            kind, severity = self.missing_kind, "critical"
+        else:
+            return  # neither settles the wait: its limits are not needed
+        if waited_ms > self.limits_ms(state)[0]:
+            self._report(state, ctx, kind, severity, waited_ms, segment)
 
     def on_deadline(self, state: dict, tag: str, ctx: Context) -> None:
         if self._settle(state, ctx):
