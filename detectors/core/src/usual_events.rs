@@ -133,24 +133,23 @@ impl UsualEvents {
         let Ok(type_text) = event_type.downcast::<PyString>()?.to_str() else {
             return Ok(None);
         };
-        let known = self.rules.get(type_text);
-        let event_type = match known {
-            Some(known) => known.name.bind(py).clone().into_any(),
+        let event_type = match self.rules.get(type_text) {
+            Some(known) => {
+                for rule in &known.rules {
+                    // Absent and null are alike, as `attrs.get(name)` answers None for both.
+                    let value = attrs.get_item(rule.name.bind(py))?;
+                    let passes = match value.filter(|value| !value.is_none()) {
+                        Some(value) => accepts(&rule.check, &value)?,
+                        None => !rule.required,
+                    };
+                    if !passes {
+                        return Ok(None);
+                    }
+                }
+                known.name.bind(py).clone().into_any()
+            }
             None => event_type,
         };
-        if let Some(known) = known {
-            for rule in &known.rules {
-                // Absent and null are alike, as `attrs.get(name)` answers None for both.
-                let value = attrs.get_item(rule.name.bind(py))?;
-                let passes = match value.filter(|value| !value.is_none()) {
-                    Some(value) => accepts(&rule.check, &value)?,
-                    None => !rule.required,
-                };
-                if !passes {
-                    return Ok(None);
-                }
-            }
-        }
         let fields = PyTuple::new_bound(
             py,
             [
