@@ -4,7 +4,8 @@ use crate::arrivals::Arrivals;
 use crate::hashed::{EventId, Skey};
 use crate::hooks::{tell, Hooks};
 use crate::reaction::Reaction;
-use crate::record::{Journey, OpenOutcome, Pending, Record, Records, SeenIds};
+use crate::record::{Journey, OpenOutcome, Pending, Record, SeenIds};
+use crate::records::{Records, Slot};
 use ahash::{HashMap, HashMapExt, HashSet, HashSetExt, RandomState};
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -66,6 +67,12 @@ pub(crate) struct CompiledEngine {
     reaction: Py<Reaction>,
     emitted: Vec<PyObject>,
     outcomes: Vec<PyObject>,
+}
+
+/// A route's record: held already, or to be made for the key.
+enum Route {
+    Held(Slot),
+    New(Skey),
 }
 
 fn is_exception(py: Python<'_>, error: &PyErr) -> bool {
@@ -261,29 +268,29 @@ impl CompiledEngine {
 
     /// The end of a finite input: every key's waiting events, in the order keys were made.
     fn finish(&mut self, py: Python<'_>) -> PyResult<PyObject> {
-        let mut waiting: Vec<(u64, Skey)> = self
+        let mut waiting: Vec<(u64, Slot)> = self
             .records
             .iter()
             .filter(|(_, record)| !record.pending.is_empty())
-            .map(|(skey, record)| (record.born, skey.clone()))
+            .map(|(slot, record)| (record.born, slot))
             .collect();
         waiting.sort_unstable();
-        for (_, skey) in waiting {
-            let limit = match self.records.get(&skey) {
+        for (_, slot) in waiting {
+            let limit = match self.records.get(slot) {
                 Some(record) if !record.pending.is_empty() => {
                     record.pending.last().expect("not empty").time + 1
                 }
                 _ => continue,
             };
-            self.advance_key(py, &skey, limit)?;
+            self.advance_key(py, slot, limit)?;
         }
         Ok(self.take_emitted(py))
     }
 
     fn deadlines_ahead(&self) -> usize {
         self.records
-            .values()
-            .map(|record| record.timers.len())
+            .iter()
+            .map(|(_, record)| record.timers.len())
             .sum()
     }
 
@@ -332,7 +339,7 @@ impl CompiledEngine {
         py: Python<'_>,
         event: &Bound<'_, PyTuple>,
         detectors: &[usize],
-    ) -> PyResult<Vec<(usize, Skey)>> {
+    ) -> PyResult<Vec<(usize, Route)>> {
         let mut routes = Vec::with_capacity(detectors.len());
         for &index in detectors {
             let detector = &self.detectors[index];
@@ -353,11 +360,11 @@ impl CompiledEngine {
             text.push_str(SEPARATOR);
             text.push_str(key);
             let skey = Skey::new(&self.key_hashing, text);
-            let skey = match self.records.get_key_value(&skey) {
-                Some((existing, _)) => existing.clone(),
-                None => skey,
+            let route = match self.records.find(&skey) {
+                Some(slot) => Route::Held(slot),
+                None => Route::New(skey),
             };
-            routes.push((index, skey));
+            routes.push((index, route));
         }
         Ok(routes)
     }
@@ -368,7 +375,7 @@ impl CompiledEngine {
         py: Python<'_>,
         event: &Bound<'_, PyTuple>,
         time: i64,
-        routes: Vec<(usize, Skey)>,
+        routes: Vec<(usize, Route)>,
         by_sources: bool,
     ) -> PyResult<()> {
         let late = time < self.watermark;
@@ -380,10 +387,11 @@ impl CompiledEngine {
             event.get_item(0)?.downcast::<PyString>()?.to_str()?,
         );
         let to_early = by_sources && self.arrivals.back_time().is_some_and(|last| time < last);
-        for (index, skey) in routes {
-            if !self.records.contains_key(&skey) {
-                self.new_record(py, index, skey.clone(), time);
-            }
+        for (index, route) in routes {
+            let slot = match route {
+                Route::Held(slot) => slot,
+                Route::New(skey) => self.new_record(py, index, skey, time),
+            };
             let item = Pending {
                 time,
                 id: id.clone(),
@@ -391,12 +399,12 @@ impl CompiledEngine {
             };
             if late {
                 let watermark = self.watermark;
-                self.advance_key(py, &skey, watermark)?;
-                self.apply_event(py, &skey, item)?;
-                self.advance_key(py, &skey, watermark)?;
+                self.advance_key(py, slot, watermark)?;
+                self.apply_event(py, slot, item)?;
+                self.advance_key(py, slot, watermark)?;
                 continue;
             }
-            let record = self.records.get_mut(&skey).expect("made above");
+            let record = self.records.held(slot);
             let pending = &mut record.pending;
             if pending.last().is_some_and(|last| last.time >= time) {
                 let at = pending.partition_point(|p| (p.time, &p.id) <= (time, &id));
@@ -405,34 +413,35 @@ impl CompiledEngine {
                 pending.push(item);
             }
             if to_early {
+                let skey = record.key.clone();
                 self.early.push(Reverse((time, skey)));
             } else {
-                self.arrivals.push_back(time, skey);
+                let arrival = self.records.queue(slot);
+                self.arrivals.push_back(time, arrival);
             }
         }
         Ok(())
     }
 
-    fn new_record(&mut self, py: Python<'_>, index: usize, skey: Skey, time: i64) {
+    fn new_record(&mut self, py: Python<'_>, index: usize, skey: Skey, time: i64) -> Slot {
         let expiry = time + self.detectors[index].lifetime;
         self.wakeups.push(Reverse((expiry, EXPIRY, skey.clone())));
         self.keys[index] += 1;
         self.keys_changed.insert(index);
         self.born += 1;
-        self.records.insert(
-            skey,
-            Box::new(Record {
-                detector: index,
-                born: self.born,
-                state: PyDict::new_bound(py).unbind(),
-                pending: Vec::new(),
-                timers: Vec::new(),
-                seen: SeenIds::default(),
-                expiry,
-                outcomes: Vec::new(),
-                journey: None,
-            }),
-        );
+        self.records.insert(Record {
+            key: skey,
+            detector: index,
+            queued: 0,
+            born: self.born,
+            state: PyDict::new_bound(py).unbind(),
+            pending: Vec::new(),
+            timers: Vec::new(),
+            seen: SeenIds::default(),
+            expiry,
+            outcomes: Vec::new(),
+            journey: None,
+        })
     }
 
     fn take_emitted(&mut self, py: Python<'_>) -> PyObject {
@@ -442,21 +451,24 @@ impl CompiledEngine {
     }
 
     /// The next arrival due before `watermark`: the FIFO's in order, then the early ones' in
-    /// (time, key) order, as agenda.py's `due_arrivals` yields them.
-    fn pop_due_arrival(&mut self, watermark: i64) -> Option<Skey> {
+    /// (time, key) order, as agenda.py's `due_arrivals` yields them; with the slot of the record
+    /// its key has (None once the key was forgotten).
+    fn pop_due_arrival(&mut self, watermark: i64) -> Option<Option<Slot>> {
         if self
             .arrivals
             .front_time()
             .is_some_and(|time| time < watermark)
         {
-            return self.arrivals.pop_front().map(|(_, skey)| skey);
+            let (_, arrival) = self.arrivals.pop_front()?;
+            return Some(self.records.arrived(arrival));
         }
         if self
             .early
             .peek()
             .is_some_and(|Reverse((time, _))| *time < watermark)
         {
-            return self.early.pop().map(|Reverse((_, skey))| skey);
+            let Reverse((_, skey)) = self.early.pop()?;
+            return Some(self.records.find(&skey));
         }
         None
     }
@@ -466,13 +478,16 @@ impl CompiledEngine {
             return Ok(());
         }
         self.watermark = watermark;
-        while let Some(skey) = self.pop_due_arrival(watermark) {
+        while let Some(due) = self.pop_due_arrival(watermark) {
+            let Some(slot) = due else {
+                continue;
+            };
             if self
                 .records
-                .get(&skey)
+                .get(slot)
                 .is_some_and(|record| !record.pending.is_empty())
             {
-                self.advance_key(py, &skey, watermark)?;
+                self.advance_key(py, slot, watermark)?;
             }
         }
         while self
@@ -481,12 +496,12 @@ impl CompiledEngine {
             .is_some_and(|Reverse((at, _, _))| *at < watermark)
         {
             let Reverse((at, kind, skey)) = self.wakeups.pop().expect("checked");
-            if !self.records.contains_key(&skey) {
+            let Some(slot) = self.records.find(&skey) else {
                 continue;
-            }
-            self.advance_key(py, &skey, watermark)?;
+            };
+            self.advance_key(py, slot, watermark)?;
             if kind == EXPIRY {
-                self.expire_or_postpone(&skey, at);
+                self.expire_or_postpone(slot, at);
             }
         }
         if !self.keys_changed.is_empty() {
@@ -501,9 +516,9 @@ impl CompiledEngine {
     }
 
     /// Apply a key's pending events and due deadlines before `limit`, in event-time order.
-    fn advance_key(&mut self, py: Python<'_>, skey: &Skey, limit: i64) -> PyResult<()> {
+    fn advance_key(&mut self, py: Python<'_>, slot: Slot, limit: i64) -> PyResult<()> {
         loop {
-            let Some(record) = self.records.get_mut(skey) else {
+            let Some(record) = self.records.get_mut(slot) else {
                 return Ok(());
             };
             let event_at = record.pending.first().map_or(limit, |p| p.time);
@@ -539,7 +554,7 @@ impl CompiledEngine {
                         .position(|(_, at)| *at == timer_at)
                         .expect("min");
                     let (tag, _) = record.timers.remove(due);
-                    self.on_deadline(py, skey, tag, timer_at)?;
+                    self.on_deadline(py, slot, tag, timer_at)?;
                     continue;
                 }
             }
@@ -547,12 +562,12 @@ impl CompiledEngine {
                 return Ok(());
             }
             let item = record.pending.remove(0);
-            self.apply_event(py, skey, item)?;
+            self.apply_event(py, slot, item)?;
         }
     }
 
-    fn expire_or_postpone(&mut self, skey: &Skey, at: i64) {
-        let Some(record) = self.records.get_mut(skey) else {
+    fn expire_or_postpone(&mut self, slot: Slot, at: i64) {
+        let Some(record) = self.records.get_mut(slot) else {
             return;
         };
         let lifetime = self.detectors[record.detector].lifetime;
@@ -572,18 +587,19 @@ impl CompiledEngine {
         }
         if wake > at {
             record.expiry = expiry;
-            self.wakeups.push(Reverse((wake, EXPIRY, skey.clone())));
+            self.wakeups
+                .push(Reverse((wake, EXPIRY, record.key.clone())));
             return;
         }
         let index = record.detector;
-        self.records.remove(skey);
+        self.records.remove(slot);
         self.keys[index] -= 1;
         self.keys_changed.insert(index);
     }
 
-    fn apply_event(&mut self, py: Python<'_>, skey: &Skey, item: Pending) -> PyResult<()> {
+    fn apply_event(&mut self, py: Python<'_>, slot: Slot, item: Pending) -> PyResult<()> {
         let horizon = self.dedup_horizon;
-        let record = self.records.get_mut(skey).expect("the caller holds it");
+        let record = self.records.held(slot);
         let index = record.detector;
         let time = item.time;
         if time > record.expiry && record.timers.is_empty() {
@@ -606,7 +622,7 @@ impl CompiledEngine {
         let state = record.state.clone_ref(py);
         let on_event = detector.on_event.clone_ref(py);
         let event = item.event;
-        let reacted = self.react(py, skey, time, |reaction| {
+        let reacted = self.react(py, slot, time, |reaction| {
             on_event
                 .call1(py, (state.clone_ref(py), event.clone_ref(py), reaction))
                 .map(drop)
@@ -616,28 +632,28 @@ impl CompiledEngine {
         if window != 0 {
             if self
                 .records
-                .get(skey)
+                .get(slot)
                 .is_some_and(|record| record.journey.is_none())
             {
-                self.start_journey(py, skey, index, &event, time, window)?;
+                self.start_journey(py, slot, index, &event, time, window)?;
             }
             let open = self
                 .records
-                .get(skey)
+                .get(slot)
                 .is_some_and(|record| !record.outcomes.is_empty() || record.journey.is_some());
             if open {
-                self.complete(py, skey, index, &event, time)?;
+                self.complete(py, slot, index, &event, time)?;
             }
         }
         Ok(())
     }
 
-    fn on_deadline(&mut self, py: Python<'_>, skey: &Skey, tag: String, at: i64) -> PyResult<()> {
-        let record = self.records.get(skey).expect("the caller holds it");
+    fn on_deadline(&mut self, py: Python<'_>, slot: Slot, tag: String, at: i64) -> PyResult<()> {
+        let record = self.records.held(slot);
         let index = record.detector;
         let state = record.state.clone_ref(py);
         let on_deadline = self.detectors[index].on_deadline.clone_ref(py);
-        let reacted = self.react(py, skey, at, |reaction| {
+        let reacted = self.react(py, slot, at, |reaction| {
             on_deadline
                 .call1(py, (state.clone_ref(py), tag.clone(), reaction))
                 .map(drop)
@@ -646,14 +662,14 @@ impl CompiledEngine {
         Ok(())
     }
 
-    /// Call a detector with the reaction bound to `skey`'s record; its deadlines, open outcomes
+    /// Call a detector with the reaction bound to `slot`'s record; its deadlines, open outcomes
     /// and journey move into the reaction and back. The call's result is returned for the
     /// caller to guard (`guarded`: reported with the event, or the run stopped).
-    fn react<F>(&mut self, py: Python<'_>, skey: &Skey, now: i64, call: F) -> PyResult<()>
+    fn react<F>(&mut self, py: Python<'_>, slot: Slot, now: i64, call: F) -> PyResult<()>
     where
         F: FnOnce(Py<Reaction>) -> PyResult<()>,
     {
-        let record = self.records.get_mut(skey).expect("the caller holds it");
+        let record = self.records.held(slot);
         let detector = &self.detectors[record.detector];
         {
             let mut reaction = self.reaction.borrow_mut(py);
@@ -677,7 +693,8 @@ impl CompiledEngine {
             std::mem::take(&mut reaction.wakes)
         };
         for at in wakes {
-            self.wakeups.push(Reverse((at, DEADLINE, skey.clone())));
+            self.wakeups
+                .push(Reverse((at, DEADLINE, record.key.clone())));
         }
         result
     }
@@ -685,13 +702,13 @@ impl CompiledEngine {
     fn start_journey(
         &mut self,
         py: Python<'_>,
-        skey: &Skey,
+        slot: Slot,
         index: usize,
         event: &PyObject,
         time: i64,
         window: i64,
     ) -> PyResult<()> {
-        let state = self.records[skey].state.clone_ref(py);
+        let state = self.records.held(slot).state.clone_ref(py);
         let answer = self.detectors[index].starts.call1(py, (state, event));
         let Some(segment) = self.guarded(py, index, event, answer)? else {
             return Ok(());
@@ -700,14 +717,14 @@ impl CompiledEngine {
             return Ok(());
         }
         let deadline = time + window;
-        let record = self.records.get_mut(skey).expect("the caller holds it");
+        let record = self.records.held(slot);
         record.journey = Some(Journey {
             start: time,
             deadline,
             segment: Some(segment.clone_ref(py)),
         });
         self.wakeups
-            .push(Reverse((deadline, DEADLINE, skey.clone())));
+            .push(Reverse((deadline, DEADLINE, record.key.clone())));
         let name = &self.detectors[index].name;
         tell(py, &self.hooks.on_journey_opened, (name, segment, false))?;
         Ok(())
@@ -716,12 +733,12 @@ impl CompiledEngine {
     fn complete(
         &mut self,
         py: Python<'_>,
-        skey: &Skey,
+        slot: Slot,
         index: usize,
         event: &PyObject,
         time: i64,
     ) -> PyResult<()> {
-        let state = self.records[skey].state.clone_ref(py);
+        let state = self.records.held(slot).state.clone_ref(py);
         let answer = self.detectors[index]
             .completes
             .call1(py, (state, event))
@@ -729,7 +746,7 @@ impl CompiledEngine {
         if self.guarded(py, index, event, answer)? != Some(true) {
             return Ok(());
         }
-        let record = self.records.get_mut(skey).expect("the caller holds it");
+        let record = self.records.held(slot);
         let mut done = Vec::new();
         let mut still_open = Vec::new();
         for open in std::mem::take(&mut record.outcomes) {

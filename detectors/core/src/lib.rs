@@ -8,7 +8,7 @@
 //! engine.py and agenda.py line for line, so both produce the same findings in the same order;
 //! tests/unit/test_compiled_engine.py runs both on the same streams and compares everything.
 //!
-//! `engine` is the engine; a key's record is in `record`, the FIFO of arrivals in `arrivals`,
+//! `engine` is the engine; a key's record is in `record`, the records by slot in `records`, the FIFO of arrivals in `arrivals`,
 //! the context a detector reacts with in `reaction`, the observer's hooks in `hooks`, and the
 //! keys and event ids with their hash carried in `hashed`. `usual_events` and `timefmt` are the
 //! decoder's fast path (events.py), which the worker uses too.
@@ -22,6 +22,7 @@ mod hashed;
 mod hooks;
 mod reaction;
 mod record;
+mod records;
 mod timefmt;
 mod usual_events;
 

@@ -3,12 +3,11 @@
 use crate::hashed::{CarriedHash, EventId, Skey};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::hash::BuildHasherDefault;
 
 const DEDUP_TRIM_AT: usize = 8;
 
-pub(crate) type Records = HashMap<Skey, Box<Record>, BuildHasherDefault<CarriedHash>>;
 type IdSet = HashSet<EventId, BuildHasherDefault<CarriedHash>>;
 
 /// An event waiting in its key's record, ordered by (time, event id).
@@ -84,9 +83,11 @@ pub(crate) struct Journey {
 /// What the core keeps for one key of one detector (engine.py's record): the detector's state
 /// dict, the events waiting for the watermark, its deadlines, the ids it applied, the open
 /// outcomes of its findings, its journey; `born` orders keys as they were made, `expiry` is when
-/// it may be forgotten once idle.
+/// it may be forgotten once idle, `queued` counts its arrivals waiting for the watermark.
 pub(crate) struct Record {
+    pub(crate) key: Skey,
     pub(crate) detector: usize,
+    pub(crate) queued: usize,
     pub(crate) born: u64,
     pub(crate) state: Py<PyDict>,
     pub(crate) pending: Vec<Pending>,

@@ -1,0 +1,119 @@
+//! Every key's record, in slots: a key is looked up by its text once per event it reads, and an
+//! arrival reaches its record by slot, with no lookup by text, when the watermark passes it.
+
+use crate::hashed::{CarriedHash, Skey};
+use crate::record::Record;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+/// A record's place among the records.
+pub(crate) type Slot = u32;
+
+/// What a queued arrival keeps of its record: the slot, and the record's birth number, which
+/// tells whether the slot still holds that record or was given to another key since.
+#[derive(Clone, Copy)]
+pub(crate) struct RecordRef {
+    pub(crate) slot: Slot,
+    pub(crate) born: u64,
+}
+
+/// The records by slot, with an index from key to slot.
+///
+/// A queued arrival reaches its record by slot: at the watermark an event was read ~70k events
+/// before, so a lookup by text waits for memory at each of its steps (the index's control bytes,
+/// its entry, the record), where a slot is one step. An arrival must still find what engine.py
+/// finds by its key: a record forgotten with arrivals queued leaves its key behind
+/// (`forgotten`), and those arrivals look their key up as engine.py does.
+#[derive(Default)]
+pub(crate) struct Records {
+    index: HashMap<Skey, Slot, BuildHasherDefault<CarriedHash>>,
+    slots: Vec<Option<Record>>,
+    free: Vec<Slot>,
+    /// A forgotten record's key and how many of its arrivals are still queued, by birth number.
+    forgotten: HashMap<u64, (Skey, usize)>,
+}
+
+impl Records {
+    pub(crate) fn find(&self, skey: &Skey) -> Option<Slot> {
+        self.index.get(skey).copied()
+    }
+
+    pub(crate) fn get(&self, slot: Slot) -> Option<&Record> {
+        self.slots[slot as usize].as_ref()
+    }
+
+    pub(crate) fn get_mut(&mut self, slot: Slot) -> Option<&mut Record> {
+        self.slots[slot as usize].as_mut()
+    }
+
+    /// The record in a slot the caller knows is held.
+    pub(crate) fn held(&mut self, slot: Slot) -> &mut Record {
+        self.get_mut(slot).expect("the caller holds it")
+    }
+
+    pub(crate) fn insert(&mut self, record: Record) -> Slot {
+        let key = record.key.clone();
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(record);
+                slot
+            }
+            None => {
+                self.slots.push(Some(record));
+                Slot::try_from(self.slots.len() - 1).expect("fewer than 2^32 records")
+            }
+        };
+        self.index.insert(key, slot);
+        slot
+    }
+
+    pub(crate) fn remove(&mut self, slot: Slot) {
+        let record = self.slots[slot as usize]
+            .take()
+            .expect("the caller holds it");
+        self.index.remove(&record.key);
+        self.free.push(slot);
+        if record.queued > 0 {
+            self.forgotten
+                .insert(record.born, (record.key, record.queued));
+        }
+    }
+
+    /// Queue an arrival for the record in `slot`.
+    pub(crate) fn queue(&mut self, slot: Slot) -> RecordRef {
+        let record = self.held(slot);
+        record.queued += 1;
+        RecordRef {
+            slot,
+            born: record.born,
+        }
+    }
+
+    /// The slot an arrival leaving the queue reaches: its own record's, or, if that record was
+    /// forgotten, whichever record its key has now (engine.py's lookup by key).
+    pub(crate) fn arrived(&mut self, arrival: RecordRef) -> Option<Slot> {
+        if let Some(record) = self.slots[arrival.slot as usize].as_mut() {
+            if record.born == arrival.born {
+                record.queued -= 1;
+                return Some(arrival.slot);
+            }
+        }
+        let (skey, left) = self
+            .forgotten
+            .get_mut(&arrival.born)
+            .expect("a forgotten record with queued arrivals leaves its key");
+        *left -= 1;
+        let slot = self.index.get(skey).copied();
+        if *left == 0 {
+            self.forgotten.remove(&arrival.born);
+        }
+        slot
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Slot, &Record)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, record)| record.as_ref().map(|record| (slot as Slot, record)))
+    }
+}
