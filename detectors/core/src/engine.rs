@@ -10,6 +10,7 @@ use ahash::{HashMap, HashMapExt, HashSet, HashSetExt, RandomState};
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use smallvec::SmallVec;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::rc::Rc;
@@ -435,7 +436,7 @@ impl CompiledEngine {
             queued: 0,
             born: self.born,
             state: PyDict::new_bound(py).unbind(),
-            pending: Vec::new(),
+            pending: SmallVec::new(),
             timers: Vec::new(),
             seen: SeenIds::default(),
             expiry,

@@ -9,6 +9,11 @@ use std::hash::BuildHasherDefault;
 /// A record's place among the records.
 pub(crate) type Slot = u32;
 
+/// Records per page: pages are never moved, so the records never are once made (a growing
+/// vector of a hundred thousand records would copy them all, and read them, at each doubling).
+const PAGE_BITS: u32 = 10;
+const PAGE: usize = 1 << PAGE_BITS;
+
 /// What a queued arrival keeps of its record: the slot, and the record's birth number, which
 /// tells whether the slot still holds that record or was given to another key since.
 #[derive(Clone, Copy)]
@@ -27,7 +32,7 @@ pub(crate) struct RecordRef {
 #[derive(Default)]
 pub(crate) struct Records {
     index: HashMap<Skey, Slot, BuildHasherDefault<CarriedHash>>,
-    slots: Vec<Option<Record>>,
+    pages: Vec<Vec<Option<Record>>>,
     free: Vec<Slot>,
     /// A forgotten record's key and how many of its arrivals are still queued, by birth number.
     forgotten: HashMap<u64, (Skey, usize)>,
@@ -39,11 +44,19 @@ impl Records {
     }
 
     pub(crate) fn get(&self, slot: Slot) -> Option<&Record> {
-        self.slots[slot as usize].as_ref()
+        self.place(slot).as_ref()
     }
 
     pub(crate) fn get_mut(&mut self, slot: Slot) -> Option<&mut Record> {
-        self.slots[slot as usize].as_mut()
+        self.place_mut(slot).as_mut()
+    }
+
+    fn place(&self, slot: Slot) -> &Option<Record> {
+        &self.pages[(slot >> PAGE_BITS) as usize][slot as usize & (PAGE - 1)]
+    }
+
+    fn place_mut(&mut self, slot: Slot) -> &mut Option<Record> {
+        &mut self.pages[(slot >> PAGE_BITS) as usize][slot as usize & (PAGE - 1)]
     }
 
     /// The record in a slot the caller knows is held.
@@ -55,12 +68,17 @@ impl Records {
         let key = record.key.clone();
         let slot = match self.free.pop() {
             Some(slot) => {
-                self.slots[slot as usize] = Some(record);
+                *self.place_mut(slot) = Some(record);
                 slot
             }
             None => {
-                self.slots.push(Some(record));
-                Slot::try_from(self.slots.len() - 1).expect("fewer than 2^32 records")
+                if !matches!(self.pages.last(), Some(page) if page.len() < PAGE) {
+                    self.pages.push(Vec::with_capacity(PAGE));
+                }
+                let page = self.pages.len() - 1;
+                self.pages[page].push(Some(record));
+                Slot::try_from(page * PAGE + self.pages[page].len() - 1)
+                    .expect("fewer than 2^32 records")
             }
         };
         self.index.insert(key, slot);
@@ -68,9 +86,7 @@ impl Records {
     }
 
     pub(crate) fn remove(&mut self, slot: Slot) {
-        let record = self.slots[slot as usize]
-            .take()
-            .expect("the caller holds it");
+        let record = self.place_mut(slot).take().expect("the caller holds it");
         self.index.remove(&record.key);
         self.free.push(slot);
         if record.queued > 0 {
@@ -92,7 +108,7 @@ impl Records {
     /// The slot an arrival leaving the queue reaches: its own record's, or, if that record was
     /// forgotten, whichever record its key has now (engine.py's lookup by key).
     pub(crate) fn arrived(&mut self, arrival: RecordRef) -> Option<Slot> {
-        if let Some(record) = self.slots[arrival.slot as usize].as_mut() {
+        if let Some(record) = self.get_mut(arrival.slot) {
             if record.born == arrival.born {
                 record.queued -= 1;
                 return Some(arrival.slot);
@@ -111,8 +127,9 @@ impl Records {
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (Slot, &Record)> {
-        self.slots
+        self.pages
             .iter()
+            .flatten()
             .enumerate()
             .filter_map(|(slot, record)| record.as_ref().map(|record| (slot as Slot, record)))
     }
