@@ -44,7 +44,7 @@ class UsualEvents:
             ],
         ],
         max_attrs: int,
-        make_event: Callable[[tuple], Event],
+        event_class: type[Event],
         parse_time: Callable[[object], int | None],
     ) -> None: ...
     def accept(self, envelope: object, horizon_ms: int) -> Event | None: ...

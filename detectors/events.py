@@ -157,9 +157,7 @@ class EventDecoder:
                 ]
                 for event_type, checks in self._checks.items()
             }
-            self._accept_usual = UsualEvents(
-                rules, max_attrs, event_from_fields, parse_time
-            ).accept
+            self._accept_usual = UsualEvents(rules, max_attrs, Event, parse_time).accept
 
     def decode(self, raw: bytes) -> Event | BadInput:
         """Parse one message; never raises on bad input.

@@ -263,6 +263,22 @@ def test_a_usual_event_takes_the_fast_path():
     envelope = read_envelope(raw)
     assert envelope is not None
     assert DECODER._accept(envelope, DECODER._horizon_ms) == DECODER.decode(raw)
-    assert DECODER._accept_usual(envelope, DECODER._horizon_ms) == DECODER.decode(raw)
+    accepted = DECODER._accept_usual(envelope, DECODER._horizon_ms)
+    assert accepted == DECODER.decode(raw)
+    assert type(accepted) is Event  # the core builds the Event itself, not a plain tuple
+    assert accepted.attrs == {"target": "a"} and accepted.time == 1795340000000
     if compiled():
         assert DECODER._accept_usual != DECODER._accept  # the core's rules, under test above
+
+
+@pytest.mark.skipif(not compiled(), reason="the compiled core is not built")
+# A tuple subclass without `__slots__ = ()` has a `__dict__`: a field of its own.
+@pytest.mark.parametrize("event_class", [list, dict, type("WithDict", (tuple,), {})])
+def test_the_core_builds_events_only_of_a_tuple_class_without_fields_of_its_own(event_class):
+    """The core fills the class's instances as tuples: anything else is refused when the
+    decoder is made, not misbuilt per message."""
+    from friction_detector.detectors._core import UsualEvents
+
+    assert UsualEvents({}, 8, Event, lambda value: None)  # a NamedTuple is such a class
+    with pytest.raises(TypeError, match="not a tuple class"):
+        UsualEvents({}, 8, event_class, lambda value: None)

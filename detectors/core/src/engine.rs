@@ -1,6 +1,7 @@
 //! Engine.py's `Engine` compiled, for a run whose state never leaves the process.
 
 use crate::arrivals::Arrivals;
+use crate::calls::call;
 use crate::hashed::{EventId, Skey};
 use crate::hooks::{tell, Hooks};
 use crate::reaction::Reaction;
@@ -344,8 +345,8 @@ impl CompiledEngine {
         let mut routes = Vec::with_capacity(detectors.len());
         for &index in detectors {
             let detector = &self.detectors[index];
-            let answer = detector.key.call1(py, (event,));
             let event_object = event.clone().into_any().unbind();
+            let answer = call(py, &detector.key, &[&event_object]);
             let Some(key) = self.guarded(py, index, &event_object, answer)? else {
                 continue;
             };
@@ -624,9 +625,7 @@ impl CompiledEngine {
         let on_event = detector.on_event.clone_ref(py);
         let event = item.event;
         let reacted = self.react(py, slot, time, |reaction| {
-            on_event
-                .call1(py, (state.clone_ref(py), event.clone_ref(py), reaction))
-                .map(drop)
+            call(py, &on_event, &[state.as_any(), &event, reaction.as_any()]).map(drop)
         });
         self.guarded(py, index, &event, reacted)?;
         let window = self.detectors[index].window;
@@ -710,7 +709,7 @@ impl CompiledEngine {
         window: i64,
     ) -> PyResult<()> {
         let state = self.records.held(slot).state.clone_ref(py);
-        let answer = self.detectors[index].starts.call1(py, (state, event));
+        let answer = call(py, &self.detectors[index].starts, &[state.as_any(), event]);
         let Some(segment) = self.guarded(py, index, event, answer)? else {
             return Ok(());
         };
@@ -740,10 +739,12 @@ impl CompiledEngine {
         time: i64,
     ) -> PyResult<()> {
         let state = self.records.held(slot).state.clone_ref(py);
-        let answer = self.detectors[index]
-            .completes
-            .call1(py, (state, event))
-            .and_then(|answer| answer.is_truthy(py));
+        let answer = call(
+            py,
+            &self.detectors[index].completes,
+            &[state.as_any(), event],
+        )
+        .and_then(|answer| answer.is_truthy(py));
         if self.guarded(py, index, event, answer)? != Some(true) {
             return Ok(());
         }

@@ -17,6 +17,7 @@
 #![allow(clippy::useless_conversion)]
 
 mod arrivals;
+mod calls;
 mod engine;
 mod hashed;
 mod hooks;

@@ -4,11 +4,12 @@
 //! reads, text it cannot read) goes to the Python rule it came from or, failing that, to the
 //! checked path (None), which finds the broken rule and says why.
 
+use crate::calls::{new_tuple_of, tuple_class};
 use crate::timefmt::usual_time;
 use ahash::HashMap;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyInt, PyString, PyTuple};
+use pyo3::types::{PyDict, PyFloat, PyInt, PyString, PyType};
 
 /// One `attrs` rule of an event type, as schema.py's `Attr.acceptor` decides it.
 enum Check {
@@ -41,7 +42,7 @@ struct TypeRules {
 pub struct UsualEvents {
     rules: HashMap<String, TypeRules>,
     max_attrs: usize,
-    make_event: PyObject,
+    event_class: Py<PyType>,
     parse_time: PyObject,
 }
 
@@ -53,7 +54,7 @@ impl UsualEvents {
     fn new(
         rules: &Bound<'_, PyDict>,
         max_attrs: usize,
-        make_event: PyObject,
+        event_class: Bound<'_, PyType>,
         parse_time: PyObject,
     ) -> PyResult<Self> {
         let mut by_type = HashMap::default();
@@ -92,7 +93,7 @@ impl UsualEvents {
         Ok(Self {
             rules: by_type,
             max_attrs,
-            make_event,
+            event_class: tuple_class(event_class)?,
             parse_time,
         })
     }
@@ -150,18 +151,15 @@ impl UsualEvents {
             }
             None => event_type,
         };
-        let fields = PyTuple::new_bound(
-            py,
-            [
-                envelope.getattr(intern!(py, "event_id"))?,
-                event_type,
-                time_ms.into_py(py).into_bound(py),
-                envelope.getattr(intern!(py, "user_id"))?,
-                envelope.getattr(intern!(py, "session_id"))?,
-                attrs.into_any(),
-            ],
-        );
-        Ok(Some(self.make_event.call1(py, (fields,))?))
+        let fields = [
+            envelope.getattr(intern!(py, "event_id"))?,
+            event_type,
+            time_ms.into_py(py).into_bound(py),
+            envelope.getattr(intern!(py, "user_id"))?,
+            envelope.getattr(intern!(py, "session_id"))?,
+            attrs.into_any(),
+        ];
+        Ok(Some(new_tuple_of(self.event_class.bind(py), fields)?))
     }
 }
 
