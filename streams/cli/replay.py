@@ -216,7 +216,15 @@ def replay(
                 for index, decoded in decode_message(decoder, line)
             ]
         else:
-            verdicts = ((lines, None, decode(line)),)
+            decoded = decode(line)
+            if not isinstance(decoded, BadInput):  # the usual line, taken as the loop below would
+                accepted += 1
+                remember((decoded, lines, line, None))
+                found = engine.process_from(origin, decoded) if sourced else process(decoded)
+                if found:
+                    emitted(found)
+                continue
+            verdicts = ((lines, None, decoded),)
         for position, index, decoded in verdicts:
             if isinstance(decoded, BadInput):
                 summary.bad[decoded.reason] += 1
