@@ -26,7 +26,8 @@ class InputPositions:
     """(event, position, message as read, batch index) of the events in flight in one replay,
     in the order they were read: `remember` is the queue's own append, the cheapest step a
     per-event loop can take, and the event a detector raised on is near the front (the engine
-    applies events about in the order they came), so finding it walks little."""
+    applies events about in the order they came), so finding it walks little. A message may
+    keep its line end (replay takes it off only where it must); `find` gives it without."""
 
     def __init__(self) -> None:
         self._held: deque[tuple[Event, Position, bytes, int | None]] = deque()
@@ -66,6 +67,6 @@ class InputPositions:
         for held, position, message, index in self._held:
             if held is event:
                 if index is None:
-                    return position, message
+                    return position, message.rstrip(b"\r\n")  # as sent, without its line end
                 return position, orjson.dumps(orjson.loads(message)[index])
         return None

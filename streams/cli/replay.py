@@ -198,11 +198,12 @@ def replay(
             summary.bad[TOO_LARGE] += 1
             dead_letter(too_large(line, max_bytes), lines, (line.size, line.sha256))
             continue
-        line = line.rstrip(b"\r\n")
-        if not line or line.isspace():  # as `line.strip()` would say, without a copy
+        # The line end stays on the usual line: JSON allows it, and taking it off copies every
+        # line. A line that is bad, a batch or sourced is read without it, as it was sent.
+        if line.isspace():  # as `line.strip()` would say, without a copy
             continue
         if sourced:
-            read = read_sourced(line)
+            read = read_sourced(line.rstrip(b"\r\n"))
             if isinstance(read, BadInput):
                 summary.bad[read.reason] += 1
                 dead_letter(read, lines)
@@ -211,6 +212,7 @@ def replay(
         verdicts: Iterable[tuple[int | str, int | None, Event | BadInput]]
         # A batch message (docs/events.md): each element on its own; an object is no batch.
         if line[:1] != b"{" and is_batch(line):
+            line = line.rstrip(b"\r\n")
             verdicts = [
                 (element_position(str(lines), index), index, decoded)
                 for index, decoded in decode_message(decoder, line)
@@ -224,7 +226,8 @@ def replay(
                 if found:
                     emitted(found)
                 continue
-            verdicts = ((lines, None, decoded),)
+            line = line.rstrip(b"\r\n")
+            verdicts = ((lines, None, decode(line)),)
         for position, index, decoded in verdicts:
             if isinstance(decoded, BadInput):
                 summary.bad[decoded.reason] += 1
