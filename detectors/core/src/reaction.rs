@@ -7,7 +7,8 @@ use pyo3::types::{PyDict, PyString};
 
 /// The context a detector reacts with; the key's deadlines, open outcomes and journey are moved
 /// in for the length of one reaction, so `emit` and `schedule` act on them as engine.py does.
-#[pyclass(unsendable)]
+// Sendable (every field is), so PyO3 checks no thread at each of its many calls per event.
+#[pyclass]
 pub(crate) struct Reaction {
     #[pyo3(get)]
     pub(crate) now: i64,

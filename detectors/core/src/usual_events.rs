@@ -38,7 +38,8 @@ struct TypeRules {
 }
 
 /// The attribute rules of every event type and the envelope's limits, for `accept`.
-#[pyclass(unsendable)]
+// Sendable (every field is), so PyO3 checks no thread at each of its many calls per event.
+#[pyclass]
 pub struct UsualEvents {
     rules: HashMap<String, TypeRules>,
     max_attrs: usize,
