@@ -2,7 +2,7 @@
 
 use crate::arrivals::Arrivals;
 use crate::calls::call;
-use crate::hashed::{EventId, Skey};
+use crate::hashed::{EventId, HashedText, Skey};
 use crate::hooks::{tell, Hooks};
 use crate::reaction::Reaction;
 use crate::record::{Journey, OpenOutcome, Pending, Record, SeenIds};
@@ -361,10 +361,9 @@ impl CompiledEngine {
             text.push_str(name);
             text.push_str(SEPARATOR);
             text.push_str(key);
-            let skey = Skey::new(&self.key_hashing, text);
-            let route = match self.records.find(&skey) {
+            let route = match self.records.find(&HashedText::new(&self.key_hashing, text)) {
                 Some(slot) => Route::Held(slot),
-                None => Route::New(skey),
+                None => Route::New(Skey::new(&self.key_hashing, text)),
             };
             routes.push((index, route));
         }

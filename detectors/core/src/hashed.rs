@@ -1,6 +1,7 @@
 //! Texts the core looks up often (record keys, event ids), each with its hash carried.
 
 use ahash::RandomState;
+use hashbrown::Equivalent;
 use std::cmp::Ordering;
 use std::hash::{Hash, Hasher};
 use std::rc::Rc;
@@ -53,6 +54,34 @@ impl PartialOrd for Hashed {
 impl Ord for Hashed {
     fn cmp(&self, other: &Self) -> Ordering {
         self.text.cmp(&other.text)
+    }
+}
+
+/// A text and its hash, borrowed: finds a `Hashed` in a map without making one (its copy of the
+/// text) first, as a lookup of a key that is already known needs none.
+pub(crate) struct HashedText<'a> {
+    hash: u64,
+    text: &'a str,
+}
+
+impl<'a> HashedText<'a> {
+    pub(crate) fn new(hashing: &RandomState, text: &'a str) -> Self {
+        HashedText {
+            hash: hashing.hash_one(text),
+            text,
+        }
+    }
+}
+
+impl Hash for HashedText<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+impl Equivalent<Hashed> for HashedText<'_> {
+    fn equivalent(&self, key: &Hashed) -> bool {
+        self.hash == key.hash && *key.text == *self.text
     }
 }
 

@@ -3,8 +3,8 @@
 
 use crate::hashed::{CarriedHash, Skey};
 use crate::record::Record;
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
+use hashbrown::{Equivalent, HashMap};
+use std::hash::{BuildHasherDefault, Hash};
 
 /// A record's place among the records.
 pub(crate) type Slot = u32;
@@ -35,11 +35,12 @@ pub(crate) struct Records {
     pages: Vec<Vec<Option<Record>>>,
     free: Vec<Slot>,
     /// A forgotten record's key and how many of its arrivals are still queued, by birth number.
-    forgotten: HashMap<u64, (Skey, usize)>,
+    forgotten: std::collections::HashMap<u64, (Skey, usize)>,
 }
 
 impl Records {
-    pub(crate) fn find(&self, skey: &Skey) -> Option<Slot> {
+    /// The slot of a key's record: `skey` is a `Skey`, or a `HashedText` of one.
+    pub(crate) fn find<K: Hash + Equivalent<Skey> + ?Sized>(&self, skey: &K) -> Option<Slot> {
         self.index.get(skey).copied()
     }
 
