@@ -1,5 +1,7 @@
-"""The image's Dockerfile: hadolint finds nothing, the base is pinned by digest, and every
-dependency comes from requirements.lock with its hash, a lock that satisfies pyproject.toml."""
+"""The image's Dockerfile: hadolint finds nothing, both stages start from one base pinned by
+digest, the build stage's Rust is Debian's at pinned versions and its wheel must carry the
+compiled core, and every dependency comes from requirements.lock with its hash, a lock that
+satisfies pyproject.toml."""
 
 from __future__ import annotations
 
@@ -43,16 +45,39 @@ def test_hadolint_does_find_an_unpinned_install(tmp_path: Path):
     assert "DL3013" in result.stdout
 
 
-def test_the_base_image_is_pinned_by_digest():
-    (base,) = re.findall(r"^FROM (\S+)", DOCKERFILE.read_text(), re.M)
-    assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+@sha256:[0-9a-f]{64}", base), base
+def stages() -> list[str]:
+    """The Dockerfile's stages, each from its FROM line to the next."""
+    text = re.sub(r"\\\n\s*", " ", DOCKERFILE.read_text())  # continued lines joined
+    return ["FROM " + part for part in re.split(r"^FROM ", text, flags=re.M)[1:]]
+
+
+def test_both_stages_start_from_one_base_pinned_by_digest():
+    bases = re.findall(r"^FROM (\S+)", DOCKERFILE.read_text(), re.M)
+    assert len(bases) == 2 and bases[0] == bases[1], bases
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+@sha256:[0-9a-f]{64}", bases[0]), bases[0]
+
+
+def test_the_build_stage_uses_debians_rust_at_pinned_versions_and_needs_the_core():
+    build, image = stages()
+    assert build.split("\n", 1)[0].endswith(" AS build")
+    pinned = dict(re.findall(r"\b(cargo-web|rustc-web|libstd-rust-web-dev)=(\S+)", build))
+    # rustc-web depends on libstd-rust-web-dev of its own version: apt needs all three pinned.
+    assert set(pinned) == {"cargo-web", "rustc-web", "libstd-rust-web-dev"}
+    assert len(set(pinned.values())) == 1, pinned
+    assert 'python -c "import friction_detector.detectors._core"' in build
+    assert "apt-get" not in image and "cargo" not in image  # no toolchain in the image
 
 
 def test_dependencies_install_from_the_lock_with_hashes_and_the_package_alone():
-    installs = re.findall(r"^RUN (pip install .*)$", DOCKERFILE.read_text(), re.M)
-    assert installs[0] == "pip install --require-hashes --no-deps -r requirements.lock"
-    assert installs[1].startswith("pip install --no-deps --no-build-isolation . ")
-    assert len(installs) == 2
+    lock = "pip install --require-hashes --no-deps -r requirements.lock"
+    wheel = "pip install --no-deps /wheels/friction_detector-*.whl"
+    build, image = stages()
+    assert re.findall(r"^RUN (pip \S+ .*?)\s*(?:&&|$)", build, re.M) == [
+        lock,
+        "pip wheel --no-deps --no-build-isolation --wheel-dir /wheels .",
+    ]
+    assert re.findall(r"^RUN (pip \S+ .*?)\s*(?:&&|$)", image, re.M) == [lock, wheel]
+    assert "COPY --from=build /wheels /wheels" in image
 
 
 def test_the_lock_satisfies_the_runtime_dependencies_and_the_build_backend():
