@@ -8,10 +8,12 @@
 //! engine.py and agenda.py line for line, so both produce the same findings in the same order;
 //! tests/unit/test_compiled_engine.py runs both on the same streams and compares everything.
 //!
-//! `engine` is the engine; a key's record is in `record`, the records by slot in `records`, the FIFO of arrivals in `arrivals`,
-//! the context a detector reacts with in `reaction`, the observer's hooks in `hooks`, and the
-//! keys and event ids with their hash carried in `hashed`. `usual_events` and `timefmt` are the
-//! decoder's fast path (events.py), which the worker uses too.
+//! `engine` is the engine; a key's record is in `record`, the records by slot in `records`, the
+//! FIFO of arrivals in `arrivals`, the context a detector reacts with in `reaction`, the
+//! observer's hooks in `hooks`, the keys and event ids with their hash carried in `hashed`, and
+//! calls into Python (and Events built for it) without intermediate tuples in `calls`.
+//! `usual_events` and `timefmt` are the decoder's fast path (events.py), which the worker uses
+//! too.
 
 // PyO3 0.22's #[pymethods] expansion converts PyErr into itself, which clippy flags.
 #![allow(clippy::useless_conversion)]
