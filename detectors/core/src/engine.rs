@@ -707,9 +707,8 @@ impl CompiledEngine {
         time: i64,
         window: i64,
     ) -> PyResult<()> {
-        let state = self.records.held(slot).state.clone_ref(py);
-        let answer = call(py, &self.detectors[index].starts, &[state.as_any(), event]);
-        let Some(segment) = self.guarded(py, index, event, answer)? else {
+        let starts = &self.detectors[index].starts;
+        let Some(segment) = self.ask(py, slot, index, starts, event, Ok)? else {
             return Ok(());
         };
         if segment.is_none(py) {
@@ -737,14 +736,9 @@ impl CompiledEngine {
         event: &PyObject,
         time: i64,
     ) -> PyResult<()> {
-        let state = self.records.held(slot).state.clone_ref(py);
-        let answer = call(
-            py,
-            &self.detectors[index].completes,
-            &[state.as_any(), event],
-        )
-        .and_then(|answer| answer.is_truthy(py));
-        if self.guarded(py, index, event, answer)? != Some(true) {
+        let completes = &self.detectors[index].completes;
+        let truthy = |answer: PyObject| answer.is_truthy(py);
+        if self.ask(py, slot, index, completes, event, truthy)? != Some(true) {
             return Ok(());
         }
         let record = self.records.held(slot);
@@ -771,6 +765,22 @@ impl CompiledEngine {
             self.decide_journey(py, index, journey, true, time)?;
         }
         Ok(())
+    }
+
+    /// A journey method's answer (`starts_journey`, `completes_journey`) to the key's state and
+    /// `event`, as `read` takes it; None once an error in either is reported (`guarded`).
+    fn ask<T>(
+        &self,
+        py: Python<'_>,
+        slot: Slot,
+        index: usize,
+        method: &PyObject,
+        event: &PyObject,
+        read: impl FnOnce(PyObject) -> PyResult<T>,
+    ) -> PyResult<Option<T>> {
+        let state = &self.records.get(slot).expect("the caller holds it").state;
+        let answer = call(py, method, &[state.as_any(), event]).and_then(read);
+        self.guarded(py, index, event, answer)
     }
 
     fn outcome_word(&self, py: Python<'_>, completed: bool) -> PyObject {
