@@ -13,7 +13,7 @@
 //! observer's hooks in `hooks`, the keys and event ids with their hash carried in `hashed`, and
 //! calls into Python (and Events built for it) without intermediate tuples in `calls`.
 //! `usual_events` and `timefmt` are the decoder's fast path (events.py), which the worker uses
-//! too.
+//! too; `partition` is Kafka's default partitioner, by which the worker routes.
 
 // PyO3 0.22's #[pymethods] expansion converts PyErr into itself, which clippy flags.
 #![allow(clippy::useless_conversion)]
@@ -23,6 +23,7 @@ mod calls;
 mod engine;
 mod hashed;
 mod hooks;
+mod partition;
 mod reaction;
 mod record;
 mod records;
@@ -37,5 +38,6 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<reaction::Reaction>()?;
     module.add_function(wrap_pyfunction!(timefmt::usual_time, module)?)?;
     module.add_class::<usual_events::UsualEvents>()?;
+    module.add_function(wrap_pyfunction!(partition::partition_for, module)?)?;
     Ok(())
 }
