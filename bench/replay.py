@@ -2,9 +2,9 @@
 
 Each replay figure is measured twice in the same run: with the code of this checkout, and with
 the code of a reference commit (by default the one before replay was made faster), extracted
-with `git archive` into a temporary folder that goes first on the interpreter's path. Both run
-on the same file, on the same machine, interleaved run by run, so their ratio holds whatever the
-machine's speed. The bare loop (read lines, `orjson.loads` each) is the ceiling for any Python
+with `git archive` into a temporary folder that goes first on the interpreter's path (with its
+own compiled core, built with cargo, where the commit has one). Both run on the same file, on
+the same machine, interleaved run by run, so their ratio holds whatever the machine's speed. The bare loop (read lines, `orjson.loads` each) is the ceiling for any Python
 pipeline over the same file; a second loop reads the lines and decodes them with replay's own
 decoder (parse, then validate against the contract), without detection: what is left of the
 ceiling once input is checked. A third loop decodes and hands each event straight to every
@@ -20,8 +20,10 @@ reference gets its own ratio.
 from __future__ import annotations
 
 import argparse
+import importlib.machinery
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -33,6 +35,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CONTRACT_CONFIG = HERE / "contract-detectors.toml"
+# Cargo's build folder for references' compiled cores, kept so their dependencies build once.
+CORE_BUILDS = Path(tempfile.gettempdir()) / "friction-reference-core"
 # The last commit before the engine and the decoder were tuned for replay throughput.
 REFERENCE_COMMIT = "22086ae493601e75317f5af940c0082b6f94f6b3"
 BARE_LOOP = (
@@ -122,7 +126,29 @@ def extract(commit: str, into: Path) -> dict[str, str]:
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(package)], input=archive, check=True)
     _stub_missing_detectors(package)
+    _build_core(package, commit)
     return {**os.environ, "PYTHONPATH": str(into)}
+
+
+def _build_core(package: Path, commit: str) -> None:
+    """Build the reference's compiled core, where it has one, as the install does: a reference
+    without it would run engine.py and the Python decoder, and every ratio against it would
+    credit this checkout with the core. Cargo's build folder is kept between runs
+    (`CORE_BUILDS`), so only the core's own crate compiles again."""
+    manifest = package / "detectors" / "core" / "Cargo.toml"
+    if not manifest.exists():
+        return
+    if shutil.which("cargo") is None:
+        sys.exit(f"reference {commit} has a compiled core and cargo is not on PATH to build it")
+    print(f"building reference {commit[:12]}'s compiled core ...", flush=True)
+    env = {**os.environ, "CARGO_TARGET_DIR": str(CORE_BUILDS), "PYO3_PYTHON": sys.executable}
+    subprocess.run(
+        ["cargo", "build", "--release", "--quiet", "--manifest-path", str(manifest)],
+        check=True,
+        env=env,
+    )
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    shutil.copy(CORE_BUILDS / "release" / "lib_core.so", package / "detectors" / f"_core{suffix}")
 
 
 ABSENT_DETECTOR = """from friction_detector.detectors.api import Detector
