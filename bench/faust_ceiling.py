@@ -16,6 +16,7 @@ BROKER = "FRICTION_BENCH_BROKER"  # kafka://host:port
 TOPIC = "FRICTION_BENCH_TOPIC"
 APP_ID = "FRICTION_BENCH_APP_ID"  # also the consumer group, whose commits the benchmark reads
 DATA_DIR = "FRICTION_BENCH_DATA_DIR"
+COMMIT_INTERVAL_S = "FRICTION_BENCH_COMMIT_INTERVAL_S"  # the benchmark's clock stops at commits
 
 app = faust.App(
     os.environ[APP_ID],
@@ -23,6 +24,7 @@ app = faust.App(
     datadir=os.environ[DATA_DIR],
     web_enabled=False,
     consumer_auto_offset_reset="earliest",
+    broker_commit_interval=float(os.environ.get(COMMIT_INTERVAL_S, "2.8")),
 )
 events = app.topic(os.environ[TOPIC], key_serializer="raw", value_serializer="raw")
 

@@ -7,6 +7,8 @@ on every peer alike. A peer's events/s runs from the moment its consumer group i
 input (bare clients: from their first record) until the group has committed every input
 offset and every offset of its internal topics (the worker's routed topic, Quix's repartition
 topic) that existed then; per CPU-second is events over the process's CPU time in that window.
+Every group commits at least every 0.25 s (bench/stream.py `COMMIT_INTERVAL_S`; Quix also every
+1,000 messages), so a run's clock stops within that of its last event handled.
 
 - kafka-python / aiokafka / confluent-kafka: bare consumers, read + orjson
   (bench/bare_consumers.py);
@@ -58,6 +60,7 @@ from friction_detector.streams.kafka.settings import input_group
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from replay import children_cpu, extract
 from stream import (
+    COMMIT_INTERVAL_S,
     ROOT,
     create_topic,
     free_port,
@@ -299,6 +302,7 @@ def faust_agent(bootstrap: str, topic: str, n: int) -> Callable[[Path, int], Res
             "FRICTION_BENCH_TOPIC": topic,
             "FRICTION_BENCH_APP_ID": app_id,
             "FRICTION_BENCH_DATA_DIR": str(home / app_id),
+            "FRICTION_BENCH_COMMIT_INTERVAL_S": str(COMMIT_INTERVAL_S),
         }
         command = [sys.executable, str(BENCH / "faust_ceiling.py"), "worker", "-l", "info"]
         return run_group_peer(bootstrap, command, app_id, topic, n, home / f"{app_id}.log",
@@ -314,7 +318,7 @@ def quix(
         group = f"quix-{uuid.uuid4().hex[:6]}"
         command = [
             sys.executable, str(BENCH / "quix_slow_checkout.py"), bootstrap, topic, group,
-            str(home / group), f"{group}-findings",
+            str(home / group), f"{group}-findings", str(COMMIT_INTERVAL_S),
         ] + (["--group-by"] if group_by else []) + (["--batches"] if batches else [])  # fmt: skip
 
         def repartition(topics: list[str]) -> list[str]:

@@ -7,8 +7,8 @@ is keyed by session, as `friction simulate` keys it, so the state key is the mes
 `--group-by` the stream is re-keyed by session first (a repartition topic), as a producer keyed
 otherwise would need. `--batches` reads a topic of batch messages (JSON arrays of events),
 expanded to one row per event. Unlike `friction worker` it checks nothing else of the contract.
-Run as `python bench/quix_slow_checkout.py BOOTSTRAP TOPIC GROUP STATE_DIR FINDINGS [--group-by]
-[--batches]`.
+Run as `python bench/quix_slow_checkout.py BOOTSTRAP TOPIC GROUP STATE_DIR FINDINGS
+COMMIT_INTERVAL_S [--group-by] [--batches]`.
 """
 
 from __future__ import annotations
@@ -62,21 +62,22 @@ def session(event: dict) -> str:
 
 
 def main() -> int:
-    bootstrap, topic, group, state_dir, findings = sys.argv[1:6]
+    bootstrap, topic, group, state_dir, findings, commit_interval_s = sys.argv[1:7]
     app = Application(
         broker_address=bootstrap,
         consumer_group=group,
         auto_offset_reset="earliest",
         state_dir=state_dir,
-        # A checkpoint every 1000 messages, so the last one is committed as it is processed
-        # and the benchmark's clock (the group's commits) stops on time.
+        # A checkpoint every 1000 messages and at the benchmark's commit interval, so the last
+        # one is committed as it is processed and the benchmark's clock (the group's commits)
+        # stops on time.
         commit_every=1000,
-        commit_interval=1.0,
+        commit_interval=float(commit_interval_s),
     )
     sdf = app.dataframe(app.topic(topic, key_deserializer="str", value_deserializer="json"))
-    if "--batches" in sys.argv[6:]:  # a topic of batch messages: one row per event
+    if "--batches" in sys.argv[7:]:  # a topic of batch messages: one row per event
         sdf = sdf.apply(lambda events: events, expand=True)
-    if "--group-by" in sys.argv[6:]:
+    if "--group-by" in sys.argv[7:]:
         sdf = sdf.group_by(session, name="session")
     sdf = sdf.filter(is_checkout_load)
     sdf = sdf.apply(slow_load, stateful=True).filter(lambda finding: finding is not None)

@@ -1,16 +1,17 @@
 """Replay throughput: `friction replay` over a million mixed events, against a pinned reference.
 
-Each replay figure is measured twice in the same run: with the code of this checkout, and with
-the code of a reference commit (by default the one before replay was made faster), extracted
-with `git archive` into a temporary folder that goes first on the interpreter's path (with its
-own compiled core, built with cargo, where the commit has one). Both run on the same file, on
-the same machine, interleaved run by run, so their ratio holds whatever the machine's speed. The bare loop (read lines, `orjson.loads` each) is the ceiling for any Python
-pipeline over the same file; a second loop reads the lines and decodes them with replay's own
-decoder (parse, then validate against the contract), without detection: what is left of the
-ceiling once input is checked. A third loop decodes and hands each event straight to every
-detector's `on_event` on its key's state, with no engine (no event-time order, watermark,
-deadlines, de-duplication or expiry): the floor of any engine that runs these detectors in
-Python, and so the bound on what tuning the engine can gain over the reference.
+Each replay figure is measured twice in the same run: with the code of this checkout, and with the
+code of a reference commit (by default the one before replay was made faster), extracted with `git
+archive` into a temporary folder that goes first on the interpreter's path (with its own compiled
+core, built with cargo, where the commit has one). Both run on the same file, on the same machine,
+interleaved run by run, so their ratio holds whatever the machine's speed. The bare loop (read
+lines, `orjson.loads` each) is the ceiling for any Python pipeline over the same file; a second loop
+reads the lines and decodes them with replay's own decoder (parse, then validate against the
+contract), without detection: what is left of the ceiling once input is checked. A third loop
+decodes and hands each event straight to every detector's `on_event` on its key's state, with no
+engine (no event-time order, watermark, deadlines, de-duplication or expiry): the floor of any
+engine that runs these detectors in Python, and so the bound on what tuning the engine can gain over
+the reference.
 
 `--reference` may be given more than once (a commit or a branch name: `--reference main
 --reference outcomes`), to see what each change since a commit costs in the same run; each
