@@ -19,8 +19,10 @@ Every group commits at least every 0.25 s (bench/stream.py `COMMIT_INTERVAL_S`; 
 - Quix Streams: the slow_checkout rule (bench/quix_slow_checkout.py), on the input as keyed,
   and re-keyed by session with `group_by`;
 - `friction worker` with slow_checkout only, and with every installed detector;
-- detection alone: `friction replay` of the same events from a file, every installed detector,
-  no broker: the most one worker process with this engine can reach (printed as a bound);
+- detection alone, every installed detector, no broker, on the same events from a file: as the
+  worker runs it (`detect-worker`, bench/worker_engine.py: engine.py, records as plain data),
+  the most one worker process can reach (printed as a bound); and `friction replay`
+  (`detect-all`), the compiled core, what the worker could reach were its state in the core;
 - with `--batch-size` (500 by default, 0 skips them): the same events on a second topic in batch
   messages (JSON arrays, streams/kafka/batch_producer.py, as `friction send` writes them), read
   by the worker and by Quix (expanded to one row per event, then re-keyed by session).
@@ -265,12 +267,24 @@ def route_aiokafka(bootstrap: str, topic: str, n: int) -> Callable[[Path, int], 
     return run
 
 
+def worker_engine(events: Path, n: int) -> Callable[[Path, int], Result]:
+    """Detection as the worker runs it (engine.py, records as plain data, each changed record
+    serialized once per batch) on the same events from a file, no broker (bench/worker_engine.py):
+    what a worker process can reach at most, however cheap its Kafka handling becomes."""
+
+    def run(home: Path, round_: int) -> Result:
+        return reported([sys.executable, str(BENCH / "worker_engine.py"), str(events)], n)
+
+    return run
+
+
 def detection_only(events: Path, config: Path) -> Callable[[Path, int], Result]:
-    """`friction replay` of the same events from a file: the detection core with the same
-    detectors and no broker, in one process. What a worker process can reach at most, however
-    cheap its input and output become. The rate is replay's own (its summary line, from its
-    first line read, so start-up is left out as for the group peers); CPU is the whole
-    process's, start-up included, so per CPU-second is slightly understated."""
+    """`friction replay` of the same events from a file: the compiled detection core with the
+    same detectors and no broker, in one process: what a worker could reach at most were its
+    state held in the core (the worker runs engine.py, `worker_engine`). The rate is replay's
+    own (its summary line, from its first line read, so start-up is left out as for the group
+    peers); CPU is the whole process's, start-up included, so per CPU-second is slightly
+    understated."""
 
     def run(home: Path, round_: int) -> Result:
         command = [
@@ -370,7 +384,8 @@ TARGETS = [
 # (numerator, denominator, what it bounds): detection alone against a peer, the most any one
 # worker process with this engine could reach against it.
 BOUNDS = [
-    ("detect-all", "quix", "the most one worker process can reach of worker-all(-b) / quix"),
+    ("detect-worker", "quix", "the most one worker process reaches of worker-all(-b) / quix"),
+    ("detect-all", "quix", "the same, were the worker's state in the compiled core"),
     ("aiokafka", "faust-agent", "what reading input in batches with Faust's own client leaves"),
     ("route-aiokafka", "faust-agent", "the worker's stage 1 on that client, against Faust's path"),
 ]
@@ -492,6 +507,8 @@ def main() -> int:
                  worker(bootstrap, topic, n, slow_only, args.profile)),
             Peer("worker-all", "friction worker, every installed detector",
                  worker(bootstrap, topic, n, every, args.profile)),
+            Peer("detect-worker", "the worker's engine over the same events, every installed "
+                 "detector, no broker", worker_engine(events, n)),
             Peer("detect-all", "friction replay of the same events, every installed detector, "
                  "no broker", detection_only(events, every)),
             Peer("route-aiokafka", "the worker's stage 1, every installed detector, on aiokafka's "

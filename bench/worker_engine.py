@@ -1,0 +1,95 @@
+"""Detection as the worker runs it, with no broker: what bounds the worker's rate.
+
+The worker's stages keep their state in Kafka, so its engine is engine.py with every key's
+record as plain data (`Engine` over a store that is not a dict: each changed record is written
+back), not the compiled core that replay runs with its state in its own process. This runs that
+engine over the events of a file in batches of the worker's size (`BATCH_MAX`): decode, route,
+queue each batch, move the watermark by its last event, take its findings, and serialize each
+record the batch changed once, as the worker's changelog does. No Kafka, no Faust, no metrics:
+the most a worker process with this engine can reach, however cheap its Kafka handling. Run as
+`python bench/worker_engine.py EVENTS_FILE`; prints one JSON line: events/s and CPU seconds
+from the first event decoded to the last batch's records serialized.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator, MutableMapping
+
+import orjson
+from friction_detector.detectors.config import load_config
+from friction_detector.detectors.engine import Engine
+from friction_detector.detectors.events import BadInput
+from friction_detector.streams.worker.batching import BATCH_MAX
+
+
+class ChangedRecords(MutableMapping):
+    """A store that keeps the records and the keys changed since the last `take_changed`."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict] = {}
+        self.changed: dict[str, dict | None] = {}
+
+    def __getitem__(self, skey: str) -> dict:
+        return self.records[skey]
+
+    def get(self, skey: str, default=None):
+        return self.records.get(skey, default)
+
+    def __setitem__(self, skey: str, record: dict) -> None:
+        self.records[skey] = record
+        self.changed[skey] = record
+
+    def __delitem__(self, skey: str) -> None:
+        del self.records[skey]
+        self.changed[skey] = None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.records)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def take_changed(self) -> dict[str, dict | None]:
+        changed, self.changed = self.changed, {}
+        return changed
+
+
+def run(path: str) -> tuple[int, float, float]:
+    config = load_config(None)
+    decode = config.decoder().decode
+    with open(path, "rb") as file:
+        lines = file.readlines()
+    store = ChangedRecords()
+    engine = Engine(
+        config.detectors,
+        allowed_lateness_ms=config.engine.allowed_lateness_ms,
+        dedup_horizon_ms=config.engine.dedup_horizon_ms,
+        store=store,
+    )
+    events = 0
+    started, cpu = time.perf_counter(), time.process_time()
+    for first in range(0, len(lines), BATCH_MAX):
+        last_time = None
+        for line in lines[first : first + BATCH_MAX]:
+            event = decode(line)
+            if isinstance(event, BadInput):
+                continue
+            engine.take(event, engine.routes(event))
+            last_time = event.time
+            events += 1
+        if last_time is not None:
+            engine.advance_sources({"input:0": last_time})
+        engine.take_findings()
+        engine.take_outcomes()
+        for skey, record in store.take_changed().items():
+            orjson.dumps(skey)
+            if record is not None:
+                orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS)
+    return events, time.perf_counter() - started, time.process_time() - cpu
+
+
+if __name__ == "__main__":
+    n, seconds, cpu_s = run(sys.argv[1])
+    print(orjson.dumps({"rate": n / seconds, "cpu_s": cpu_s, "events": n}).decode())
