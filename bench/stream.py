@@ -122,6 +122,7 @@ def faust_ceiling(bootstrap: str, topic: str, n: int, home: Path) -> float:
         "FRICTION_BENCH_TOPIC": topic,
         "FRICTION_BENCH_APP_ID": app_id,
         "FRICTION_BENCH_DATA_DIR": str(home / app_id),
+        "FRICTION_BENCH_COMMIT_INTERVAL_S": str(COMMIT_INTERVAL_S),
     }
     command = [sys.executable, str(ROOT / "bench" / "faust_ceiling.py"), "worker", "-l", "info"]
     proc = subprocess.Popen(command, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
