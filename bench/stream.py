@@ -331,8 +331,11 @@ class LoadSender:
         except ImportError:
             self.producer = None
         else:
+            # linger.ms 5 is librdkafka's default, as a collector's producer has it: at 0 every
+            # send was a request of its own, and at half the worker's capacity the broker spent
+            # 1.2 to 1.5 cores on them, which the worker, sharing the machine, then lacked.
             self.producer = Producer(
-                {"bootstrap.servers": bootstrap, "acks": 1, "linger.ms": 0,
+                {"bootstrap.servers": bootstrap, "acks": 1, "linger.ms": 5,
                  "log.connection.close": False}  # the broker closes idle connections
             )  # fmt: skip
 
