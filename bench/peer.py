@@ -21,8 +21,10 @@ Every group commits at least every 0.25 s (bench/stream.py `COMMIT_INTERVAL_S`; 
 - `friction worker` with slow_checkout only, and with every installed detector;
 - detection alone, every installed detector, no broker, on the same events from a file: as the
   worker runs it (`detect-worker`, bench/worker_engine.py: engine.py, records as plain data),
-  the most one worker process can reach (printed as a bound); and `friction replay`
-  (`detect-all`), the compiled core, what the worker could reach were its state in the core;
+  the most one worker process can reach (printed as a bound); the same on the compiled core
+  (`detect-worker-core`, its changed records given out as engine.py's plain data), what the
+  worker could reach were its state in the core; and `friction replay` (`detect-all`), the
+  compiled core writing no state;
 - with `--batch-size` (500 by default, 0 skips them): the same events on a second topic in batch
   messages (JSON arrays, streams/kafka/batch_producer.py, as `friction send` writes them), read
   by the worker and by Quix (expanded to one row per event, then re-keyed by session).
@@ -56,6 +58,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
+from friction_detector.detectors.compiled import compiled
 from friction_detector.streams.devkit.local_kafka import LocalKafka
 from friction_detector.streams.kafka.batch_producer import EventBatcher
 from friction_detector.streams.kafka.settings import input_group
@@ -267,13 +270,15 @@ def route_aiokafka(bootstrap: str, topic: str, n: int) -> Callable[[Path, int], 
     return run
 
 
-def worker_engine(events: Path, n: int) -> Callable[[Path, int], Result]:
+def worker_engine(events: Path, n: int, core: bool = False) -> Callable[[Path, int], Result]:
     """Detection as the worker runs it (engine.py, records as plain data, each changed record
     serialized once per batch) on the same events from a file, no broker (bench/worker_engine.py):
-    what a worker process can reach at most, however cheap its Kafka handling becomes."""
+    what a worker process can reach at most, however cheap its Kafka handling becomes. `core`:
+    the same work on the compiled core, its changed records given out as plain data."""
 
     def run(home: Path, round_: int) -> Result:
-        return reported([sys.executable, str(BENCH / "worker_engine.py"), str(events)], n)
+        command = [sys.executable, str(BENCH / "worker_engine.py"), str(events)]
+        return reported(command + (["--core"] if core else []), n)
 
     return run
 
@@ -385,7 +390,8 @@ TARGETS = [
 # worker process with this engine could reach against it.
 BOUNDS = [
     ("detect-worker", "quix", "the most one worker process reaches of worker-all(-b) / quix"),
-    ("detect-all", "quix", "the same, were the worker's state in the compiled core"),
+    ("detect-worker-core", "quix", "the same, were the worker's state in the compiled core"),
+    ("detect-all", "quix", "detection alone in the compiled core, writing no state"),
     ("aiokafka", "faust-agent", "what reading input in batches with Faust's own client leaves"),
     ("route-aiokafka", "faust-agent", "the worker's stage 1 on that client, against Faust's path"),
 ]
@@ -509,6 +515,8 @@ def main() -> int:
                  worker(bootstrap, topic, n, every, args.profile)),
             Peer("detect-worker", "the worker's engine over the same events, every installed "
                  "detector, no broker", worker_engine(events, n)),
+            Peer("detect-worker-core", "the same on the compiled core, its changed records "
+                 "given out as plain data", worker_engine(events, n, core=True)),
             Peer("detect-all", "friction replay of the same events, every installed detector, "
                  "no broker", detection_only(events, every)),
             Peer("route-aiokafka", "the worker's stage 1, every installed detector, on aiokafka's "
@@ -548,6 +556,9 @@ def main() -> int:
             print(f"not installed (pip install -e '.[bench]'): {', '.join(missing)}; skipped")
             skip = {"confluent_kafka": "confluent-kafka", "quixstreams": "quix"}
             peers = [p for p in peers if not any(p.name.startswith(skip[m]) for m in missing)]
+        if not compiled():
+            print("the compiled core is not built (it needs cargo): detect-worker-core skipped")
+            peers = [p for p in peers if p.name != "detect-worker-core"]
         if args.only:
             peers = [p for p in peers if p.name in args.only]
 

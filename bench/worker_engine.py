@@ -3,12 +3,16 @@
 The worker's stages keep their state in Kafka, so its engine is engine.py with every key's
 record as plain data (`Engine` over a store that is not a dict: each changed record is written
 back), not the compiled core that replay runs with its state in its own process. This runs that
-engine over the events of a file in batches of the worker's size (`BATCH_MAX`): decode, route,
-queue each batch, move the watermark by its last event, take its findings, and serialize each
-record the batch changed once, as the worker's changelog does. No Kafka, no Faust, no metrics:
-the most a worker process with this engine can reach, however cheap its Kafka handling. Run as
-`python bench/worker_engine.py EVENTS_FILE`; prints one JSON line: events/s and CPU seconds
-from the first event decoded to the last batch's records serialized.
+engine over the events of a file in batches of the worker's size (`BATCH_MAX`): decode each
+event, route and queue it and move the watermark by it (`process_from`, one input source), take
+the batch's findings, and serialize each record the batch changed once, as the worker's
+changelog does. No Kafka, no Faust, no metrics:
+the most a worker process with this engine can reach, however cheap its Kafka handling. With
+`--core`, the compiled core does the same work (`tracking_engine`: its changed records given out
+as engine.py's plain data after each batch, then serialized): what a worker would reach with its
+state in the core. Run as `python bench/worker_engine.py EVENTS_FILE [--core]`; prints one JSON
+line: events/s and CPU seconds from the first event decoded to the last batch's records
+serialized.
 """
 
 from __future__ import annotations
@@ -16,12 +20,18 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator, MutableMapping
+from typing import TYPE_CHECKING
 
 import orjson
+from friction_detector.detectors.compiled import tracking_engine
 from friction_detector.detectors.config import load_config
 from friction_detector.detectors.engine import Engine
 from friction_detector.detectors.events import BadInput
 from friction_detector.streams.worker.batching import BATCH_MAX
+from friction_detector.streams.worker.gc_policy import use_worker_thresholds
+
+if TYPE_CHECKING:
+    from friction_detector.detectors._core import CompiledEngine
 
 
 class ChangedRecords(MutableMapping):
@@ -56,34 +66,41 @@ class ChangedRecords(MutableMapping):
         return changed
 
 
-def run(path: str) -> tuple[int, float, float]:
+def run(path: str, core: bool) -> tuple[int, float, float]:
     config = load_config(None)
     decode = config.decoder().decode
     with open(path, "rb") as file:
         lines = file.readlines()
-    store = ChangedRecords()
-    engine = Engine(
-        config.detectors,
-        allowed_lateness_ms=config.engine.allowed_lateness_ms,
-        dedup_horizon_ms=config.engine.dedup_horizon_ms,
-        store=store,
-    )
+    settings = config.engine
+    lateness, horizon = settings.allowed_lateness_ms, settings.dedup_horizon_ms
+    engine: Engine | CompiledEngine
+    if core:
+        engine = tracking_engine(
+            config.detectors, allowed_lateness_ms=lateness, dedup_horizon_ms=horizon
+        )
+        take_changed = engine.take_changed
+    else:
+        store = ChangedRecords()
+        engine = Engine(
+            config.detectors,
+            allowed_lateness_ms=lateness,
+            dedup_horizon_ms=horizon,
+            store=store,
+        )
+        take_changed = store.take_changed
     events = 0
+    use_worker_thresholds()  # the worker's cycle collector
     started, cpu = time.perf_counter(), time.process_time()
     for first in range(0, len(lines), BATCH_MAX):
-        last_time = None
         for line in lines[first : first + BATCH_MAX]:
             event = decode(line)
             if isinstance(event, BadInput):
                 continue
-            engine.take(event, engine.routes(event))
-            last_time = event.time
+            engine.process_from("input:0", event)
             events += 1
-        if last_time is not None:
-            engine.advance_sources({"input:0": last_time})
         engine.take_findings()
         engine.take_outcomes()
-        for skey, record in store.take_changed().items():
+        for skey, record in dict(take_changed()).items():
             orjson.dumps(skey)
             if record is not None:
                 orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS)
@@ -91,5 +108,5 @@ def run(path: str) -> tuple[int, float, float]:
 
 
 if __name__ == "__main__":
-    n, seconds, cpu_s = run(sys.argv[1])
+    n, seconds, cpu_s = run(sys.argv[1], "--core" in sys.argv[2:])
     print(orjson.dumps({"rate": n / seconds, "cpu_s": cpu_s, "events": n}).decode())

@@ -5,7 +5,10 @@ core holds each key's waiting events, deadlines, seen ids, open outcomes and jou
 values, and calls the Python detectors as engine.py does, visiting keys in the same order, so
 its findings, outcomes and observer calls are engine.py's. engine.py stays the reference and
 runs wherever records must be plain data (the worker's tables); tests/unit/test_compiled_engine.py
-runs both on the same streams and requires the same output.
+runs both on the same streams and requires the same output. `tracking_engine` is the core that
+also gives out the records each batch changed as engine.py's plain data
+(tests/unit/test_core_changes.py: the same records engine.py writes back): the first part of
+the worker's state in the core (docs/worker.md, Benchmark), measured by bench/worker_engine.py.
 
 The core is optional at install (it needs cargo): without it, `replay_engine` is engine.py's
 `Engine`, with the same output, slower.
@@ -30,7 +33,7 @@ try:
 except ImportError:  # installed without cargo (pyproject.toml: the core is optional)
     _core = None  # type: ignore[assignment]
 
-__all__ = ["compiled", "replay_engine"]
+__all__ = ["compiled", "replay_engine", "tracking_engine"]
 
 
 def compiled() -> bool:
@@ -62,6 +65,28 @@ def replay_engine(
         (Finding, Outcome, JourneyOutcome, ABANDONED, COMPLETED),
         allowed_lateness_ms=allowed_lateness_ms,
         dedup_horizon_ms=dedup_horizon_ms,
+    )
+
+
+def tracking_engine(
+    detectors: Sequence[Detector],
+    *,
+    allowed_lateness_ms: int = DEFAULT_ALLOWED_LATENESS_MS,
+    dedup_horizon_ms: int = DEFAULT_DEDUP_HORIZON_MS,
+    observer: EngineObserver | None = None,
+) -> _core.CompiledEngine:
+    """The compiled core, keeping track of the records it changes: `take_changed` gives each
+    changed key's record as engine.py's plain data (None: forgotten), what a store outside the
+    process (the worker's changelog) would write after a batch. Needs the core."""
+    if _core is None:
+        raise RuntimeError("the compiled core is not built (it needs cargo at install)")
+    return _core.CompiledEngine(
+        list(detectors),
+        _overridden_hooks(observer or EngineObserver()),
+        (Finding, Outcome, JourneyOutcome, ABANDONED, COMPLETED),
+        allowed_lateness_ms=allowed_lateness_ms,
+        dedup_horizon_ms=dedup_horizon_ms,
+        track_changes=True,
     )
 
 

@@ -4,8 +4,9 @@ use crate::arrivals::Arrivals;
 use crate::calls::call;
 use crate::hashed::{EventId, HashedText, Skey};
 use crate::hooks::{tell, Hooks};
+use crate::plain::plain_record;
 use crate::reaction::Reaction;
-use crate::record::{Journey, OpenOutcome, Pending, Record, SeenIds};
+use crate::record::{HashedSet, Journey, OpenOutcome, Pending, Record, SeenIds};
 use crate::records::{Records, Slot};
 use ahash::{HashMap, HashMapExt, HashSet, HashSetExt, RandomState};
 use pyo3::exceptions::PyException;
@@ -69,6 +70,24 @@ pub(crate) struct CompiledEngine {
     reaction: Py<Reaction>,
     emitted: Vec<PyObject>,
     outcomes: Vec<PyObject>,
+    /// The keys whose records changed since `take_changed`, when the engine keeps track.
+    changes: Option<Changes>,
+}
+
+/// Keys in the order their records first changed, each once: a flag in the record would make
+/// every record a cache line longer for runs that never ask.
+#[derive(Default)]
+struct Changes {
+    order: Vec<Skey>,
+    known: HashedSet,
+}
+
+impl Changes {
+    fn note(&mut self, skey: &Skey) {
+        if self.known.insert(skey.clone()) {
+            self.order.push(skey.clone());
+        }
+    }
 }
 
 /// A route's record: held already, or to be made for the key.
@@ -84,7 +103,9 @@ fn is_exception(py: Python<'_>, error: &PyErr) -> bool {
 #[pymethods]
 impl CompiledEngine {
     #[new]
-    #[pyo3(signature = (detectors, hooks, classes, *, allowed_lateness_ms, dedup_horizon_ms))]
+    #[pyo3(signature = (
+        detectors, hooks, classes, *, allowed_lateness_ms, dedup_horizon_ms, track_changes=false
+    ))]
     fn new(
         py: Python<'_>,
         detectors: Vec<PyObject>,
@@ -92,6 +113,7 @@ impl CompiledEngine {
         classes: (PyObject, PyObject, PyObject, PyObject, PyObject),
         allowed_lateness_ms: i64,
         dedup_horizon_ms: i64,
+        track_changes: bool,
     ) -> PyResult<Self> {
         let mut refs = Vec::new();
         let mut routes: HashMap<String, Rc<[usize]>> = HashMap::new();
@@ -194,6 +216,7 @@ impl CompiledEngine {
             reaction,
             emitted: Vec::new(),
             outcomes: Vec::new(),
+            changes: track_changes.then(Changes::default),
         })
     }
 
@@ -319,6 +342,28 @@ impl CompiledEngine {
         self.arrivals.len()
     }
 
+    /// The records changed since the last call, as (state key, engine.py's plain record, or
+    /// None for a key forgotten), each key once, in the order they first changed: what a store
+    /// that leaves the process writes after a batch. Only with `track_changes`.
+    fn take_changed(&mut self, py: Python<'_>) -> PyResult<PyObject> {
+        let Some(changes) = self.changes.replace(Changes::default()) else {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "the engine was made without track_changes",
+            ));
+        };
+        let changed = PyList::empty_bound(py);
+        for skey in changes.order {
+            match self.records.find(&skey) {
+                Some(slot) => {
+                    let plain = plain_record(py, self.records.held(slot))?;
+                    changed.append((skey.text(), plain))?;
+                }
+                None => changed.append((skey.text(), py.None()))?,
+            }
+        }
+        Ok(changed.into_any().unbind())
+    }
+
     fn state_keys(&self, py: Python<'_>) -> PyResult<PyObject> {
         let counts = PyDict::new_bound(py);
         for (index, detector) in self.detectors.iter().enumerate() {
@@ -329,6 +374,15 @@ impl CompiledEngine {
 }
 
 impl CompiledEngine {
+    /// Note that the slot's record changed, for `take_changed`.
+    fn mark_changed(&mut self, slot: Slot) {
+        if let Some(changes) = &mut self.changes {
+            if let Some(record) = self.records.get(slot) {
+                changes.note(&record.key);
+            }
+        }
+    }
+
     fn detectors_for(&self, event: &Bound<'_, PyTuple>) -> PyResult<Option<Rc<[usize]>>> {
         let event_type = event.get_item(1)?;
         let event_type = event_type.downcast::<PyString>()?.to_str()?;
@@ -393,6 +447,7 @@ impl CompiledEngine {
                 Route::Held(slot) => slot,
                 Route::New(skey) => self.new_record(py, index, skey, time),
             };
+            self.mark_changed(slot);
             let item = Pending {
                 time,
                 id: id.clone(),
@@ -518,6 +573,7 @@ impl CompiledEngine {
 
     /// Apply a key's pending events and due deadlines before `limit`, in event-time order.
     fn advance_key(&mut self, py: Python<'_>, slot: Slot, limit: i64) -> PyResult<()> {
+        self.mark_changed(slot);
         loop {
             let Some(record) = self.records.get_mut(slot) else {
                 return Ok(());
@@ -593,6 +649,9 @@ impl CompiledEngine {
             return;
         }
         let index = record.detector;
+        if let Some(changes) = &mut self.changes {
+            changes.note(&record.key);
+        }
         self.records.remove(slot);
         self.keys[index] -= 1;
         self.keys_changed.insert(index);

@@ -29,6 +29,10 @@ impl Hashed {
             text: Rc::from(text),
         }
     }
+
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
 }
 
 impl Hash for Hashed {

@@ -10,8 +10,9 @@
 //!
 //! `engine` is the engine; a key's record is in `record`, the records by slot in `records`, the
 //! FIFO of arrivals in `arrivals`, the context a detector reacts with in `reaction`, the
-//! observer's hooks in `hooks`, the keys and event ids with their hash carried in `hashed`, and
-//! calls into Python (and Events built for it) without intermediate tuples in `calls`.
+//! observer's hooks in `hooks`, a record as engine.py's plain data in `plain`, the keys and
+//! event ids with their hash carried in `hashed`, and calls into Python (and Events built for
+//! it) without intermediate tuples in `calls`.
 //! `usual_events` and `timefmt` are the decoder's fast path (events.py), which the worker uses
 //! too; `partition` is Kafka's default partitioner, by which the worker routes.
 
@@ -24,6 +25,7 @@ mod engine;
 mod hashed;
 mod hooks;
 mod partition;
+mod plain;
 mod reaction;
 mod record;
 mod records;

@@ -9,7 +9,8 @@ use std::hash::BuildHasherDefault;
 
 const DEDUP_TRIM_AT: usize = 8;
 
-type IdSet = HashSet<EventId, BuildHasherDefault<CarriedHash>>;
+/// A set of texts with their hashes carried (event ids, record keys): no hashing again.
+pub(crate) type HashedSet = HashSet<EventId, BuildHasherDefault<CarriedHash>>;
 
 /// An event waiting in its key's record, ordered by (time, event id).
 pub(crate) struct Pending {
@@ -22,17 +23,23 @@ pub(crate) struct Pending {
 /// too, so a long-lived key's check stays a lookup.
 #[derive(Default)]
 pub(crate) struct SeenIds {
-    order: VecDeque<(EventId, i64)>,
-    index: Option<IdSet>,
+    order: VecDeque<Seen>,
+    index: Option<HashedSet>,
 }
 
 const SEEN_SCAN_LIMIT: usize = 16;
+
+/// An applied event's id and when it was applied.
+pub(crate) struct Seen {
+    pub(crate) id: EventId,
+    pub(crate) time: i64,
+}
 
 impl SeenIds {
     pub(crate) fn contains(&self, id: &EventId) -> bool {
         match &self.index {
             Some(index) => index.contains(id),
-            None => self.order.iter().any(|(seen, _)| seen == id),
+            None => self.order.iter().any(|seen| seen.id == *id),
         }
     }
 
@@ -40,21 +47,21 @@ impl SeenIds {
         if let Some(index) = &mut self.index {
             index.insert(id.clone());
         } else if self.order.len() >= SEEN_SCAN_LIMIT {
-            let mut index: IdSet = self.order.iter().map(|(seen, _)| seen.clone()).collect();
+            let mut index: HashedSet = self.order.iter().map(|seen| seen.id.clone()).collect();
             index.insert(id.clone());
             self.index = Some(index);
         }
-        self.order.push_back((id, time));
+        self.order.push_back(Seen { id, time });
     }
 
     /// Drop the oldest id if it is older than `before`: at most one per event, as engine.py.
     pub(crate) fn trim(&mut self, before: i64) {
         if self.order.len() >= DEDUP_TRIM_AT
-            && self.order.front().is_some_and(|(_, at)| *at < before)
+            && self.order.front().is_some_and(|seen| seen.time < before)
         {
-            let (oldest, _) = self.order.pop_front().expect("checked");
+            let oldest = self.order.pop_front().expect("checked");
             if let Some(index) = &mut self.index {
-                index.remove(&oldest);
+                index.remove(&oldest.id);
             }
         }
     }
@@ -62,6 +69,11 @@ impl SeenIds {
     pub(crate) fn clear(&mut self) {
         self.order.clear();
         self.index = None;
+    }
+
+    /// The ids with the time each was applied, oldest first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Seen> {
+        self.order.iter()
     }
 }
 
