@@ -732,9 +732,20 @@ class ChangelogWriter:
 
 
 def _json(value: Any) -> bytes:
-    return orjson.dumps(
-        value, default=faust_json.on_default, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z
-    )
+    """Faust's "json" codec (orjson with `OPT_NON_STR_KEYS | OPT_UTC_Z`), byte for byte.
+
+    Tried first without `OPT_NON_STR_KEYS`, which costs a third more per record even where
+    every key is text (engine.py's records, the built-in detectors' state; measured on the
+    replay corpus's records, 700 against 940 ns): a value with another key type is refused
+    there and serialized again with it."""
+    try:
+        return orjson.dumps(value, default=faust_json.on_default, option=orjson.OPT_UTC_Z)
+    except orjson.JSONEncodeError:
+        return orjson.dumps(
+            value,
+            default=faust_json.on_default,
+            option=orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z,
+        )
 
 
 def _new_batch(aio: Any, size: int) -> BatchBuilder:
