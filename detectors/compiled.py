@@ -59,13 +59,7 @@ def replay_engine(
             observer=observer,
             keep_events=True,
         )
-    return _core.CompiledEngine(
-        list(detectors),
-        _overridden_hooks(observer or EngineObserver()),
-        (Finding, Outcome, JourneyOutcome, ABANDONED, COMPLETED),
-        allowed_lateness_ms=allowed_lateness_ms,
-        dedup_horizon_ms=dedup_horizon_ms,
-    )
+    return _core_engine(detectors, allowed_lateness_ms, dedup_horizon_ms, observer)
 
 
 def tracking_engine(
@@ -80,13 +74,26 @@ def tracking_engine(
     process (the worker's changelog) would write after a batch. Needs the core."""
     if _core is None:
         raise RuntimeError("the compiled core is not built (it needs cargo at install)")
+    return _core_engine(
+        detectors, allowed_lateness_ms, dedup_horizon_ms, observer, track_changes=True
+    )
+
+
+def _core_engine(
+    detectors: Sequence[Detector],
+    allowed_lateness_ms: int,
+    dedup_horizon_ms: int,
+    observer: EngineObserver | None,
+    *,
+    track_changes: bool = False,
+) -> _core.CompiledEngine:
     return _core.CompiledEngine(
         list(detectors),
         _overridden_hooks(observer or EngineObserver()),
         (Finding, Outcome, JourneyOutcome, ABANDONED, COMPLETED),
         allowed_lateness_ms=allowed_lateness_ms,
         dedup_horizon_ms=dedup_horizon_ms,
-        track_changes=True,
+        track_changes=track_changes,
     )
 
 
