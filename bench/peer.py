@@ -411,7 +411,8 @@ def against_references(count: int) -> list[tuple[str, str]]:
 
 def report(peers: list[Peer], results: dict[str, list[Result]], references: int) -> None:
     """Medians per peer, then the targets' ratios of events/s and of events per CPU-second."""
-    print(f"\n{'peer':<14} {'events/s':>9} {'per CPU-s':>10}  {'runs (events/s)':<26} what")
+    width = max(len(peer.name) for peer in peers)
+    print(f"\n{'peer':<{width}} {'events/s':>9} {'per CPU-s':>10}  {'runs (events/s)':<26} what")
     medians: dict[str, tuple[float, float]] = {}
     for peer in peers:
         runs = results[peer.name]
@@ -423,7 +424,7 @@ def report(peers: list[Peer], results: dict[str, list[Result]], references: int)
         what = peer.what
         if stage1:
             what += f" [first stage {statistics.median(stage1):,.0f}/s]"
-        print(f"{peer.name:<14} {rate:>9,.0f} {per_cpu:>10,.0f}  {spread:<26} {what}")
+        print(f"{peer.name:<{width}} {rate:>9,.0f} {per_cpu:>10,.0f}  {spread:<26} {what}")
 
     def ratio(a: str, b: str, remark: Callable[[float], str] = lambda rate: "") -> None:
         """One line: `a`'s events/s and per CPU-second over `b`'s, and `remark` on the rate."""
