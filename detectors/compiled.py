@@ -16,7 +16,7 @@ The core is optional at install (it needs cargo): without it, `replay_engine` is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from friction_detector.detectors.api import Detector
 from friction_detector.detectors.engine import (
@@ -24,6 +24,7 @@ from friction_detector.detectors.engine import (
     DEFAULT_DEDUP_HORIZON_MS,
     Engine,
 )
+from friction_detector.detectors.events import event_from_fields
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver
 from friction_detector.detectors.outcomes import ABANDONED, COMPLETED, JourneyOutcome, Outcome
@@ -33,7 +34,7 @@ try:
 except ImportError:  # installed without cargo (pyproject.toml: the core is optional)
     _core = None  # type: ignore[assignment]
 
-__all__ = ["compiled", "replay_engine", "tracking_engine"]
+__all__ = ["compiled", "load_plain", "replay_engine", "tracking_engine"]
 
 
 def compiled() -> bool:
@@ -77,6 +78,21 @@ def tracking_engine(
     return _core_engine(
         detectors, allowed_lateness_ms, dedup_horizon_ms, observer, track_changes=True
     )
+
+
+def load_plain(
+    engine: _core.CompiledEngine,
+    records: Iterable[tuple[str, dict]],
+    sources: Mapping[str, int],
+) -> None:
+    """Load into a fresh core the records a store outside the process kept (engine.py's plain
+    data, as `take_changed` gave them out) and the input sources' progress, as engine.py's
+    `restore` takes them up; records of keys that are no detector's are left out."""
+    engine.load(
+        ((skey, {**record, "p": [event_from_fields(item) for item in record.get("p", ())]})
+         for skey, record in records),
+        sources,
+    )  # fmt: skip
 
 
 def _core_engine(

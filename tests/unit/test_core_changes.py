@@ -1,9 +1,12 @@
-"""The compiled core's changed records (`tracking_engine`, `take_changed`) are engine.py's.
+"""The compiled core's records as plain data are engine.py's, given out and taken back up.
 
 A worker writes after each batch every record the batch changed, as engine.py's plain data. Run
 over the same stream in batches, engine.py writes back (its store not a dict, as the worker's)
-and the tracking core gives out its changes; after every batch both must name the same keys
-with the same records, or None for the same forgotten keys.
+and the tracking core gives out its changes (`take_changed`); after every batch both must name
+the same keys with the same records, or None for the same forgotten keys. After a restart the
+worker takes its records up again: engine.py by `restore`, the core by `load_plain`, from the
+same stored records (through JSON, as a changelog keeps them); from there on both must again
+give the same everything.
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator, MutableMapping
 
+import orjson
 import pytest
-from friction_detector.detectors.compiled import compiled, tracking_engine
+from friction_detector.detectors.compiled import compiled, load_plain, tracking_engine
 from friction_detector.detectors.engine import SOURCES_KEY, Engine
 from friction_detector.detectors.events import BadInput, Event
-from test_compiled_engine import LATENESS_MS, decoded_corpus, every_builtin_detector
+from test_compiled_engine import LATENESS_MS, CallLog, decoded_corpus, every_builtin_detector
 
 pytestmark = pytest.mark.skipif(not compiled(), reason="the compiled core is not built")
 
@@ -101,3 +105,57 @@ def test_an_engine_made_without_tracking_refuses_to_give_out_changes() -> None:
     engine = replay_engine(every_builtin_detector())
     with pytest.raises(RuntimeError, match="track_changes"):
         engine.take_changed()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("restart_at", [0.25, 0.5, 0.8])
+def test_records_taken_up_after_a_restart_go_on_as_engine_py_restored_from_them(
+    restart_at: float,
+) -> None:
+    events = decoded_corpus()
+    cut = int(len(events) * restart_at)
+    before = WrittenBack()
+    first = Engine(every_builtin_detector(), allowed_lateness_ms=LATENESS_MS, store=before)
+    first.expect_sources(SOURCES)
+    for event in events[:cut]:
+        first.process_from(source_of(event), event)
+    kept = orjson.loads(orjson.dumps(before.records))  # as a changelog gives them back
+    assert any(record["p"] for skey, record in kept.items() if skey != SOURCES_KEY)
+
+    store, reference_log, core_log = WrittenBack(), CallLog(), CallLog()
+    store.records = orjson.loads(orjson.dumps(kept))
+    reference = Engine(
+        every_builtin_detector(), allowed_lateness_ms=LATENESS_MS, store=store,
+        observer=reference_log,
+    )  # fmt: skip
+    reference.restore()
+    core = tracking_engine(
+        every_builtin_detector(), allowed_lateness_ms=LATENESS_MS, observer=core_log
+    )
+    stored = orjson.loads(orjson.dumps(kept))
+    load_plain(core, stored.items(), stored.get(SOURCES_KEY, {}))
+    assert core.state_keys() == reference.state_keys()
+    assert core_log.sizes == reference_log.sizes
+
+    found: list[list] = [[], []]
+    for n, event in enumerate(events[cut:], 1):
+        found[0] += reference.process_from(source_of(event), event)
+        found[1] += core.process_from(source_of(event), event)
+        if n % 97 == 0:
+            assert dict(core.take_changed()) == store.take_written()
+    found[0] += reference.finish()
+    found[1] += core.finish()
+    assert [f.to_dict() for f in found[1]] == [f.to_dict() for f in found[0]]
+    assert found[0]
+    assert core.take_outcomes() == reference.take_outcomes()
+    assert core_log.calls == reference_log.calls
+    assert core.deadlines_ahead() == reference.deadlines_ahead()
+
+
+def test_records_load_only_into_an_engine_that_has_held_none() -> None:
+    core = tracking_engine(every_builtin_detector(), allowed_lateness_ms=LATENESS_MS)
+    for event in decoded_corpus():
+        core.process_from(source_of(event), event)
+        if sum(core.state_keys().values()):
+            break
+    with pytest.raises(RuntimeError, match="held none"):
+        load_plain(core, [], {})

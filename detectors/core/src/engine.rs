@@ -4,7 +4,7 @@ use crate::arrivals::Arrivals;
 use crate::calls::call;
 use crate::hashed::{EventId, HashedText, Skey};
 use crate::hooks::{tell, Hooks};
-use crate::plain::plain_record;
+use crate::plain::{plain_record, record_from_plain};
 use crate::reaction::Reaction;
 use crate::record::{HashedSet, Journey, OpenOutcome, Pending, Record, SeenIds};
 use crate::records::{Records, Slot};
@@ -362,6 +362,89 @@ impl CompiledEngine {
             }
         }
         Ok(changed.into_any().unbind())
+    }
+
+    /// Take over the records a store outside the process kept, as (state key, engine.py's
+    /// plain record with its waiting events already Events), and the input sources' progress,
+    /// as engine.py's `restore` rebuilds its agenda from its store: each record's deadlines,
+    /// open outcomes, journey and expiry wake its key, and its waiting events arrive in (time,
+    /// key) order. Records of detectors this engine does not run are left out. Only into an
+    /// engine that has held no record yet.
+    fn load(
+        &mut self,
+        py: Python<'_>,
+        records: &Bound<'_, PyAny>,
+        sources: HashMap<String, i64>,
+    ) -> PyResult<()> {
+        if self.born != 0 {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "records load only into an engine that has held none",
+            ));
+        }
+        let mut indexes: HashMap<String, usize> = HashMap::new();
+        for (index, detector) in self.detectors.iter().enumerate() {
+            indexes.insert(detector.name.bind(py).to_str()?.to_owned(), index);
+        }
+        let mut arrivals: Vec<(i64, Skey, Slot)> = Vec::new();
+        for item in records.iter()? {
+            let (text, plain): (String, Bound<'_, PyDict>) = item?.extract()?;
+            let name = text
+                .split_once(SEPARATOR)
+                .map_or(text.as_str(), |(name, _)| name);
+            let Some(&index) = indexes.get(name) else {
+                continue;
+            };
+            let skey = Skey::new(&self.key_hashing, &text);
+            self.born += 1;
+            let record = record_from_plain(
+                py,
+                &plain,
+                skey.clone(),
+                index,
+                self.born,
+                &self.key_hashing,
+            )?;
+            let wake = |at: i64, kind: u8| Reverse((at, kind, skey.clone()));
+            let mut wakes: Vec<_> = record
+                .timers
+                .iter()
+                .map(|(_, at)| wake(*at, DEADLINE))
+                .collect();
+            wakes.extend(
+                record
+                    .outcomes
+                    .iter()
+                    .map(|open| wake(open.deadline, DEADLINE)),
+            );
+            wakes.extend(
+                record
+                    .journey
+                    .iter()
+                    .map(|journey| wake(journey.deadline, DEADLINE)),
+            );
+            wakes.push(wake(record.expiry, EXPIRY));
+            self.wakeups.extend(wakes);
+            let times: Vec<i64> = record.pending.iter().map(|waiting| waiting.time).collect();
+            let slot = self.records.insert(record);
+            arrivals.extend(times.into_iter().map(|time| (time, skey.clone(), slot)));
+            self.keys[index] += 1;
+        }
+        arrivals.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        for (time, _, slot) in arrivals {
+            let arrival = self.records.queue(slot);
+            self.arrivals.push_back(time, arrival);
+        }
+        for (source, time) in sources {
+            self.sources.insert(source, Some(time));
+        }
+        for (index, detector) in self.detectors.iter().enumerate() {
+            tell(
+                py,
+                &self.hooks.on_state_size,
+                (&detector.name, self.keys[index]),
+            )?;
+        }
+        Ok(())
     }
 
     fn state_keys(&self, py: Python<'_>) -> PyResult<PyObject> {
