@@ -48,6 +48,8 @@ struct Kinds {
 #[pyclass(unsendable)]
 pub(crate) struct CompiledEngine {
     detectors: Vec<DetectorRef>,
+    /// Each detector's index by its name.
+    indexes: HashMap<String, usize>,
     routes: HashMap<String, Rc<[usize]>>,
     records: Records,
     key_hashing: RandomState,
@@ -150,6 +152,10 @@ impl CompiledEngine {
         for (event_type, indexes) in consumers {
             routes.insert(event_type, Rc::from(indexes));
         }
+        let mut indexes = HashMap::new();
+        for (index, detector) in refs.iter().enumerate() {
+            indexes.insert(detector.name.bind(py).to_str()?.to_owned(), index);
+        }
         let hook = |name: &str| hooks.get(name).map(|hook| hook.clone_ref(py));
         let hooks = Hooks {
             on_event: hook("on_event"),
@@ -191,6 +197,7 @@ impl CompiledEngine {
         let count = refs.len();
         Ok(CompiledEngine {
             detectors: refs,
+            indexes,
             routes,
             records: Records::default(),
             key_hashing: RandomState::new(),
@@ -251,6 +258,69 @@ impl CompiledEngine {
         let mut progress = HashMap::new();
         progress.insert(source, time);
         self.advance_sources(py, progress)
+    }
+
+    /// engine.py's `take`: queue an event already routed, as (detector, key) pairs, without
+    /// moving event time (the caller moves it by the sources' progress, `advance_sources`).
+    fn take(
+        &mut self,
+        py: Python<'_>,
+        event: Bound<'_, PyTuple>,
+        routes: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let time: i64 = event.get_item(2)?.extract()?;
+        let mut taken = Vec::new();
+        for route in routes.iter()? {
+            let (detector, key): (Bound<'_, PyAny>, Bound<'_, PyString>) = route?.extract()?;
+            let name = detector.getattr("name")?;
+            let name = name.downcast::<PyString>()?.to_str()?;
+            let Some(&index) = self.indexes.get(name) else {
+                return Err(pyo3::exceptions::PyKeyError::new_err(format!(
+                    "detector {name:?} is not this engine's"
+                )));
+            };
+            taken.push((index, self.route_to(py, index, key.to_str()?)?));
+        }
+        self.take_routed(py, &event, time, taken, true)
+    }
+
+    /// engine.py's `drop`: forget a detector key's record as if it had expired, its waiting
+    /// events and deadlines with it (the worker's changelog refused it as too large).
+    fn drop(&mut self, skey: &str) {
+        let Some(slot) = self.records.find(&HashedText::new(&self.key_hashing, skey)) else {
+            return;
+        };
+        let record = self.records.held(slot);
+        let index = record.detector;
+        if let Some(changes) = &mut self.changes {
+            changes.note(&record.key);
+        }
+        self.records.remove(slot);
+        self.keys[index] -= 1;
+        self.keys_changed.insert(index);
+    }
+
+    /// The event time each input source has reached, of those heard from (engine.py stores
+    /// this under its sources key).
+    fn sources(&self) -> HashMap<String, i64> {
+        self.sources
+            .iter()
+            .filter_map(|(source, time)| time.map(|time| (source.clone(), time)))
+            .collect()
+    }
+
+    /// engine.py's `forget_sources`: drop the sources `keep` refuses; whether any went.
+    fn forget_sources(&mut self, keep: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let mut gone = Vec::new();
+        for source in self.sources.keys() {
+            if !keep.call1((source,))?.is_truthy()? {
+                gone.push(source.clone());
+            }
+        }
+        for source in &gone {
+            self.sources.remove(source);
+        }
+        Ok(!gone.is_empty())
     }
 
     fn expect_sources(&mut self, sources: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -381,17 +451,13 @@ impl CompiledEngine {
                 "records load only into an engine that has held none",
             ));
         }
-        let mut indexes: HashMap<String, usize> = HashMap::new();
-        for (index, detector) in self.detectors.iter().enumerate() {
-            indexes.insert(detector.name.bind(py).to_str()?.to_owned(), index);
-        }
         let mut arrivals: Vec<(i64, Skey, Slot)> = Vec::new();
         for item in records.iter()? {
             let (text, plain): (String, Bound<'_, PyDict>) = item?.extract()?;
             let name = text
                 .split_once(SEPARATOR)
                 .map_or(text.as_str(), |(name, _)| name);
-            let Some(&index) = indexes.get(name) else {
+            let Some(&index) = self.indexes.get(name) else {
                 continue;
             };
             let skey = Skey::new(&self.key_hashing, &text);
@@ -492,19 +558,25 @@ impl CompiledEngine {
             }
             let key = key.bind(py);
             let key = key.downcast::<PyString>()?.to_str()?;
-            let name = self.detectors[index].name.bind(py).to_str()?;
-            let text = &mut self.scratch;
-            text.clear();
-            text.push_str(name);
-            text.push_str(SEPARATOR);
-            text.push_str(key);
-            let route = match self.records.find(&HashedText::new(&self.key_hashing, text)) {
-                Some(slot) => Route::Held(slot),
-                None => Route::New(Skey::new(&self.key_hashing, text)),
-            };
-            routes.push((index, route));
+            routes.push((index, self.route_to(py, index, key)?));
         }
         Ok(routes)
+    }
+
+    /// The record of detector `index`'s `key`, held or to be made.
+    fn route_to(&mut self, py: Python<'_>, index: usize, key: &str) -> PyResult<Route> {
+        let name = self.detectors[index].name.bind(py).to_str()?;
+        let text = &mut self.scratch;
+        text.clear();
+        text.push_str(name);
+        text.push_str(SEPARATOR);
+        text.push_str(key);
+        Ok(
+            match self.records.find(&HashedText::new(&self.key_hashing, text)) {
+                Some(slot) => Route::Held(slot),
+                None => Route::New(Skey::new(&self.key_hashing, text)),
+            },
+        )
     }
 
     /// engine.py's `_take`: queue an event in its keys' records, or apply it at once when late.
