@@ -3,16 +3,15 @@
 The worker's stages keep their state in Kafka, so its engine is engine.py with every key's
 record as plain data (`Engine` over a store that is not a dict: each changed record is written
 back), not the compiled core that replay runs with its state in its own process. This runs that
-engine over the events of a file in batches of the worker's size (`BATCH_MAX`): decode each
-event, route and queue it and move the watermark by it (`process_from`, one input source), take
-the batch's findings, and serialize each record the batch changed once, as the worker's
-changelog does. No Kafka, no Faust, no metrics:
-the most a worker process with this engine can reach, however cheap its Kafka handling. With
-`--core`, the compiled core does the same work (`tracking_engine`: its changed records given out
-as engine.py's plain data after each batch, then serialized): what a worker would reach with its
-state in the core. Run as `python bench/worker_engine.py EVENTS_FILE [--core]`; prints one JSON
-line: events/s and CPU seconds from the first event decoded to the last batch's records
-serialized.
+engine over the events of a file in batches of the worker's size (`BATCH_MAX`): each event
+routed as stage 1 routes it and queued, the watermark moved by the batch's last event, the
+batch's findings taken, and each record the batch changed serialized once, as the worker's
+changelog does. No Kafka, no Faust, no metrics: the most a worker process with this engine can
+reach, however cheap its Kafka handling. With `--core`, the same on the compiled core over the
+same store (detectors/stored_core.py: its changed records written as engine.py's plain data
+once per batch): what the worker would reach with its state in the core. Run as `python
+bench/worker_engine.py EVENTS_FILE [--core]`; prints one JSON line: events/s and CPU seconds
+from the first event decoded to the last batch's records serialized.
 """
 
 from __future__ import annotations
@@ -20,18 +19,14 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator, MutableMapping
-from typing import TYPE_CHECKING
 
 import orjson
-from friction_detector.detectors.compiled import tracking_engine
 from friction_detector.detectors.config import load_config
 from friction_detector.detectors.engine import Engine
 from friction_detector.detectors.events import BadInput
+from friction_detector.detectors.stored_core import StoredCoreEngine
 from friction_detector.streams.worker.batching import BATCH_MAX
 from friction_detector.streams.worker.gc_policy import use_worker_thresholds
-
-if TYPE_CHECKING:
-    from friction_detector.detectors._core import CompiledEngine
 
 
 class ChangedRecords(MutableMapping):
@@ -72,35 +67,34 @@ def run(path: str, core: bool) -> tuple[int, float, float]:
     with open(path, "rb") as file:
         lines = file.readlines()
     settings = config.engine
-    lateness, horizon = settings.allowed_lateness_ms, settings.dedup_horizon_ms
-    engine: Engine | CompiledEngine
-    if core:
-        engine = tracking_engine(
-            config.detectors, allowed_lateness_ms=lateness, dedup_horizon_ms=horizon
-        )
-        take_changed = engine.take_changed
-    else:
-        store = ChangedRecords()
-        engine = Engine(
-            config.detectors,
-            allowed_lateness_ms=lateness,
-            dedup_horizon_ms=horizon,
-            store=store,
-        )
-        take_changed = store.take_changed
+    store = ChangedRecords()
+    make = StoredCoreEngine if core else Engine
+    engine = make(
+        config.detectors,
+        allowed_lateness_ms=settings.allowed_lateness_ms,
+        dedup_horizon_ms=settings.dedup_horizon_ms,
+        store=store,
+    )
+    router = Engine(config.detectors)  # stage 1's routing; holds no state
     events = 0
     use_worker_thresholds()  # the worker's cycle collector
     started, cpu = time.perf_counter(), time.process_time()
     for first in range(0, len(lines), BATCH_MAX):
+        reached = None
         for line in lines[first : first + BATCH_MAX]:
             event = decode(line)
             if isinstance(event, BadInput):
                 continue
-            engine.process_from("input:0", event)
+            engine.take(event, router.routes(event))
+            reached = event.time
             events += 1
+        if reached is not None:
+            engine.advance_sources({"input:0": reached})
         engine.take_findings()
         engine.take_outcomes()
-        for skey, record in dict(take_changed()).items():
+        if isinstance(engine, StoredCoreEngine):  # engine.py wrote each change as it made it
+            engine.write_changes()
+        for skey, record in store.take_changed().items():
             orjson.dumps(skey)
             if record is not None:
                 orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS)

@@ -1,13 +1,17 @@
-"""The compiled core for a runtime whose state lives in a store outside its process: the worker.
+"""The compiled core for a runtime whose state lives in a store outside its process.
 
 The worker's state is its Faust table, changelogged to Kafka; engine.py keeps every key's record
-in it as plain data and writes each change back as it makes it. The compiled core keeps its
-records as Rust values instead and gives the changed ones out as engine.py's plain data once
-per batch (`write_changes`, before the batch's changes are sealed), so the table and its
-changelog hold exactly what engine.py would have written, and a partition restored from it
-(`restore`) goes on as engine.py restored from the same records would
-(tests/unit/test_core_changes.py, tests/unit/test_stored_core.py). Without the core the worker
-runs engine.py (`worker_engine`).
+in it as plain data and writes each change back as it makes it. `StoredCoreEngine` is the worker's
+interface to an engine (`take`, `advance_sources`, `restore`, `drop`, ...) on the compiled core:
+it keeps its records as Rust values and writes the changed ones to the store as engine.py's
+plain data once per batch (`write_changes`, before the batch is sealed), so the store holds
+exactly what engine.py would have written, and a partition restored from it goes on as
+engine.py restored from the same records would (tests/unit/test_core_changes.py,
+tests/unit/test_stored_core.py). The worker still runs engine.py: wired into it, this engine
+passed the worker's integration tests (kills, rebalances, parity with replay) and ran at the
+same rate (`bench/peer --reference`, 0.99x to 1.06x): its detection costs half of engine.py's,
+and giving out and writing the changed records costs the rest (docs/worker.md, Benchmark).
+bench/worker_engine.py `--core` measures it.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable, MutableMapping, Sequence
 
 from friction_detector.detectors.api import Detector
-from friction_detector.detectors.compiled import compiled, load_plain, tracking_engine
-from friction_detector.detectors.engine import KEY_SEPARATOR, SOURCES_KEY, Engine
+from friction_detector.detectors.compiled import load_plain, tracking_engine
+from friction_detector.detectors.engine import KEY_SEPARATOR, SOURCES_KEY
 from friction_detector.detectors.observer import EngineObserver
 
 
@@ -84,28 +88,3 @@ class StoredCoreEngine:
         if sources != self._sources_written:
             store[self.sources_key] = sources
             self._sources_written = sources
-
-
-WorkerEngine = StoredCoreEngine | Engine
-
-
-def worker_engine(
-    detectors: Sequence[Detector],
-    *,
-    allowed_lateness_ms: int,
-    dedup_horizon_ms: int,
-    store: MutableMapping[str, dict],
-    observer: EngineObserver | None = None,
-    sources_key: str = SOURCES_KEY,
-) -> WorkerEngine:
-    """The engine over a store outside the process: the compiled core where it is built, else
-    engine.py, whose records the store holds alike."""
-    make = StoredCoreEngine if compiled() else Engine
-    return make(
-        detectors,
-        allowed_lateness_ms=allowed_lateness_ms,
-        dedup_horizon_ms=dedup_horizon_ms,
-        store=store,
-        observer=observer,
-        sources_key=sources_key,
-    )
