@@ -290,14 +290,7 @@ impl CompiledEngine {
         let Some(slot) = self.records.find(&HashedText::new(&self.key_hashing, skey)) else {
             return;
         };
-        let record = self.records.held(slot);
-        let index = record.detector;
-        if let Some(changes) = &mut self.changes {
-            changes.note(&record.key);
-        }
-        self.records.remove(slot);
-        self.keys[index] -= 1;
-        self.keys_changed.insert(index);
+        self.forget(slot);
     }
 
     /// The event time each input source has reached, of those heard from (engine.py stores
@@ -803,6 +796,12 @@ impl CompiledEngine {
                 .push(Reverse((wake, EXPIRY, record.key.clone())));
             return;
         }
+        self.forget(slot);
+    }
+
+    /// Remove the slot's record and count its key gone (a change, when they are tracked).
+    fn forget(&mut self, slot: Slot) {
+        let record = self.records.held(slot);
         let index = record.detector;
         if let Some(changes) = &mut self.changes {
             changes.note(&record.key);
