@@ -8,8 +8,9 @@ routed as stage 1 routes it and queued, the watermark moved by the batch's last 
 batch's findings taken, and each record the batch changed serialized once, as the worker's
 changelog does. No Kafka, no Faust, no metrics: the most a worker process with this engine can
 reach, however cheap its Kafka handling. With `--core`, the same on the compiled core over the
-same store (detectors/stored_core.py: its changed records written as engine.py's plain data
-once per batch): what the worker would reach with its state in the core. Run as `python
+same store (detectors/stored_core.py: its changed records written once per batch, serialized
+by the core as the changelog serializes engine.py's plain data), as the worker runs where the
+core is built. Run as `python
 bench/worker_engine.py EVENTS_FILE [--core]`; prints one JSON line: events/s and CPU seconds
 from the first event decoded to the last batch's records serialized.
 """
@@ -26,11 +27,15 @@ from friction_detector.detectors.engine import Engine
 from friction_detector.detectors.events import BadInput
 from friction_detector.detectors.stored_core import StoredCoreEngine
 from friction_detector.streams.worker.batching import BATCH_MAX
+from friction_detector.streams.worker.faust_internals import changelog_json
 from friction_detector.streams.worker.gc_policy import use_worker_thresholds
 
 
 class ChangedRecords(MutableMapping):
-    """A store that keeps the records and the keys changed since the last `take_changed`."""
+    """A store that keeps the records and the keys changed since the last `take_changed`;
+    serialized as the worker's changelog serializes them (the core writes their bytes)."""
+
+    serializer = staticmethod(changelog_json)
 
     def __init__(self) -> None:
         self.records: dict[str, dict] = {}
@@ -95,9 +100,9 @@ def run(path: str, core: bool) -> tuple[int, float, float]:
         if isinstance(engine, StoredCoreEngine):  # engine.py wrote each change as it made it
             engine.write_changes()
         for skey, record in store.take_changed().items():
-            orjson.dumps(skey)
-            if record is not None:
-                orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS)
+            changelog_json(skey)
+            if record is not None and type(record) is not bytes:  # the core's are serialized
+                changelog_json(record)
     return events, time.perf_counter() - started, time.process_time() - cpu
 
 

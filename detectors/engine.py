@@ -429,6 +429,10 @@ class Engine:
         """Keys held per detector: the bound that idle expiry keeps."""
         return dict(self._keys)
 
+    def write_changes(self) -> None:
+        """Nothing waits: every change was written to the store as it was made (the compiled
+        core over a store, detectors/stored_core.py, writes its changes here, once per batch)."""
+
     def drop(self, skey: str) -> None:
         """Forget a detector key's state, as if it had expired: for a runtime that cannot keep
         it (the worker's changelog refused it as too large). The key's next event starts it

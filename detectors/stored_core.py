@@ -1,26 +1,28 @@
-"""The compiled core for a runtime whose state lives in a store outside its process.
+"""The compiled core for a runtime whose state lives in a store outside its process: the worker.
 
 The worker's state is its Faust table, changelogged to Kafka; engine.py keeps every key's record
-in it as plain data and writes each change back as it makes it. `StoredCoreEngine` is the worker's
-interface to an engine (`take`, `advance_sources`, `restore`, `drop`, ...) on the compiled core:
-it keeps its records as Rust values and writes the changed ones to the store as engine.py's
-plain data once per batch (`write_changes`, before the batch is sealed), so the store holds
-exactly what engine.py would have written, and a partition restored from it goes on as
-engine.py restored from the same records would (tests/unit/test_core_changes.py,
-tests/unit/test_stored_core.py). The worker still runs engine.py: wired into it, this engine
-passed the worker's integration tests (kills, rebalances, parity with replay) and ran at the
-same rate (`bench/peer --reference`, 0.99x to 1.06x): its detection costs half of engine.py's,
-and giving out and writing the changed records costs the rest (docs/worker.md, Benchmark).
-bench/worker_engine.py `--core` measures it.
+in it as plain data and writes each change back as it makes it. The compiled core keeps its
+records as Rust values instead and writes the changed ones to the store once per batch
+(`write_changes`, before the batch's changes are sealed). A store that serializes its records
+as JSON itself (the worker's partition store, whose changelog is Faust's "json" codec) says so by
+its `serializer`, and then gets each record's bytes, written by the core (serialized.rs) as that
+serializer writes the record as engine.py's plain data: giving the records out as Python dicts
+and serializing those cost as much as the core's detection saves. Any other store gets the plain
+data. Either way the table and its changelog hold the records engine.py would have written, and
+a partition restored from them (`restore`) goes on as engine.py restored from the same records
+would (tests/unit/test_core_changes.py, test_core_serialized.py, test_stored_core.py). Without
+the core the worker runs engine.py (`worker_engine`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, MutableMapping, Sequence
+from typing import Any
 
+import orjson
 from friction_detector.detectors.api import Detector
-from friction_detector.detectors.compiled import load_plain, tracking_engine
-from friction_detector.detectors.engine import KEY_SEPARATOR, SOURCES_KEY
+from friction_detector.detectors.compiled import compiled, load_plain, tracking_engine
+from friction_detector.detectors.engine import KEY_SEPARATOR, SOURCES_KEY, Engine
 from friction_detector.detectors.observer import EngineObserver
 
 
@@ -33,12 +35,13 @@ class StoredCoreEngine:
         *,
         allowed_lateness_ms: int,
         dedup_horizon_ms: int,
-        store: MutableMapping[str, dict],
+        store: MutableMapping[str, Any],
         observer: EngineObserver | None = None,
         sources_key: str = SOURCES_KEY,
     ) -> None:
         self.detectors = {detector.name: detector for detector in detectors}
         self.store = store
+        self.serializer: Callable[[Any], bytes] | None = getattr(store, "serializer", None)
         self.sources_key = sources_key
         core = tracking_engine(
             detectors,
@@ -61,8 +64,8 @@ class StoredCoreEngine:
         """Take up the records and the sources' progress the store holds (after recovery or a
         rebalance): only into an engine that has held nothing yet."""
         sources = self.store.get(self.sources_key) or {}
-        records = ((skey, record) for skey, record in self.store.items()
-                   if skey != self.sources_key)  # fmt: skip
+        records = ((skey, orjson.loads(record) if isinstance(record, bytes) else record)
+                   for skey, record in self.store.items() if skey != self.sources_key)  # fmt: skip
         load_plain(self._core, records, sources)
         self._sources_written = dict(sources)
 
@@ -77,9 +80,13 @@ class StoredCoreEngine:
 
     def write_changes(self) -> None:
         """Write to the store every record changed since the last call (a deletion for a key
-        forgotten) and the sources' progress if it moved."""
+        forgotten), serialized if the store has a `serializer`, and the sources' progress if
+        it moved."""
         store = self.store
-        for skey, record in self._core.take_changed():
+        core, serializer = self._core, self.serializer
+        changes = (core.take_changed() if serializer is None
+                   else core.take_changed_serialized(serializer))  # fmt: skip
+        for skey, record in changes:
             if record is None:
                 store.pop(skey, None)
             else:
@@ -88,3 +95,28 @@ class StoredCoreEngine:
         if sources != self._sources_written:
             store[self.sources_key] = sources
             self._sources_written = sources
+
+
+WorkerEngine = StoredCoreEngine | Engine
+
+
+def worker_engine(
+    detectors: Sequence[Detector],
+    *,
+    allowed_lateness_ms: int,
+    dedup_horizon_ms: int,
+    store: MutableMapping[str, Any],
+    observer: EngineObserver | None = None,
+    sources_key: str = SOURCES_KEY,
+) -> WorkerEngine:
+    """The engine over a store outside the process: the compiled core where it is built, else
+    engine.py, whose records the store holds alike."""
+    make = StoredCoreEngine if compiled() else Engine
+    return make(
+        detectors,
+        allowed_lateness_ms=allowed_lateness_ms,
+        dedup_horizon_ms=dedup_horizon_ms,
+        store=store,
+        observer=observer,
+        sources_key=sources_key,
+    )

@@ -22,6 +22,7 @@ from friction_detector.detectors.api import Detector
 from friction_detector.detectors.engine import Engine, store_key
 from friction_detector.detectors.finding_events import finding_event
 from friction_detector.detectors.findings import Finding
+from friction_detector.detectors.stored_core import WorkerEngine
 from friction_detector.streams.kafka.topics import partition_for
 from friction_detector.streams.sources import input_source
 from friction_detector.streams.worker.delivery import Outgoing
@@ -69,7 +70,7 @@ class CustomerFindings:
             for partition, value in batch.drain()
         ]  # fmt: skip
 
-    def settled(self, partition: int, engine: Engine) -> int | None:
+    def settled(self, partition: int, engine: WorkerEngine) -> int | None:
         """Routed `partition`'s settled time as its engine stands, when a batch is finished
         (the next batch is handled while this one's findings are in flight), at most every
         `every_s` (reading it scans the engine's arrivals; a time read earlier is still true,

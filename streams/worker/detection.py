@@ -14,12 +14,13 @@ from collections.abc import Awaitable, Callable, Sequence
 import faust
 from friction_detector.detectors.api import Detector
 from friction_detector.detectors.config import Config
-from friction_detector.detectors.engine import KEY_SEPARATOR, SOURCES_KEY, Engine
+from friction_detector.detectors.engine import KEY_SEPARATOR, SOURCES_KEY
 from friction_detector.detectors.events import BadInput, Event
 from friction_detector.detectors.finding_events import FindingsOnly
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver, FanOut
 from friction_detector.detectors.outcomes import JourneyOutcome, Outcome
+from friction_detector.detectors.stored_core import WorkerEngine, worker_engine
 from friction_detector.streams.dead_letter import detector_error_input
 from friction_detector.streams.observability.metrics import FrictionMetrics
 from friction_detector.streams.sources import source_topic
@@ -64,7 +65,7 @@ class DetectionPartition(EngineObserver):
     def __init__(
         self,
         partition: int,
-        engine_of: Callable[[EngineObserver, PartitionStore], Engine],
+        engine_of: Callable[[EngineObserver, PartitionStore], WorkerEngine],
         store: PartitionStore,
         metrics: FrictionMetrics,
         alerting: WorkerAlerting | None,
@@ -208,9 +209,9 @@ class DetectionPartitions:
             if per_partition.pop(partition, None) is not None:
                 self.metrics.on_state_size(detector, sum(per_partition.values()))
 
-    def _engine(self, observer: EngineObserver, store: PartitionStore) -> Engine:
+    def _engine(self, observer: EngineObserver, store: PartitionStore) -> WorkerEngine:
         settings = self.config.engine
-        return Engine(
+        return worker_engine(
             self.detectors,
             allowed_lateness_ms=self.allowed_lateness_ms,
             dedup_horizon_ms=settings.dedup_horizon_ms,

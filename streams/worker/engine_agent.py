@@ -119,6 +119,7 @@ class EngineAgent:
             owned = self.detection.find(partition)
             if owned is None:  # Faust revokes only after acknowledgements: a bug if seen
                 raise RuntimeError(f"{self.topic} partition {partition} revoked inside a batch")
+            owned.engine.write_changes()  # the compiled core's, once per batch
             sealed.append((owned.store, owned.store.seal()))
             if customers is not None:  # as of this batch: the next one is handled meanwhile
                 settled.append((partition, customers.settled(partition, owned.engine)))

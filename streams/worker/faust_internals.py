@@ -640,10 +640,20 @@ class ChangelogWriter:
             return value
         return orjson.loads(payload) if self._json else copy.deepcopy(value)
 
+    @property
+    def serializer(self) -> Callable[[Any], bytes] | None:
+        """How a value is serialized for the changelog, when the table's codec is Faust's
+        "json" (`changelog_json`): a value given as bytes already serialized by it is written
+        as it is (`record`)."""
+        return changelog_json if self._json else None
+
     def record(self, key: Any, value: Any) -> tuple[bytes, bytes | None]:
-        """The changelog record's key and value for `key` set to `value` (None: deleted)."""
+        """The changelog record's key and value for `key` set to `value` (None: deleted; bytes:
+        already serialized by `serializer`)."""
         if self._json:
-            return _json(key), None if value is None else _json(value)
+            if value is None or type(value) is bytes:
+                return changelog_json(key), value
+            return changelog_json(key), changelog_json(value)
         table = self.table
         payload = None
         if value is not None:
@@ -731,7 +741,7 @@ class ChangelogWriter:
         self.store.set_persisted_offset(TP(self.topic, partition), offset)
 
 
-def _json(value: Any) -> bytes:
+def changelog_json(value: Any) -> bytes:
     """Faust's "json" codec (orjson with `OPT_NON_STR_KEYS | OPT_UTC_Z`), byte for byte.
 
     Tried first without `OPT_NON_STR_KEYS`, which costs a third more per record even where

@@ -62,6 +62,10 @@ class PartitionStore(MutableMapping):
     findings were lost. Between the two, the next batch reads the sealed changes (`sealed`,
     oldest first), so it runs while the previous batch's outputs are in flight.
 
+    A record is the engine's plain data (engine.py) or its bytes already serialized by
+    `serializer` (the compiled core, `StoredCoreEngine`): those are sent as they are, and kept
+    as they are by the memory store (a persistent store keeps them decoded, as every record).
+
     A key whose state record the changelog refuses as too large is forgotten everywhere at once
     (`_too_large`): in the engine (`on_too_large`, set by the owner), in the changes not yet
     written and in the local store, as its deletion is in the changelog.
@@ -78,16 +82,19 @@ class PartitionStore(MutableMapping):
         self.table = table
         self.partition = partition
         self.partitions = partitions
-        self.pending: dict[str, dict | Literal[_Deleted.DELETED]] = {}
+        self.pending: dict[str, dict | bytes | Literal[_Deleted.DELETED]] = {}
         self.sealed: deque[Sealed] = deque()
         self.changelog = ChangelogWriter(table, batch_size, self._too_large)
+        # An engine that writes its records already serialized (the compiled core) does so
+        # with this; its bytes are stored and sent as they are.
+        self.serializer = self.changelog.serializer
         self.on_too_large: StateTooLarge | None = None
         self._read = self.changelog.reader()
 
     def owns(self, skey: str) -> bool:
         return partition_for(skey.encode(), self.partitions) == self.partition
 
-    def __getitem__(self, skey: str) -> dict:
+    def __getitem__(self, skey: str) -> dict | bytes:
         value = self.get(skey, _DELETED)
         if value is _DELETED:
             raise KeyError(skey)
@@ -104,7 +111,7 @@ class PartitionStore(MutableMapping):
                 return self._read(skey, default)
         return default if value is _DELETED else value
 
-    def __setitem__(self, skey: str, record: dict) -> None:
+    def __setitem__(self, skey: str, record: dict | bytes) -> None:
         self.pending[skey] = record
 
     def __delitem__(self, skey: str) -> None:

@@ -68,6 +68,24 @@ def test_sealed_changes_are_read_by_the_next_batch_and_written_in_order() -> Non
     assert sorted(store) == [b]
 
 
+def test_a_record_given_already_serialized_is_sent_and_kept_as_it_is() -> None:
+    table, store = partition_store("store-serialized")
+    assert store.serializer is not None  # the table's codec is Faust's "json"
+    a, b = keys_of(1, 2)
+    payload = store.serializer({"s": {"n": 1}, "p": []})
+    store[a] = payload  # bytes, as the compiled core writes them
+    store[b] = {"n": 2}
+    sealed = store.seal()
+    assert sealed.records == [(orjson.dumps(a), payload), (orjson.dumps(b), b'{"n":2}')]
+
+    async def write() -> None:
+        await store.write(sealed, FakeAIOKafka(first_offset=10))
+
+    asyncio.run(write())
+    assert table.data[a] is payload  # the memory store keeps the bytes; a restore decodes them
+    assert store[a] is payload
+
+
 def test_a_batch_cannot_be_written_before_the_one_sealed_before_it() -> None:
     _, store = partition_store("store-order")
     (a,) = keys_of(1, 1)

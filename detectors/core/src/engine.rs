@@ -8,10 +8,11 @@ use crate::plain::{plain_record, record_from_plain};
 use crate::reaction::Reaction;
 use crate::record::{HashedSet, Journey, OpenOutcome, Pending, Record, SeenIds};
 use crate::records::{Records, Slot};
+use crate::serialized::write_record;
 use ahash::{HashMap, HashMapExt, HashSet, HashSetExt, RandomState};
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use smallvec::SmallVec;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -409,17 +410,35 @@ impl CompiledEngine {
     /// None for a key forgotten), each key once, in the order they first changed: what a store
     /// that leaves the process writes after a batch. Only with `track_changes`.
     fn take_changed(&mut self, py: Python<'_>) -> PyResult<PyObject> {
-        let Some(changes) = self.changes.replace(Changes::default()) else {
-            return Err(pyo3::exceptions::PyRuntimeError::new_err(
-                "the engine was made without track_changes",
-            ));
-        };
         let changed = PyList::empty_bound(py);
-        for skey in changes.order {
+        for skey in self.take_changes()?.order {
             match self.records.find(&skey) {
                 Some(slot) => {
                     let plain = plain_record(py, self.records.held(slot))?;
                     changed.append((skey.text(), plain))?;
+                }
+                None => changed.append((skey.text(), py.None()))?,
+            }
+        }
+        Ok(changed.into_any().unbind())
+    }
+
+    /// `take_changed` with each record serialized as `dumps(plain record)` would give it
+    /// (bytes; None for a key forgotten), written by the core (serialized.rs): `dumps` is
+    /// called only for the values it keeps as Python objects of no fixed shape.
+    fn take_changed_serialized(
+        &mut self,
+        py: Python<'_>,
+        dumps: &Bound<'_, PyAny>,
+    ) -> PyResult<PyObject> {
+        let changed = PyList::empty_bound(py);
+        let mut out = Vec::with_capacity(1024);
+        for skey in self.take_changes()?.order {
+            match self.records.find(&skey) {
+                Some(slot) => {
+                    out.clear();
+                    write_record(py, self.records.held(slot), dumps, &mut out)?;
+                    changed.append((skey.text(), PyBytes::new_bound(py, &out)))?;
                 }
                 None => changed.append((skey.text(), py.None()))?,
             }
@@ -516,6 +535,13 @@ impl CompiledEngine {
 }
 
 impl CompiledEngine {
+    /// The keys changed since the last call, the tracking started again.
+    fn take_changes(&mut self) -> PyResult<Changes> {
+        self.changes.replace(Changes::default()).ok_or_else(|| {
+            pyo3::exceptions::PyRuntimeError::new_err("the engine was made without track_changes")
+        })
+    }
+
     /// Note that the slot's record changed, for `take_changed`.
     fn mark_changed(&mut self, slot: Slot) {
         if let Some(changes) = &mut self.changes {

@@ -10,9 +10,9 @@
 //!
 //! `engine` is the engine; a key's record is in `record`, the records by slot in `records`, the
 //! FIFO of arrivals in `arrivals`, the context a detector reacts with in `reaction`, the
-//! observer's hooks in `hooks`, a record as engine.py's plain data in `plain`, the keys and
-//! event ids with their hash carried in `hashed`, and calls into Python (and Events built for
-//! it) without intermediate tuples in `calls`.
+//! observer's hooks in `hooks`, a record as engine.py's plain data in `plain` and as its
+//! changelog bytes in `serialized`, the keys and event ids with their hash carried in `hashed`,
+//! and calls into Python (and Events built for it) without intermediate tuples in `calls`.
 //! `usual_events` and `timefmt` are the decoder's fast path (events.py), which the worker uses
 //! too; `partition` is Kafka's default partitioner, by which the worker routes.
 
@@ -29,6 +29,7 @@ mod plain;
 mod reaction;
 mod record;
 mod records;
+mod serialized;
 mod timefmt;
 mod usual_events;
 

@@ -1,0 +1,175 @@
+//! A key's record serialized as the worker's changelog writes it: the JSON bytes that
+//! `dumps(plain_record(record))` would give, byte for byte, written straight from the Rust
+//! values. Giving a batch's changed records out as Python dicts and serializing those cost more
+//! than the detection that changed them; here only the values the core keeps as Python objects
+//! of no fixed shape (a detector's state, an event's attributes, a float) go through `dumps`.
+//!
+//! The text rules are orjson's (what Faust's "json" codec is): compact, non-ASCII as UTF-8, and
+//! `"`, `\`, and control characters escaped, the usual ones by letter.
+
+use crate::record::Record;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyLong, PyString, PyTuple};
+
+/// Append `record` as JSON to `out`; `dumps` serializes the Python values of no fixed shape.
+pub(crate) fn write_record(
+    py: Python<'_>,
+    record: &Record,
+    dumps: &Bound<'_, PyAny>,
+    out: &mut Vec<u8>,
+) -> PyResult<()> {
+    out.extend_from_slice(b"{\"s\":");
+    write_dumped(record.state.bind(py).as_any(), dumps, out)?;
+    out.extend_from_slice(b",\"p\":[");
+    for (n, waiting) in record.pending.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        write_array(
+            waiting.event.bind(py).downcast::<PyTuple>()?.iter(),
+            dumps,
+            out,
+        )?;
+    }
+    out.extend_from_slice(b"],\"t\":{");
+    for (n, (tag, at)) in record.timers.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        write_str(tag, out);
+        out.push(b':');
+        write_int(*at, out);
+    }
+    out.extend_from_slice(b"},\"d\":{");
+    for (n, applied) in record.seen.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        write_str(applied.id.text(), out);
+        out.push(b':');
+        write_int(applied.time, out);
+    }
+    out.extend_from_slice(b"},\"x\":");
+    write_int(record.expiry, out);
+    if !record.outcomes.is_empty() {
+        out.extend_from_slice(b",\"o\":[");
+        for (n, open) in record.outcomes.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            let fields = [
+                open.finding_id.bind(py).clone(),
+                open.kind.bind(py).clone(),
+                open.found.into_py(py).into_bound(py),
+                open.deadline.into_py(py).into_bound(py),
+                open.segment.bind(py).clone(),
+            ];
+            write_array(fields.into_iter(), dumps, out)?;
+        }
+        out.push(b']');
+    }
+    if let Some(journey) = &record.journey {
+        out.extend_from_slice(b",\"j\":[");
+        write_int(journey.start, out);
+        out.push(b',');
+        write_int(journey.deadline, out);
+        out.push(b',');
+        match &journey.segment {
+            Some(segment) => write_value(segment.bind(py), dumps, out)?,
+            None => out.extend_from_slice(b"null"),
+        }
+        out.push(b']');
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+fn write_array<'py>(
+    values: impl Iterator<Item = Bound<'py, PyAny>>,
+    dumps: &Bound<'_, PyAny>,
+    out: &mut Vec<u8>,
+) -> PyResult<()> {
+    out.push(b'[');
+    for (n, value) in values.enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        write_value(&value, dumps, out)?;
+    }
+    out.push(b']');
+    Ok(())
+}
+
+/// Text, whole numbers, None and empty dicts directly (an event's fields are mostly these);
+/// anything else through `dumps`.
+fn write_value(
+    value: &Bound<'_, PyAny>,
+    dumps: &Bound<'_, PyAny>,
+    out: &mut Vec<u8>,
+) -> PyResult<()> {
+    if let Ok(text) = value.downcast_exact::<PyString>() {
+        write_str(text.to_str()?, out);
+    } else if value.is_none() {
+        out.extend_from_slice(b"null");
+    } else if value.is_exact_instance_of::<PyLong>() && !value.is_instance_of::<PyBool>() {
+        match value.extract::<i64>() {
+            Ok(number) => write_int(number, out),
+            Err(_) => write_dumped(value, dumps, out)?, // beyond 64 bits: orjson's own rule
+        }
+    } else if value
+        .downcast_exact::<PyDict>()
+        .is_ok_and(|dict| dict.is_empty())
+    {
+        out.extend_from_slice(b"{}");
+    } else {
+        write_dumped(value, dumps, out)?;
+    }
+    Ok(())
+}
+
+fn write_dumped(
+    value: &Bound<'_, PyAny>,
+    dumps: &Bound<'_, PyAny>,
+    out: &mut Vec<u8>,
+) -> PyResult<()> {
+    let dumped = dumps.call1((value,))?;
+    out.extend_from_slice(dumped.downcast::<PyBytes>()?.as_bytes());
+    Ok(())
+}
+
+fn write_int(number: i64, out: &mut Vec<u8>) {
+    out.extend_from_slice(number.to_string().as_bytes());
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// A JSON string as orjson writes it.
+pub(crate) fn write_str(text: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (at, &byte) in bytes.iter().enumerate() {
+        let escaped: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => &[],
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..at]);
+        if escaped.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(byte >> 4)]);
+            out.push(HEX[usize::from(byte & 0xf)]);
+        } else {
+            out.extend_from_slice(escaped);
+        }
+        start = at + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
