@@ -624,6 +624,16 @@ class ChangelogWriter:
         if self._key_partition is not None:
             self._key_partition[key] = partition
 
+    def keep_all(self, partition: int, values: Mapping[Any, Any]) -> None:
+        """`keep` for every key of `values` at once: the memory store's dicts are updated
+        whole, with no method call per key."""
+        if self._key_partition is None:
+            for key, value in values.items():
+                self.store[key] = value
+            return
+        self.store.data.update(values)
+        self._key_partition.update(dict.fromkeys(values, partition))
+
     def forget(self, key: Any) -> None:
         """Delete `key` from the local store, if it is there."""
         with suppress(KeyError):  # never stored

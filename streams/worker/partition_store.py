@@ -168,12 +168,14 @@ class PartitionStore(MutableMapping):
         if not self.sealed or self.sealed[0] is not sealed:
             raise RuntimeError("partition state written out of batch order")
         changelog = self.changelog
+        kept = {}
         with partition_current(self.partition):  # a RocksDB store writes to its partition's
             for skey, value in sealed.changes.items():
                 if value is _DELETED:
                     changelog.forget(skey)
                 else:
-                    changelog.keep(self.partition, skey, value)
+                    kept[skey] = value
+            changelog.keep_all(self.partition, kept)
         self.sealed.popleft()
         if not sealed.records:
             return []

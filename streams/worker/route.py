@@ -71,6 +71,7 @@ class RouteStage:
         )
         self.routed = RoutedBatch()
         self.heard = HeardProgress(settings.partitions)
+        self.accepted: dict[str, int] = {}  # the batch's events by type, counted at `publish`
 
     def handle(self, message: Any) -> None:
         """Decode one input message (one event or a batch of them) and queue its routes."""
@@ -79,6 +80,7 @@ class RouteStage:
         raw = message.value if message.value is not None else b""
         name = input_source(source.topic, source.partition)
         progress, routed, n = self.progress, self.routed, self.settings.partitions
+        accepted = self.accepted
         for index, decoded in decode_message(self.decoder, raw):
             if isinstance(decoded, BadInput):
                 progress.saw(name, None)
@@ -98,7 +100,7 @@ class RouteStage:
                 bad = failure(PROCESSING_ERROR, error, orjson.dumps(decoded._asdict()))
                 self._letter(bad, source, index)
                 continue
-            self.metrics.on_event(decoded)
+            accepted[decoded.type] = accepted.get(decoded.type, 0) + 1
             for partition, item in items:
                 routed.add(partition, item)
             progress.saw(name, decoded.time)
@@ -122,6 +124,8 @@ class RouteStage:
         get its progress as a report in the same delivery (progress.py `HeardProgress`): their
         items of the events it covers are in earlier, delivered batches, and an engine waiting
         on an input partition read here releases its events now."""
+        self.metrics.on_events(self.accepted)
+        self.accepted = {}
         outgoing = self.letters[:]
         self.letters.clear()
         topic = self.settings.routed_topic

@@ -1,14 +1,14 @@
 """The compiled core writes its changed records' changelog bytes itself
 (`take_changed_serialized`), as the worker's changelog serializes records as plain data.
 
-The worker's changelog holds each key's record as Faust's "json" codec writes it; a partition
-is recovered from those bytes. The core writes them straight from its Rust values, so they must
-be the very bytes the changelog's serializer gives for the core's own plain record
+The worker's changelog holds each key's record as Faust's "json" codec writes it; a partition is
+recovered from those bytes. The core writes them straight from its Rust values, so they must be
+the very bytes the changelog's serializer gives for the core's own plain record
 (`take_changed`), including the text, numbers and attributes events can carry that the corpus
 does not (escapes, control characters, non-ASCII text, floats, booleans, numbers past 64 bits,
-nested attributes); and after every batch of the replay corpus they must read back as the
-records engine.py writes (the same document: engine.py's dict keeps `o` and `j` in the order
-they were opened, the core writes `o` first).
+nested attributes, tuples, keys that are not text); and after every batch of the replay corpus
+they must read back as the records engine.py writes (the same document: engine.py's dict keeps
+`o` and `j` in the order they were opened, the core writes `o` first).
 """
 
 from __future__ import annotations
@@ -49,6 +49,14 @@ def test_after_every_batch_the_core_writes_engine_py_s_records(batch: int) -> No
     assert forgotten > 0
 
 
+def deep(levels: int) -> dict:
+    """Dicts and lists nested `levels` deep: past what the core writes itself."""
+    value: dict = {"end": 1.5}
+    for level in range(levels):
+        value = {"in": [value]} if level % 2 else {"in": value}
+    return value
+
+
 ODD_TEXT = [
     'quote " and backslash \\ ',
     "".join(chr(code) for code in range(0x20)) + "\x7f",
@@ -60,6 +68,7 @@ ODD_ATTRS = [
     {"flag": True, "off": False, "none": None, "neg": -7},
     {"past_64_bits": 2**64 - 1, "nested": {"list": [1, "two", {"three": [None]}]}},
     {ODD_TEXT[0]: ODD_TEXT[1], ODD_TEXT[2]: [ODD_TEXT[2]]},
+    {"deep": deep(40), "tuple": (1, "two"), "keys": {7: "a number as a key", "text": 1}},
 ]
 
 

@@ -1,15 +1,16 @@
 //! A key's record serialized as the worker's changelog writes it: the JSON bytes that
 //! `dumps(plain_record(record))` would give, byte for byte, written straight from the Rust
 //! values. Giving a batch's changed records out as Python dicts and serializing those cost more
-//! than the detection that changed them; here only the values the core keeps as Python objects
-//! of no fixed shape (a detector's state, an event's attributes, a float) go through `dumps`.
+//! than the detection that changed them. A detector's state and an event's attributes are
+//! Python values of no fixed shape: text, numbers, booleans, None, dicts and lists of them are
+//! written here, anything else (a float, a time) by `dumps`, the serializer itself.
 //!
 //! The text rules are orjson's (what Faust's "json" codec is): compact, non-ASCII as UTF-8, and
 //! `"`, `\`, and control characters escaped, the usual ones by letter.
 
 use crate::record::Record;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyLong, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyLong, PyString, PyTuple};
 
 /// Append `record` as JSON to `out`; `dumps` serializes the Python values of no fixed shape.
 pub(crate) fn write_record(
@@ -19,7 +20,7 @@ pub(crate) fn write_record(
     out: &mut Vec<u8>,
 ) -> PyResult<()> {
     out.extend_from_slice(b"{\"s\":");
-    write_dumped(record.state.bind(py).as_any(), dumps, out)?;
+    write_value(record.state.bind(py).as_any(), dumps, out)?;
     out.extend_from_slice(b",\"p\":[");
     for (n, waiting) in record.pending.iter().enumerate() {
         if n > 0 {
@@ -100,27 +101,65 @@ fn write_array<'py>(
     Ok(())
 }
 
-/// Text, whole numbers, None and empty dicts directly (an event's fields are mostly these);
-/// anything else through `dumps`.
+/// How deep `write_value` follows dicts and lists itself before handing a value to `dumps`
+/// (orjson refuses past 255 levels, and says so).
+const OWN_DEPTH: u32 = 32;
+
+/// Text, whole numbers, booleans, None, and dicts (with text keys) and lists of those directly
+/// (a detector's state and an event's fields are mostly these); anything else, a float for one,
+/// through `dumps`.
 fn write_value(
     value: &Bound<'_, PyAny>,
     dumps: &Bound<'_, PyAny>,
     out: &mut Vec<u8>,
 ) -> PyResult<()> {
+    write_nested(value, dumps, out, 0)
+}
+
+fn write_nested(
+    value: &Bound<'_, PyAny>,
+    dumps: &Bound<'_, PyAny>,
+    out: &mut Vec<u8>,
+    depth: u32,
+) -> PyResult<()> {
     if let Ok(text) = value.downcast_exact::<PyString>() {
         write_str(text.to_str()?, out);
     } else if value.is_none() {
         out.extend_from_slice(b"null");
-    } else if value.is_exact_instance_of::<PyLong>() && !value.is_instance_of::<PyBool>() {
+    } else if let Ok(flag) = value.downcast_exact::<PyBool>() {
+        out.extend_from_slice(if flag.is_true() { b"true" } else { b"false" });
+    } else if value.is_exact_instance_of::<PyLong>() {
         match value.extract::<i64>() {
             Ok(number) => write_int(number, out),
             Err(_) => write_dumped(value, dumps, out)?, // beyond 64 bits: orjson's own rule
         }
-    } else if value
-        .downcast_exact::<PyDict>()
-        .is_ok_and(|dict| dict.is_empty())
-    {
-        out.extend_from_slice(b"{}");
+    } else if depth >= OWN_DEPTH {
+        write_dumped(value, dumps, out)?;
+    } else if let Ok(dict) = value.downcast_exact::<PyDict>() {
+        let start = out.len();
+        out.push(b'{');
+        for (n, (key, item)) in dict.iter().enumerate() {
+            let Ok(key) = key.downcast_exact::<PyString>() else {
+                out.truncate(start); // a key that is not text: the serializer's own rule
+                return write_dumped(value, dumps, out);
+            };
+            if n > 0 {
+                out.push(b',');
+            }
+            write_str(key.to_str()?, out);
+            out.push(b':');
+            write_nested(&item, dumps, out, depth + 1)?;
+        }
+        out.push(b'}');
+    } else if let Ok(list) = value.downcast_exact::<PyList>() {
+        out.push(b'[');
+        for (n, item) in list.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            write_nested(&item, dumps, out, depth + 1)?;
+        }
+        out.push(b']');
     } else {
         write_dumped(value, dumps, out)?;
     }
