@@ -176,8 +176,24 @@ fn write_dumped(
     Ok(())
 }
 
+/// A whole number in decimal, with no allocation (record times are written several times a
+/// record).
 fn write_int(number: i64, out: &mut Vec<u8>) {
-    out.extend_from_slice(number.to_string().as_bytes());
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = number.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if number < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
