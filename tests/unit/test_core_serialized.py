@@ -65,7 +65,7 @@ ODD_TEXT = [
 ]
 ODD_ATTRS = [
     {"amount": 12.5, "tiny": 1e-9, "huge": 1e21, "whole_float": 3.0},
-    {"flag": True, "off": False, "none": None, "neg": -7},
+    {"flag": True, "off": False, "none": None, "neg": -7, "min": -(2**63), "max": 2**63 - 1},
     {"past_64_bits": 2**64 - 1, "nested": {"list": [1, "two", {"three": [None]}]}},
     {ODD_TEXT[0]: ODD_TEXT[1], ODD_TEXT[2]: [ODD_TEXT[2]]},
     {"deep": deep(40), "tuple": (1, "two"), "keys": {7: "a number as a key", "text": 1}},
