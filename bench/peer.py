@@ -20,11 +20,11 @@ Every group commits at least every 0.25 s (bench/stream.py `COMMIT_INTERVAL_S`; 
   and re-keyed by session with `group_by`;
 - `friction worker` with slow_checkout only, and with every installed detector;
 - detection alone, every installed detector, no broker, on the same events from a file: as the
-  worker runs it (`detect-worker`, bench/worker_engine.py: engine.py, records as plain data),
-  the most one worker process can reach (printed as a bound); the same on the compiled core
-  (`detect-worker-core`, its changed records given out as engine.py's plain data), what the
-  worker could reach were its state in the core; and `friction replay` (`detect-all`), the
-  compiled core writing no state;
+  worker runs it (`detect-worker-core`, bench/worker_engine.py: the compiled core, its changed
+  records' bytes written by the core once per batch), the most one worker process can reach
+  (printed as a bound); the same on engine.py (`detect-worker`, records as plain data), the
+  worker where the core is not built; and `friction replay` (`detect-all`), the compiled core
+  writing no state;
 - with `--batch-size` (500 by default, 0 skips them): the same events on a second topic in batch
   messages (JSON arrays, streams/kafka/batch_producer.py, as `friction send` writes them), read
   by the worker and by Quix (expanded to one row per event, then re-keyed by session).
@@ -271,10 +271,11 @@ def route_aiokafka(bootstrap: str, topic: str, n: int) -> Callable[[Path, int], 
 
 
 def worker_engine(events: Path, n: int, core: bool = False) -> Callable[[Path, int], Result]:
-    """Detection as the worker runs it (engine.py, records as plain data, each changed record
-    serialized once per batch) on the same events from a file, no broker (bench/worker_engine.py):
-    what a worker process can reach at most, however cheap its Kafka handling becomes. `core`:
-    the same work on the compiled core, its changed records given out as plain data."""
+    """Detection as the worker's stage 2 runs it (each changed record serialized once per batch)
+    on the same events from a file, no broker (bench/worker_engine.py): on engine.py (records as
+    plain data, the worker where the core is not built), or with `core` on the compiled core
+    (its changed records' bytes written by the core), the worker's engine: what a worker process
+    can reach at most, however cheap its Kafka handling becomes."""
 
     def run(home: Path, round_: int) -> Result:
         command = [sys.executable, str(BENCH / "worker_engine.py"), str(events)]
@@ -285,8 +286,8 @@ def worker_engine(events: Path, n: int, core: bool = False) -> Callable[[Path, i
 
 def detection_only(events: Path, config: Path) -> Callable[[Path, int], Result]:
     """`friction replay` of the same events from a file: the compiled detection core with the
-    same detectors and no broker, in one process: what a worker could reach at most were its
-    state held in the core (the worker runs engine.py, `worker_engine`). The rate is replay's
+    same detectors and no broker, in one process, writing no state (the worker writes each
+    changed record, `worker_engine`). The rate is replay's
     own (its summary line, from its first line read, so start-up is left out as for the group
     peers); CPU is the whole process's, start-up included, so per CPU-second is slightly
     understated."""
@@ -389,8 +390,8 @@ TARGETS = [
 # (numerator, denominator, what it bounds): detection alone against a peer, the most any one
 # worker process with this engine could reach against it.
 BOUNDS = [
-    ("detect-worker", "quix", "the most one worker process reaches of worker-all(-b) / quix"),
-    ("detect-worker-core", "quix", "the same, were the worker's state in the compiled core"),
+    ("detect-worker-core", "quix", "the most one worker process reaches of worker-all(-b) / quix"),
+    ("detect-worker", "quix", "the same on engine.py (a worker where the core is not built)"),
     ("detect-all", "quix", "detection alone in the compiled core, writing no state"),
     ("aiokafka", "faust-agent", "what reading input in batches with Faust's own client leaves"),
     ("route-aiokafka", "faust-agent", "the worker's stage 1 on that client, against Faust's path"),
@@ -514,10 +515,11 @@ def main() -> int:
                  worker(bootstrap, topic, n, slow_only, args.profile)),
             Peer("worker-all", "friction worker, every installed detector",
                  worker(bootstrap, topic, n, every, args.profile)),
-            Peer("detect-worker", "the worker's engine over the same events, every installed "
-                 "detector, no broker", worker_engine(events, n)),
-            Peer("detect-worker-core", "the same on the compiled core, its changed records "
-                 "given out as plain data", worker_engine(events, n, core=True)),
+            Peer("detect-worker", "the worker's stage 2 on engine.py over the same events, every "
+                 "installed detector, no broker", worker_engine(events, n)),
+            Peer("detect-worker-core", "the same on the compiled core (the worker's engine), "
+                 "its changed records' bytes written by the core",
+                 worker_engine(events, n, core=True)),
             Peer("detect-all", "friction replay of the same events, every installed detector, "
                  "no broker", detection_only(events, every)),
             Peer("route-aiokafka", "the worker's stage 1, every installed detector, on aiokafka's "

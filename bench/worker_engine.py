@@ -1,18 +1,17 @@
 """Detection as the worker runs it, with no broker: what bounds the worker's rate.
 
-The worker's stages keep their state in Kafka, so its engine is engine.py with every key's
-record as plain data (`Engine` over a store that is not a dict: each changed record is written
-back), not the compiled core that replay runs with its state in its own process. This runs that
-engine over the events of a file in batches of the worker's size (`BATCH_MAX`): each event
-routed as stage 1 routes it and queued, the watermark moved by the batch's last event, the
-batch's findings taken, and each record the batch changed serialized once, as the worker's
-changelog does. No Kafka, no Faust, no metrics: the most a worker process with this engine can
-reach, however cheap its Kafka handling. With `--core`, the same on the compiled core over the
-same store (detectors/stored_core.py: its changed records written once per batch, serialized
-by the core as the changelog serializes engine.py's plain data), as the worker runs where the
-core is built. Run as `python
-bench/worker_engine.py EVENTS_FILE [--core]`; prints one JSON line: events/s and CPU seconds
-from the first event decoded to the last batch's records serialized.
+The worker's stages keep their state in Kafka: its engine writes each record a batch changed to
+the partition's store, which the changelog sends. This runs stage 2's engine over the events of
+a file in batches of the worker's size (`BATCH_MAX`): each event routed as stage 1 routes it
+and queued, the watermark moved by the batch's last event, the batch's findings taken, and each
+record the batch changed serialized once, as the worker's changelog does. No Kafka, no Faust,
+no metrics: the most a worker process can reach, however cheap its Kafka handling. By default
+on engine.py (every key's record plain data, written back as it changes: the worker where the
+compiled core is not built); with `--core` on the compiled core over the same store
+(detectors/stored_core.py: its changed records' bytes written by the core once per batch), the
+worker's engine where the core is built. Run as `python bench/worker_engine.py EVENTS_FILE
+[--core]`; prints one JSON line: events/s and CPU seconds from the first event decoded to the
+last batch's records serialized.
 """
 
 from __future__ import annotations
