@@ -14,20 +14,19 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from friction_detector.detectors.engine import Engine, store_key
+from friction_detector.detectors.engine import Engine
 from friction_detector.detectors.events import BadInput, Event, EventDecoder
 from friction_detector.detectors.observer import EngineObserver
 from friction_detector.streams.dead_letter import PROCESSING_ERROR
 from friction_detector.streams.event_batches import decode_message, element_position
 from friction_detector.streams.kafka.settings import WorkerSettings
-from friction_detector.streams.kafka.topics import partition_for
 from friction_detector.streams.observability.metrics import FrictionMetrics
 from friction_detector.streams.sources import input_source
 from friction_detector.streams.worker.delivery import Outgoing, deliver
 from friction_detector.streams.worker.detection import Letter, detector_error
 from friction_detector.streams.worker.progress import HeardProgress, InputProgress
 from friction_detector.streams.worker.records import WorkerRecords, failure
-from friction_detector.streams.worker.routing import RoutedBatch, encode_item, encode_progress
+from friction_detector.streams.worker.routing import RoutedBatch, encode_progress, routed_items
 
 log = logging.getLogger(__name__)
 
@@ -86,14 +85,8 @@ class RouteStage:
                 progress.saw(name, None)
                 self._letter(decoded, source, index)
                 continue
-            try:
-                items = [  # all or nothing: an item that cannot be encoded fails the event
-                    (
-                        partition_for(store_key(detector.name, key).encode(), n),
-                        encode_item(detector.name, key, decoded),
-                    )
-                    for detector, key in self.router.routes(decoded)
-                ]
+            try:  # all or nothing: an item that cannot be encoded fails the event
+                items = routed_items(decoded, self.router.routes(decoded), n)
             except Exception as error:
                 if index is None:
                     raise  # the message's failure: `failed` dead-letters it

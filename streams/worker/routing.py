@@ -17,10 +17,15 @@ partition's progress follows the wall clock.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 
 import orjson
+from friction_detector.detectors.api import Detector
+from friction_detector.detectors.compiled import _core
+from friction_detector.detectors.engine import store_key
 from friction_detector.detectors.events import Event, event_from_fields
+from friction_detector.streams.kafka.topics import partition_for
 
 # Kafka's default maximum message size is 1 MiB; a group is split well below it.
 ROUTED_MESSAGE_BYTES = 256 * 1024
@@ -35,6 +40,27 @@ def encode_item(detector: str, key: str, event: Event) -> bytes:
         [detector, key, event.time, event.event_id, event.type, event.user_id,
          event.session_id, event.attrs]
     )  # fmt: skip
+
+
+def _routed_items_by_python(
+    event: Event, routes: list[tuple[Detector, str]], partitions: int
+) -> list[tuple[int, bytes]]:
+    return [
+        (partition_for(store_key(detector.name, key).encode(), partitions),
+         encode_item(detector.name, key, event))
+        for detector, key in routes
+    ]  # fmt: skip
+
+
+# `routed_items(event, routes, partitions)`: for each (detector, key) route of the event
+# (`Engine.routes`), the routed partition of its state key and the `encode_item` item, made by
+# the compiled core in one call where it is built (the same bytes; tests/unit/test_routing.py).
+# A key that is not text raises TypeError.
+routed_items: Callable[[Event, list[tuple[Detector, str]], int], list[tuple[int, bytes]]] = (
+    partial(_core.routed_items, dumps=orjson.dumps)
+    if _core is not None
+    else _routed_items_by_python
+)
 
 
 def encode_message(items: list[bytes], progress: Progress | None = None) -> bytes:

@@ -1,15 +1,20 @@
 """Routed messages carry a batch's items per partition, in order, with the input partitions'
-progress, and read back as events."""
+progress, and read back as events; the compiled core makes each event's items and their
+partitions as the Python code does."""
 
 from __future__ import annotations
 
+import pytest
+from friction_detector.detectors.compiled import compiled
 from friction_detector.detectors.events import Event
 from friction_detector.streams.sources import input_source, source_topic
 from friction_detector.streams.worker.routing import (
     RoutedBatch,
+    _routed_items_by_python,
     decode_routed,
     encode_item,
     encode_progress,
+    routed_items,
 )
 
 
@@ -68,3 +73,38 @@ def test_an_input_source_names_its_topic_and_partition() -> None:
     source = input_source("friction-events.v2", 11)
     assert source == "friction-events.v2:11"
     assert source_topic(source) == "friction-events.v2"
+
+
+def routes_of_every_detector(events: list[Event]) -> list[tuple[Event, list]]:
+    from friction_detector.detectors.engine import Engine
+    from test_compiled_engine import every_builtin_detector
+
+    router = Engine(every_builtin_detector())
+    return [(e, router.routes(e)) for e in events]
+
+
+@pytest.mark.skipif(not compiled(), reason="the compiled core is not built")
+def test_the_core_makes_the_items_and_partitions_python_makes() -> None:
+    from test_compiled_engine import decoded_corpus
+    from test_core_serialized import with_odd_values
+
+    events = decoded_corpus()
+    routed = routes_of_every_detector(events[:5000] + with_odd_values(events[5000:8000]))
+    assert sum(len(routes) for _, routes in routed) > 5000
+    for partitions in (1, 4, 7):
+        for e, routes in routed:
+            assert routed_items(e, routes, partitions) == _routed_items_by_python(
+                e, routes, partitions
+            )
+
+
+@pytest.mark.skipif(not compiled(), reason="the compiled core is not built")
+def test_a_key_that_is_not_text_fails_the_event_in_both() -> None:
+    from test_compiled_engine import every_builtin_detector
+
+    detector = every_builtin_detector()[0]
+    for make in (routed_items, _routed_items_by_python):
+        with pytest.raises(TypeError):
+            make(event(1), [(detector, 42)], 4)
+        with pytest.raises(TypeError):  # an attribute orjson refuses
+            make(event(1, {"x": object()}), [(detector, "k")], 4)

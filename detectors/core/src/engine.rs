@@ -21,7 +21,7 @@ use std::rc::Rc;
 const DEADLINE: u8 = 1;
 const EXPIRY: u8 = 2;
 const NO_WATERMARK: i64 = -(1i64 << 62);
-const SEPARATOR: &str = "/";
+pub(crate) const SEPARATOR: &str = "/";
 
 struct DetectorRef {
     name: Py<PyString>,

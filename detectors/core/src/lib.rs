@@ -14,7 +14,8 @@
 //! changelog bytes in `serialized`, the keys and event ids with their hash carried in `hashed`,
 //! and calls into Python (and Events built for it) without intermediate tuples in `calls`.
 //! `usual_events` and `timefmt` are the decoder's fast path (events.py), which the worker uses
-//! too; `partition` is Kafka's default partitioner, by which the worker routes.
+//! too; `partition` is Kafka's default partitioner, by which the worker routes, and `routed`
+//! stage 1's routed items.
 
 // PyO3 0.22's #[pymethods] expansion converts PyErr into itself, which clippy flags.
 #![allow(clippy::useless_conversion)]
@@ -29,6 +30,7 @@ mod plain;
 mod reaction;
 mod record;
 mod records;
+mod routed;
 mod serialized;
 mod timefmt;
 mod usual_events;
@@ -42,5 +44,6 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(timefmt::usual_time, module)?)?;
     module.add_class::<usual_events::UsualEvents>()?;
     module.add_function(wrap_pyfunction!(partition::partition_for, module)?)?;
+    module.add_function(wrap_pyfunction!(routed::routed_items, module)?)?;
     Ok(())
 }

@@ -35,6 +35,10 @@ fn murmur2(data: &[u8]) -> u32 {
 /// The partition Kafka's default partitioner gives `key` among `partitions`.
 #[pyfunction]
 pub fn partition_for(key: &[u8], partitions: u32) -> PyResult<u32> {
+    partition_of(key, partitions)
+}
+
+pub(crate) fn partition_of(key: &[u8], partitions: u32) -> PyResult<u32> {
     if partitions == 0 {
         return Err(pyo3::exceptions::PyValueError::new_err(
             "partitions must be at least 1",

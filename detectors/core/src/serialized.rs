@@ -108,7 +108,7 @@ const OWN_DEPTH: u32 = 32;
 /// Text, whole numbers, booleans, None, and dicts (with text keys) and lists of those directly
 /// (a detector's state and an event's fields are mostly these); anything else, a float for one,
 /// through `dumps`.
-fn write_value(
+pub(crate) fn write_value(
     value: &Bound<'_, PyAny>,
     dumps: &Bound<'_, PyAny>,
     out: &mut Vec<u8>,
