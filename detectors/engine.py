@@ -223,6 +223,20 @@ class Engine:
         watermark by how far each input source has read (`advance_sources`)."""
         self._take(event, routes, self.agenda.queue_for(event.time))
 
+    def take_items(self, items: Iterable[Sequence]) -> None:
+        """`take` for the items of a routed message (the worker's stage 2), each
+        `[detector, key, time, id, type, user, session, attributes]` as stage 1 encodes it; an
+        item of a detector this engine does not run is skipped (routed before a configuration
+        change disabled it)."""
+        detectors = self.detectors
+        for name, key, time_ms, event_id, event_type, user_id, session_id, attrs in items:
+            detector = detectors.get(name)
+            if detector is not None:
+                event = event_from_fields(
+                    (event_id, event_type, time_ms, user_id, session_id, attrs)
+                )
+                self._take(event, ((detector, key),), self.agenda.queue_for(time_ms))
+
     def _take(
         self, event: Event, routes: Iterable[tuple[Detector, str]], arrive: Callable[[tuple], None]
     ) -> None:

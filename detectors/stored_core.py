@@ -17,12 +17,14 @@ the core the worker runs engine.py (`worker_engine`).
 from __future__ import annotations
 
 from collections.abc import Callable, MutableMapping, Sequence
+from functools import partial
 from typing import Any
 
 import orjson
 from friction_detector.detectors.api import Detector
 from friction_detector.detectors.compiled import compiled, load_plain, tracking_engine
 from friction_detector.detectors.engine import KEY_SEPARATOR, SOURCES_KEY, Engine
+from friction_detector.detectors.events import Event
 from friction_detector.detectors.observer import EngineObserver
 
 
@@ -52,6 +54,7 @@ class StoredCoreEngine:
         self._core = core
         self._sources_written: dict[str, int] = {}
         self.take = core.take
+        self.take_items = partial(core.take_items, event_class=Event)
         self.advance_sources = core.advance_sources
         self.expect_sources = core.expect_sources
         self.take_findings = core.take_findings

@@ -31,7 +31,7 @@ from friction_detector.streams.worker.delivery import Outgoing, deliver
 from friction_detector.streams.worker.detection import DetectionPartitions
 from friction_detector.streams.worker.faust_app import FrictionFaustApp
 from friction_detector.streams.worker.records import WorkerRecords, failure
-from friction_detector.streams.worker.routing import decode_routed
+from friction_detector.streams.worker.routing import read_routed
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +77,8 @@ class EngineAgent:
         """Queue the message's items in its partition's engine and move its watermark."""
         started = time.perf_counter()
         engine = self.detection.get(message.message.partition).engine
-        items, progress = decode_routed(message.value)
-        detectors = engine.detectors
-        for detector_name, key, event in items:
-            detector = detectors.get(detector_name)
-            if detector is None:  # routed before a configuration change disabled it
-                continue
-            engine.take(event, ((detector, key),))
+        items, progress = read_routed(message.value)
+        engine.take_items(items)  # skips items of detectors a configuration change disabled
         if progress:
             self.found.extend(engine.advance_sources(progress))
         # A late event is applied at once: its findings go out with this batch, before the

@@ -76,16 +76,22 @@ def encode_progress(progress: Progress) -> bytes:
     return orjson.dumps({"progress": progress})
 
 
+def read_routed(raw: bytes) -> tuple[list[list], dict[str, int]]:
+    """The items of a routed message as `encode_item` wrote them (`[detector, key, time, id,
+    type, user, session, attributes]`, what an engine's `take_items` takes), and the progress
+    it reports."""
+    doc = orjson.loads(raw)
+    return doc.get("items") or [], doc.get("progress") or {}
+
+
 def decode_routed(raw: bytes) -> tuple[list[RoutedItem], dict[str, int]]:
     """The (detector, key, event) items of a routed message, and the progress it reports."""
-    doc = orjson.loads(raw)
-    items = []
-    for detector, key, time_ms, event_id, event_type, user_id, session_id, attrs in doc.get(
-        "items", ()
-    ):
+    items, progress = read_routed(raw)
+    routed = []
+    for detector, key, time_ms, event_id, event_type, user_id, session_id, attrs in items:
         fields = (event_id, event_type, time_ms, user_id, session_id, attrs)
-        items.append((detector, key, event_from_fields(fields)))
-    return items, doc.get("progress") or {}
+        routed.append((detector, key, event_from_fields(fields)))
+    return routed, progress
 
 
 class RoutedBatch:

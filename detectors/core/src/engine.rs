@@ -1,7 +1,7 @@
 //! Engine.py's `Engine` compiled, for a run whose state never leaves the process.
 
 use crate::arrivals::Arrivals;
-use crate::calls::call;
+use crate::calls::{call, new_tuple_of, tuple_class};
 use crate::hashed::{EventId, HashedText, Skey};
 use crate::hooks::{tell, Hooks};
 use crate::plain::{plain_record, record_from_plain};
@@ -12,7 +12,7 @@ use crate::serialized::write_record;
 use ahash::{HashMap, HashMapExt, HashSet, HashSetExt, RandomState};
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
 use smallvec::SmallVec;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -283,6 +283,57 @@ impl CompiledEngine {
             taken.push((index, self.route_to(py, index, key.to_str()?)?));
         }
         self.take_routed(py, &event, time, taken, true)
+    }
+
+    /// engine.py's `take_items`: the items of a routed message (the worker's stage 2), each a
+    /// list `[detector, key, time, id, type, user, session, attributes]` as stage 1 encodes it,
+    /// made an Event of `event_class` and taken as `take(event, [(detector, key)])`; an item of a
+    /// detector this engine does not run is skipped (routed before a configuration change
+    /// disabled it).
+    fn take_items(
+        &mut self,
+        py: Python<'_>,
+        items: &Bound<'_, PyList>,
+        event_class: Bound<'_, PyType>,
+    ) -> PyResult<()> {
+        let event_class = tuple_class(event_class)?;
+        let event_class = event_class.bind(py);
+        for item in items.iter() {
+            let item = item.downcast_into::<PyList>()?;
+            if item.len() != 8 {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "a routed item has 8 fields, not {}",
+                    item.len()
+                )));
+            }
+            let name = item.get_item(0)?;
+            let Some(&index) = self.indexes.get(name.downcast::<PyString>()?.to_str()?) else {
+                continue;
+            };
+            let key = item.get_item(1)?;
+            let time_ms = item.get_item(2)?;
+            let time: i64 = time_ms.extract()?;
+            let event = new_tuple_of(
+                event_class,
+                [
+                    item.get_item(3)?,
+                    item.get_item(4)?,
+                    time_ms,
+                    item.get_item(5)?,
+                    item.get_item(6)?,
+                    item.get_item(7)?,
+                ],
+            )?;
+            let route = self.route_to(py, index, key.downcast::<PyString>()?.to_str()?)?;
+            self.take_routed(
+                py,
+                event.bind(py).downcast()?,
+                time,
+                vec![(index, route)],
+                true,
+            )?;
+        }
+        Ok(())
     }
 
     /// engine.py's `drop`: forget a detector key's record as if it had expired, its waiting
