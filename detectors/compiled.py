@@ -34,7 +34,7 @@ try:
 except ImportError:  # installed without cargo (pyproject.toml: the core is optional)
     _core = None  # type: ignore[assignment]
 
-__all__ = ["compiled", "load_plain", "replay_engine", "tracking_engine"]
+__all__ = ["compiled", "load_plain", "replay_engine", "routing_engine", "tracking_engine"]
 
 
 def compiled() -> bool:
@@ -78,6 +78,16 @@ def tracking_engine(
     return _core_engine(
         detectors, allowed_lateness_ms, dedup_horizon_ms, observer, track_changes=True
     )
+
+
+def routing_engine(
+    detectors: Sequence[Detector], observer: EngineObserver | None = None
+) -> _core.CompiledEngine:
+    """The compiled core for routing only (`routed_items`: each detector asked for its key, a
+    detector whose key raised reported to `observer`); it holds no state. Needs the core."""
+    if _core is None:
+        raise RuntimeError("the compiled core is not built (it needs cargo at install)")
+    return _core_engine(detectors, 0, 0, observer)
 
 
 def load_plain(

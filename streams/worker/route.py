@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from friction_detector.detectors.engine import Engine
 from friction_detector.detectors.events import BadInput, Event, EventDecoder
 from friction_detector.detectors.observer import EngineObserver
 from friction_detector.streams.dead_letter import PROCESSING_ERROR
@@ -26,7 +25,7 @@ from friction_detector.streams.worker.delivery import Outgoing, deliver
 from friction_detector.streams.worker.detection import Letter, detector_error
 from friction_detector.streams.worker.progress import HeardProgress, InputProgress
 from friction_detector.streams.worker.records import WorkerRecords, failure
-from friction_detector.streams.worker.routing import RoutedBatch, encode_progress, routed_items
+from friction_detector.streams.worker.routing import RoutedBatch, encode_progress, event_router
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +64,10 @@ class RouteStage:
         self.metrics = metrics
         # Dead letters of the current batch: bad input, and events a detector's key raised on.
         self.letters: list[Outgoing] = []
-        self.router = Engine(  # routes; holds no state
-            engine_config, observer=_RouterObserver(metrics, records.letter_to(self.letters))
+        self.route = event_router(
+            engine_config,
+            _RouterObserver(metrics, records.letter_to(self.letters)),
+            settings.partitions,
         )
         self.routed = RoutedBatch()
         self.heard = HeardProgress(settings.partitions)
@@ -78,7 +79,7 @@ class RouteStage:
         source = message.message
         raw = message.value if message.value is not None else b""
         name = input_source(source.topic, source.partition)
-        progress, routed, n = self.progress, self.routed, self.settings.partitions
+        progress, routed, route = self.progress, self.routed, self.route
         accepted = self.accepted
         for index, decoded in decode_message(self.decoder, raw):
             if isinstance(decoded, BadInput):
@@ -86,7 +87,7 @@ class RouteStage:
                 self._letter(decoded, source, index)
                 continue
             try:  # all or nothing: an item that cannot be encoded fails the event
-                items = routed_items(decoded, self.router.routes(decoded), n)
+                items = route(decoded)
             except Exception as error:
                 if index is None:
                     raise  # the message's failure: `failed` dead-letters it

@@ -17,14 +17,15 @@ partition's progress follows the wall clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 
 import orjson
 from friction_detector.detectors.api import Detector
-from friction_detector.detectors.compiled import _core
-from friction_detector.detectors.engine import store_key
+from friction_detector.detectors.compiled import _core, routing_engine
+from friction_detector.detectors.engine import Engine, store_key
 from friction_detector.detectors.events import Event, event_from_fields
+from friction_detector.detectors.observer import EngineObserver
 from friction_detector.streams.kafka.topics import partition_for
 
 # Kafka's default maximum message size is 1 MiB; a group is split well below it.
@@ -61,6 +62,23 @@ routed_items: Callable[[Event, list[tuple[Detector, str]], int], list[tuple[int,
     if _core is not None
     else _routed_items_by_python
 )
+
+
+EventRouter = Callable[[Event], list[tuple[int, bytes]]]
+
+
+def event_router(
+    detectors: Sequence[Detector], observer: EngineObserver, partitions: int
+) -> EventRouter:
+    """`route(event)`: the event's `routed_items` among `partitions` for each of its (detector,
+    key) routes (`Engine.routes`; a detector whose key raised is told to `observer` and left
+    out). Where the compiled core is built, one call to it that also asks the detectors for
+    their keys (the same items and reports; tests/unit/test_routing.py)."""
+    if _core is None:
+        router = Engine(detectors, observer=observer)  # routes; holds no state
+        return lambda event: _routed_items_by_python(event, router.routes(event), partitions)
+    items_of, dumps = routing_engine(detectors, observer).routed_items, orjson.dumps
+    return lambda event: items_of(event, partitions, dumps)
 
 
 def encode_message(items: list[bytes], progress: Progress | None = None) -> bytes:

@@ -78,10 +78,10 @@ def test_a_record_given_already_serialized_is_sent_and_kept_as_it_is() -> None:
     sealed = store.seal()
     assert sealed.records == [(orjson.dumps(a), payload), (orjson.dumps(b), b'{"n":2}')]
 
-    async def write() -> None:
-        await store.write(sealed, FakeAIOKafka(first_offset=10))
+    async def write() -> list[int]:
+        return [await sent for sent in await store.write(sealed, FakeAIOKafka(first_offset=10))]
 
-    asyncio.run(write())
+    assert asyncio.run(write()) == [11]  # one batch of both records, its last offset
     assert table.data[a] is payload  # the memory store keeps the bytes; a restore decodes them
     assert store[a] is payload
 

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import pytest
 from friction_detector.detectors.compiled import compiled
+from friction_detector.detectors.engine import Engine
 from friction_detector.detectors.events import Event
+from friction_detector.detectors.observer import EngineObserver
 from friction_detector.streams.sources import input_source, source_topic
+from friction_detector.streams.worker import routing
 from friction_detector.streams.worker.routing import (
     RoutedBatch,
     _routed_items_by_python,
     decode_routed,
     encode_item,
     encode_progress,
+    event_router,
     routed_items,
 )
 
@@ -76,7 +80,6 @@ def test_an_input_source_names_its_topic_and_partition() -> None:
 
 
 def routes_of_every_detector(events: list[Event]) -> list[tuple[Event, list]]:
-    from friction_detector.detectors.engine import Engine
     from test_compiled_engine import every_builtin_detector
 
     router = Engine(every_builtin_detector())
@@ -108,3 +111,78 @@ def test_a_key_that_is_not_text_fails_the_event_in_both() -> None:
             make(event(1), [(detector, 42)], 4)
         with pytest.raises(TypeError):  # an attribute orjson refuses
             make(event(1, {"x": object()}), [(detector, "k")], 4)
+
+
+class Reports(EngineObserver):
+    """The detector errors a router reports, as (detector, event id, error)."""
+
+    def __init__(self) -> None:
+        self.errors: list[tuple[str, str, str]] = []
+
+    def on_detector_error(self, detector: str, event: Event | None, error: Exception) -> None:
+        self.errors.append((detector, event.event_id if event else "", repr(error)))
+
+
+def routers(detectors: list, partitions: int, monkeypatch) -> list[tuple[Reports, object]]:
+    """Stage 1's router on the compiled core and on Python (the core taken away), each with
+    its own observer."""
+    made = []
+    for core in (routing._core, None):
+        with monkeypatch.context() as patched:
+            patched.setattr(routing, "_core", core)
+            reports = Reports()
+            made.append((reports, event_router(detectors, reports, partitions)))
+    return made
+
+
+@pytest.mark.skipif(not compiled(), reason="the compiled core is not built")
+def test_the_core_router_asks_the_detectors_and_makes_the_items_python_makes(monkeypatch):
+    from test_compiled_engine import decoded_corpus, every_builtin_detector
+    from test_core_serialized import with_odd_values
+
+    events = decoded_corpus()
+    events = events[:5000] + with_odd_values(events[5000:8000])
+    detectors = every_builtin_detector()
+    router = Engine(detectors)
+    for partitions in (1, 4, 7):
+        (_, core), (_, python) = routers(detectors, partitions, monkeypatch)
+        made = [core(e) for e in events]
+        assert sum(len(items) for items in made) > 5000
+        assert made == [python(e) for e in events]
+        assert made == [_routed_items_by_python(e, router.routes(e), partitions) for e in events]
+
+
+@pytest.mark.skipif(not compiled(), reason="the compiled core is not built")
+def test_a_detector_whose_key_raised_is_reported_and_left_out_by_both_routers(monkeypatch):
+    from friction_detector.detectors.builtin.slow_checkout import SlowCheckout
+    from test_compiled_engine import SLOW_PAY, T0, Erratic
+
+    events = [Event(f"e-{i:02d}", "page_load", T0 + i, "u-1", f"s-{i % 3}", SLOW_PAY)
+              for i in range(30)]  # fmt: skip
+    (core_reports, core), (python_reports, python) = routers(
+        [Erratic(), SlowCheckout()], 4, monkeypatch
+    )
+    made = [core(e) for e in events]
+
+    assert made == [python(e) for e in events]
+    raised = [e.event_id for e in events if e.event_id.endswith("7")]
+    assert [(d, i) for d, i, _ in core_reports.errors] == [("erratic", i) for i in raised]
+    assert core_reports.errors == python_reports.errors
+    # The event still goes to the detectors whose keys it has.
+    by_id = dict(zip([e.event_id for e in events], made, strict=True))
+    assert all(len(by_id[i]) == 1 for i in raised)
+    assert all(len(items) == 2 for i, items in by_id.items() if i not in raised)
+
+
+@pytest.mark.skipif(not compiled(), reason="the compiled core is not built")
+def test_a_key_that_is_not_text_fails_the_event_in_both_routers(monkeypatch):
+    from test_compiled_engine import SLOW_PAY, T0, Erratic
+
+    class NumberKeys(Erratic):
+        def key(self, event: Event) -> str | None:
+            return 42  # type: ignore[return-value]
+
+    odd = Event("e-1", "page_load", T0, "u-1", "s-1", SLOW_PAY)
+    for _, route in routers([NumberKeys()], 4, monkeypatch):
+        with pytest.raises(TypeError):
+            route(odd)

@@ -8,6 +8,7 @@ use crate::plain::{plain_record, record_from_plain};
 use crate::reaction::Reaction;
 use crate::record::{HashedSet, Journey, OpenOutcome, Pending, Record, SeenIds};
 use crate::records::{Records, Slot};
+use crate::routed::RoutedItems;
 use crate::serialized::write_record;
 use ahash::{HashMap, HashMapExt, HashSet, HashSetExt, RandomState};
 use pyo3::exceptions::PyException;
@@ -259,6 +260,36 @@ impl CompiledEngine {
         let mut progress = HashMap::new();
         progress.insert(source, time);
         self.advance_sources(py, progress)
+    }
+
+    /// Stage 1's routed items of `event` among `partitions` (routed.rs): engine.py's
+    /// `routes(event)` and `routed_items` in one call, the detectors asked for their keys here.
+    /// A detector whose key raised is reported (`on_detector_error`) and left out; a key that
+    /// is not text raises TypeError. Holds no state: the engine's records are not touched.
+    fn routed_items<'py>(
+        &self,
+        py: Python<'py>,
+        event: &Bound<'py, PyTuple>,
+        partitions: u32,
+        dumps: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let mut items = RoutedItems::new(py, event, partitions, dumps)?;
+        let Some(detectors) = self.detectors_for(event)? else {
+            return Ok(items.done());
+        };
+        let event_object = event.clone().into_any().unbind();
+        for &index in detectors.iter() {
+            let detector = &self.detectors[index];
+            let answer = call(py, &detector.key, &[&event_object]);
+            let Some(key) = self.guarded(py, index, &event_object, answer)? else {
+                continue;
+            };
+            if key.is_none(py) {
+                continue;
+            }
+            items.add(detector.name.bind(py).to_str()?, key.bind(py))?;
+        }
+        Ok(items.done())
     }
 
     /// engine.py's `take`: queue an event already routed, as (detector, key) pairs, without

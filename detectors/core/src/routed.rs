@@ -2,7 +2,8 @@
 //! routed partition of its state key (Kafka's murmur2, partition.rs) and the item's bytes, the
 //! JSON array `encode_item` writes (streams/worker/routing.py), byte for byte. The worker makes
 //! one or two items per input event; in Python each took a state key built, encoded, hashed
-//! and the event's fields put in a list for orjson.
+//! and the event's fields put in a list for orjson. `CompiledEngine.routed_items` also asks
+//! each detector for its key (engine.py's `routes`), so stage 1 makes no route list either.
 
 use crate::engine::SEPARATOR;
 use crate::partition::partition_of;
@@ -21,24 +22,49 @@ pub fn routed_items<'py>(
     partitions: u32,
     dumps: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
-    let items = PyList::empty_bound(py);
-    if routes.is_empty() {
-        return Ok(items);
-    }
-    // The event's fields after the route's own: time, id, type, user, session, attributes.
-    let mut fields = Vec::with_capacity(256);
-    for index in [2, 0, 1, 3, 4, 5] {
-        fields.push(b',');
-        write_value(&event.get_item(index)?, dumps, &mut fields)?;
-    }
-    let mut skey = String::with_capacity(64);
-    let mut item = Vec::with_capacity(fields.len() + 64);
+    let mut items = RoutedItems::new(py, event, partitions, dumps)?;
     for route in routes.iter() {
         let route = route.downcast_into::<PyTuple>()?;
-        let name_object = route.get_item(0)?.getattr("name")?;
-        let name = name_object.downcast::<PyString>()?.to_str()?;
-        let key_object = route.get_item(1)?;
-        let key = key_object
+        let name = route.get_item(0)?.getattr("name")?;
+        items.add(name.downcast::<PyString>()?.to_str()?, &route.get_item(1)?)?;
+    }
+    Ok(items.done())
+}
+
+/// The items of one event, added a route at a time: the event's fields are written once.
+pub(crate) struct RoutedItems<'a, 'py> {
+    items: Bound<'py, PyList>,
+    event: &'a Bound<'py, PyTuple>,
+    dumps: &'a Bound<'py, PyAny>,
+    partitions: u32,
+    /// The event's fields after the route's own (time, id, type, user, session, attributes),
+    /// written at the first route.
+    fields: Vec<u8>,
+    skey: String,
+    item: Vec<u8>,
+}
+
+impl<'a, 'py> RoutedItems<'a, 'py> {
+    pub(crate) fn new(
+        py: Python<'py>,
+        event: &'a Bound<'py, PyTuple>,
+        partitions: u32,
+        dumps: &'a Bound<'py, PyAny>,
+    ) -> PyResult<Self> {
+        Ok(RoutedItems {
+            items: PyList::empty_bound(py),
+            event,
+            dumps,
+            partitions,
+            fields: Vec::new(),
+            skey: String::new(),
+            item: Vec::new(),
+        })
+    }
+
+    /// The item of detector `name`'s `key`; a key that is not text raises TypeError.
+    pub(crate) fn add(&mut self, name: &str, key: &Bound<'py, PyAny>) -> PyResult<()> {
+        let key = key
             .downcast::<PyString>()
             .map_err(|_| {
                 pyo3::exceptions::PyTypeError::new_err(format!(
@@ -46,19 +72,32 @@ pub fn routed_items<'py>(
                 ))
             })?
             .to_str()?;
+        if self.fields.is_empty() {
+            self.fields.reserve(256);
+            for index in [2, 0, 1, 3, 4, 5] {
+                self.fields.push(b',');
+                write_value(&self.event.get_item(index)?, self.dumps, &mut self.fields)?;
+            }
+        }
+        let skey = &mut self.skey;
         skey.clear();
         skey.push_str(name);
         skey.push_str(SEPARATOR);
         skey.push_str(key);
-        let partition = partition_of(skey.as_bytes(), partitions)?;
+        let partition = partition_of(skey.as_bytes(), self.partitions)?;
+        let item = &mut self.item;
         item.clear();
         item.push(b'[');
-        write_str(name, &mut item);
+        write_str(name, item);
         item.push(b',');
-        write_str(key, &mut item);
-        item.extend_from_slice(&fields);
+        write_str(key, item);
+        item.extend_from_slice(&self.fields);
         item.push(b']');
-        items.append((partition, PyBytes::new_bound(py, &item)))?;
+        let py = self.items.py();
+        self.items.append((partition, PyBytes::new_bound(py, item)))
     }
-    Ok(items)
+
+    pub(crate) fn done(self) -> Bound<'py, PyList> {
+        self.items
+    }
 }
