@@ -9,7 +9,7 @@ use crate::reaction::Reaction;
 use crate::record::{HashedSet, Journey, OpenOutcome, Pending, Record, SeenIds};
 use crate::records::{Records, Slot};
 use crate::routed::RoutedItems;
-use crate::serialized::write_record;
+use crate::serialized::{event_bytes, write_record};
 use ahash::{HashMap, HashMapExt, HashSet, HashSetExt, RandomState};
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -698,6 +698,11 @@ impl CompiledEngine {
             event.get_item(0)?.downcast::<PyString>()?.to_str()?,
         );
         let to_early = by_sources && self.arrivals.back_time().is_some_and(|last| time < last);
+        // Written now, while the event's objects are fresh, for the records it waits in.
+        let written = match (&self.changes, late) {
+            (Some(_), false) if !routes.is_empty() => event_bytes(event)?,
+            _ => None,
+        };
         for (index, route) in routes {
             let slot = match route {
                 Route::Held(slot) => slot,
@@ -708,6 +713,7 @@ impl CompiledEngine {
                 time,
                 id: id.clone(),
                 event: event.clone().into_any().unbind(),
+                written: written.as_ref().map(|written| written.clone_ref(py)),
             };
             if late {
                 let watermark = self.watermark;
@@ -743,7 +749,7 @@ impl CompiledEngine {
         self.born += 1;
         self.records.insert(Record {
             key: skey,
-            detector: index,
+            detector: index as u32,
             queued: 0,
             born: self.born,
             state: PyDict::new_bound(py).unbind(),
@@ -839,7 +845,7 @@ impl CompiledEngine {
                 let at = journey.deadline;
                 if at < limit && at < event_at {
                     let journey = record.journey.take().expect("checked");
-                    let index = record.detector;
+                    let index = record.detector();
                     self.decide_journey(py, index, journey, false, at)?;
                     continue;
                 }
@@ -854,7 +860,7 @@ impl CompiledEngine {
                     .expect("not empty");
                 if at < limit && at < event_at {
                     let open = record.outcomes.remove(due);
-                    let index = record.detector;
+                    let index = record.detector();
                     self.decide(py, index, open, false, at)?;
                     continue;
                 }
@@ -883,7 +889,7 @@ impl CompiledEngine {
         let Some(record) = self.records.get_mut(slot) else {
             return;
         };
-        let lifetime = self.detectors[record.detector].lifetime;
+        let lifetime = self.detectors[record.detector()].lifetime;
         let mut expiry = record.expiry;
         if let Some(last) = record.timers.iter().map(|(_, at)| *at).max() {
             expiry = expiry.max(last + 1);
@@ -910,7 +916,7 @@ impl CompiledEngine {
     /// Remove the slot's record and count its key gone (a change, when they are tracked).
     fn forget(&mut self, slot: Slot) {
         let record = self.records.held(slot);
-        let index = record.detector;
+        let index = record.detector();
         if let Some(changes) = &mut self.changes {
             changes.note(&record.key);
         }
@@ -922,7 +928,7 @@ impl CompiledEngine {
     fn apply_event(&mut self, py: Python<'_>, slot: Slot, item: Pending) -> PyResult<()> {
         let horizon = self.dedup_horizon;
         let record = self.records.held(slot);
-        let index = record.detector;
+        let index = record.detector();
         let time = item.time;
         if time > record.expiry && record.timers.is_empty() {
             // Idle past its lifetime: start afresh, as engine.py does.
@@ -970,7 +976,7 @@ impl CompiledEngine {
 
     fn on_deadline(&mut self, py: Python<'_>, slot: Slot, tag: String, at: i64) -> PyResult<()> {
         let record = self.records.held(slot);
-        let index = record.detector;
+        let index = record.detector();
         let state = record.state.clone_ref(py);
         let on_deadline = self.detectors[index].on_deadline.clone_ref(py);
         let reacted = self.react(py, slot, at, |reaction| {
@@ -990,7 +996,7 @@ impl CompiledEngine {
         F: FnOnce(Py<Reaction>) -> PyResult<()>,
     {
         let record = self.records.held(slot);
-        let detector = &self.detectors[record.detector];
+        let detector = &self.detectors[record.detector()];
         {
             let mut reaction = self.reaction.borrow_mut(py);
             reaction.now = now;

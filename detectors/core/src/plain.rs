@@ -88,6 +88,7 @@ pub(crate) fn record_from_plain(
             time: fields.get_item(2)?.extract()?,
             id: EventId::new(hashing, id.downcast::<PyString>()?.to_str()?),
             event: event.unbind(),
+            written: None,
         });
     }
     let mut timers = Vec::new();
@@ -132,8 +133,8 @@ pub(crate) fn record_from_plain(
         journey,
         born,
         queued: 0,
+        detector: detector as u32,
         pending,
-        detector,
         expiry: field("x")?.extract()?,
         timers,
         outcomes,

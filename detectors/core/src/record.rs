@@ -2,7 +2,7 @@
 
 use crate::hashed::{CarriedHash, EventId, Skey};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBytes, PyDict};
 use smallvec::SmallVec;
 use std::collections::{HashSet, VecDeque};
 use std::hash::BuildHasherDefault;
@@ -17,6 +17,13 @@ pub(crate) struct Pending {
     pub(crate) time: i64,
     pub(crate) id: EventId,
     pub(crate) event: PyObject,
+    /// The event as its record's changelog bytes hold it (serialized.rs `event_bytes`), written
+    /// when it was taken, while its objects were fresh in the processor's cache: written a
+    /// batch later, each field was a cache miss. A waiting event has been handed to no
+    /// detector yet, so the bytes stay its own. None in an engine that tracks no changes
+    /// (replay), for an event taken up from a store, or where a value needs the changelog's
+    /// serializer: the record writes those from the event.
+    pub(crate) written: Option<Py<PyBytes>>,
 }
 
 /// The ids a key has applied, oldest first (engine.py's `d`); past a few it keeps a set of them
@@ -106,13 +113,24 @@ pub(crate) struct Journey {
 pub(crate) struct Record {
     pub(crate) journey: Option<Journey>,
     pub(crate) born: u64,
-    pub(crate) queued: usize,
+    pub(crate) queued: u32,
+    /// The detector's index in the engine's (u32: with `queued`, one word of the first line).
+    pub(crate) detector: u32,
     pub(crate) pending: SmallVec<[Pending; 1]>,
-    pub(crate) detector: usize,
     pub(crate) expiry: i64,
     pub(crate) timers: Vec<(String, i64)>,
     pub(crate) outcomes: Vec<OpenOutcome>,
     pub(crate) state: Py<PyDict>,
     pub(crate) seen: SeenIds,
     pub(crate) key: Skey,
+}
+
+// Four cache lines: what the watermark reads of a cold record stays in its first.
+const _: () = assert!(std::mem::size_of::<Record>() == 256);
+
+impl Record {
+    /// The detector's index in the engine's.
+    pub(crate) fn detector(&self) -> usize {
+        self.detector as usize
+    }
 }

@@ -35,7 +35,7 @@ pub(crate) struct Records {
     pages: Vec<Vec<Option<Record>>>,
     free: Vec<Slot>,
     /// A forgotten record's key and how many of its arrivals are still queued, by birth number.
-    forgotten: std::collections::HashMap<u64, (Skey, usize)>,
+    forgotten: std::collections::HashMap<u64, (Skey, u32)>,
 }
 
 impl Records {

@@ -26,11 +26,14 @@ pub(crate) fn write_record(
         if n > 0 {
             out.push(b',');
         }
-        write_array(
-            waiting.event.bind(py).downcast::<PyTuple>()?.iter(),
-            dumps,
-            out,
-        )?;
+        match &waiting.written {
+            Some(written) => out.extend_from_slice(written.bind(py).as_bytes()),
+            None => write_array(
+                waiting.event.bind(py).downcast::<PyTuple>()?.iter(),
+                dumps,
+                out,
+            )?,
+        }
     }
     out.extend_from_slice(b"],\"t\":{");
     for (n, (tag, at)) in record.timers.iter().enumerate() {
@@ -105,6 +108,14 @@ fn write_array<'py>(
 /// (orjson refuses past 255 levels, and says so).
 const OWN_DEPTH: u32 = 32;
 
+/// What writes a value the core does not write itself: the changelog's serializer, or nobody
+/// (`event_bytes`, which then leaves the event to be written with its record).
+#[derive(Clone, Copy)]
+enum Fallback<'a, 'py> {
+    Dumps(&'a Bound<'py, PyAny>),
+    Refuse,
+}
+
 /// Text, whole numbers, booleans, None, and dicts (with text keys) and lists of those directly
 /// (a detector's state and an event's fields are mostly these); anything else, a float for one,
 /// through `dumps`.
@@ -113,15 +124,33 @@ pub(crate) fn write_value(
     dumps: &Bound<'_, PyAny>,
     out: &mut Vec<u8>,
 ) -> PyResult<()> {
-    write_nested(value, dumps, out, 0)
+    write_nested(value, Fallback::Dumps(dumps), out, 0).map(|_| ())
 }
 
+/// A waiting event as its record writes it (`[id, type, time, user, session, attributes]`),
+/// or None if a value of it needs the changelog's serializer.
+pub(crate) fn event_bytes(event: &Bound<'_, PyTuple>) -> PyResult<Option<Py<PyBytes>>> {
+    let mut out = Vec::with_capacity(160);
+    out.push(b'[');
+    for (n, field) in event.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        if !write_nested(&field, Fallback::Refuse, &mut out, 0)? {
+            return Ok(None);
+        }
+    }
+    out.push(b']');
+    Ok(Some(PyBytes::new_bound(event.py(), &out).unbind()))
+}
+
+/// `write_value`'s walk; false if a value needed a serializer and `fallback` refused it.
 fn write_nested(
     value: &Bound<'_, PyAny>,
-    dumps: &Bound<'_, PyAny>,
+    fallback: Fallback<'_, '_>,
     out: &mut Vec<u8>,
     depth: u32,
-) -> PyResult<()> {
+) -> PyResult<bool> {
     if let Ok(text) = value.downcast_exact::<PyString>() {
         write_str(text.to_str()?, out);
     } else if value.is_none() {
@@ -131,24 +160,26 @@ fn write_nested(
     } else if value.is_exact_instance_of::<PyLong>() {
         match value.extract::<i64>() {
             Ok(number) => write_int(number, out),
-            Err(_) => write_dumped(value, dumps, out)?, // beyond 64 bits: orjson's own rule
+            Err(_) => return write_dumped(value, fallback, out), // beyond 64 bits: orjson's rule
         }
     } else if depth >= OWN_DEPTH {
-        write_dumped(value, dumps, out)?;
+        return write_dumped(value, fallback, out);
     } else if let Ok(dict) = value.downcast_exact::<PyDict>() {
         let start = out.len();
         out.push(b'{');
         for (n, (key, item)) in dict.iter().enumerate() {
             let Ok(key) = key.downcast_exact::<PyString>() else {
                 out.truncate(start); // a key that is not text: the serializer's own rule
-                return write_dumped(value, dumps, out);
+                return write_dumped(value, fallback, out);
             };
             if n > 0 {
                 out.push(b',');
             }
             write_str(key.to_str()?, out);
             out.push(b':');
-            write_nested(&item, dumps, out, depth + 1)?;
+            if !write_nested(&item, fallback, out, depth + 1)? {
+                return Ok(false);
+            }
         }
         out.push(b'}');
     } else if let Ok(list) = value.downcast_exact::<PyList>() {
@@ -157,23 +188,28 @@ fn write_nested(
             if n > 0 {
                 out.push(b',');
             }
-            write_nested(&item, dumps, out, depth + 1)?;
+            if !write_nested(&item, fallback, out, depth + 1)? {
+                return Ok(false);
+            }
         }
         out.push(b']');
     } else {
-        write_dumped(value, dumps, out)?;
+        return write_dumped(value, fallback, out);
     }
-    Ok(())
+    Ok(true)
 }
 
 fn write_dumped(
     value: &Bound<'_, PyAny>,
-    dumps: &Bound<'_, PyAny>,
+    fallback: Fallback<'_, '_>,
     out: &mut Vec<u8>,
-) -> PyResult<()> {
+) -> PyResult<bool> {
+    let Fallback::Dumps(dumps) = fallback else {
+        return Ok(false);
+    };
     let dumped = dumps.call1((value,))?;
     out.extend_from_slice(dumped.downcast::<PyBytes>()?.as_bytes());
-    Ok(())
+    Ok(true)
 }
 
 /// A whole number in decimal, with no allocation (record times are written several times a
