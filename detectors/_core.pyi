@@ -49,12 +49,6 @@ class CompiledEngine:
 
 def usual_time(value: object) -> int | None: ...
 def partition_for(key: bytes, partitions: int) -> int: ...
-def routed_items(
-    event: Event,
-    routes: list[tuple[Detector, str]],
-    partitions: int,
-    dumps: Callable[[Any], bytes],
-) -> list[tuple[int, bytes]]: ...
 
 class UsualEvents:
     def __init__(

@@ -18,7 +18,6 @@ partition's progress follows the wall clock.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from functools import partial
 
 import orjson
 from friction_detector.detectors.api import Detector
@@ -43,25 +42,17 @@ def encode_item(detector: str, key: str, event: Event) -> bytes:
     )  # fmt: skip
 
 
-def _routed_items_by_python(
+def routed_items(
     event: Event, routes: list[tuple[Detector, str]], partitions: int
 ) -> list[tuple[int, bytes]]:
+    """For each (detector, key) route of the event (`Engine.routes`), the routed partition of
+    its state key and the `encode_item` item; a key that is not text raises TypeError. Stage 1
+    makes them with `event_router`, in the compiled core where it is built."""
     return [
         (partition_for(store_key(detector.name, key).encode(), partitions),
          encode_item(detector.name, key, event))
         for detector, key in routes
     ]  # fmt: skip
-
-
-# `routed_items(event, routes, partitions)`: for each (detector, key) route of the event
-# (`Engine.routes`), the routed partition of its state key and the `encode_item` item, made by
-# the compiled core in one call where it is built (the same bytes; tests/unit/test_routing.py).
-# A key that is not text raises TypeError.
-routed_items: Callable[[Event, list[tuple[Detector, str]], int], list[tuple[int, bytes]]] = (
-    partial(_core.routed_items, dumps=orjson.dumps)
-    if _core is not None
-    else _routed_items_by_python
-)
 
 
 EventRouter = Callable[[Event], list[tuple[int, bytes]]]
@@ -76,7 +67,7 @@ def event_router(
     their keys (the same items and reports; tests/unit/test_routing.py)."""
     if _core is None:
         router = Engine(detectors, observer=observer)  # routes; holds no state
-        return lambda event: _routed_items_by_python(event, router.routes(event), partitions)
+        return lambda event: routed_items(event, router.routes(event), partitions)
     items_of, dumps = routing_engine(detectors, observer).routed_items, orjson.dumps
     return lambda event: items_of(event, partitions, dumps)
 

@@ -13,7 +13,6 @@ from friction_detector.streams.sources import input_source, source_topic
 from friction_detector.streams.worker import routing
 from friction_detector.streams.worker.routing import (
     RoutedBatch,
-    _routed_items_by_python,
     decode_routed,
     encode_item,
     encode_progress,
@@ -79,40 +78,6 @@ def test_an_input_source_names_its_topic_and_partition() -> None:
     assert source_topic(source) == "friction-events.v2"
 
 
-def routes_of_every_detector(events: list[Event]) -> list[tuple[Event, list]]:
-    from test_compiled_engine import every_builtin_detector
-
-    router = Engine(every_builtin_detector())
-    return [(e, router.routes(e)) for e in events]
-
-
-@pytest.mark.skipif(not compiled(), reason="the compiled core is not built")
-def test_the_core_makes_the_items_and_partitions_python_makes() -> None:
-    from test_compiled_engine import decoded_corpus
-    from test_core_serialized import with_odd_values
-
-    events = decoded_corpus()
-    routed = routes_of_every_detector(events[:5000] + with_odd_values(events[5000:8000]))
-    assert sum(len(routes) for _, routes in routed) > 5000
-    for partitions in (1, 4, 7):
-        for e, routes in routed:
-            assert routed_items(e, routes, partitions) == _routed_items_by_python(
-                e, routes, partitions
-            )
-
-
-@pytest.mark.skipif(not compiled(), reason="the compiled core is not built")
-def test_a_key_that_is_not_text_fails_the_event_in_both() -> None:
-    from test_compiled_engine import every_builtin_detector
-
-    detector = every_builtin_detector()[0]
-    for make in (routed_items, _routed_items_by_python):
-        with pytest.raises(TypeError):
-            make(event(1), [(detector, 42)], 4)
-        with pytest.raises(TypeError):  # an attribute orjson refuses
-            make(event(1, {"x": object()}), [(detector, "k")], 4)
-
-
 class Reports(EngineObserver):
     """The detector errors a router reports, as (detector, event id, error)."""
 
@@ -149,7 +114,7 @@ def test_the_core_router_asks_the_detectors_and_makes_the_items_python_makes(mon
         made = [core(e) for e in events]
         assert sum(len(items) for items in made) > 5000
         assert made == [python(e) for e in events]
-        assert made == [_routed_items_by_python(e, router.routes(e), partitions) for e in events]
+        assert made == [routed_items(e, router.routes(e), partitions) for e in events]
 
 
 @pytest.mark.skipif(not compiled(), reason="the compiled core is not built")
@@ -175,7 +140,9 @@ def test_a_detector_whose_key_raised_is_reported_and_left_out_by_both_routers(mo
 
 
 @pytest.mark.skipif(not compiled(), reason="the compiled core is not built")
-def test_a_key_that_is_not_text_fails_the_event_in_both_routers(monkeypatch):
+def test_a_key_that_is_not_text_or_an_attribute_refused_fails_the_event_in_both_routers(
+    monkeypatch,
+):
     from test_compiled_engine import SLOW_PAY, T0, Erratic
 
     class NumberKeys(Erratic):
@@ -183,6 +150,10 @@ def test_a_key_that_is_not_text_fails_the_event_in_both_routers(monkeypatch):
             return 42  # type: ignore[return-value]
 
     odd = Event("e-1", "page_load", T0, "u-1", "s-1", SLOW_PAY)
+    refused = Event("e-1", "page_load", T0, "u-1", "s-1", {**SLOW_PAY, "x": object()})
     for _, route in routers([NumberKeys()], 4, monkeypatch):
         with pytest.raises(TypeError):
             route(odd)
+    for _, route in routers([Erratic()], 4, monkeypatch):
+        with pytest.raises(TypeError):  # an attribute orjson refuses
+            route(refused)

@@ -274,20 +274,10 @@ impl CompiledEngine {
         dumps: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
         let mut items = RoutedItems::new(py, event, partitions, dumps)?;
-        let Some(detectors) = self.detectors_for(event)? else {
-            return Ok(items.done());
-        };
-        let event_object = event.clone().into_any().unbind();
-        for &index in detectors.iter() {
-            let detector = &self.detectors[index];
-            let answer = call(py, &detector.key, &[&event_object]);
-            let Some(key) = self.guarded(py, index, &event_object, answer)? else {
-                continue;
-            };
-            if key.is_none(py) {
-                continue;
+        if let Some(detectors) = self.detectors_for(event)? {
+            for (index, key) in self.keys_of(py, event, &detectors)? {
+                items.add(self.detectors[index].name.bind(py).to_str()?, key.bind(py))?;
             }
-            items.add(detector.name.bind(py).to_str()?, key.bind(py))?;
         }
         Ok(items.done())
     }
@@ -639,6 +629,28 @@ impl CompiledEngine {
         Ok(self.routes.get(event_type).cloned())
     }
 
+    /// The (detector, key) pairs of an event among `detectors`, keys as the detectors gave
+    /// them; a detector whose key raised is reported and left out, as is a key of None.
+    fn keys_of(
+        &self,
+        py: Python<'_>,
+        event: &Bound<'_, PyTuple>,
+        detectors: &[usize],
+    ) -> PyResult<SmallVec<[(usize, PyObject); 4]>> {
+        let mut keys = SmallVec::new();
+        let event_object = event.clone().into_any().unbind();
+        for &index in detectors {
+            let answer = call(py, &self.detectors[index].key, &[&event_object]);
+            let Some(key) = self.guarded(py, index, &event_object, answer)? else {
+                continue;
+            };
+            if !key.is_none(py) {
+                keys.push((index, key));
+            }
+        }
+        Ok(keys)
+    }
+
     /// The (detector, state key) pairs of an event; a detector whose key raised is reported.
     fn routes_of(
         &mut self,
@@ -647,16 +659,7 @@ impl CompiledEngine {
         detectors: &[usize],
     ) -> PyResult<Vec<(usize, Route)>> {
         let mut routes = Vec::with_capacity(detectors.len());
-        for &index in detectors {
-            let detector = &self.detectors[index];
-            let event_object = event.clone().into_any().unbind();
-            let answer = call(py, &detector.key, &[&event_object]);
-            let Some(key) = self.guarded(py, index, &event_object, answer)? else {
-                continue;
-            };
-            if key.is_none(py) {
-                continue;
-            }
+        for (index, key) in self.keys_of(py, event, detectors)? {
             let key = key.bind(py);
             let key = key.downcast::<PyString>()?.to_str()?;
             routes.push((index, self.route_to(py, index, key)?));

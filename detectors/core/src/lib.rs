@@ -44,6 +44,5 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(timefmt::usual_time, module)?)?;
     module.add_class::<usual_events::UsualEvents>()?;
     module.add_function(wrap_pyfunction!(partition::partition_for, module)?)?;
-    module.add_function(wrap_pyfunction!(routed::routed_items, module)?)?;
     Ok(())
 }

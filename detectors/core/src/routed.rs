@@ -2,34 +2,15 @@
 //! routed partition of its state key (Kafka's murmur2, partition.rs) and the item's bytes, the
 //! JSON array `encode_item` writes (streams/worker/routing.py), byte for byte. The worker makes
 //! one or two items per input event; in Python each took a state key built, encoded, hashed
-//! and the event's fields put in a list for orjson. `CompiledEngine.routed_items` also asks
-//! each detector for its key (engine.py's `routes`), so stage 1 makes no route list either.
+//! and the event's fields put in a list for orjson. `CompiledEngine.routed_items` asks each
+//! detector for its key (engine.py's `routes`) and adds its items here, so stage 1 makes no
+//! route list either.
 
 use crate::engine::SEPARATOR;
 use crate::partition::partition_of;
 use crate::serialized::{write_str, write_value};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
-
-/// `[(routed partition, item bytes)]` for `routes` (engine.py's `routes(event)`: (detector, key)
-/// pairs) among `partitions`; `dumps` (orjson's) writes the attribute values the core does not
-/// write itself. A key that is not text raises TypeError, as `store_key` would.
-#[pyfunction]
-pub fn routed_items<'py>(
-    py: Python<'py>,
-    event: &Bound<'py, PyTuple>,
-    routes: &Bound<'py, PyList>,
-    partitions: u32,
-    dumps: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyList>> {
-    let mut items = RoutedItems::new(py, event, partitions, dumps)?;
-    for route in routes.iter() {
-        let route = route.downcast_into::<PyTuple>()?;
-        let name = route.get_item(0)?.getattr("name")?;
-        items.add(name.downcast::<PyString>()?.to_str()?, &route.get_item(1)?)?;
-    }
-    Ok(items.done())
-}
 
 /// The items of one event, added a route at a time: the event's fields are written once.
 pub(crate) struct RoutedItems<'a, 'py> {

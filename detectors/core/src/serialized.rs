@@ -93,15 +93,27 @@ fn write_array<'py>(
     dumps: &Bound<'_, PyAny>,
     out: &mut Vec<u8>,
 ) -> PyResult<()> {
+    write_list(values, Fallback::Dumps(dumps), out, 0).map(|_| ())
+}
+
+/// A JSON array of `values`; false if one needed a serializer and `fallback` refused it.
+fn write_list<'py>(
+    values: impl Iterator<Item = Bound<'py, PyAny>>,
+    fallback: Fallback<'_, '_>,
+    out: &mut Vec<u8>,
+    depth: u32,
+) -> PyResult<bool> {
     out.push(b'[');
     for (n, value) in values.enumerate() {
         if n > 0 {
             out.push(b',');
         }
-        write_value(&value, dumps, out)?;
+        if !write_nested(&value, fallback, out, depth)? {
+            return Ok(false);
+        }
     }
     out.push(b']');
-    Ok(())
+    Ok(true)
 }
 
 /// How deep `write_value` follows dicts and lists itself before handing a value to `dumps`
@@ -131,16 +143,9 @@ pub(crate) fn write_value(
 /// or None if a value of it needs the changelog's serializer.
 pub(crate) fn event_bytes(event: &Bound<'_, PyTuple>) -> PyResult<Option<Py<PyBytes>>> {
     let mut out = Vec::with_capacity(160);
-    out.push(b'[');
-    for (n, field) in event.iter().enumerate() {
-        if n > 0 {
-            out.push(b',');
-        }
-        if !write_nested(&field, Fallback::Refuse, &mut out, 0)? {
-            return Ok(None);
-        }
+    if !write_list(event.iter(), Fallback::Refuse, &mut out, 0)? {
+        return Ok(None);
     }
-    out.push(b']');
     Ok(Some(PyBytes::new_bound(event.py(), &out).unbind()))
 }
 
@@ -183,16 +188,7 @@ fn write_nested(
         }
         out.push(b'}');
     } else if let Ok(list) = value.downcast_exact::<PyList>() {
-        out.push(b'[');
-        for (n, item) in list.iter().enumerate() {
-            if n > 0 {
-                out.push(b',');
-            }
-            if !write_nested(&item, fallback, out, depth + 1)? {
-                return Ok(false);
-            }
-        }
-        out.push(b']');
+        return write_list(list.iter(), fallback, out, depth + 1);
     } else {
         return write_dumped(value, fallback, out);
     }
