@@ -81,6 +81,25 @@ class LabelBound:
         return OTHER
 
 
+class Children:
+    """A labelled metric's children by their label values, looked up once each.
+
+    `labels()` takes the metric's lock and checks its arguments on every call; the engine's
+    hooks run per event and finding, where that cost more than the hook's own work. The label
+    values reaching it are bounded (`LabelBound`, detector names), so the cache is too.
+    """
+
+    def __init__(self, metric: Any) -> None:
+        self.metric = metric
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self.metric.labels(*values)
+        return child
+
+
 class FrictionMetrics(EngineObserver):
     """Every metric the project exports, fed by the engine's observer hooks and the runtime.
 
@@ -219,6 +238,13 @@ class FrictionMetrics(EngineObserver):
         Gauge(
             "friction_build_info", "Version of the running package.", ["version"], registry=reg
         ).labels(version).set(1)
+        self._findings = Children(self.findings)
+        self._outcomes = Children(self.outcomes)
+        self._journeys = Children(self.journeys)
+        self._opened: set[tuple[str, str, str]] = set()  # journeys' series already at 0
+        self._state_keys = Children(self.state_keys)
+        self._detector_errors = Children(self.detector_errors)
+        self._bad_input = Children(self.bad_input)
         self._build_histograms(detectors)
         self._start_at_zero(detectors, alerts, changelog_topics)
 
@@ -229,7 +255,7 @@ class FrictionMetrics(EngineObserver):
         declarations of one metric name are a bug caught at start.
         """
         self.histograms: dict[str, Histogram] = {}
-        self._measured: dict[tuple[str, str], tuple[Measurement, Histogram]] = {}
+        self._measured: dict[tuple[str, str], tuple[Measurement, Children]] = {}
         self._undeclared: set[tuple[str, str]] = set()
         declared: dict[str, tuple[str, Measurement]] = {}
         for detector in detectors:
@@ -247,7 +273,8 @@ class FrictionMetrics(EngineObserver):
                         buckets=spec.buckets,
                         registry=self.registry,
                     )
-                self._measured[(detector.name, name)] = (spec, self.histograms[spec.metric])
+                children = Children(self.histograms[spec.metric])
+                self._measured[(detector.name, name)] = (spec, children)
 
     def _start_at_zero(
         self,
@@ -309,7 +336,7 @@ class FrictionMetrics(EngineObserver):
 
     def on_finding(self, finding: Finding) -> None:
         segment = self.bound.value("friction_findings_total", "segment", finding.segment)
-        self.findings.labels(finding.detector, finding.kind, finding.severity, segment).inc()
+        self._findings(finding.detector, finding.kind, finding.severity, segment).inc()
 
     def on_journey_opened(self, detector: str, segment: str, interrupted: bool) -> None:
         """Both outcomes of the journey's segment at 0 while it is open, so that `increase()`
@@ -320,18 +347,21 @@ class FrictionMetrics(EngineObserver):
             else ("friction_journeys_without_friction_total", self.journeys)
         )
         value = self.bound.value(name, "segment", segment)
+        if (name, detector, value) in self._opened:
+            return
+        self._opened.add((name, detector, value))
         for outcome in OUTCOMES:
             metric.labels(detector, value, outcome)
 
     def on_outcome(self, outcome: Outcome) -> None:
         segment = self.bound.value("friction_outcomes_total", "segment", outcome.segment)
-        self.outcomes.labels(outcome.detector, segment, outcome.outcome).inc()
+        self._outcomes(outcome.detector, segment, outcome.outcome).inc()
 
     def on_journey(self, journey: JourneyOutcome) -> None:
         segment = self.bound.value(
             "friction_journeys_without_friction_total", "segment", journey.segment
         )
-        self.journeys.labels(journey.detector, segment, journey.outcome).inc()
+        self._journeys(journey.detector, segment, journey.outcome).inc()
 
     def on_measurement(
         self, detector: str, measurement: str, seconds: float, segment: str, time_ms: int
@@ -341,7 +371,7 @@ class FrictionMetrics(EngineObserver):
             self._warn_undeclared(detector, measurement)
             return
         spec, histogram = measured
-        histogram.labels(self.bound.value(spec.metric, spec.label, segment)).observe(seconds)
+        histogram(self.bound.value(spec.metric, spec.label, segment)).observe(seconds)
 
     def _warn_undeclared(self, detector: str, measurement: str) -> None:
         """Say once per name that a value is not exported, rather than drop it without a word."""
@@ -356,10 +386,10 @@ class FrictionMetrics(EngineObserver):
         )
 
     def on_detector_error(self, detector: str, event: Event | None, error: Exception) -> None:
-        self.detector_errors.labels(detector).inc()
+        self._detector_errors(detector).inc()
 
     def on_state_size(self, detector: str, keys: int) -> None:
-        self.state_keys.labels(detector).set(keys)
+        self._state_keys(detector).set(keys)
 
     def on_watermark(self, watermark: int) -> None:
         self._watermark_s = watermark / 1000
@@ -373,7 +403,7 @@ class FrictionMetrics(EngineObserver):
     # -- runtime hooks -----------------------------------------------------------------------
 
     def on_bad_input(self, reason: str) -> None:
-        self.bad_input.labels(reason).inc()
+        self._bad_input(reason).inc()
 
     def set_alert_firing(self, alertname: str, detector: str, segment: str, firing: bool) -> None:
         value = self.bound.value("friction_alerts_firing", "segment", segment)
