@@ -40,7 +40,10 @@ class _CountingStage:
     def failed(self, message: Any, error: Exception) -> None:
         raise AssertionError(error)
 
-    async def publish(self, send: Any) -> None:
+    def take(self) -> None:
+        return None
+
+    async def deliver(self, output: Any, send: Any) -> None:
         return None
 
 
