@@ -40,10 +40,7 @@ class _CountingStage:
     def failed(self, message: Any, error: Exception) -> None:
         raise AssertionError(error)
 
-    def take(self) -> None:
-        return None
-
-    async def deliver(self, output: Any, send: Any) -> None:
+    async def publish(self, send: Any) -> None:
         return None
 
 
