@@ -8,10 +8,8 @@ Faust adds. The reader takes a batch from `getmany` (at most `BATCH_MAX` records
 through `RouteStage` (route.py), sends its routed messages and dead letters with the app's
 producer and waits for the broker, and only then commits the batch's offsets: an input offset
 is never committed ahead of what it routed, and after a crash the next reader routes the batch
-again (stage 2 skips event ids it has seen). While a batch is delivered and committed, the
-next one is read and routed; it is sent once that one has landed. A revoke waits for the
-batch in hand and the one in delivery, so their offsets are committed before another member
-reads the partition; a batch read across a
+again (stage 2 skips event ids it has seen). A revoke waits for the batch in hand, so its
+offsets are committed before another member reads the partition; a batch read across a
 rebalance is dropped unrouted, and its partitions still assigned are read again from its
 first record.
 
@@ -37,7 +35,7 @@ from friction_detector.streams.kafka.settings import WorkerSettings
 from friction_detector.streams.observability.metrics import FrictionMetrics
 from friction_detector.streams.worker.backlog import committed_offsets, topic_partitions
 from friction_detector.streams.worker.batching import BATCH_MAX
-from friction_detector.streams.worker.route import RoutedOutput, RouteStage, Send
+from friction_detector.streams.worker.route import RouteStage, Send
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka import TopicPartition as KafkaTP
 from kafka.structs import OffsetAndMetadata
@@ -85,8 +83,7 @@ class InputReader:
         self.hold_s = settings.batch_hold_ms / 1000
         self.group = settings.input_group
         self._consumer: AIOKafkaConsumer | None = None
-        self._in_hand = asyncio.Lock()  # a batch from its reading to its delivery's start
-        self._delivery: asyncio.Future[None] | None = None  # the batch sent, then committed
+        self._in_hand = asyncio.Lock()  # a batch from its routing to its commit
         self._rebalances = 0  # revokes so far: a batch read before one is read again instead
         self._stopping = False
         self._stopped = asyncio.Event()
@@ -113,11 +110,9 @@ class InputReader:
             self._consumer = consumer
             while not self._stopping:
                 await self._read_batch(consumer)
-            await self._landed()
         except Exception as error:
             failure = error
         finally:
-            await self._delivered()  # its commit before the group is left
             self._consumer = None
             await consumer.stop()  # leaves the group: its partitions go to the other members
             self._stopped.set()
@@ -143,15 +138,14 @@ class InputReader:
             )  # fmt: skip
 
     async def stop(self) -> None:
-        """Finish the batch in hand and its delivery, then leave the group."""
+        """Finish the batch in hand, then leave the group."""
         async with self._in_hand:
             self._stopping = True
         if self._consumer is not None:
             await asyncio.wait_for(self._stopped.wait(), STOP_TIMEOUT_S)
 
     async def _read_batch(self, consumer: AIOKafkaConsumer) -> None:
-        """Read and route one batch, if any input arrives soon, and start its delivery."""
-        self._raise_failed_delivery()
+        """Read, route, publish and commit one batch, if any input arrives soon."""
         rebalances = self._rebalances
         first = await consumer.getmany(timeout_ms=FETCH_WAIT_MS, max_records=BATCH_MAX)
         if not first:
@@ -190,13 +184,7 @@ class InputReader:
         return batch
 
     async def _route(self, consumer: AIOKafkaConsumer, batch: Batch) -> None:
-        """Route the batch, then start its delivery once the previous one has landed.
-
-        The batch is handled while the previous one is still delivered, so the worker's CPU
-        routes input while the broker acknowledges: that round trip and the commit's had the
-        event loop wait on every batch. Its records are sent only once the previous batch has
-        landed (delivered and committed), so sends, progress and commits stay in batch order,
-        and a refused record's replacements are in Kafka before any later progress report."""
+        """Route the batch, publish it, then commit it (module docstring)."""
         stage = self.stage
         for records in batch.values():
             for record in records:
@@ -205,16 +193,8 @@ class InputReader:
                     stage.handle(message)
                 except Exception as error:  # the message's fault: a dead letter
                     stage.failed(message, error)
-        await self._landed()
+        await stage.publish(self.send())
         offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
-        delivery = self._deliver(consumer, stage.take(), offsets)
-        self._delivery = asyncio.ensure_future(delivery)
-
-    async def _deliver(
-        self, consumer: AIOKafkaConsumer, output: RoutedOutput, offsets: dict
-    ) -> None:
-        """Publish a taken batch, then commit its offsets (module docstring)."""
-        await self.stage.deliver(output, self.send())
         started = time.perf_counter()
         try:
             await consumer.commit(offsets)
@@ -227,27 +207,6 @@ class InputReader:
             if highwater is not None:
                 lag = self.metrics.consumer_lag.labels(tp.topic, str(tp.partition))
                 lag.set(max(0, highwater - offset))
-
-    async def _landed(self) -> None:
-        """Wait for the batch in delivery; raises what failed it."""
-        delivery, self._delivery = self._delivery, None
-        if delivery is not None:
-            await delivery
-
-    async def _delivered(self) -> None:
-        """Wait for the batch in delivery, leaving a failure for the reader's loop to raise
-        (`_raise_failed_delivery`, `_landed`)."""
-        delivery = self._delivery
-        if delivery is not None:
-            await asyncio.wait([delivery])
-            if not delivery.cancelled():
-                delivery.exception()  # seen: asyncio logs no "never retrieved" for it
-
-    def _raise_failed_delivery(self) -> None:
-        """A delivery that failed while no input came stops the reader now, not at the next
-        batch."""
-        if self._delivery is not None and self._delivery.done():
-            self._delivery.result()
 
 
 def _read_again(consumer: AIOKafkaConsumer, batch: Batch) -> None:
@@ -287,14 +246,13 @@ def seed_input_group(settings: WorkerSettings) -> dict[KafkaTP, int]:
 
 
 class _Rebalance(ConsumerRebalanceListener):
-    """Revokes wait for the batch in hand and the one in delivery."""
+    """Revokes wait for the batch in hand."""
 
     def __init__(self, reader: InputReader) -> None:
         self.reader = reader
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         async with self.reader._in_hand:
-            await self.reader._delivered()  # its offsets committed before the revoke
             self.reader._rebalances += 1
 
     async def on_partitions_assigned(self, assigned: Any) -> None:

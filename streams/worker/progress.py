@@ -51,15 +51,10 @@ class InputProgress:
         _merge(merged, self.batch)
         return merged
 
-    def take_batch(self) -> dict[str, int]:
-        """The handled batch's own progress, for its delivery (`batch_published`): the next
-        batch is handled while this one is delivered, and starts from none."""
-        batch, self.batch = self.batch, {}
-        return batch
-
-    def batch_published(self, batch: dict[str, int]) -> None:
-        """The broker has the routed messages of the batch whose progress is `batch`."""
-        _merge(self.published, batch)
+    def batch_published(self) -> None:
+        """The broker has the batch's routed messages: its progress is published."""
+        _merge(self.published, self.batch)
+        self.batch.clear()
 
     def assigned(self, sources: Iterable[str]) -> None:
         """The input partitions this worker reads now: a new one's idle clock starts now, and

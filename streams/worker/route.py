@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -45,21 +44,9 @@ class _RouterObserver(EngineObserver):
         detector_error(self.metrics, self.letter, detector, event, error, "routing")
 
 
-@dataclass
-class RoutedOutput:
-    """A handled batch as it is delivered: its records, its own progress (`batch`), and the
-    progress its messages report (`progress`) to the routed partitions in `told`."""
-
-    outgoing: list[Outgoing]
-    batch: dict[str, int]
-    progress: dict[str, int]
-    told: set[int]
-
-
 class RouteStage:
     """Stage 1's handling of one batch of input messages at a time: `handle` each message,
-    `failed` for one whose handling raised, then `take` the batch and `deliver` it (or
-    `publish`: both at once)."""
+    `failed` for one whose handling raised, then `publish` the batch."""
 
     def __init__(
         self,
@@ -124,14 +111,8 @@ class RouteStage:
         self._letter(failure(PROCESSING_ERROR, error, raw), source, None)
 
     async def publish(self, send: Send) -> None:
-        """Take the batch handled so far and deliver it (`take`, then `deliver`)."""
-        await self.deliver(self.take(), send)
-
-    def take(self) -> RoutedOutput:
-        """The handled batch's dead letters and routed messages, with its progress; the
-        stage then handles the next batch while this one is delivered. Take a batch only
-        once the one before it is delivered: its progress reports build on what that one
-        published.
+        """Send the batch's dead letters and routed messages and wait for the broker; only
+        then is the batch's progress published.
 
         Routed partitions that got no items but whose slowest input partition the batch moves
         get its progress as a report in the same delivery (progress.py `HeardProgress`): their
@@ -139,10 +120,10 @@ class RouteStage:
         on an input partition read here releases its events now."""
         self.metrics.on_events(self.accepted)
         self.accepted = {}
-        outgoing, self.letters[:] = self.letters[:], []
+        outgoing = self.letters[:]
+        self.letters.clear()
         topic = self.settings.routed_topic
         progress = self.progress.for_batch()
-        batch = self.progress.take_batch()
         messages = self.routed.drain(progress)
         sent = {partition for partition, _ in messages}
         for partition, value in messages:
@@ -152,14 +133,10 @@ class RouteStage:
         if waiting:
             report = encode_progress(progress)
             outgoing += [Outgoing(topic, None, report, partition) for partition in waiting]
-        return RoutedOutput(outgoing, batch, progress, sent.union(waiting))
-
-    async def deliver(self, output: RoutedOutput, send: Send) -> None:
-        """Send a taken batch and wait for the broker; only then is its progress published."""
-        await deliver(send, output.outgoing)
-        self.progress.batch_published(output.batch)
-        if output.progress:
-            self.heard.told(output.told, output.progress)
+        await deliver(send, outgoing)
+        self.progress.batch_published()
+        if progress:
+            self.heard.told(sent.union(waiting), progress)
 
     def _letter(self, bad: BadInput, source: Any, index: int | None) -> None:
         position = element_position(f"{source.partition}:{source.offset}", index)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 from friction_detector.streams.kafka.settings import WorkerSettings
@@ -54,9 +53,8 @@ class _Consumer:
 class _Stage:
     """RouteStage as the reader drives it."""
 
-    def __init__(self, log: list, delivery_s: float = 0.0) -> None:
+    def __init__(self, log: list) -> None:
         self.log = log
-        self.delivery_s = delivery_s  # the broker's round trip
 
     def handle(self, message: Any) -> None:
         if message.value == b"raise":
@@ -66,22 +64,17 @@ class _Stage:
     def failed(self, message: Any, error: Exception) -> None:
         self.log.append(("failed", message.message.offset, str(error)))
 
-    def take(self) -> Any:
-        self.log.append(("take",))
-        return len(self.log)
-
-    async def deliver(self, output: Any, send: Any) -> None:
-        await asyncio.sleep(self.delivery_s)
-        self.log.append(("delivered", output))
+    async def publish(self, send: Any) -> None:
+        self.log.append(("publish",))
 
 
 async def _no_failure(error: BaseException) -> None:
     raise AssertionError(error)
 
 
-def _reader(log: list, hold_ms: int = 20, delivery_s: float = 0.0) -> InputReader:
+def _reader(log: list, hold_ms: int = 20) -> InputReader:
     settings = WorkerSettings(app_id="app-reader", batch_hold_ms=hold_ms)
-    stage: Any = _Stage(log, delivery_s)
+    stage: Any = _Stage(log)
     return InputReader(settings, stage, lambda: None, FrictionMetrics(set()), _no_failure)
 
 
@@ -122,59 +115,13 @@ def test_a_batch_is_published_before_its_offsets_are_committed() -> None:
             TP0: [_record(TP0, 4), _record(TP0, 5, b"raise")],
             TP1: [_record(TP1, 9)],
         }
-        reader = _reader(log)
-        await reader._route(consumer, batch)  # type: ignore[arg-type]
-        await reader._landed()
+        await _reader(log)._route(consumer, batch)  # type: ignore[arg-type]
         return log
 
     assert asyncio.run(scenario()) == [
-        ("handle", 4), ("failed", 5, "bad"), ("handle", 9), ("take",), ("delivered", 4),
+        ("handle", 4), ("failed", 5, "bad"), ("handle", 9), ("publish",),
         ("commit", {TP0: 6, TP1: 10}),
     ]  # fmt: skip
-
-
-def test_the_next_batch_is_routed_while_one_is_delivered_and_sent_once_it_landed() -> None:
-    """Routing overlaps the broker's round trips; sends, progress and commits keep batch order."""
-
-    async def scenario() -> list:
-        log: list = []
-        consumer = _Consumer([], log)
-        reader = _reader(log, delivery_s=0.05)
-        await reader._route(consumer, {TP0: [_record(TP0, 1)]})  # type: ignore[arg-type]
-        await reader._route(consumer, {TP0: [_record(TP0, 2)]})  # type: ignore[arg-type]
-        await reader._landed()
-        return log
-
-    assert asyncio.run(scenario()) == [
-        ("handle", 1), ("take",), ("handle", 2), ("delivered", 2), ("commit", {TP0: 2}),
-        ("take",), ("delivered", 6), ("commit", {TP0: 3}),
-    ]  # fmt: skip
-
-
-def test_a_failed_delivery_stops_the_reader_without_waiting_for_input() -> None:
-    async def scenario() -> list:
-        log: list = []
-        failures: list = []
-
-        async def failed(error: BaseException) -> None:
-            failures.append(str(error))
-
-        class _Refusing(_Stage):
-            async def deliver(self, output: Any, send: Any) -> None:
-                raise RuntimeError("broker down")
-
-        reader = InputReader(
-            WorkerSettings(app_id="app-reader"), _Refusing(log), lambda: None,
-            FrictionMetrics(set()), failed,
-        )  # type: ignore[arg-type]  # fmt: skip
-        consumer = _Consumer([], log)
-        await reader._route(consumer, {TP0: [_record(TP0, 1)]})  # type: ignore[arg-type]
-        await asyncio.sleep(0)
-        with pytest.raises(RuntimeError, match="broker down"):
-            await reader._read_batch(consumer)  # type: ignore[arg-type]
-        return log
-
-    assert asyncio.run(scenario()) == [("handle", 1), ("take",)]  # never committed
 
 
 def test_a_batch_read_across_a_rebalance_is_read_again_where_still_assigned() -> None:
