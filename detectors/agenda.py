@@ -130,7 +130,6 @@ class Agenda(Generic[Owner]):
             return self.early.push
         return arrivals.append
 
-
     def wake(self, at: int, kind: int, skey: str) -> None:
         """Visit `skey` once the watermark passes `at`; a visit with nothing due is harmless."""
         loaded = self._loaded_until

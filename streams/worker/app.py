@@ -137,8 +137,12 @@ class FrictionApp:
         )  # fmt: skip
         self.customer_findings = (
             CustomerFindings(
-                config.finding_detectors, self.records, settings.customers_topic,
-                settings.routed_topic, settings.partitions, settings.tick_interval_s / 2,
+                config.finding_detectors,
+                self.records,
+                settings.customers_topic,
+                settings.routed_topic,
+                settings.partitions,
+                settings.tick_interval_s / 2,
             )  # fmt: skip
             if config.finding_detectors
             else None

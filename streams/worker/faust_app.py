@@ -30,9 +30,7 @@ class FrictionFaustApp(GuardedFaustApp):
         pipelined: bool = False,
     ) -> EventBatch:
         """A new batch for `agent`'s stream, finished before Faust waits for acknowledgements."""
-        batch = EventBatch(
-            stream, finish, on_error, self.on_batch_failure, pipelined=pipelined
-        )
+        batch = EventBatch(stream, finish, on_error, self.on_batch_failure, pipelined=pipelined)
         self.event_batches[agent] = batch
         return batch
 

@@ -69,9 +69,7 @@ class WorkerRecords:
 
         return instead
 
-    def routed_instead(
-        self, value: bytes, partition: int, topic: str | None = None
-    ) -> Replacement:
+    def routed_instead(self, value: bytes, partition: int, topic: str | None = None) -> Replacement:
         """A refused routed message goes again item by item; a refused item, to dead letters.
         `topic` is the routed topic unless given (the customers topic's messages are alike)."""
         topic = topic or self.settings.routed_topic

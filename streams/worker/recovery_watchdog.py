@@ -46,9 +46,7 @@ class StallTracker(Generic[Partition]):
         self.stall_s = stall_s
         self._since: dict[Partition, tuple[int, float]] = {}  # partition -> (offset, since)
 
-    def stalled(
-        self, progress: Mapping[Partition, tuple[int, int]], now: float
-    ) -> list[Partition]:
+    def stalled(self, progress: Mapping[Partition, tuple[int, int]], now: float) -> list[Partition]:
         """Partitions of `progress` ({partition: (applied offset, highwater)}) that are stuck.
 
         A partition reported stuck starts a new period, so it is reported again only after

@@ -16,9 +16,7 @@ KEYS = ("a/1", "a/2", "b/1")
 # ties, so arrivals fall before, inside and after the bucket the watermark is in.
 steps = st.lists(
     st.one_of(
-        st.tuples(
-            st.just("arrive"), st.integers(0, 5 * EARLY_BUCKET_MS), st.sampled_from(KEYS)
-        ),
+        st.tuples(st.just("arrive"), st.integers(0, 5 * EARLY_BUCKET_MS), st.sampled_from(KEYS)),
         st.tuples(st.just("release"), st.integers(0, 2 * EARLY_BUCKET_MS), st.just("")),
     ),
     max_size=200,

@@ -425,7 +425,7 @@ def test_replay_writes_outcomes_to_their_own_file_and_findings_unchanged(tmp_pat
     source = tmp_path / "events.jsonl"
     source.write_bytes(STREAM)
     config = tmp_path / "friction.toml"
-    config.write_text("[detectors]\nenable = [\"slow_checkout\"]\n")
+    config.write_text('[detectors]\nenable = ["slow_checkout"]\n')
     findings_path, outcomes_path = tmp_path / "findings.jsonl", tmp_path / "outcomes.jsonl"
     status = main([
         "replay", str(source), "--config", str(config), "--findings", str(findings_path),

@@ -214,9 +214,7 @@ def accumulated_in_arrival_order(*loads: dict) -> list[list[str]]:
     for load in loads:
         harness.feed(load)
     harness.advance(T0 + HOUR)
-    return [
-        [f["finding_id"] for f in one.evidence["findings"]] for one in accumulated(harness)
-    ]
+    return [[f["finding_id"] for f in one.evidence["findings"]] for one in accumulated(harness)]
 
 
 def test_a_finding_queued_behind_a_later_arrival_still_counts_in_its_time_order():
