@@ -7,6 +7,7 @@ import argparse
 import pytest
 from friction_detector.detectors.builtin.slow_checkout import SlowCheckout
 from friction_detector.detectors.findings import Finding
+from friction_detector.detectors.outcomes import OUTCOMES
 from friction_detector.streams.kafka.settings import SettingsError, resolve
 from friction_detector.streams.observability.metrics import FrictionMetrics
 from prometheus_client import generate_latest
@@ -79,3 +80,25 @@ def test_the_bound_is_a_worker_setting():
 def test_a_bound_below_one_is_refused():
     with pytest.raises(SettingsError, match="metric-label-values"):
         resolve(argparse.Namespace(metric_label_values=0), worker=True, env={})
+
+
+def test_journeys_opened_again_keep_their_series_and_count_each_fold():
+    """A journey's series are put at 0 once per segment; a folded segment is still counted
+    each time it comes."""
+    metrics = FrictionMetrics(set(), label_values=1)
+    for segment in ("a", "a", "b", "b"):
+        metrics.on_journey_opened("checkout_journey", segment, interrupted=False)
+    text = exposition(metrics)
+    series = sorted(
+        line
+        for line in text.splitlines()
+        if line.startswith("friction_journeys_without_friction_total{")
+    )
+    assert series == sorted(
+        f'friction_journeys_without_friction_total{{detector="checkout_journey",'
+        f'outcome="{outcome}",segment="{segment}"}} 0.0'
+        for outcome in OUTCOMES
+        for segment in ("a", "other")
+    )
+    metric = "friction_journeys_without_friction_total"
+    assert f'friction_metric_labels_folded_total{{metric="{metric}"}} 2.0' in text
