@@ -86,7 +86,8 @@ class Children:
 
     `labels()` takes the metric's lock and checks its arguments on every call; the engine's
     hooks run per event and finding, where that cost more than the hook's own work. The label
-    values reaching it are bounded (`LabelBound`, detector names), so the cache is too.
+    values reaching it are bounded (`LabelBound`, detector names, consumed event types), so the
+    cache is too.
     """
 
     def __init__(self, metric: Any) -> None:
@@ -121,7 +122,6 @@ class FrictionMetrics(EngineObserver):
     ) -> None:
         self.registry = registry or CollectorRegistry()
         self.consumed_types = consumed_types
-        self._event_counters: dict[str, Counter] = {}  # event type -> its child of `events`
         reg = self.registry
         # process_* (memory, CPU, open files) and python_* (version, garbage collection), as
         # prometheus_client's default registry has them.
@@ -238,6 +238,7 @@ class FrictionMetrics(EngineObserver):
         Gauge(
             "friction_build_info", "Version of the running package.", ["version"], registry=reg
         ).labels(version).set(1)
+        self._events = Children(self.events)
         self._findings = Children(self.findings)
         self._outcomes = Children(self.outcomes)
         self._journeys = Children(self.journeys)
@@ -320,13 +321,8 @@ class FrictionMetrics(EngineObserver):
             self.last_event.set(time.time())
 
     def _event_counter(self, event_type: str) -> Any:
-        counter = self._event_counters.get(event_type)
-        if counter is None:  # `labels` looks its child up under a lock: once per type here
-            label = event_type if event_type in self.consumed_types else OTHER
-            counter = self.events.labels(label)
-            if len(self._event_counters) < 1000:  # types come from producers: bounded
-                self._event_counters[event_type] = counter
-        return counter
+        """Types no detector consumes share `other`: producers choose types."""
+        return self._events(event_type if event_type in self.consumed_types else OTHER)
 
     def on_late(self, event: Event, watermark: int) -> None:
         self.late.inc()

@@ -42,6 +42,16 @@ def test_consumed_event_types_are_exported_at_zero():
     assert 'friction_events_total{type="other"} 0.0' in text
 
 
+def test_events_of_types_no_detector_consumes_are_counted_as_other():
+    metrics = FrictionMetrics({"page_load"})
+    metrics.on_events({"page_load": 3, "made_up": 2, "another": 1})
+    metrics.on_events({"made_up": 4})
+    text = exposition(metrics)
+    assert 'friction_events_total{type="page_load"} 3.0' in text
+    assert 'friction_events_total{type="other"} 7.0' in text
+    assert "made_up" not in text
+
+
 def test_alert_series_name_the_default_rules_of_enabled_detectors():
     from friction_detector.detectors.config import build_config
     from friction_detector.streams.observability.metrics import alert_series
