@@ -273,7 +273,7 @@ impl CompiledEngine {
         partitions: u32,
         dumps: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let mut items = RoutedItems::new(py, event, partitions, dumps)?;
+        let mut items = RoutedItems::new(event, partitions, dumps);
         if let Some(detectors) = self.detectors_for(event)? {
             for (index, key) in self.keys_of(py, event, &detectors)? {
                 items.add(self.detectors[index].name.bind(py).to_str()?, key.bind(py))?;

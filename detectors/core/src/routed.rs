@@ -27,20 +27,19 @@ pub(crate) struct RoutedItems<'a, 'py> {
 
 impl<'a, 'py> RoutedItems<'a, 'py> {
     pub(crate) fn new(
-        py: Python<'py>,
         event: &'a Bound<'py, PyTuple>,
         partitions: u32,
         dumps: &'a Bound<'py, PyAny>,
-    ) -> PyResult<Self> {
-        Ok(RoutedItems {
-            items: PyList::empty_bound(py),
+    ) -> Self {
+        RoutedItems {
+            items: PyList::empty_bound(event.py()),
             event,
             dumps,
             partitions,
             fields: Vec::new(),
             skey: String::new(),
             item: Vec::new(),
-        })
+        }
     }
 
     /// The item of detector `name`'s `key`; a key that is not text raises TypeError.
