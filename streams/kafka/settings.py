@@ -182,6 +182,10 @@ def input_group(app_id: str) -> str:
     return f"{app_id}-input"
 
 
+# The worker's event loop (streams/worker/event_loop.py): auto is uvloop where it is installed.
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")
+
+
 @dataclass
 class WorkerSettings(KafkaSettings):
     """Everything `friction worker` needs besides the detector configuration file."""
@@ -200,6 +204,7 @@ class WorkerSettings(KafkaSettings):
     alert_resend_s: float = 60.0
     log_format: str = "text"
     metric_label_values: int = 100
+    event_loop: str = "auto"
 
     def validate(self) -> None:
         super().validate()
@@ -234,6 +239,12 @@ class WorkerSettings(KafkaSettings):
             )
         if not 0 <= self.metrics_port < 65536:
             raise SettingsError(f"metrics port out of range: {self.metrics_port}")
+        if self.event_loop not in EVENT_LOOPS:
+            raise SettingsError(
+                f"event loop must be {', '.join(EVENT_LOOPS)}, got {self.event_loop!r}"
+            )
+        if self.event_loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
+            raise SettingsError("event loop uvloop needs the uvloop package: pip install uvloop")
 
     @property
     def input_group(self) -> str:
@@ -392,6 +403,13 @@ _WORKER_OPTIONS = (
         "--log-format",
         str,
         "text (one line for a person) or json (one object per line)",
+    ),
+    (
+        "event_loop",
+        "FRICTION_EVENT_LOOP",
+        "--event-loop",
+        str,
+        "auto (uvloop where installed, else asyncio), uvloop or asyncio",
     ),
 )
 

@@ -21,6 +21,7 @@ from friction_detector.streams.observability.logs import (
 )
 from friction_detector.streams.observability.metrics import FrictionMetrics, alert_series
 from friction_detector.streams.worker.app import FrictionApp, changelog_topics
+from friction_detector.streams.worker.event_loop import loop_kind, use_event_loop
 from friction_detector.streams.worker.gc_policy import use_worker_thresholds
 from friction_detector.streams.worker.heartbeat import Heartbeat
 from friction_detector.streams.worker.recovery_watchdog import RecoveryWatchdog
@@ -99,18 +100,20 @@ def run_worker(settings: WorkerSettings, config: Config) -> int:
             report_failure("worker", f"serving metrics on {where}", err, settings.debug)
             return 2
     use_worker_thresholds()
+    loop = use_event_loop(settings.event_loop)  # before Faust and its clients take it
     friction = FrictionApp(settings, config, metrics)
     started = (
         f"friction worker {settings.app_id}: {', '.join(settings.input_topics)} -> "
         f"{settings.findings_topic} ({len(config.detectors)} detectors, store "
         f"{settings.store}, metrics "
-        f"{'on ' + where if settings.metrics_port else 'off'})"
+        f"{'on ' + where if settings.metrics_port else 'off'}, event loop {loop_kind(loop)})"
     )
     print(as_log_line(started, settings.log_format, __name__), file=sys.stderr, flush=True)
     worker = FrictionWorker(
         friction.app,
         RecoveryWatchdog(friction.app, metrics),
         Heartbeat(friction.app, health),
+        loop=loop,
         log_format=settings.log_format,
         loglevel=settings.log_level,
         quiet=True,

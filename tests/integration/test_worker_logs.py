@@ -57,6 +57,17 @@ def test_a_worker_logging_to_a_file_writes_no_escape_codes_and_no_error_for_its_
         if b"ERROR" in line and b"GroupCoordinatorNotAvailable" in line
     ]  # fmt: skip
     assert start_errors == []
+    assert b"event loop uvloop)" in log  # the default where uvloop is installed
+
+
+def test_a_worker_on_the_standard_event_loop_gets_ready_and_says_so(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    worker, port = worker_on(kafka_bootstrap, tmp_path, "asyncio", "--event-loop", "asyncio")
+
+    log = run_until_ready(worker, port)
+
+    assert b"event loop asyncio)" in log, log[-2000:]
 
 
 def test_json_logs_are_one_object_per_line_with_time_level_logger_and_message(
