@@ -18,7 +18,9 @@ Every group commits at least every 0.25 s (bench/stream.py `COMMIT_INTERVAL_S`; 
   delivery, which the worker's consumer replaces with a cheaper one (docs/worker.md, Benchmark);
 - Quix Streams: the slow_checkout rule (bench/quix_slow_checkout.py), on the input as keyed,
   and re-keyed by session with `group_by`;
-- `friction worker` with slow_checkout only, and with every installed detector;
+- `friction worker` with slow_checkout only, and with every installed detector; its line also
+  gives the worker's own Kafka writes per input event (routed messages, and records of the
+  state table's changelog: what a change to batching or to the state's shape moves);
 - detection alone, every installed detector, no broker, on the same events from a file: as the
   worker runs it (`detect-worker-core`, bench/worker_engine.py: the compiled core, its changed
   records' bytes written by the core once per batch), the most one worker process can reach
@@ -62,6 +64,7 @@ from friction_detector.detectors.compiled import compiled
 from friction_detector.streams.devkit.local_kafka import LocalKafka
 from friction_detector.streams.kafka.batch_producer import EventBatcher
 from friction_detector.streams.kafka.settings import input_group
+from friction_detector.streams.worker.app import STATE_TABLE
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from replay import children_cpu, extract
 from stream import (
@@ -84,6 +87,8 @@ class Result:
     cpu_s: float  # CPU seconds the process spent on them
     events: int
     input_rate: float | None = None  # events/s through the first stage, when there are more
+    # The worker's own Kafka writes per input event: (routed messages, state changelog records).
+    writes: tuple[float, float] | None = None
 
     @property
     def per_cpu_s(self) -> float:
@@ -364,11 +369,15 @@ def worker(
         spy = None if profile is None else profile / f"{app_id}.speedscope.json"
         # The command bench/stream runs, clocked like every other peer.
         command = worker_command(bootstrap, app_id, topic, f"{app_id}-findings", config, home)
-        return run_group_peer(
+        result = run_group_peer(
             bootstrap, command, app_id, topic, n, log,
             internal=lambda topics: [f"{app_id}-routed"], env=env, profile=spy,
             input_group=input_group(app_id),
         )  # fmt: skip
+        routed = end_offsets(bootstrap, f"{app_id}-routed")
+        changelog = end_offsets(bootstrap, f"{app_id}-{STATE_TABLE}-changelog")
+        result.writes = routed / n, changelog / n
+        return result
 
     return run
 
@@ -425,6 +434,11 @@ def report(peers: list[Peer], results: dict[str, list[Result]], references: int)
         what = peer.what
         if stage1:
             what += f" [first stage {statistics.median(stage1):,.0f}/s]"
+        writes = [r.writes for r in runs if r.writes is not None]
+        if writes:
+            routed = statistics.median(w[0] for w in writes)
+            changelog = statistics.median(w[1] for w in writes)
+            what += f" [per event: {routed:.3f} routed messages, {changelog:.2f} state records]"
         print(f"{peer.name:<{width}} {rate:>9,.0f} {per_cpu:>10,.0f}  {spread:<26} {what}")
 
     def ratio(a: str, b: str, remark: Callable[[float], str] = lambda rate: "") -> None:
