@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from friction_detector.detectors.config import load_config
 from friction_detector.streams.kafka.settings import WorkerSettings
 from friction_detector.streams.observability.metrics import FrictionMetrics
-from friction_detector.streams.worker.batching import BATCH_MAX
+from friction_detector.streams.worker.input_reader import INPUT_BATCH_MAX
 from friction_detector.streams.worker.progress import InputProgress
 from friction_detector.streams.worker.records import WorkerRecords
 from friction_detector.streams.worker.route import RouteStage
@@ -59,7 +59,7 @@ async def route(bootstrap: str, topic: str, n: int, routed_topic: str) -> tuple[
     try:
         seen, started, cpu = 0, 0.0, 0.0
         while seen < n:
-            batches = await consumer.getmany(timeout_ms=1000, max_records=BATCH_MAX)
+            batches = await consumer.getmany(timeout_ms=1000, max_records=INPUT_BATCH_MAX)
             if not batches:
                 continue
             if not seen:

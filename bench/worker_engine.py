@@ -2,10 +2,11 @@
 
 The worker's stages keep their state in Kafka: its engine writes each record a batch changed to
 the partition's store, which the changelog sends. This runs stage 2's engine over the events of
-a file in batches of the worker's size (`BATCH_MAX`): each event routed as stage 1 routes it
-and queued, the watermark moved by the batch's last event, the batch's findings taken, and each
-record the batch changed serialized once, as the worker's changelog does. No Kafka, no Faust,
-no metrics: the most a worker process can reach, however cheap its Kafka handling. By default
+a file in batches of the worker's size (`INPUT_BATCH_MAX`, stage 1's batches on a backlog): each
+event routed as stage 1 routes it and queued, the watermark moved by the batch's last event, the
+batch's findings taken, and each record the batch changed serialized once, as the worker's
+changelog does. No Kafka, no Faust, no metrics: the most a worker process can reach, however
+cheap its Kafka handling. By default
 on engine.py (every key's record plain data, written back as it changes: the worker where the
 compiled core is not built); with `--core` on the compiled core over the same store
 (detectors/stored_core.py: its changed records' bytes written by the core once per batch), the
@@ -25,9 +26,9 @@ from friction_detector.detectors.config import load_config
 from friction_detector.detectors.engine import Engine
 from friction_detector.detectors.events import BadInput
 from friction_detector.detectors.stored_core import StoredCoreEngine
-from friction_detector.streams.worker.batching import BATCH_MAX
 from friction_detector.streams.worker.faust_internals import changelog_json
 from friction_detector.streams.worker.gc_policy import use_worker_thresholds
+from friction_detector.streams.worker.input_reader import INPUT_BATCH_MAX
 
 
 class ChangedRecords(MutableMapping):
@@ -83,9 +84,9 @@ def run(path: str, core: bool) -> tuple[int, float, float]:
     events = 0
     use_worker_thresholds()  # the worker's cycle collector
     started, cpu = time.perf_counter(), time.process_time()
-    for first in range(0, len(lines), BATCH_MAX):
+    for first in range(0, len(lines), INPUT_BATCH_MAX):
         reached = None
-        for line in lines[first : first + BATCH_MAX]:
+        for line in lines[first : first + INPUT_BATCH_MAX]:
             event = decode(line)
             if isinstance(event, BadInput):
                 continue

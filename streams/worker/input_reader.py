@@ -3,7 +3,7 @@
 Faust's path for each message (fetch loop, conductor, stream, event, acknowledgement
 bookkeeping) cost the bare Faust agent about 40x what aiokafka's `getmany` costs on the same
 topic (`bench/peer`: aiokafka / faust-agent), and stage 1 keeps no state, so it needs nothing
-Faust adds. The reader takes a batch from `getmany` (at most `BATCH_MAX` records, held
+Faust adds. The reader takes a batch from `getmany` (at most `INPUT_BATCH_MAX` records, held
 `batch_hold_ms` from its first record, so per-event input still routes in batches), runs it
 through `RouteStage` (route.py), sends its routed messages and dead letters with the app's
 producer and waits for the broker, and only then commits the batch's offsets: an input offset
@@ -34,7 +34,6 @@ from aiokafka.structs import ConsumerRecord
 from friction_detector.streams.kafka.settings import WorkerSettings
 from friction_detector.streams.observability.metrics import FrictionMetrics
 from friction_detector.streams.worker.backlog import committed_offsets, topic_partitions
-from friction_detector.streams.worker.batching import BATCH_MAX
 from friction_detector.streams.worker.route import RouteStage, Send
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka import TopicPartition as KafkaTP
@@ -43,6 +42,11 @@ from kafka.structs import OffsetAndMetadata
 log = logging.getLogger(__name__)
 
 Batch = dict[TopicPartition, list[ConsumerRecord]]
+# The most records a batch takes. Stage 2 writes each key a batch touched to the changelog once,
+# so on a backlog larger batches write fewer records per input event: 4,000 against 1,000 took
+# the worker, every detector, from 1.70 to 1.27 state records per event and 1.15x events/s
+# (docs/worker.md, Benchmark). A batch of a steady load is smaller: it closes at its hold.
+INPUT_BATCH_MAX = 4000
 # How long one `getmany` waits for a first record: also how soon a stop is noticed.
 FETCH_WAIT_MS = 200
 # How long a stop waits for the reader to leave its group.
@@ -147,7 +151,7 @@ class InputReader:
     async def _read_batch(self, consumer: AIOKafkaConsumer) -> None:
         """Read, route, publish and commit one batch, if any input arrives soon."""
         rebalances = self._rebalances
-        first = await consumer.getmany(timeout_ms=FETCH_WAIT_MS, max_records=BATCH_MAX)
+        first = await consumer.getmany(timeout_ms=FETCH_WAIT_MS, max_records=INPUT_BATCH_MAX)
         if not first:
             return
         async with self._in_hand:
@@ -167,12 +171,12 @@ class InputReader:
         the revoke, and the revoke waits for this batch."""
         size = sum(len(records) for records in batch.values())
         closes = time.monotonic() + self.hold_s
-        while size < BATCH_MAX:
+        while size < INPUT_BATCH_MAX:
             left = closes - time.monotonic()
             if left <= 0:
                 break
             fetch = consumer.getmany(
-                timeout_ms=max(1, int(left * 1000)), max_records=BATCH_MAX - size
+                timeout_ms=max(1, int(left * 1000)), max_records=INPUT_BATCH_MAX - size
             )
             try:  # cancelled while it waits: records fetched meanwhile stay in the fetcher
                 more = await asyncio.wait_for(fetch, left)

@@ -9,8 +9,7 @@ from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 from friction_detector.streams.kafka.settings import WorkerSettings
 from friction_detector.streams.observability.metrics import FrictionMetrics
-from friction_detector.streams.worker.batching import BATCH_MAX
-from friction_detector.streams.worker.input_reader import InputReader
+from friction_detector.streams.worker.input_reader import INPUT_BATCH_MAX, InputReader
 
 TP0 = TopicPartition("events", 0)
 TP1 = TopicPartition("events", 1)
@@ -100,7 +99,7 @@ def test_a_batch_is_held_from_its_first_record_for_what_arrives_meanwhile() -> N
 def test_a_full_batch_is_not_held() -> None:
     async def scenario() -> list[int]:
         consumer = _Consumer([(0.0, {TP0: [_record(TP0, 1)]})], [])
-        first = {TP0: [_record(TP0, offset) for offset in range(BATCH_MAX)]}
+        first = {TP0: [_record(TP0, offset) for offset in range(INPUT_BATCH_MAX)]}
         await _reader([], hold_ms=100)._held(consumer, first)  # type: ignore[arg-type]
         return consumer.asked
 
