@@ -44,8 +44,9 @@ log = logging.getLogger(__name__)
 Batch = dict[TopicPartition, list[ConsumerRecord]]
 # The most records a batch takes. Stage 2 writes each key a batch touched to the changelog once,
 # so on a backlog larger batches write fewer records per input event: 4,000 against 1,000 took
-# the worker, every detector, from 1.70 to 1.27 state records per event and 1.15x events/s
-# (docs/worker.md, Benchmark). A batch of a steady load is smaller: it closes at its hold.
+# the worker, every detector, from 1.70 to 1.27 state records per event (1.15x events/s in its
+# own comparison, inside the noise in a full run: docs/worker.md, Benchmark). A batch of a
+# steady load is smaller: it closes at its hold.
 INPUT_BATCH_MAX = 4000
 # How long one `getmany` waits for a first record: also how soon a stop is noticed.
 FETCH_WAIT_MS = 200
