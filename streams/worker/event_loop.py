@@ -1,6 +1,7 @@
-"""The worker's event loop: uvloop (libuv's loop, in C) where it is installed, else asyncio's.
+"""The worker's event loops: uvloop (libuv's loop, in C) where it is installed, else asyncio's.
 
-The worker runs both stages, every Kafka client and Faust in one asyncio loop, whose own
+The worker runs both stages, its Kafka clients and Faust in one asyncio loop, and Faust's
+consumer in a loop of its own in another thread; a loop's own
 machinery (selector, transports, callbacks and futures) is Python in the standard loop and C in
 uvloop: on uvloop the worker waits less between its stages, about 1.1x events/s with every
 detector (docs/worker.md, Benchmark). `asyncio` stays for whoever needs the standard loop, and
@@ -23,14 +24,17 @@ def loop_name(choice: str) -> str:
 
 def use_event_loop(choice: str) -> asyncio.AbstractEventLoop:
     """A new loop of `choice` (`loop_name`), set as this thread's current loop: Faust and its
-    Kafka clients take the current loop when they are made."""
-    loop: asyncio.AbstractEventLoop
+    Kafka clients take the current loop when they are made. The process's event loop policy
+    is set to the same kind, so a loop made later in another thread is of that kind too:
+    Faust's consumer runs in a thread of its own, on a loop it makes with
+    `asyncio.new_event_loop()`."""
     if loop_name(choice) == "uvloop":
         import uvloop
 
-        loop = uvloop.new_event_loop()
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     else:
-        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop_policy(None)  # the standard policy
+    loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     return loop
 

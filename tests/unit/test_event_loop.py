@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
+import threading
 
 import pytest
 from friction_detector.streams.cli.main import build_parser
@@ -21,11 +22,23 @@ def _resolve(args: argparse.Namespace, env: dict[str, str]) -> str:
 
 @pytest.fixture
 def restores_the_current_loop():
-    """Each test sets a loop of its own as current; it is closed and unset afterwards."""
+    """Each test sets a loop of its own as current, and the policy; the loop is closed and
+    unset afterwards, and the standard policy put back."""
     yield
     loop = asyncio.get_event_loop()
     loop.close()
     asyncio.set_event_loop(None)
+    asyncio.set_event_loop_policy(None)
+
+
+def _made_in_a_thread() -> asyncio.AbstractEventLoop:
+    """A loop made as Faust's consumer thread makes its own."""
+    made = []
+    thread = threading.Thread(target=lambda: made.append(asyncio.new_event_loop()))
+    thread.start()
+    thread.join()
+    made[0].close()
+    return made[0]
 
 
 def test_auto_is_the_default_and_gives_uvloop_where_installed():
@@ -62,12 +75,15 @@ def test_uvloop_is_made_and_current_where_installed(choice: str):
     assert isinstance(loop, uvloop.Loop)
     assert loop_kind(loop) == "uvloop"
     assert asyncio.get_event_loop() is loop
+    assert isinstance(_made_in_a_thread(), uvloop.Loop)
 
 
 @pytest.mark.usefixtures("restores_the_current_loop")
 def test_asyncio_gives_the_standard_loop():
+    use_event_loop("uvloop").close()  # a worker run before, in the same process
     loop = use_event_loop("asyncio")
     assert not isinstance(loop, uvloop.Loop)
     assert loop_kind(loop) == "asyncio"
     assert isinstance(loop, asyncio.BaseEventLoop)
     assert asyncio.get_event_loop() is loop
+    assert not isinstance(_made_in_a_thread(), uvloop.Loop)
