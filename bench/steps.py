@@ -13,8 +13,8 @@ in stage 1's batches (`INPUT_BATCH_MAX`):
   (`read_routed`), its items taken (`take_items`), the watermark moved (detection, with the
   metrics' hooks); then per batch, for each partition it touched: the findings written as the
   worker sends them, the changed records written by the engine (`write_changes`), sealed as
-  changelog records (`PartitionStore.seal`), and kept in the table's store as
-  `PartitionStore.write` keeps them, minus the send.
+  changelog records (`PartitionStore.seal`), and kept in the table's store
+  (`PartitionStore.keep`, what `write` does before it sends them).
 
 What the worker spends per event beyond these is Kafka's and Faust's (fetching, producing,
 acknowledging, the event loop). Prints µs of CPU per input event for each step, medians of
@@ -40,7 +40,6 @@ from friction_detector.streams.kafka.settings import WorkerSettings
 from friction_detector.streams.kafka.topics import partition_for
 from friction_detector.streams.observability.metrics import FrictionMetrics, alert_series
 from friction_detector.streams.worker.app import FrictionApp, changelog_topics
-from friction_detector.streams.worker.faust_internals import partition_current
 from friction_detector.streams.worker.gc_policy import use_worker_thresholds
 from friction_detector.streams.worker.input_reader import INPUT_BATCH_MAX
 from friction_detector.streams.worker.routing import read_routed
@@ -136,6 +135,8 @@ def run_once(batches: list[list[ConsumerRecord]]) -> tuple[Spent, Counter[str]]:
     for event in events:
         route(event)
     spent["  route alone"] += clock() - started
+    counts["events"] = len(events)
+    del events  # the worker holds a batch's decoded events only while it routes them
 
     detection, records = friction.detection, friction.records
     for partition in range(PARTITIONS):
@@ -170,14 +171,12 @@ def run_once(batches: list[list[ConsumerRecord]]) -> tuple[Spent, Counter[str]]:
             written = clock()
             sealed = store.seal()
             sealed_at = clock()
-            with partition_current(partition):  # `PartitionStore.write` minus the send
-                store.changelog.keep_all(partition, sealed.changes)
-            store.sealed.popleft()
+            store.keep(sealed)  # `PartitionStore.write` minus the send
             spent["  records written by the engine"] += written - started
             spent["  records sealed"] += sealed_at - written
             spent["  records kept in the store"] += clock() - sealed_at
             counts["state records"] += len(sealed.records)
-    counts["events"] = len(events)
+            counts["deletions"] += sum(value is None for _, value in sealed.records)
     return spent, counts
 
 
@@ -205,7 +204,8 @@ def main() -> None:
     print(f"{'stage 2 in all':34s} {total * 1e6 / events:6.2f}")
     counts = rounds[0][1]
     print(f"per input event: {counts['routed items'] / events:.2f} routed items, "
-          f"{counts['state records'] / events:.2f} state records")  # fmt: skip
+          f"{counts['state records'] / events:.2f} state records "
+          f"({counts['deletions'] / events:.2f} of them deletions)")  # fmt: skip
 
 
 if __name__ == "__main__":

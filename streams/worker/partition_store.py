@@ -156,8 +156,8 @@ class PartitionStore(MutableMapping):
         return sealed
 
     async def write(self, sealed: Sealed, producer: Any) -> list[Awaitable[int]]:
-        """Write a sealed batch's changes to the table's store and its changelog partition;
-        batches are written in the order they were sealed.
+        """Write a sealed batch's changes to the table's store (`keep`) and its changelog
+        partition; batches are written in the order they were sealed.
 
         `producer` is the Faust producer. Returns the changelog deliveries, each giving the
         last offset of its records: the agent awaits them and passes the last to `persisted`
@@ -165,6 +165,14 @@ class PartitionStore(MutableMapping):
         value` does, minus Faust's per-write send buffer and per-record sends (see
         `ChangelogWriter`).
         """
+        self.keep(sealed)
+        if not sealed.records:
+            return []
+        return await self.changelog.send(producer, self.partition, sealed.records)
+
+    def keep(self, sealed: Sealed) -> None:
+        """Write a sealed batch's changes to the table's local store, the oldest sealed
+        batch first (`write` then sends its changelog records)."""
         if not self.sealed or self.sealed[0] is not sealed:
             raise RuntimeError("partition state written out of batch order")
         changelog = self.changelog
@@ -177,9 +185,6 @@ class PartitionStore(MutableMapping):
                     kept[skey] = value
             changelog.keep_all(self.partition, kept)
         self.sealed.popleft()
-        if not sealed.records:
-            return []
-        return await self.changelog.send(producer, self.partition, sealed.records)
 
     def persisted(self, offset: int) -> None:
         """Record the changelog offset the store holds: a RocksDB store reads only what
