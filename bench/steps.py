@@ -39,30 +39,22 @@ from friction_detector.detectors.config import load_config
 from friction_detector.streams.kafka.settings import WorkerSettings
 from friction_detector.streams.kafka.topics import partition_for
 from friction_detector.streams.observability.metrics import FrictionMetrics, alert_series
+from friction_detector.streams.sources import input_source
 from friction_detector.streams.worker.app import FrictionApp, changelog_topics
 from friction_detector.streams.worker.gc_policy import use_worker_thresholds
-from friction_detector.streams.worker.input_reader import INPUT_BATCH_MAX
+from friction_detector.streams.worker.input_reader import INPUT_BATCH_MAX, _Received
 from friction_detector.streams.worker.routing import read_routed
 from stream import generate
 
 TOPIC = "peer-events"
 PARTITIONS = 4
 # Records of one partition aiokafka hands out before the next one's, on a backlog of
-# bench/peer's events: a 1 MiB partition fetch (docs/worker.md, "Larger input batches").
+# bench/peer's events: a 1 MiB partition fetch (docs/worker.md, "The event loop, and what
+# else was tried").
 FETCH_RECORDS = 4900
 
 Clock = Callable[[], float]
 clock: Clock = time.process_time
-
-
-class _Received:
-    """A record as stage 1 hands it to `RouteStage.handle` (input_reader.py)."""
-
-    __slots__ = ("message", "value")
-
-    def __init__(self, record: ConsumerRecord) -> None:
-        self.message = record
-        self.value = record.value
 
 
 def backlog(n: int) -> list[list[ConsumerRecord]]:
@@ -93,7 +85,8 @@ def worker_objects() -> tuple[FrictionApp, Any]:
         alerts=alert_series(config),
         changelog_topics=changelog_topics(settings.app_id),
     )
-    return FrictionApp(settings, config, metrics), config
+    every_input_partition = [input_source(TOPIC, p) for p in range(PARTITIONS)]
+    return FrictionApp(settings, config, metrics, every_input_partition), config
 
 
 Spent = defaultdict[str, float]  # CPU seconds by step, in the order first timed
@@ -139,8 +132,6 @@ def run_once(batches: list[list[ConsumerRecord]]) -> tuple[Spent, Counter[str]]:
     del events  # the worker holds a batch's decoded events only while it routes them
 
     detection, records = friction.detection, friction.records
-    for partition in range(PARTITIONS):
-        detection.get(partition).engine.expect_sources([f"{TOPIC}:{p}" for p in range(PARTITIONS)])
     for messages in routed_batches:
         touched: dict[int, None] = {}
         found: list = []

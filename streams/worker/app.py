@@ -15,7 +15,8 @@ goes to the dead letters, and the batch goes on.
 Stage 2 (`detect`) reads the routed topic with one `Engine` per partition (detection.py: a
 partition's engine, store, rollup and state counts are one object), whose store is the
 partition's slice of a Faust table (partition_store.py), and whose watermark follows the
-slowest input partition.
+slowest input partition, of all those the input topics have (`input_sources`), heard from or
+not.
 Everything an engine touches while handling a message of partition P is a key of P, and the
 worker writes the partition's changes to changelog partition P, so a restart or rebalance
 recovers exactly that partition's state. A timer reports the progress to every routed
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -87,7 +89,17 @@ def changelog_topics(app_id: str) -> tuple[str, ...]:
 class FrictionApp:
     """Builds the Faust app and holds what its agents share: engines, metrics, clocks."""
 
-    def __init__(self, settings: WorkerSettings, config: Config, metrics: FrictionMetrics) -> None:
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        config: Config,
+        metrics: FrictionMetrics,
+        input_sources: Sequence[str] = (),
+    ) -> None:
+        """`input_sources`: every input partition there is (`topic:partition`), whoever reads
+        it. Stage 2's watermark waits until each has reported progress: stage 1 reads a backlog
+        one partition's fetch at a time, and a partition not yet heard from would otherwise let
+        the watermark run ahead of its events, which would all come late."""
         self.settings = settings
         self.config = config
         self.metrics = metrics
@@ -128,6 +140,7 @@ class FrictionApp:
         self.detection = DetectionPartitions(
             config, self.table, settings.partitions, settings.input_topics, metrics,
             self.alerting, self.records.letter_to(self.detect_letters), self.dropped.report,
+            expected=input_sources,
         )  # fmt: skip
         routed = [input_source(settings.routed_topic, p) for p in range(settings.partitions)]
         self.accumulation = DetectionPartitions(

@@ -140,6 +140,8 @@ class DetectionPartition(EngineObserver):
 class DetectionPartitions:
     """The routed partitions this worker owns, each created and restored on first use.
 
+    Each engine's watermark waits for every source in `expected` to report progress: for stage
+    2 every input partition there is (a backlog read one partition at a time is not late).
     Stage 3 (the detectors over findings) uses one too, over the customers topic: its
     `detectors` are those, its input topics the routed topic (whose partitions' watermarks are
     its sources, all `expected` before its watermark moves), no allowed lateness and no rollup.

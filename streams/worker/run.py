@@ -20,6 +20,7 @@ from friction_detector.streams.observability.logs import (
     use_log_format,
 )
 from friction_detector.streams.observability.metrics import FrictionMetrics, alert_series
+from friction_detector.streams.sources import input_source
 from friction_detector.streams.worker.app import FrictionApp, changelog_topics
 from friction_detector.streams.worker.event_loop import loop_kind, use_event_loop
 from friction_detector.streams.worker.gc_policy import use_worker_thresholds
@@ -52,8 +53,9 @@ def _version() -> str:
         return "0"
 
 
-def prepare_topics(settings: WorkerSettings) -> None:
-    """Every topic the worker reads or writes, before Faust subscribes (see streams/topics)."""
+def prepare_topics(settings: WorkerSettings) -> list[str]:
+    """Every topic the worker reads or writes, before Faust subscribes (see streams/topics);
+    returns the input partitions there are (as progress names them, `topic:partition`)."""
     n = settings.partitions
     wanted = dict.fromkeys(settings.input_topics, n)
     wanted.update(
@@ -67,14 +69,19 @@ def prepare_topics(settings: WorkerSettings) -> None:
         }
     )
     exact = {settings.routed_topic, settings.customers_topic, settings.rollups_topic}
-    ensure_topics(settings, wanted, exact=exact)
+    counts = ensure_topics(settings, wanted, exact=exact)
+    return [
+        input_source(topic, partition)
+        for topic in settings.input_topics
+        for partition in range(counts.get(topic, 0))
+    ]
 
 
 def run_worker(settings: WorkerSettings, config: Config) -> int:
     """Run until SIGINT/SIGTERM; returns the exit code."""
     try:
         check_authentication(settings)
-        prepare_topics(settings)
+        input_sources = prepare_topics(settings)
     except (SettingsError, AuthenticationFailed) as err:
         print(f"friction worker: {err}", file=sys.stderr)
         return 2
@@ -101,7 +108,7 @@ def run_worker(settings: WorkerSettings, config: Config) -> int:
             return 2
     use_worker_thresholds()
     loop = use_event_loop(settings.event_loop)  # before Faust and its clients take it
-    friction = FrictionApp(settings, config, metrics)
+    friction = FrictionApp(settings, config, metrics, input_sources)
     started = (
         f"friction worker {settings.app_id}: {', '.join(settings.input_topics)} -> "
         f"{settings.findings_topic} ({len(config.detectors)} detectors, store "
