@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COMMIT_INTERVAL_S = 0.25
 sys.path.insert(0, str(ROOT))
 
+from friction_detector.streams import kept_json  # noqa: E402
 from friction_detector.streams.devkit.local_kafka import LocalKafka  # noqa: E402
 from friction_detector.streams.devkit.simulate import Traffic  # noqa: E402
 from friction_detector.streams.kafka.batch_producer import EventBatcher  # noqa: E402
@@ -64,7 +65,7 @@ def generate(n: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
     out = []
     for e in events:
         key = (e.get("session_id") or e.get("user_id") or e["event_id"]).encode()
-        out.append((key, orjson.dumps(e)))
+        out.append((key, kept_json.dumps(e)))  # kept for the whole run
     return out
 
 

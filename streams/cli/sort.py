@@ -21,6 +21,7 @@ from typing import BinaryIO
 import orjson
 from friction_detector.detectors.events import BadInput
 from friction_detector.detectors.timefmt import parse_time
+from friction_detector.streams import kept_json
 from friction_detector.streams.cli.lines import LongLine, bounded_lines
 from friction_detector.streams.event_batches import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, is_batch
 from friction_detector.streams.sources import read_sourced
@@ -63,9 +64,11 @@ def batch_elements(line: bytes, sourced: bool = False) -> list[bytes]:
         return [line]
     if not elements or len(elements) > MAX_BATCH_EVENTS:
         return [line]
-    if doc is None:
-        return [orjson.dumps(element) for element in elements]
-    return [orjson.dumps({**doc, "value": orjson.dumps(element).decode()}) for element in elements]
+    if doc is None:  # lines kept until their run is written: `kept_json`
+        return [kept_json.dumps(element) for element in elements]
+    return [
+        kept_json.dumps({**doc, "value": orjson.dumps(element).decode()}) for element in elements
+    ]
 
 
 def sorted_lines(

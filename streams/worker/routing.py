@@ -25,6 +25,7 @@ from friction_detector.detectors.compiled import _core, routing_engine
 from friction_detector.detectors.engine import Engine, store_key
 from friction_detector.detectors.events import Event, event_from_fields
 from friction_detector.detectors.observer import EngineObserver
+from friction_detector.streams import kept_json
 from friction_detector.streams.kafka.topics import partition_for
 
 # Kafka's default maximum message size is 1 MiB; a group is split well below it.
@@ -35,8 +36,9 @@ RoutedItem = tuple[str, str, Event]
 
 
 def encode_item(detector: str, key: str, event: Event) -> bytes:
-    """One event for one detector key: a JSON array, an item of a routed message."""
-    return orjson.dumps(
+    """One event for one detector key: a JSON array, an item of a routed message (kept until
+    its batch is sent: `kept_json`)."""
+    return kept_json.dumps(
         [detector, key, event.time, event.event_id, event.type, event.user_id,
          event.session_id, event.attrs]
     )  # fmt: skip
@@ -68,8 +70,8 @@ def event_router(
     if _core is None:
         router = Engine(detectors, observer=observer)  # routes; holds no state
         return lambda event: routed_items(event, router.routes(event), partitions)
-    items_of, dumps = routing_engine(detectors, observer).routed_items, orjson.dumps
-    return lambda event: items_of(event, partitions, dumps)
+    items_of = routing_engine(detectors, observer).routed_items
+    return lambda event: items_of(event, partitions, kept_json.dumps)
 
 
 def encode_message(items: list[bytes], progress: Progress | None = None) -> bytes:
