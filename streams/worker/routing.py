@@ -70,8 +70,8 @@ def event_router(
     if _core is None:
         router = Engine(detectors, observer=observer)  # routes; holds no state
         return lambda event: routed_items(event, router.routes(event), partitions)
-    items_of = routing_engine(detectors, observer).routed_items
-    return lambda event: items_of(event, partitions, kept_json.dumps)
+    items_of, dumps = routing_engine(detectors, observer).routed_items, kept_json.dumps
+    return lambda event: items_of(event, partitions, dumps)
 
 
 def encode_message(items: list[bytes], progress: Progress | None = None) -> bytes:
