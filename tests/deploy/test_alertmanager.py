@@ -4,6 +4,7 @@ inhibits friction alerts while the pipeline is broken."""
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,8 +75,22 @@ def alertmanager(tmp_path: Path) -> Iterator[str]:
 
 
 def states(url: str, alerts: list[dict[str, str]]) -> dict[str, str]:
-    """Post alerts (labels only) and return alertname/instance -> active or suppressed."""
+    """Post alerts (labels only) and return alertname/instance -> active or suppressed, once
+    Alertmanager agrees with itself: its inhibitor learns of a posted alert on a goroutine of
+    its own, so a read at once can show active an alert that is suppressed a moment later."""
     call(f"{url}/api/v2/alerts", [{"labels": labels} for labels in alerts])
+    deadline = time.monotonic() + 10
+    result = _states(url)
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        again = _states(url)
+        if again == result and len(again) == len(alerts):
+            return again
+        result = again
+    return result
+
+
+def _states(url: str) -> dict[str, str]:
     result = {}
     for alert in call(f"{url}/api/v2/alerts"):
         labels = alert["labels"]
