@@ -70,10 +70,12 @@ from replay import children_cpu, extract
 from stream import (
     COMMIT_INTERVAL_S,
     ROOT,
+    cpu_seconds,
     create_topic,
     free_port,
     generate,
     preload,
+    proc_stat,
     worker_command,
 )
 
@@ -106,12 +108,6 @@ class Peer:
     run: Callable[[Path, int], Result]  # (home, round) -> result
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its threads (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def peak_memory_mb(pid: int) -> float:
     """The most resident memory a process has had, in MiB (Linux's VmHWM)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -122,7 +118,7 @@ def peak_memory_mb(pid: int) -> float:
 
 def page_faults(pid: int) -> int:
     """Minor page faults of a process and its threads so far (Linux)."""
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[7])
+    return int(proc_stat(pid)[7])
 
 
 def group_offsets(admin: KafkaAdminClient, group: str) -> dict[str, int]:

@@ -254,7 +254,7 @@ def throughput(
         all_done = wait_committed(admin, app_id, routed, end)
         consumer.close()
         admin.close()
-        cpus = [_cpu_seconds(_worker_pid(proc, profile is not None)) for proc, _ in procs]
+        cpus = [cpu_seconds(_worker_pid(proc, profile is not None)) for proc, _ in procs]
         cpu = sum(cpus)
         print(
             f"  {end:,} routed messages; worker CPU {cpu:.1f} s over "
@@ -306,9 +306,15 @@ def _worker_pid(proc: subprocess.Popen, profiled: bool) -> int:
     return proc.pid
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def proc_stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command's name (Linux): counted from 0, the
+    state is field 0, minor page faults field 7, user and system CPU ticks fields 11 and 12."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its threads (Linux)."""
+    fields = proc_stat(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
