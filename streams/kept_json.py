@@ -6,9 +6,10 @@ one that is kept pins its buffer's place in the heap, the next document's buffer
 in what the shrink gave back, and so every kept document moves the heap on and touches a new page.
 Measured with orjson 3.13: 200,000 kept documents of 30 bytes made a process 815 MB large and cost
 a page fault each (about 1.5 µs of kernel time; 2 µs a document in all), where copies of them
-took 46 MB and 0.3 µs a document. The worker keeps a batch's routed items until they are sent and
-its changelog keys until they are written: `dumps` gives it the same bytes, copied into an object
-of their own size, and orjson's buffer goes back at once.
+took 46 MB and 0.3 µs a document. The worker keeps a batch's changelog keys until they are
+written (and, where the compiled core is not built, its routed items until they are sent and its
+records until they are written; the core writes those bytes itself, at their size): `dumps` gives
+it the same bytes, copied into an object of their own size, and orjson's buffer goes back at once.
 """
 
 from __future__ import annotations

@@ -70,7 +70,9 @@ def event_router(
     if _core is None:
         router = Engine(detectors, observer=observer)  # routes; holds no state
         return lambda event: routed_items(event, router.routes(event), partitions)
-    items_of, dumps = routing_engine(detectors, observer).routed_items, kept_json.dumps
+    # The core writes each item's bytes itself, at their size; `dumps` only writes a value it
+    # does not (a float), a fragment it copies into the item and drops.
+    items_of, dumps = routing_engine(detectors, observer).routed_items, orjson.dumps
     return lambda event: items_of(event, partitions, dumps)
 
 
