@@ -23,6 +23,7 @@ from friction_detector.detectors.observer import EngineObserver
 from friction_detector.detectors.outcomes import OUTCOMES, JourneyOutcome, Outcome
 from friction_detector.streams.dead_letter import RUNTIME_REASONS
 from friction_detector.streams.observability.health import Health, health_app, start_server
+from friction_detector.streams.observability.unlocked_histogram import UnlockedHistogram
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -202,11 +203,12 @@ class FrictionMetrics(EngineObserver):
             ["detector"],
             registry=reg,
         )
-        self.processing = Histogram(
+        # Observed per message on the event loop's thread: without prometheus_client's locks.
+        self.processing = UnlockedHistogram(
             "friction_event_processing_seconds",
             "Time to decode and process one event.",
-            buckets=PROCESSING_BUCKETS,
-            registry=reg,
+            PROCESSING_BUCKETS,
+            reg,
         )
         self.consumer_lag = Gauge(
             "friction_consumer_lag_messages",
