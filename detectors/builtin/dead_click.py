@@ -50,7 +50,12 @@ class DeadClick(Detector):
         return self.period_s * 1000
 
     def key(self, event: Event) -> str | None:
-        target = event.attrs["target"]
+        """Only a dead click has a key: a click that got its response in time changes nothing,
+        and routed it would make a record that waits `period_s` to expire (most clicks)."""
+        attrs = event.attrs
+        if not is_dead(attrs.get("response_ms"), self.dead_after_ms, self.missing_response_is_dead):
+            return None
+        target = attrs["target"]
         session = event.session_id or event.user_id
         if session is None or self._ignored(target):
             return None
@@ -58,6 +63,8 @@ class DeadClick(Detector):
 
     def on_event(self, state: dict, event: Event, ctx: Context) -> None:
         response_ms = event.attrs.get("response_ms")
+        # `key` routed it as dead; asked again, as routed items of a worker whose limit was
+        # changed meanwhile are read under the new one.
         if not is_dead(response_ms, self.dead_after_ms, self.missing_response_is_dead):
             return
         last = state.get("last_finding")

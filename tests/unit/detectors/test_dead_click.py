@@ -1,5 +1,6 @@
 import pytest
 from friction_detector.detectors.builtin.dead_click import DeadClick
+from friction_detector.detectors.events import Event
 from friction_detector.detectors.testing import DetectorHarness, make_event
 
 T0 = 1_768_550_400_000  # 2026-01-16T08:00:00Z, a Friday on the hour, in the past
@@ -105,3 +106,46 @@ def test_non_numeric_response_goes_to_dead_letter():
 def test_limit_param_is_bounded():
     with pytest.raises(ValueError, match="dead_after_ms"):
         DeadClick(dead_after_ms=0)
+
+
+@pytest.mark.parametrize(
+    ("attrs", "key"),
+    [({"response_ms": 120}, None), ({"response_ms": 2500}, None), ({}, None),
+     ({"response_ms": 2501}, "s-1|#apply")],
+)  # fmt: skip
+def test_only_a_dead_click_has_a_key(attrs, key):
+    """A click answered in time makes no record: most clicks, which would each wait
+    `period_s` to expire."""
+    assert DeadClick().key(decoded(click(0, **attrs))) == key
+
+
+def test_a_click_without_response_has_a_key_when_it_counts_as_dead():
+    assert DeadClick(missing_response_is_dead=True).key(decoded(click(0))) == "s-1|#apply"
+
+
+def decoded(event: dict) -> Event:
+    fields = ("event_id", "type", "time", "user_id", "session_id", "attrs")
+    return Event(*(event[field] for field in fields))
+
+
+class Emitted:
+    """A Context that keeps what was emitted."""
+
+    now = T0
+
+    def __init__(self) -> None:
+        self.kinds: list[str] = []
+
+    def emit(self, kind, **_):
+        self.kinds.append(kind)
+
+
+def test_a_click_routed_as_dead_under_an_older_limit_is_judged_by_the_current_one():
+    """A worker restarted with a higher limit reads items its stage 1 routed under the old."""
+    routed = decoded(click(0, response_ms=3000))
+    assert DeadClick().key(routed) is not None
+    emitted = Emitted()
+    DeadClick(dead_after_ms=5000).on_event({}, routed, emitted)
+    assert emitted.kinds == []
+    DeadClick().on_event({}, routed, emitted)
+    assert emitted.kinds == ["dead_click"]
