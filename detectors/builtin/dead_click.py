@@ -51,7 +51,7 @@ class DeadClick(Detector):
 
     def key(self, event: Event) -> str | None:
         """Only a dead click has a key: a click that got its response in time changes nothing,
-        and routed it would make a record that waits `period_s` to expire (most clicks)."""
+        and, routed, it would make a record that waits `period_s` to expire (most clicks)."""
         attrs = event.attrs
         if not is_dead(attrs.get("response_ms"), self.dead_after_ms, self.missing_response_is_dead):
             return None
