@@ -62,3 +62,13 @@ def test_a_name_already_registered_is_refused():
     Histogram("friction_t_seconds", "Time.", registry=registry)
     with pytest.raises(ValueError, match="Duplicated timeseries"):
         UnlockedHistogram("friction_t_seconds", "Time.", (1.0,), registry)
+
+
+def test_the_created_series_is_left_out_as_prometheus_client_leaves_it(monkeypatch):
+    """PROMETHEUS_DISABLE_CREATED_SERIES, read when the histogram is made."""
+    monkeypatch.setenv("PROMETHEUS_DISABLE_CREATED_SERIES", "true")
+    registry = CollectorRegistry()
+    UnlockedHistogram("friction_t_seconds", "Time.", (1.0,), registry).observe(0.5)
+    text = generate_latest(registry).decode()
+    assert "friction_t_seconds_count 1.0" in text
+    assert "_created" not in text
