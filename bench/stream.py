@@ -45,6 +45,7 @@ from friction_detector.streams.devkit.local_kafka import LocalKafka  # noqa: E40
 from friction_detector.streams.devkit.simulate import Traffic  # noqa: E402
 from friction_detector.streams.kafka.batch_producer import EventBatcher  # noqa: E402
 from friction_detector.streams.kafka.settings import input_group  # noqa: E402
+from friction_detector.streams.kafka.topics import partition_for  # noqa: E402
 
 
 def free_port() -> int:
@@ -53,8 +54,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# The input topic's partitions, and an end-of-input event's lead on the last event: more than
+# the default allowed lateness (30 s), so that every event read is past the watermark.
+INPUT_PARTITIONS = 4
+END_LEAD_MS = 31_000
+
+
 def generate(n: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
-    """`n` events of simulated traffic (5% incidents) ending a minute ago, in event-time order."""
+    """`n` events of simulated traffic (5% incidents) ending a minute ago, in event-time order,
+    then the end of the input (`end_of_input`)."""
     traffic = Traffic(random.Random(seed), incident_rate=0.05)
     start = int(time.time() * 1000) - 3_600_000
     t = start
@@ -66,7 +74,26 @@ def generate(n: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
     for e in events:
         key = (e.get("session_id") or e.get("user_id") or e["event_id"]).encode()
         out.append((key, kept_json.dumps(e)))  # kept for the whole run
-    return out
+    return out + end_of_input(events[-1]["time"] + END_LEAD_MS)
+
+
+def end_of_input(time_ms: int, partitions: int = INPUT_PARTITIONS) -> list[tuple[bytes, bytes]]:
+    """One event per input partition at `time_ms`, of a type no detector reads: as when a
+    stream goes on, every input partition's event time then passes every event before it, so a
+    worker applies everything it read and commits it (it commits a routed message only once its
+    items are applied), and the benchmark's clock, which stops at that commit, measures it."""
+    keys: dict[int, bytes] = {}
+    suffix = 0
+    while len(keys) < partitions:
+        key = f"end-of-input-{suffix}".encode()
+        keys.setdefault(partition_for(key, partitions), key)
+        suffix += 1
+    return [
+        (key, kept_json.dumps({"event_id": key.decode(), "type": "bench_end_of_input",
+                               "time": time_ms, "user_id": None, "session_id": None,
+                               "attrs": {}}))
+        for _, key in sorted(keys.items())
+    ]  # fmt: skip
 
 
 def preload(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> float:

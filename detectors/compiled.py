@@ -69,15 +69,21 @@ def tracking_engine(
     allowed_lateness_ms: int = DEFAULT_ALLOWED_LATENESS_MS,
     dedup_horizon_ms: int = DEFAULT_DEDUP_HORIZON_MS,
     observer: EngineObserver | None = None,
+    waiting_in_records: bool = True,
 ) -> _core.CompiledEngine:
     """The compiled core, keeping track of the records it changes: `take_changed` gives each
     changed key's record as engine.py's plain data (None: forgotten), what a store outside the
-    process (the worker's changelog) would write after a batch. Needs the core."""
+    process (the worker's changelog) would write after a batch. Needs the core.
+
+    Without `waiting_in_records` the records leave their waiting events out (`p` empty), and
+    queueing an event is no change: for a runtime that reads its waiting events again from its
+    input after a restart (the worker commits a routed message once its items are applied)."""
     if _core is None:
         raise RuntimeError("the compiled core is not built (it needs cargo at install)")
     return _core_engine(
-        detectors, allowed_lateness_ms, dedup_horizon_ms, observer, track_changes=True
-    )
+        detectors, allowed_lateness_ms, dedup_horizon_ms, observer, track_changes=True,
+        waiting_in_records=waiting_in_records,
+    )  # fmt: skip
 
 
 def routing_engine(
@@ -112,6 +118,7 @@ def _core_engine(
     observer: EngineObserver | None,
     *,
     track_changes: bool = False,
+    waiting_in_records: bool = True,
 ) -> _core.CompiledEngine:
     return _core.CompiledEngine(
         list(detectors),
@@ -120,6 +127,7 @@ def _core_engine(
         allowed_lateness_ms=allowed_lateness_ms,
         dedup_horizon_ms=dedup_horizon_ms,
         track_changes=track_changes,
+        waiting_in_records=waiting_in_records,
     )
 
 

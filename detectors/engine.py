@@ -447,6 +447,11 @@ class Engine:
         """Nothing waits: every change was written to the store as it was made (the compiled
         core over a store, detectors/stored_core.py, writes its changes here, once per batch)."""
 
+    def keep_waiting(self, until_ms: int) -> int:
+        """Nothing to add: every record holds all its waiting events (the compiled core over a
+        store, detectors/stored_core.py, may leave them out until told to keep them)."""
+        return 0
+
     def drop(self, skey: str) -> None:
         """Forget a detector key's state, as if it had expired: for a runtime that cannot keep
         it (the worker's changelog refused it as too large). The key's next event starts it

@@ -40,7 +40,10 @@ class StoredCoreEngine:
         store: MutableMapping[str, Any],
         observer: EngineObserver | None = None,
         sources_key: str = SOURCES_KEY,
+        waiting_in_records: bool = True,
     ) -> None:
+        """Without `waiting_in_records`, records are written without their waiting events
+        (`tracking_engine`): the runtime reads those again from its input after a restart."""
         self.detectors = {detector.name: detector for detector in detectors}
         self.store = store
         self.serializer: Callable[[Any], bytes] | None = getattr(store, "serializer", None)
@@ -50,6 +53,7 @@ class StoredCoreEngine:
             allowed_lateness_ms=allowed_lateness_ms,
             dedup_horizon_ms=dedup_horizon_ms,
             observer=observer,
+            waiting_in_records=waiting_in_records,
         )
         self._core = core
         self._sources_written: dict[str, int] = {}
@@ -57,6 +61,7 @@ class StoredCoreEngine:
         self.take_items = partial(core.take_items, event_class=Event)
         self.advance_sources = core.advance_sources
         self.expect_sources = core.expect_sources
+        self.keep_waiting = core.keep_waiting
         self.take_findings = core.take_findings
         self.take_outcomes = core.take_outcomes
         self.settled = core.settled
@@ -111,15 +116,30 @@ def worker_engine(
     store: MutableMapping[str, Any],
     observer: EngineObserver | None = None,
     sources_key: str = SOURCES_KEY,
+    waiting_in_records: bool = True,
 ) -> WorkerEngine:
     """The engine over a store outside the process: the compiled core where it is built, else
-    engine.py, whose records the store holds alike."""
-    make = StoredCoreEngine if compiled() else Engine
-    return make(
+    engine.py, whose records the store holds alike.
+
+    Without `waiting_in_records` (a runtime that reads its waiting events again from its input
+    after a restart), the core writes records without their waiting events. engine.py writes
+    them whatever this says (its store holds its live records): an event both restored and
+    read again is then applied once, the second a duplicate by its id."""
+    if not compiled():
+        return Engine(
+            detectors,
+            allowed_lateness_ms=allowed_lateness_ms,
+            dedup_horizon_ms=dedup_horizon_ms,
+            store=store,
+            observer=observer,
+            sources_key=sources_key,
+        )
+    return StoredCoreEngine(
         detectors,
         allowed_lateness_ms=allowed_lateness_ms,
         dedup_horizon_ms=dedup_horizon_ms,
         store=store,
         observer=observer,
         sources_key=sources_key,
+        waiting_in_records=waiting_in_records,
     )

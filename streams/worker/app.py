@@ -140,13 +140,14 @@ class FrictionApp:
         self.detection = DetectionPartitions(
             config, self.table, settings.partitions, settings.input_topics, metrics,
             self.alerting, self.records.letter_to(self.detect_letters), self.dropped.report,
-            expected=input_sources,
+            app=self.app, topic=settings.routed_topic, expected=input_sources,
         )  # fmt: skip
         routed = [input_source(settings.routed_topic, p) for p in range(settings.partitions)]
         self.accumulation = DetectionPartitions(
             config, self.accumulation_table, settings.partitions, [settings.routed_topic],
             metrics, None, self.records.letter_to(self.accumulate_letters), self.dropped.report,
-            detectors=config.finding_detectors, allowed_lateness_ms=0, expected=routed,
+            app=self.app, topic=settings.customers_topic, detectors=config.finding_detectors,
+            allowed_lateness_ms=0, expected=routed,
         )  # fmt: skip
         self.customer_findings = (
             CustomerFindings(

@@ -1,9 +1,10 @@
 """The routed partitions this worker detects on: one runtime object per partition.
 
 A routed partition's detection needs an engine, the partition's slice of the state table, a
-rollup for the alerts, and its share of the state-size gauge. They live together in one
-`DetectionPartition`, so taking a partition on is one creation and giving it back (a revoke)
-is one removal: nothing of a partition another worker now owns is left behind to count.
+rollup for the alerts, its share of the state-size gauge, and its messages whose items still
+wait (held_messages.py). They live together in one `DetectionPartition`, so taking a partition
+on is one creation and giving it back (a revoke) is one removal: nothing of a partition another
+worker now owns is left behind to count or to hold its commit.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from friction_detector.streams.dead_letter import detector_error_input
 from friction_detector.streams.observability.metrics import FrictionMetrics
 from friction_detector.streams.sources import source_topic
 from friction_detector.streams.worker.alerting import WorkerAlerting
-from friction_detector.streams.worker.faust_internals import BatchSize
+from friction_detector.streams.worker.faust_internals import BatchSize, GuardedFaustApp
+from friction_detector.streams.worker.held_messages import HeldMessages
 from friction_detector.streams.worker.partition_store import PartitionStore, own_key
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,7 @@ class DetectionPartition(EngineObserver):
         sizes: dict[str, dict[int, int]],
         letter: Letter,
         report_dropped: ReportDropped,
+        held: HeldMessages,
     ) -> None:
         self.partition = partition
         self.store = store
@@ -79,6 +82,7 @@ class DetectionPartition(EngineObserver):
         self.sizes = sizes
         self.letter = letter
         self.report_dropped = report_dropped
+        self.held = held
         store.on_too_large = self.state_too_large
         observer: EngineObserver = (
             FanOut(self, alerting.rollup_for(partition))
@@ -145,6 +149,10 @@ class DetectionPartitions:
     Stage 3 (the detectors over findings) uses one too, over the customers topic: its
     `detectors` are those, its input topics the routed topic (whose partitions' watermarks are
     its sources, all `expected` before its watermark moves), no allowed lateness and no rollup.
+
+    Each partition's engine writes its records without their waiting events, which stay in
+    `topic`, the partitions' own: `app` commits each partition only up to its oldest message
+    with items waiting (`DetectionPartition.held`), until the partition is revoked.
     """
 
     def __init__(
@@ -158,6 +166,8 @@ class DetectionPartitions:
         letter: Letter,
         report_dropped: ReportDropped,
         *,
+        app: GuardedFaustApp,
+        topic: str,
         detectors: Sequence[Detector] | None = None,
         allowed_lateness_ms: int | None = None,
         expected: Sequence[str] = (),
@@ -170,6 +180,8 @@ class DetectionPartitions:
         self.alerting = alerting
         self.letter = letter
         self.report_dropped = report_dropped
+        self.app = app
+        self.topic = topic
         self.detectors = config.detectors if detectors is None else detectors
         self.allowed_lateness_ms = (
             config.engine.allowed_lateness_ms
@@ -186,13 +198,16 @@ class DetectionPartitions:
         owned = self.owned.get(partition)
         if owned is None:
             store = PartitionStore(self.table, partition, self.partitions, self.batch_size)
+            # Messages behind a held one are read again while their keys' seen ids are kept.
+            held = HeldMessages(max_span_ms=self.config.engine.dedup_horizon_ms // 2)
             owned = DetectionPartition(
                 partition, self._engine, store, self.metrics, self.alerting, self.sizes,
-                self.letter, self.report_dropped,
+                self.letter, self.report_dropped, held,
             )  # fmt: skip
             owned.engine.restore()
             owned.engine.forget_sources(lambda source: source_topic(source) in self.input_topics)
             owned.engine.expect_sources(self.expected)
+            self.app.hold_commits(self.topic, partition, owned.held)
             self.owned[partition] = owned
         return owned
 
@@ -203,8 +218,10 @@ class DetectionPartitions:
     def revoke(self, partition: int) -> None:
         """The partition moved away: its engine, store, rollup and state counts go with it.
 
-        Its new owner restores the state from the changelog and counts its keys."""
+        Its new owner restores the state from the changelog, counts its keys, and reads again
+        the messages whose items were still waiting."""
         self.owned.pop(partition, None)
+        self.app.drop_commit_hold(self.topic, partition)
         if self.alerting is not None:
             self.alerting.forget(partition)
         for detector, per_partition in self.sizes.items():
@@ -220,4 +237,5 @@ class DetectionPartitions:
             store=store,
             observer=observer,
             sources_key=own_key(SOURCES_KEY + KEY_SEPARATOR, store.partition, self.partitions),
+            waiting_in_records=False,  # `topic` holds them, read again after a restart
         )

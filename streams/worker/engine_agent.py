@@ -11,6 +11,10 @@ in Kafka, and a crash in between replays the messages and sends the same finding
 against that state, whose seen event ids make the replayed events duplicates. The batch is
 pipelined (batching.py): `publish` takes its outputs, state changes and settled times at once,
 and they are delivered while the next batch is handled.
+
+The state written leaves out the events still waiting for the watermark: a message whose items
+wait is held (held_messages.py), its partition committed only up to it, until a batch has
+applied them and that batch's state is in Kafka. A restart reads it again from there.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 from friction_detector.detectors.findings import Finding
@@ -28,8 +32,9 @@ from friction_detector.streams.observability.metrics import FrictionMetrics
 from friction_detector.streams.webhook.sink import WebhookSink
 from friction_detector.streams.worker.customers import CustomerFindings
 from friction_detector.streams.worker.delivery import Outgoing, deliver
-from friction_detector.streams.worker.detection import DetectionPartitions
+from friction_detector.streams.worker.detection import DetectionPartition, DetectionPartitions
 from friction_detector.streams.worker.faust_app import FrictionFaustApp
+from friction_detector.streams.worker.held_messages import HeldMessages
 from friction_detector.streams.worker.records import WorkerRecords, failure
 from friction_detector.streams.worker.routing import read_routed
 
@@ -64,6 +69,8 @@ class EngineAgent:
         self.webhook = webhook
         self.found: list[Finding] = []
         self.outcomes: list[Outcome] = []
+        # The batch's messages with items, per partition: (offset, latest item time).
+        self.taken: dict[int, list[tuple[int, int]]] = {}
 
     async def run(self, stream: Any) -> None:
         """Handle the agent's stream until it ends; each batch is acknowledged by `batching`."""
@@ -76,9 +83,13 @@ class EngineAgent:
     def detect(self, message: Any) -> None:
         """Queue the message's items in its partition's engine and move its watermark."""
         started = time.perf_counter()
-        engine = self.detection.get(message.message.partition).engine
+        source = message.message
+        engine = self.detection.get(source.partition).engine
         items, progress = read_routed(message.value)
         engine.take_items(items)  # skips items of detectors a configuration change disabled
+        if items:
+            latest = max(item[2] for item in items)
+            self.taken.setdefault(source.partition, []).append((source.offset, latest))
         if progress:
             self.found.extend(engine.advance_sources(progress))
         # A late event is applied at once: its findings go out with this batch, before the
@@ -109,19 +120,49 @@ class EngineAgent:
         customers = self.customers
         if customers is not None and published:
             outgoing += customers.outgoing(published)
-        sealed, settled = [], []
+        sealed, settled, released = [], [], []
+        taken, self.taken = self.taken, {}
         for partition in dict.fromkeys(event.message.partition for event in events):
             owned = self.detection.find(partition)
             if owned is None:  # Faust revokes only after acknowledgements: a bug if seen
                 raise RuntimeError(f"{self.topic} partition {partition} revoked inside a batch")
+            released.append((owned.held, self._hold(owned, taken.get(partition, ()))))
             owned.engine.write_changes()  # the compiled core's, once per batch
             sealed.append((owned.store, owned.store.seal()))
             if customers is not None:  # as of this batch: the next one is handled meanwhile
                 settled.append((partition, customers.settled(partition, owned.engine)))
-        return self._deliver(outgoing, published, decided, sealed, settled)
+        return self._deliver(outgoing, published, decided, sealed, settled, released)
+
+    def _hold(self, owned: DetectionPartition, taken: Iterable[tuple[int, int]]) -> list[int]:
+        """Hold the batch's messages of the partition whose items wait; return the held ones
+        this batch releases once its state is in Kafka: those whose items are applied, or all
+        of them if one waited too long (their waiting events are then kept in the records)."""
+        held, engine = owned.held, owned.engine
+        settled = engine.settled()
+        for offset, latest in taken:
+            if latest >= settled:
+                held.hold(offset, latest, settled)
+        releasing = held.applied(settled)
+        until = held.overdue(settled)
+        if until is not None:
+            kept = engine.keep_waiting(until)
+            releasing += held.keep_all()
+            log.warning(
+                "%s partition %d: a message's items waited too long for the watermark (%.0f s,"
+                " or %d s of event time): %d waiting events up to %d are written to the"
+                " changelog, so that its commit goes on", self.topic, owned.partition,
+                held.max_hold_s, held.max_span_ms // 1000, kept, until,
+            )  # fmt: skip
+        return releasing
 
     async def _deliver(
-        self, outgoing: list, published: list, decided: list, sealed: list, settled: list
+        self,
+        outgoing: list,
+        published: list,
+        decided: list,
+        sealed: list,
+        settled: list,
+        released: list[tuple[HeldMessages, list[int]]],
     ) -> None:
         """Findings, outcomes and dead letters into Kafka, then the touched partitions' state."""
         producer = self.app.producer
@@ -140,3 +181,5 @@ class EngineAgent:
         for store, delivered in zip(stores, await asyncio.gather(*deliveries), strict=True):
             if delivered:  # a batch sent again smaller lands after the later ones
                 store.persisted(max(delivered))
+        for held, offsets in released:  # applied, and that state in Kafka: committable
+            held.release(offsets)

@@ -31,7 +31,7 @@ from collections.abc import (
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Protocol
 
 import faust
 import faust.streams as faust_streams
@@ -73,13 +73,38 @@ class FlowControlKeepingQueues(FlowControlEvent):
         self._resume.set()
 
 
+class CommitHold(Protocol):
+    """What keeps a partition's commit back: its acknowledged messages from `first()` on stay
+    uncommitted (streams/worker/held_messages.py)."""
+
+    def first(self) -> int | None: ...
+
+
 class GuardedFaustApp(faust.App):
     """Faust's app with the worker's guards: the seek-safe Kafka transport, flow control that
-    keeps queues on resume, and a hook before Faust waits for acknowledgements."""
+    keeps queues on resume, a hook before Faust waits for acknowledgements, and the partitions
+    whose commit is held back (`hold_commits`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.transport = SeekSafeTransport(self.conf.broker_consumer, self)
+        self.commit_holds: dict[TP, CommitHold] = {}
+
+    def hold_commits(self, topic: str, partition: int, hold: CommitHold) -> None:
+        """Commit the partition only up to `hold.first()`, however far it is acknowledged."""
+        self.commit_holds[TP(topic, partition)] = hold
+
+    def drop_commit_hold(self, topic: str, partition: int) -> None:
+        """The partition was revoked and its last commit made: its acknowledgements from the
+        held offset on are forgotten too, as its owner reads those messages again from there
+        (this worker too, if it is assigned the partition again)."""
+        tp = TP(topic, partition)
+        hold = self.commit_holds.pop(tp, None)
+        first = hold.first() if hold is not None else None
+        if first is not None:
+            consumer = self.consumer
+            if isinstance(consumer, _SeekSafeConsumer):
+                consumer.forget_acks_from(tp, first)
 
     async def before_waiting_for_acks(self, logger: Any) -> bool:
         """Called before Faust waits, on revocation and on stop, for every message it handed
@@ -285,6 +310,11 @@ class _SeekSafeConsumer(faust_aiokafka.Consumer):
     Acknowledgements below the offset a partition is then sought to (`sought`: the group's
     commit, on a new assignment) are dropped: a commit from them would go back behind it.
 
+    A partition whose commit the app holds back (`GuardedFaustApp.hold_commits`: messages
+    acknowledged while their items still wait) is committed only up to its first held offset;
+    once it is revoked, its acknowledgements from there on are forgotten (`forget_acks_from`),
+    so a commit after it is assigned again counts only the messages read again.
+
     Relies on: `Consumer._new_offset(tp)` being how a commit picks each partition's offset,
     `_acked[tp]`, `_acked_index[tp]`, `_gap[tp]` (an IntervalTree), `_committed_offset[tp]`,
     `_read_offset[tp]` and `seek(tp, offset)`; on `on_partitions_revoked` dropping a revoked
@@ -387,7 +417,31 @@ class _SeekSafeConsumer(faust_aiokafka.Consumer):
                 acked[:] = [kept for kept in acked if kept >= offset]
                 self._acked_index[tp].difference_update(stale)
 
+    def forget_acks_from(self, tp: TP, offset: int) -> None:
+        """Forget the partition's acknowledgements at and after `offset`: read again from it."""
+        acked = self._acked.get(tp)
+        if acked:
+            forgotten = [kept for kept in acked if kept >= offset]
+            acked[:] = [kept for kept in acked if kept < offset]
+            self._acked_index[tp].difference_update(forgotten)
+
     def _new_offset(self, tp: TP) -> int | None:
+        """The offset to commit: up to the first held one (`GuardedFaustApp.hold_commits`),
+        and never past unhandled records (`_new_unheld_offset`)."""
+        holds: dict[TP, CommitHold] = getattr(self.app, "commit_holds", {})  # a guarded app's
+        hold = holds.get(tp)
+        first = hold.first() if hold is not None else None
+        acked = self._acked[tp]
+        if first is None or not acked or max(acked) < first:
+            return self._new_unheld_offset(tp)
+        later = [offset for offset in acked if offset >= first]
+        acked[:] = [offset for offset in acked if offset < first]
+        try:
+            return self._new_unheld_offset(tp)
+        finally:
+            acked.extend(later)
+
+    def _new_unheld_offset(self, tp: TP) -> int | None:
         hole = unhandled_head(self._acked[tp], self._gap[tp], self._committed_offset[tp] or 0)
         if hole is None:
             return super()._new_offset(tp)

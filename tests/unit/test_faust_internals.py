@@ -428,6 +428,59 @@ def test_acknowledgements_before_the_offset_a_partition_is_sought_to_are_dropped
     assert consumer._new_offset(tp) == 205
 
 
+class Held:
+    """A commit hold (`CommitHold`) at a fixed offset."""
+
+    def __init__(self, first: int | None) -> None:
+        self.offset = first
+
+    def first(self) -> int | None:
+        return self.offset
+
+
+def test_a_held_partition_is_committed_up_to_its_first_held_message_and_on_once_released() -> None:
+    app = GuardedFaustApp("pin-held", broker=BROKER)
+    consumer = app.consumer
+    tp, other = TP("routed", 0), TP("routed", 1)
+    for offset in range(10):
+        _ack(consumer, tp, offset)
+        _ack(consumer, other, offset)
+    hold = Held(4)
+    app.hold_commits("routed", 0, hold)
+
+    assert consumer._new_offset(tp) == 4  # acknowledged up to 9, its items from 4 on wait
+    consumer._committed_offset[tp] = 4
+    assert consumer._new_offset(other) == 10  # another partition is not held
+    assert consumer._new_offset(tp) is None  # nothing more until the hold moves
+    _ack(consumer, tp, 10)
+    hold.offset = 8
+    assert consumer._new_offset(tp) == 8
+    consumer._committed_offset[tp] = 8
+    hold.offset = None
+    assert consumer._new_offset(tp) == 11
+
+
+def test_a_revoked_held_partition_forgets_its_acknowledgements_from_the_held_offset_on() -> None:
+    """Its owner reads those messages again from the commit: an acknowledgement kept from before
+    would let a commit pass messages not yet read again (and their items not yet waiting)."""
+    app = GuardedFaustApp("pin-held-revoke", broker=BROKER)
+    consumer = app.consumer
+    tp = TP("routed", 2)
+    for offset in range(10):
+        _ack(consumer, tp, offset)
+    app.hold_commits("routed", 2, Held(4))
+    assert consumer._new_offset(tp) == 4
+    consumer._committed_offset[tp] = 4
+
+    app.drop_commit_hold("routed", 2)
+    assert tp not in app.commit_holds
+    assert consumer._acked[tp] == []
+    assert consumer._acked_index[tp] == set()
+    for offset in range(4, 7):  # read again after the partition is assigned back
+        _ack(consumer, tp, offset)
+    assert consumer._new_offset(tp) == 7
+
+
 def test_faust_forgets_a_revoked_partitions_offsets_before_it_waits_for_its_messages() -> None:
     revoke = inspect.getsource(faust_consumer.Consumer.on_partitions_revoked)
     forgets = [f"self.{name}.pop(tp, None)" for name in ("_acked", "_acked_index",

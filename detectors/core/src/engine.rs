@@ -76,6 +76,11 @@ pub(crate) struct CompiledEngine {
     outcomes: Vec<PyObject>,
     /// The keys whose records changed since `take_changed`, when the engine keeps track.
     changes: Option<Changes>,
+    /// The records given out hold the waiting events up to this time (all of them by default).
+    /// A runtime that reads its waiting events again from its input after a restart (the
+    /// worker) has them left out (`waiting_in_records=False`) until it can no longer hold
+    /// that input back (`keep_waiting`); events taken up from a store stay in.
+    kept_until: i64,
 }
 
 /// Keys in the order their records first changed, each once: a flag in the record would make
@@ -108,7 +113,8 @@ fn is_exception(py: Python<'_>, error: &PyErr) -> bool {
 impl CompiledEngine {
     #[new]
     #[pyo3(signature = (
-        detectors, hooks, classes, *, allowed_lateness_ms, dedup_horizon_ms, track_changes=false
+        detectors, hooks, classes, *, allowed_lateness_ms, dedup_horizon_ms, track_changes=false,
+        waiting_in_records=true
     ))]
     fn new(
         py: Python<'_>,
@@ -118,6 +124,7 @@ impl CompiledEngine {
         allowed_lateness_ms: i64,
         dedup_horizon_ms: i64,
         track_changes: bool,
+        waiting_in_records: bool,
     ) -> PyResult<Self> {
         let mut refs = Vec::new();
         let mut routes: HashMap<String, Rc<[usize]>> = HashMap::new();
@@ -226,6 +233,7 @@ impl CompiledEngine {
             emitted: Vec::new(),
             outcomes: Vec::new(),
             changes: track_changes.then(Changes::default),
+            kept_until: if waiting_in_records { i64::MAX } else { i64::MIN },
         })
     }
 
@@ -357,6 +365,34 @@ impl CompiledEngine {
         Ok(())
     }
 
+    /// Keep the waiting events up to `until_ms` in the records given out from the next
+    /// `take_changed` on (those taken later too), where they were left out: for a runtime that
+    /// can no longer hold back the input it would read them again from (the worker, whose
+    /// commit a message held too long would hold back). Returns how many events that adds.
+    fn keep_waiting(&mut self, until_ms: i64) -> usize {
+        let since = self.kept_until;
+        if until_ms <= since {
+            return 0;
+        }
+        self.kept_until = until_ms;
+        let newly_kept = |time: i64| since < time && time <= until_ms;
+        let due: Vec<(Slot, usize)> = self
+            .records
+            .iter()
+            .map(|(slot, record)| {
+                let count = record.pending.iter().filter(|w| newly_kept(w.time)).count();
+                (slot, count)
+            })
+            .filter(|(_, count)| *count > 0)
+            .collect();
+        let mut kept = 0;
+        for (slot, count) in due {
+            self.mark_changed(slot);
+            kept += count;
+        }
+        kept
+    }
+
     /// engine.py's `drop`: forget a detector key's record as if it had expired, its waiting
     /// events and deadlines with it (the worker's changelog refused it as too large).
     fn drop(&mut self, skey: &str) {
@@ -486,7 +522,7 @@ impl CompiledEngine {
         for skey in self.take_changes()?.order {
             match self.records.find(&skey) {
                 Some(slot) => {
-                    let plain = plain_record(py, self.records.held(slot))?;
+                    let plain = plain_record(py, self.records.held(slot), self.kept_until)?;
                     changed.append((skey.text(), plain))?;
                 }
                 None => changed.append((skey.text(), py.None()))?,
@@ -509,7 +545,8 @@ impl CompiledEngine {
             match self.records.find(&skey) {
                 Some(slot) => {
                     out.clear();
-                    write_record(py, self.records.held(slot), dumps, &mut out)?;
+                    let kept_until = self.kept_until;
+                    write_record(py, self.records.held(slot), dumps, &mut out, kept_until)?;
                     changed.append((skey.text(), PyBytes::new_bound(py, &out)))?;
                 }
                 None => changed.append((skey.text(), py.None()))?,
@@ -575,6 +612,9 @@ impl CompiledEngine {
             wakes.push(wake(record.expiry, EXPIRY));
             self.wakeups.extend(wakes);
             let times: Vec<i64> = record.pending.iter().map(|waiting| waiting.time).collect();
+            if let Some(&last) = times.iter().max() {
+                self.kept_until = self.kept_until.max(last); // nothing else holds them now
+            }
             let slot = self.records.insert(record);
             arrivals.extend(times.into_iter().map(|time| (time, skey.clone(), slot)));
             self.keys[index] += 1;
@@ -701,9 +741,11 @@ impl CompiledEngine {
             event.get_item(0)?.downcast::<PyString>()?.to_str()?,
         );
         let to_early = by_sources && self.arrivals.back_time().is_some_and(|last| time < last);
+        // In the records it waits in, or read again from the input after a restart.
+        let kept = time <= self.kept_until;
         // Written now, while the event's objects are fresh, for the records it waits in.
         let written = match (&self.changes, late) {
-            (Some(_), false) if !routes.is_empty() => event_bytes(event)?,
+            (Some(_), false) if kept && !routes.is_empty() => event_bytes(event)?,
             _ => None,
         };
         for (index, route) in routes {
@@ -711,7 +753,9 @@ impl CompiledEngine {
                 Route::Held(slot) => slot,
                 Route::New(skey) => self.new_record(py, index, skey, time),
             };
-            self.mark_changed(slot);
+            if kept || late {
+                self.mark_changed(slot); // else the record given out is as it was
+            }
             let item = Pending {
                 time,
                 id: id.clone(),

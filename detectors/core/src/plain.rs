@@ -4,7 +4,9 @@
 //! `s` the detector's state (the same dict the detector changes), `p` the waiting events as
 //! lists of their fields, `t` the deadlines by tag in the order they were set, `d` the applied
 //! event ids with their times, oldest first, `x` the expiry time; `o` the open outcomes and `j`
-//! the open journey only while there are any, as engine.py deletes them once decided.
+//! the open journey only while there are any, as engine.py deletes them once decided. A
+//! runtime that reads its waiting events again from its input has `p` hold only those the
+//! engine keeps (engine.rs `kept_until`).
 
 use crate::hashed::{EventId, Skey};
 use crate::record::{Journey, OpenOutcome, Pending, Record, SeenIds};
@@ -14,11 +16,16 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use smallvec::SmallVec;
 
-pub(crate) fn plain_record<'py>(py: Python<'py>, record: &Record) -> PyResult<Bound<'py, PyDict>> {
+/// The record as plain data, with its waiting events up to `kept_until` (the engine's).
+pub(crate) fn plain_record<'py>(
+    py: Python<'py>,
+    record: &Record,
+    kept_until: i64,
+) -> PyResult<Bound<'py, PyDict>> {
     let plain = PyDict::new_bound(py);
     plain.set_item("s", record.state.bind(py))?;
     let pending = PyList::empty_bound(py);
-    for waiting in &record.pending {
+    for waiting in record.pending.iter().filter(|w| w.time <= kept_until) {
         let fields = waiting.event.bind(py).downcast::<PyTuple>()?;
         pending.append(PyList::new_bound(py, fields.iter()))?;
     }

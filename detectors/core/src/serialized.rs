@@ -12,17 +12,20 @@ use crate::record::Record;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyLong, PyString, PyTuple};
 
-/// Append `record` as JSON to `out`; `dumps` serializes the Python values of no fixed shape.
+/// Append `record` as JSON to `out`, with its waiting events up to `kept_until` (the engine's);
+/// `dumps` serializes the Python values of no fixed shape.
 pub(crate) fn write_record(
     py: Python<'_>,
     record: &Record,
     dumps: &Bound<'_, PyAny>,
     out: &mut Vec<u8>,
+    kept_until: i64,
 ) -> PyResult<()> {
     out.extend_from_slice(b"{\"s\":");
     write_value(record.state.bind(py).as_any(), dumps, out)?;
     out.extend_from_slice(b",\"p\":[");
-    for (n, waiting) in record.pending.iter().enumerate() {
+    let kept = record.pending.iter().filter(|w| w.time <= kept_until);
+    for (n, waiting) in kept.enumerate() {
         if n > 0 {
             out.push(b',');
         }

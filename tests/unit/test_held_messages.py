@@ -1,0 +1,96 @@
+"""A detection partition's held messages: what its commit stops at, and when they go."""
+
+from __future__ import annotations
+
+from friction_detector.streams.worker.held_messages import HeldMessages
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def held_messages(clock: Clock | None = None) -> HeldMessages:
+    return HeldMessages(max_span_ms=60_000, max_hold_s=10.0, monotonic=clock or Clock())
+
+
+def test_the_commit_stops_at_the_oldest_message_whose_items_wait() -> None:
+    held = held_messages()
+    assert held.first() is None
+    held.hold(5, latest_ms=2_000, settled_ms=0)
+    held.hold(6, latest_ms=1_000, settled_ms=0)
+    held.hold(9, latest_ms=3_000, settled_ms=0)
+    assert held.first() == 5
+    assert len(held) == 3
+
+    # Message 6's items are applied first; it goes once that state is written, 5 still holds.
+    assert held.applied(1_500) == [6]
+    assert held.first() == 5
+    held.release([6])
+    assert held.first() == 5
+    assert len(held) == 2
+
+    assert held.applied(2_001) == [5]
+    assert held.first() == 5  # applied, not yet written: still held
+    held.release([5])
+    assert held.first() == 9
+    assert held.applied(3_000) == []  # settled must pass the latest item, not reach it
+    assert held.applied(3_001) == [9]
+    held.release([9])
+    assert held.first() is None
+    assert len(held) == 0
+
+
+def test_a_message_held_too_long_in_wall_time_releases_every_held_one_with_its_items_kept() -> None:
+    clock = Clock()
+    held = held_messages(clock)
+    held.hold(1, latest_ms=50_000, settled_ms=0)
+    clock.now += 4
+    held.hold(2, latest_ms=90_000, settled_ms=1_000)
+    assert held.overdue(1_000) is None
+    clock.now += 6  # message 1 has waited 10 s
+    assert held.overdue(1_000) == 90_000  # keep the waiting events up to the latest held item
+    assert sorted(held.keep_all()) == [1, 2]
+    assert held.first() == 1  # until the batch that keeps them is written
+    held.release([1, 2])
+    assert held.first() is None
+    assert held.overdue(1_000) is None
+
+
+def test_a_message_held_while_event_time_moved_on_far_is_overdue_at_once() -> None:
+    """A backlog moves event time fast: the messages behind a held one must be read again
+    while their keys still remember their events."""
+    held = held_messages()
+    held.hold(1, latest_ms=10_000_000, settled_ms=0)  # dated far ahead
+    assert held.overdue(59_999) is None
+    assert held.overdue(60_000) == 10_000_000
+
+
+def test_only_messages_still_waiting_make_the_partition_overdue() -> None:
+    clock = Clock()
+    held = held_messages(clock)
+    held.hold(1, latest_ms=500, settled_ms=0)
+    assert held.applied(501) == [1]
+    clock.now += 60  # applied long ago, its release only waits for the batch's state
+    assert held.overdue(501) is None
+
+
+def test_a_message_handled_twice_is_held_once_and_the_commit_stops_at_the_lowest() -> None:
+    """Read again after a seek back, a message comes twice, and earlier offsets after later."""
+    held = held_messages()
+    held.hold(7, latest_ms=1_000, settled_ms=0)
+    held.hold(7, latest_ms=1_000, settled_ms=0)
+    held.hold(3, latest_ms=2_000, settled_ms=0)
+    assert held.first() == 3
+    assert len(held) == 2
+    assert held.applied(1_500) == [7]
+    held.release([7])
+    assert held.first() == 3
+    assert held.applied(2_500) == [3]
+    held.release([3])
+    assert held.first() is None
+    held.hold(7, latest_ms=3_000, settled_ms=0)  # released, then read again: held again
+    assert held.first() == 7
