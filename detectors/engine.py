@@ -37,7 +37,7 @@ _O_ID, _O_KIND, _O_FOUND, _O_DEADLINE, _O_SEGMENT = range(5)  # in a record's op
 # findings' outcomes count it, and it only keeps the key from opening another meanwhile.
 _J_START, _J_DEADLINE, _J_SEGMENT = range(3)
 _DEDUP_TRIM_AT = 8  # a key remembers at least this many ids, older ones only within the horizon
-_NO_WATERMARK = -(2**62)
+NO_WATERMARK = -(2**62)  # the watermark (and `settled`) before any event time is known
 KEY_SEPARATOR = "/"
 # The store key of the input sources' progress (`Engine.advance_sources`); never a detector's.
 SOURCES_KEY = "~sources"
@@ -151,8 +151,8 @@ class Engine:
         self.dedup_horizon_ms = dedup_horizon_ms
         self.store: MutableMapping[str, dict] = {} if store is None else store
         self.observer = observer or EngineObserver()
-        self.max_event_time = _NO_WATERMARK
-        self.watermark = _NO_WATERMARK
+        self.max_event_time = NO_WATERMARK
+        self.watermark = NO_WATERMARK
         # Event time each input source (a Kafka partition) has reached; None: expected, not yet
         # heard from. Kept in the store under `sources_key`, so a restart resumes from it.
         self.sources: dict[str, int | None] = {}
@@ -723,7 +723,7 @@ def _first_at(timers: dict[str, int], at: int) -> str:
 
 
 def _unknown_first(time: int | None) -> int:
-    return _NO_WATERMARK if time is None else time
+    return NO_WATERMARK if time is None else time
 
 
 def _same(event: Event) -> Event:

@@ -25,6 +25,7 @@ import time
 from collections.abc import Awaitable, Iterable
 from typing import Any
 
+from friction_detector.detectors.engine import NO_WATERMARK
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.outcomes import Outcome
 from friction_detector.streams.dead_letter import PROCESSING_ERROR
@@ -86,10 +87,10 @@ class EngineAgent:
         source = message.message
         engine = self.detection.get(source.partition).engine
         items, progress = read_routed(message.value)
-        engine.take_items(items)  # skips items of detectors a configuration change disabled
-        if items:
+        if items:  # before they are taken: some may be queued even if a later one raises
             latest = max(item[2] for item in items)
             self.taken.setdefault(source.partition, []).append((source.offset, latest))
+        engine.take_items(items)  # skips items of detectors a configuration change disabled
         if progress:
             self.found.extend(engine.advance_sources(progress))
         # A late event is applied at once: its findings go out with this batch, before the
@@ -139,11 +140,12 @@ class EngineAgent:
         of them if one waited too long (their waiting events are then kept in the records)."""
         held, engine = owned.held, owned.engine
         settled = engine.settled()
+        known = settled if settled > NO_WATERMARK else None  # none yet after a restart
         for offset, latest in taken:
             if latest >= settled:
-                held.hold(offset, latest, settled)
+                held.hold(offset, latest, known)
         releasing = held.applied(settled)
-        until = held.overdue(settled)
+        until = held.overdue(known)
         if until is not None:
             kept = engine.keep_waiting(until)
             releasing += held.keep_all()

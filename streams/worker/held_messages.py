@@ -45,16 +45,17 @@ class HeldMessages:
         self.max_span_ms = max_span_ms
         self.max_hold_s = max_hold_s
         self.monotonic = monotonic
-        self._held: dict[int, tuple[float, int]] = {}  # offset -> (held since, settled then)
+        # offset -> (held since, settled time then: None before the engine had one)
+        self._held: dict[int, tuple[float, int | None]] = {}
         self._by_time: list[tuple[int, int]] = []  # heap of (latest item time, offset)
         self._offsets: list[int] = []  # heap of held offsets; released ones dropped lazily
 
     def __len__(self) -> int:
         return len(self._held)
 
-    def hold(self, offset: int, latest_ms: int, settled_ms: int) -> None:
+    def hold(self, offset: int, latest_ms: int, settled_ms: int | None) -> None:
         """The message at `offset` has items up to `latest_ms` waiting; its partition's engine
-        has settled up to `settled_ms`."""
+        has settled up to `settled_ms` (None: it has no watermark yet, as after a restart)."""
         if offset in self._held:
             return
         self._held[offset] = (self.monotonic(), settled_ms)
@@ -70,18 +71,20 @@ class HeldMessages:
             offsets.append(heapq.heappop(by_time)[1])
         return offsets
 
-    def overdue(self, settled_ms: int) -> int | None:
-        """The latest item time of all held messages if the oldest has been held `max_hold_s`,
-        or event time has settled `max_span_ms` further since: the partition's waiting events
-        up to it are to be kept in its records (`keep_all`)."""
+    def overdue(self, settled_ms: int | None) -> int | None:
+        """The latest item time of all held messages if the first (the lowest offset) has been
+        held `max_hold_s`, or event time has settled `max_span_ms` further since it was held
+        (since the engine had a settled time, for one held before): the partition's waiting
+        events up to it are to be kept in its records (`keep_all`)."""
         first = self.first()
         if first is None or not self._by_time:
             return None
         since, settled_then = self._held[first]
-        if (
-            self.monotonic() - since < self.max_hold_s
-            and settled_ms - settled_then < self.max_span_ms
-        ):
+        if settled_then is None and settled_ms is not None:
+            settled_then = settled_ms
+            self._held[first] = (since, settled_then)
+        moved = 0 if settled_then is None or settled_ms is None else settled_ms - settled_then
+        if self.monotonic() - since < self.max_hold_s and moved < self.max_span_ms:
             return None
         return max(latest for latest, _ in self._by_time)
 

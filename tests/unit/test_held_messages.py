@@ -94,3 +94,14 @@ def test_a_message_handled_twice_is_held_once_and_the_commit_stops_at_the_lowest
     assert held.first() is None
     held.hold(7, latest_ms=3_000, settled_ms=0)  # released, then read again: held again
     assert held.first() == 7
+
+
+def test_after_a_restart_event_time_is_counted_from_the_first_settled_time() -> None:
+    """Read again after a restart, messages are held before the engine has a watermark: the
+    first settled time it has is where their event time starts, not the lack of one."""
+    held = held_messages()
+    held.hold(4, latest_ms=5_000_000, settled_ms=None)
+    assert held.overdue(None) is None
+    assert held.overdue(4_000_000) is None  # the first settled time: counted from here
+    assert held.overdue(4_059_999) is None
+    assert held.overdue(4_060_000) == 5_000_000
