@@ -8,7 +8,9 @@ input (bare clients: from their first record) until the group has committed ever
 offset and every offset of its internal topics (the worker's routed topic, Quix's repartition
 topic) that existed then; per CPU-second is events over the process's CPU time in that window.
 Every group commits at least every 0.25 s (bench/stream.py `COMMIT_INTERVAL_S`; Quix also every
-1,000 messages), so a run's clock stops within that of its last event handled.
+1,000 messages), so a run's clock stops within that of its last event handled. The events end
+with one per input partition past the allowed lateness (bench/stream.py `end_of_input`): the
+worker commits a routed message once its items are applied, which needs event time to move on.
 
 - kafka-python / aiokafka / confluent-kafka: bare consumers, read + orjson
   (bench/bare_consumers.py);

@@ -125,21 +125,14 @@ def worker_engine(
     after a restart), the core writes records without their waiting events. engine.py writes
     them whatever this says (its store holds its live records): an event both restored and
     read again is then applied once, the second a duplicate by its id."""
-    if not compiled():
-        return Engine(
-            detectors,
-            allowed_lateness_ms=allowed_lateness_ms,
-            dedup_horizon_ms=dedup_horizon_ms,
-            store=store,
-            observer=observer,
-            sources_key=sources_key,
-        )
-    return StoredCoreEngine(
+    make: Callable[..., WorkerEngine] = (
+        partial(StoredCoreEngine, waiting_in_records=waiting_in_records) if compiled() else Engine
+    )
+    return make(
         detectors,
         allowed_lateness_ms=allowed_lateness_ms,
         dedup_horizon_ms=dedup_horizon_ms,
         store=store,
         observer=observer,
         sources_key=sources_key,
-        waiting_in_records=waiting_in_records,
     )
