@@ -809,6 +809,18 @@ def pipeline_health() -> Dashboard:
             width=12,
         ),
         graph(
+            "Held messages",
+            "Messages handled but left uncommitted while their events wait for the watermark, "
+            "by worker and topic: what a restart reads again (docs/worker.md).",
+            [
+                query(
+                    "sum by (instance, topic) (friction_held_messages)",
+                    "{{instance}} {{topic}}",
+                )
+            ],
+            width=12,
+        ),
+        graph(
             "Detector state keys",
             "Keys held in detector state, summed over the workers.",
             [

@@ -216,6 +216,13 @@ class FrictionMetrics(EngineObserver):
             ["topic", "partition"],
             registry=reg,
         )
+        self.held_messages = Gauge(
+            "friction_held_messages",
+            "Messages handled but left uncommitted while their events wait for the watermark:"
+            " what a restart reads again.",
+            ["topic", "partition"],
+            registry=reg,
+        )
         self.changelog_rereads = Counter(
             "friction_changelog_rereads_total",
             "Changelog partitions read again because table recovery stopped receiving them.",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
 
 import faust
 from friction_detector.detectors.api import Detector
@@ -222,6 +223,8 @@ class DetectionPartitions:
         the messages whose items were still waiting."""
         self.owned.pop(partition, None)
         self.app.drop_commit_hold(self.topic, partition)
+        with suppress(KeyError):  # its new owner reports what it holds
+            self.metrics.held_messages.remove(self.topic, str(partition))
         if self.alerting is not None:
             self.alerting.forget(partition)
         for detector, per_partition in self.sizes.items():

@@ -67,6 +67,7 @@ class EngineAgent:
         self.customers = customers
         self.records = records
         self.observe = metrics.processing.observe
+        self.held_messages = metrics.held_messages
         self.webhook = webhook
         self.found: list[Finding] = []
         self.outcomes: list[Outcome] = []
@@ -127,7 +128,7 @@ class EngineAgent:
             owned = self.detection.find(partition)
             if owned is None:  # Faust revokes only after acknowledgements: a bug if seen
                 raise RuntimeError(f"{self.topic} partition {partition} revoked inside a batch")
-            released.append((owned.held, self._hold(owned, taken.get(partition, ()))))
+            released.append((partition, owned.held, self._hold(owned, taken.get(partition, ()))))
             owned.engine.write_changes()  # the compiled core's, once per batch
             sealed.append((owned.store, owned.store.seal()))
             if customers is not None:  # as of this batch: the next one is handled meanwhile
@@ -164,7 +165,7 @@ class EngineAgent:
         decided: list,
         sealed: list,
         settled: list,
-        released: list[tuple[HeldMessages, list[int]]],
+        released: list[tuple[int, HeldMessages, list[int]]],
     ) -> None:
         """Findings, outcomes and dead letters into Kafka, then the touched partitions' state."""
         producer = self.app.producer
@@ -183,5 +184,6 @@ class EngineAgent:
         for store, delivered in zip(stores, await asyncio.gather(*deliveries), strict=True):
             if delivered:  # a batch sent again smaller lands after the later ones
                 store.persisted(max(delivered))
-        for held, offsets in released:  # applied, and that state in Kafka: committable
+        for partition, held, offsets in released:  # applied, that state in Kafka: committable
             held.release(offsets)
+            self.held_messages.labels(self.topic, str(partition)).set(len(held))

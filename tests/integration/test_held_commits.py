@@ -6,12 +6,14 @@ progress timer and idle input set to 10 minutes). Its routed partition's commit 
 its message while it waits. The worker is killed then: the item is in no state record, only in
 the routed topic, so the successor finds the slow checkout only by reading that message again
 once later events on every input partition move the watermark past it; and after that the
-partition's commit reaches its end.
+partition's commit reaches its end. While it waits, the worker's `friction_held_messages` says
+so for its partition.
 """
 
 from __future__ import annotations
 
 import time
+import urllib.request
 from pathlib import Path
 
 import orjson
@@ -19,6 +21,7 @@ import pytest
 from friction_detector.streams.kafka.settings import WorkerSettings
 from helpers_worker import Names, TopicReader, Worker, now_ms, produce
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from loopback import free_port
 from test_progress_fanout import (
     NEVER_S,
     PARTITIONS,
@@ -70,7 +73,8 @@ def test_a_waiting_item_holds_its_commit_and_a_killed_workers_successor_reads_it
     quiet = ["--tick-interval-s", NEVER_S, "--idle-advance-s", NEVER_S,
              "--commit-interval-s", COMMIT_INTERVAL_S]  # fmt: skip
     first = Worker(kafka_bootstrap, config, names, log)
-    first.args += quiet
+    port = free_port()
+    first.args += [*quiet, "--metrics-port", str(port), "--metrics-addr", "127.0.0.1"]
     successor = Worker(kafka_bootstrap, config, names, log)
     successor.args += quiet
     settings = WorkerSettings(broker=f"kafka://{kafka_bootstrap}", app_id=names.app_id)
@@ -87,6 +91,10 @@ def test_a_waiting_item_holds_its_commit_and_a_killed_workers_successor_reads_it
         end = end_offset(kafka_bootstrap, routed)
         time.sleep(4 * float(COMMIT_INTERVAL_S) + 1)  # commits come and go meanwhile
         assert committed(kafka_bootstrap, names.app_id, routed) < end  # held: it waits
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            metrics = response.read().decode()
+        held = f'friction_held_messages{{partition="{routed.partition}",topic="{routed.topic}"}}'
+        assert f"{held} 1.0" in metrics, [m for m in metrics.splitlines() if "held_messages" in m]
         reader.poll(1.0)
         assert reader.records() == []
 
