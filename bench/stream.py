@@ -45,7 +45,7 @@ from friction_detector.streams.devkit.local_kafka import LocalKafka  # noqa: E40
 from friction_detector.streams.devkit.simulate import Traffic  # noqa: E402
 from friction_detector.streams.kafka.batch_producer import EventBatcher  # noqa: E402
 from friction_detector.streams.kafka.settings import input_group  # noqa: E402
-from friction_detector.streams.kafka.topics import partition_for  # noqa: E402
+from friction_detector.streams.worker.partition_store import own_key  # noqa: E402
 
 
 def free_port() -> int:
@@ -82,17 +82,12 @@ def end_of_input(time_ms: int, partitions: int = INPUT_PARTITIONS) -> list[tuple
     stream goes on, every input partition's event time then passes every event before it, so a
     worker applies everything it read and commits it (it commits a routed message only once its
     items are applied), and the benchmark's clock, which stops at that commit, measures it."""
-    keys: dict[int, bytes] = {}
-    suffix = 0
-    while len(keys) < partitions:
-        key = f"end-of-input-{suffix}".encode()
-        keys.setdefault(partition_for(key, partitions), key)
-        suffix += 1
+    keys = [own_key("end-of-input-", partition, partitions) for partition in range(partitions)]
     return [
-        (key, kept_json.dumps({"event_id": key.decode(), "type": "bench_end_of_input",
-                               "time": time_ms, "user_id": None, "session_id": None,
-                               "attrs": {}}))
-        for _, key in sorted(keys.items())
+        (key.encode(), kept_json.dumps({"event_id": key, "type": "bench_end_of_input",
+                                        "time": time_ms, "user_id": None, "session_id": None,
+                                        "attrs": {}}))
+        for key in keys
     ]  # fmt: skip
 
 

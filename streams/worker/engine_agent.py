@@ -25,7 +25,6 @@ import time
 from collections.abc import Awaitable, Iterable
 from typing import Any
 
-from friction_detector.detectors.engine import NO_WATERMARK
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.outcomes import Outcome
 from friction_detector.streams.dead_letter import PROCESSING_ERROR
@@ -141,12 +140,8 @@ class EngineAgent:
         of them if one waited too long (their waiting events are then kept in the records)."""
         held, engine = owned.held, owned.engine
         settled = engine.settled()
-        known = settled if settled > NO_WATERMARK else None  # none yet after a restart
-        for offset, latest in taken:
-            if latest >= settled:
-                held.hold(offset, latest, known)
-        releasing = held.applied(settled)
-        until = held.overdue(known)
+        releasing = held.settle(taken, settled)
+        until = held.overdue(settled)
         if until is not None:
             kept = engine.keep_waiting(until)
             releasing += held.keep_all()

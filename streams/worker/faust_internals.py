@@ -411,19 +411,26 @@ class _SeekSafeConsumer(faust_aiokafka.Consumer):
         for tp, offset in committed.items():
             tp = TP(tp.topic, tp.partition)
             rereading.pop(tp, None)  # read from the commit now, not from a hole after it
-            acked = self._acked.get(tp)
-            if offset and acked and min(acked) < offset:
-                stale = [kept for kept in acked if kept < offset]
-                acked[:] = [kept for kept in acked if kept >= offset]
-                self._acked_index[tp].difference_update(stale)
+            if offset:
+                self._forget_acks_before(tp, offset)
+
+    def _forget_acks_before(self, tp: TP, offset: int) -> None:
+        self._forget_acks(tp, lambda kept: kept < offset)
 
     def forget_acks_from(self, tp: TP, offset: int) -> None:
         """Forget the partition's acknowledgements at and after `offset`: read again from it."""
+        self._forget_acks(tp, lambda kept: kept >= offset)
+
+    def _forget_acks(self, tp: TP, forgotten: Callable[[int], bool]) -> None:
+        """Drop the partition's acknowledged offsets that `forgotten` picks, from both of
+        Faust's records of them (`_acked` and `_acked_index`)."""
         acked = self._acked.get(tp)
-        if acked:
-            forgotten = [kept for kept in acked if kept >= offset]
-            acked[:] = [kept for kept in acked if kept < offset]
-            self._acked_index[tp].difference_update(forgotten)
+        if not acked:
+            return
+        dropped = [kept for kept in acked if forgotten(kept)]
+        if dropped:
+            acked[:] = [kept for kept in acked if not forgotten(kept)]
+            self._acked_index[tp].difference_update(dropped)
 
     def _new_offset(self, tp: TP) -> int | None:
         """The offset to commit: up to the first held one (`GuardedFaustApp.hold_commits`),

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+
+from friction_detector.detectors.engine import NO_WATERMARK
 
 # A message is held at most this long before its partition's waiting events are written to the
 # changelog: longer than the default allowed lateness (30 s) plus a progress report.
@@ -53,12 +55,21 @@ class HeldMessages:
     def __len__(self) -> int:
         return len(self._held)
 
-    def hold(self, offset: int, latest_ms: int, settled_ms: int | None) -> None:
+    def settle(self, taken: Iterable[tuple[int, int]], settled_ms: int) -> list[int]:
+        """Hold a batch's messages, (offset, latest item time), whose items still wait at
+        `settled_ms` (`Engine.settled` after the batch); return the held messages now applied,
+        to release once the batch's state is in Kafka."""
+        for offset, latest in taken:
+            if latest >= settled_ms:
+                self.hold(offset, latest, settled_ms)
+        return self.applied(settled_ms)
+
+    def hold(self, offset: int, latest_ms: int, settled_ms: int) -> None:
         """The message at `offset` has items up to `latest_ms` waiting; its partition's engine
-        has settled up to `settled_ms` (None: it has no watermark yet, as after a restart)."""
+        has settled up to `settled_ms` (`NO_WATERMARK`: none yet, as after a restart)."""
         if offset in self._held:
             return
-        self._held[offset] = (self.monotonic(), settled_ms)
+        self._held[offset] = (self.monotonic(), _known(settled_ms))
         heapq.heappush(self._by_time, (latest_ms, offset))
         heapq.heappush(self._offsets, offset)
 
@@ -71,7 +82,7 @@ class HeldMessages:
             offsets.append(heapq.heappop(by_time)[1])
         return offsets
 
-    def overdue(self, settled_ms: int | None) -> int | None:
+    def overdue(self, settled_ms: int) -> int | None:
         """The latest item time of all held messages if the first (the lowest offset) has been
         held `max_hold_s`, or event time has settled `max_span_ms` further since it was held
         (since the engine had a settled time, for one held before): the partition's waiting
@@ -80,10 +91,11 @@ class HeldMessages:
         if first is None or not self._by_time:
             return None
         since, settled_then = self._held[first]
-        if settled_then is None and settled_ms is not None:
-            settled_then = settled_ms
+        settled_now = _known(settled_ms)
+        if settled_then is None and settled_now is not None:
+            settled_then = settled_now
             self._held[first] = (since, settled_then)
-        moved = 0 if settled_then is None or settled_ms is None else settled_ms - settled_then
+        moved = 0 if settled_then is None or settled_now is None else settled_now - settled_then
         if self.monotonic() - since < self.max_hold_s and moved < self.max_span_ms:
             return None
         return max(latest for latest, _ in self._by_time)
@@ -104,3 +116,9 @@ class HeldMessages:
         while offsets and offsets[0] not in held:
             heapq.heappop(offsets)
         return offsets[0] if offsets else None
+
+
+def _known(settled_ms: int) -> int | None:
+    """A settled time, or None where the engine has none yet (after a restart, until progress
+    passes the sources it restored)."""
+    return settled_ms if settled_ms > NO_WATERMARK else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from friction_detector.detectors.engine import NO_WATERMARK
 from friction_detector.streams.worker.held_messages import HeldMessages
 
 
@@ -100,8 +101,8 @@ def test_after_a_restart_event_time_is_counted_from_the_first_settled_time() -> 
     """Read again after a restart, messages are held before the engine has a watermark: the
     first settled time it has is where their event time starts, not the lack of one."""
     held = held_messages()
-    held.hold(4, latest_ms=5_000_000, settled_ms=None)
-    assert held.overdue(None) is None
+    held.hold(4, latest_ms=5_000_000, settled_ms=NO_WATERMARK)
+    assert held.overdue(NO_WATERMARK) is None
     assert held.overdue(4_000_000) is None  # the first settled time: counted from here
     assert held.overdue(4_059_999) is None
     assert held.overdue(4_060_000) == 5_000_000

@@ -64,11 +64,7 @@ class Stage2:
             source = source_of(event)
             progress[source] = max(progress.get(source, event.time), event.time)
         self.found += engine.advance_sources(progress) + engine.take_findings()
-        settled = engine.settled()
-        for offset, time_ms in taken:
-            if time_ms >= settled:
-                held.hold(offset, time_ms, settled)
-        releasing = held.applied(settled)
+        releasing = held.settle(taken, engine.settled())
         engine.write_changes()
         held.release(releasing)  # the state that applied them is written
         first_held = held.first()
