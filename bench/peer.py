@@ -41,6 +41,13 @@ also compared with each later one: `--reference A --reference B` with A a change
 parent prints the change's own ratio. `--profile DIR` samples
 every worker run with py-spy into DIR (a speedscope file per run).
 
+Before the clocked rounds, `--warm-up` rounds (1 by default) run every peer once and are not
+counted: the broker is a fresh JVM, and its JIT compiler took 0.5 to 1 CPU-second in each of the
+first rounds (measured per thread), on the cores the peers run on, mostly while the peers that
+write to it ran. Each peer's line also gives the broker's CPU per event in its clocked window:
+what its topics written and read again cost on the same machine (Quix reads its input; the
+worker also writes and reads its routed topic and writes its changelog).
+
 The ratios printed at the end are the issue's targets. Quix Streams and confluent-kafka are the
 `bench` extra (`pip install -e ".[bench]"`); a peer whose package is missing is skipped.
 """
@@ -97,6 +104,9 @@ class Result:
     # it says the same on a busy machine (each is kernel time: memory touched for the first time).
     faults: float | None = None
     peak_mb: float | None = None  # the process's peak resident memory when it was done (VmHWM)
+    # CPU seconds the broker spent in the same window: the peers share the machine's cores with
+    # it, and what a peer asks of it (topics written and read again) is part of its cost.
+    broker_cpu_s: float | None = None
 
     @property
     def per_cpu_s(self) -> float:
@@ -234,20 +244,29 @@ def run_group_peer(
         reader = input_group or group
         started = wait_assigned(admin, reader, watched)
         cpu, faults = cpu_seconds(watched.pid), page_faults(watched.pid)
+        broker_cpu = _broker_cpu_seconds()
         input_done = wait_offsets(admin, reader, topic, messages, watched)
         done = input_done
         for name in internal(list(group_offsets(admin, group))):
             done = wait_offsets(admin, group, name, end_offsets(bootstrap, name), watched)
         cpu = cpu_seconds(watched.pid) - cpu
         faults = page_faults(watched.pid) - faults
+        broker_cpu = _broker_cpu_seconds() - broker_cpu
         input_rate = n / (input_done - started) if done > input_done else None
         return Result(
             n / (done - started), cpu, n, input_rate,
-            faults=faults / n, peak_mb=peak_memory_mb(watched.pid),
+            faults=faults / n, peak_mb=peak_memory_mb(watched.pid), broker_cpu_s=broker_cpu,
         )  # fmt: skip
     finally:
         admin.close()
         watched.stop()
+
+
+_broker_pid: list[int] = []  # the bench's broker, once it is up
+
+
+def _broker_cpu_seconds() -> float:
+    return cpu_seconds(_broker_pid[0]) if _broker_pid else 0.0
 
 
 def preload_batches(
@@ -461,6 +480,9 @@ def report(peers: list[Peer], results: dict[str, list[Result]], references: int)
         faults = [r.faults for r in runs if r.faults is not None]
         if faults:
             what += f" [{statistics.median(faults):.2f} page faults per event]"
+        broker = [r.broker_cpu_s / r.events for r in runs if r.broker_cpu_s is not None]
+        if broker:
+            what += f" [broker {statistics.median(broker) * 1e6:.1f} µs CPU per event]"
         peaks = [r.peak_mb for r in runs if r.peak_mb is not None]
         if peaks:
             what += f" [peak memory {statistics.median(peaks):,.0f} MiB]"
@@ -505,6 +527,13 @@ def main() -> int:
         "ref1-all-b (repeatable: ref2-..., each pair of runs gets its ratio)",
     )
     parser.add_argument(
+        "--warm-up",
+        type=int,
+        default=1,
+        help="rounds of every peer run first and not counted: a fresh broker compiles its "
+        "produce and fetch paths meanwhile (0: none)",
+    )
+    parser.add_argument(
         "--profile", type=Path, help="py-spy profiles of the worker runs, one file each, here"
     )
     args = parser.parse_args()
@@ -515,6 +544,8 @@ def main() -> int:
     broker = LocalKafka(home / "kafka", port=free_port(), controller_port=free_port())
     print(f"starting Kafka in {home} ...", file=sys.stderr, flush=True)
     broker.up(timeout=90)
+    if broker.pid is not None:
+        _broker_pid.append(broker.pid)
     try:
         bootstrap = broker.bootstrap
         topic = "peer-events"
@@ -604,6 +635,11 @@ def main() -> int:
         if args.only:
             peers = [p for p in peers if p.name in args.only]
 
+        for round_ in range(1, args.warm_up + 1):
+            for peer in peers:
+                print(f"warm-up {round_}/{args.warm_up} (not counted): {peer.name} ...",
+                      end=" ", flush=True)  # fmt: skip
+                print(f"{peer.run(home, 0).rate:,.0f} events/s", flush=True)
         results: dict[str, list[Result]] = {p.name: [] for p in peers}
         for round_ in range(1, args.rounds + 1):
             for peer in peers:
