@@ -27,7 +27,12 @@ from friction_detector.streams.kafka.topics import partition_for
 from friction_detector.streams.sources import input_source
 from friction_detector.streams.worker.delivery import Outgoing
 from friction_detector.streams.worker.records import WorkerRecords
-from friction_detector.streams.worker.routing import RoutedBatch, encode_item, encode_progress
+from friction_detector.streams.worker.routing import (
+    RoutedBatch,
+    encode_item,
+    encode_progress,
+    routed_message_bytes,
+)
 
 
 class CustomerFindings:
@@ -55,7 +60,7 @@ class CustomerFindings:
 
     def outgoing(self, findings: Iterable[Finding]) -> list[Outgoing]:
         """The customers topic's messages of a batch's findings."""
-        batch = RoutedBatch()
+        batch = RoutedBatch(routed_message_bytes(self.partitions))
         n = self.partitions
         for finding in findings:
             event = finding_event(finding)

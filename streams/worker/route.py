@@ -1,9 +1,10 @@
 """Stage 1: decode input, dead-letter what is bad, route each event to its detector keys.
 
-A batch's routes travel grouped per routed partition (routing.py: one message, split below
-256 KiB) with the input partitions' progress (progress.py), and its bad input as dead letters;
-the batch's input messages are acknowledged once the broker has all of them (batching.py), so
-an input offset is never committed ahead of what it routed.
+A batch's routes travel grouped per routed partition (routing.py: one message, split so that
+one per partition fits a 384 KiB produce request) with the input partitions' progress
+(progress.py), and its bad input as dead letters; the batch's input messages are acknowledged
+once the broker has all of them (batching.py), so an input offset is never committed ahead of
+what it routed.
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ from friction_detector.streams.worker.delivery import Outgoing, deliver
 from friction_detector.streams.worker.detection import Letter, detector_error
 from friction_detector.streams.worker.progress import HeardProgress, InputProgress
 from friction_detector.streams.worker.records import WorkerRecords, failure
-from friction_detector.streams.worker.routing import RoutedBatch, encode_progress, event_router
+from friction_detector.streams.worker.routing import (
+    RoutedBatch,
+    encode_progress,
+    event_router,
+    routed_message_bytes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +75,7 @@ class RouteStage:
             _RouterObserver(metrics, records.letter_to(self.letters)),
             settings.partitions,
         )
-        self.routed = RoutedBatch()
+        self.routed = RoutedBatch(routed_message_bytes(settings.partitions))
         self.heard = HeardProgress(settings.partitions)
         self.accepted: dict[str, int] = {}  # the batch's events by type, counted at `publish`
 

@@ -30,6 +30,24 @@ from friction_detector.streams.kafka.topics import partition_for
 
 # Kafka's default maximum message size is 1 MiB; a group is split well below it.
 ROUTED_MESSAGE_BYTES = 256 * 1024
+# What one produce request of a batch's routed messages may hold. aiokafka's producer puts one
+# batch per partition in a request, and a routed message larger than its batch size makes a batch
+# of its own: so a batch's messages, one per routed partition, go out as requests of up to
+# `partitions` messages. A broker reads a request into one buffer, and from half a G1 heap
+# region up (512 KiB on a broker heap below 2 GiB) the JVM allocates it as a humongous object,
+# each of which started a collection: on the bench's broker, requests of about 1 MiB (4 routed
+# partitions x 256 KiB) kept its GC threads at 1.2 to 1.5 CPU-seconds per 100,000 events.
+PRODUCE_REQUEST_BYTES = 384 * 1024
+# Below aiokafka's batch size (16 KiB), messages of a partition share a batch anyway.
+MIN_ROUTED_MESSAGE_BYTES = 16 * 1024
+
+
+def routed_message_bytes(partitions: int) -> int:
+    """The size a routed message is split below, for a topic of `partitions`: one message for
+    each partition fits one produce request of `PRODUCE_REQUEST_BYTES`."""
+    share = PRODUCE_REQUEST_BYTES // max(1, partitions)
+    return max(MIN_ROUTED_MESSAGE_BYTES, min(ROUTED_MESSAGE_BYTES, share))
+
 
 Progress = Mapping[str, int]  # input source ("topic:partition") -> event time it has reached
 RoutedItem = tuple[str, str, Event]

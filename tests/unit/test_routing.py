@@ -65,6 +65,22 @@ def test_a_large_group_is_split_below_the_size_limit_and_only_its_last_part_repo
     assert [progress for _, progress in decoded] == [{}] * (len(decoded) - 1) + [{"events:1": 99}]
 
 
+@pytest.mark.parametrize("partitions", [1, 2, 4, 12, 64])
+def test_one_routed_message_per_partition_fits_one_produce_request_below_a_humongous_buffer(
+    partitions: int,
+) -> None:
+    """A batch's routed messages, one per partition, go out as one produce request: cut so
+    that the request stays below half a G1 region of a small broker heap (512 KiB)."""
+    limit = routing.routed_message_bytes(partitions)
+    assert routing.MIN_ROUTED_MESSAGE_BYTES <= limit <= routing.ROUTED_MESSAGE_BYTES
+    if limit > routing.MIN_ROUTED_MESSAGE_BYTES:
+        assert partitions * limit <= routing.PRODUCE_REQUEST_BYTES < 512 * 1024
+    batch = RoutedBatch(max_bytes=limit)
+    for n in range(3_000):
+        add(batch, n % partitions, "slow_checkout", f"s{n}", event(n, {"note": "x" * 200}))
+    assert all(len(value) <= limit + 1_000 for _, value in batch.drain({"events:0": 1}))
+
+
 def test_a_progress_report_has_no_items() -> None:
     assert decode_routed(encode_progress({"a:0": 5, "b.c-d:12": 7})) == (
         [],
