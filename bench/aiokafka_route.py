@@ -16,7 +16,6 @@ import asyncio
 import sys
 import time
 import uuid
-from types import SimpleNamespace
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -67,7 +66,7 @@ async def route(bootstrap: str, topic: str, n: int, routed_topic: str) -> tuple[
             offsets = {}
             for tp, records in batches.items():
                 for record in records:
-                    stage.handle(SimpleNamespace(message=record, value=record.value))
+                    stage.handle(record)
                 offsets[TopicPartition(tp.topic, tp.partition)] = records[-1].offset + 1
                 seen += len(records)
             await stage.publish(send)

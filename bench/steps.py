@@ -42,7 +42,7 @@ from friction_detector.streams.observability.metrics import FrictionMetrics, ale
 from friction_detector.streams.sources import input_source
 from friction_detector.streams.worker.app import FrictionApp, changelog_topics
 from friction_detector.streams.worker.gc_policy import use_worker_thresholds
-from friction_detector.streams.worker.input_reader import INPUT_BATCH_MAX, _Received
+from friction_detector.streams.worker.input_reader import INPUT_BATCH_MAX
 from friction_detector.streams.worker.routing import read_routed
 from stream import generate
 
@@ -113,7 +113,7 @@ def run_once(batches: list[list[ConsumerRecord]]) -> tuple[Spent, Counter[str]]:
         for batch in batches:
             started = clock()
             for record in batch:
-                stage.handle(_Received(record))
+                stage.handle(record)
             await stage.publish(send)
             spent["stage 1: handle and publish"] += clock() - started
             routed_batches.append(kept[:])

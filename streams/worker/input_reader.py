@@ -54,16 +54,6 @@ FETCH_WAIT_MS = 200
 STOP_TIMEOUT_S = 30.0
 
 
-class _Received:
-    """An input record as `RouteStage` reads a message: its source and its value."""
-
-    __slots__ = ("message", "value")
-
-    def __init__(self, record: ConsumerRecord) -> None:
-        self.message = record
-        self.value = record.value
-
-
 class InputReader:
     """Reads, routes and commits the input in batches until `stop`; `run` is its loop."""
 
@@ -193,11 +183,10 @@ class InputReader:
         stage = self.stage
         for records in batch.values():
             for record in records:
-                message = _Received(record)
                 try:
-                    stage.handle(message)
-                except Exception as error:  # the message's fault: a dead letter
-                    stage.failed(message, error)
+                    stage.handle(record)
+                except Exception as error:  # the record's fault: a dead letter
+                    stage.failed(record, error)
         await stage.publish(self.send())
         offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
         started = time.perf_counter()

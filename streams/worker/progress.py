@@ -40,7 +40,8 @@ class InputProgress:
         self.reported: dict[str, int] = {}  # what the last progress report said
 
     def saw(self, source: str, time_ms: int | None) -> None:
-        """An input message of `source`; `time_ms` is its event time (None: bad input)."""
+        """Input read from `source`; `time_ms` is its newest event time (None: bad input only).
+        Stage 1 tells it once per partition of each batch it publishes."""
         self.last_input[source] = self.monotonic()
         if time_ms is not None and time_ms > self.batch.get(source, time_ms - 1):
             self.batch[source] = time_ms

@@ -36,6 +36,7 @@ from friction_detector.streams.worker.routing import (
 log = logging.getLogger(__name__)
 
 Send = Callable[..., Awaitable[Any]]  # the producer's positional send
+_NO_TIME = -(2**63)  # an input partition read in this batch with no event time (bad input)
 
 
 class _RouterObserver(EngineObserver):
@@ -78,38 +79,56 @@ class RouteStage:
         self.routed = RoutedBatch(routed_message_bytes(settings.partitions))
         self.heard = HeardProgress(settings.partitions)
         self.accepted: dict[str, int] = {}  # the batch's events by type, counted at `publish`
+        # The batch's input partitions, each with the newest event time read (`_NO_TIME`: bad
+        # input only), told to `progress` at `publish`: once per partition, not per event.
+        self.read: dict[str, int] = {}
+        self._names: dict[tuple[str, int], str] = {}  # (topic, partition) -> its source name
 
-    def handle(self, message: Any) -> None:
-        """Decode one input message (one event or a batch of them) and queue its routes."""
+    def handle(self, record: Any) -> None:
+        """Decode one input record (one event or a batch of them) and queue its routes; a
+        record is aiokafka's (`topic`, `partition`, `offset`, `key`, `value`)."""
         started = time.perf_counter()
-        source = message.message
-        raw = message.value if message.value is not None else b""
-        name = input_source(source.topic, source.partition)
-        progress, routed, route = self.progress, self.routed, self.route
-        accepted = self.accepted
-        for index, decoded in decode_message(self.decoder, raw):
-            if isinstance(decoded, BadInput):
-                progress.saw(name, None)
-                self._letter(decoded, source, index)
-                continue
-            try:  # all or nothing: an item that cannot be encoded fails the event
-                items = route(decoded)
-            except Exception as error:
-                if index is None:
-                    raise  # the message's failure: `failed` dead-letters it
-                bad = failure(PROCESSING_ERROR, error, orjson.dumps(decoded._asdict()))
-                self._letter(bad, source, index)
-                continue
-            accepted[decoded.type] = accepted.get(decoded.type, 0) + 1
-            for partition, item in items:
-                routed.add(partition, item)
-            progress.saw(name, decoded.time)
+        source = record
+        raw = record.value if record.value is not None else b""
+        name = self._names.get((source.topic, source.partition))
+        if name is None:
+            name = self._names[(source.topic, source.partition)] = input_source(
+                source.topic, source.partition
+            )
+        if raw[:1] == b"{":  # one event, as most topics carry (a batch is a JSON array)
+            self._queue(name, source, None, self.decoder.decode(raw))
+        else:
+            for index, decoded in decode_message(self.decoder, raw):
+                self._queue(name, source, index, decoded)
         self.metrics.processing.observe(time.perf_counter() - started)
 
-    def failed(self, message: Any, error: Exception) -> None:
-        """Handling the message raised: it goes to the dead letters, the batch goes on."""
-        source = message.message
-        raw = message.value if message.value is not None else b""
+    def _queue(self, name: str, source: Any, index: int | None, decoded: Event | BadInput) -> None:
+        """Queue one decoded event's routes, or its dead letter; note how far `name` has read."""
+        read = self.read
+        if isinstance(decoded, BadInput):
+            read.setdefault(name, _NO_TIME)
+            self._letter(decoded, source, index)
+            return
+        try:  # all or nothing: an item that cannot be encoded fails the event
+            items = self.route(decoded)
+        except Exception as error:
+            if index is None:
+                raise  # the message's failure: `failed` dead-letters it
+            bad = failure(PROCESSING_ERROR, error, orjson.dumps(decoded._asdict()))
+            self._letter(bad, source, index)
+            return
+        accepted = self.accepted
+        accepted[decoded.type] = accepted.get(decoded.type, 0) + 1
+        add = self.routed.add
+        for partition, item in items:
+            add(partition, item)
+        if decoded.time > read.get(name, _NO_TIME):
+            read[name] = decoded.time
+
+    def failed(self, record: Any, error: Exception) -> None:
+        """Handling the record raised: it goes to the dead letters, the batch goes on."""
+        source = record
+        raw = record.value if record.value is not None else b""
         log.warning(
             "input %s %s:%s: handling raised %r: dead-lettered",
             source.topic, source.partition, source.offset, error,
@@ -126,6 +145,9 @@ class RouteStage:
         on an input partition read here releases its events now."""
         self.metrics.on_events(self.accepted)
         self.accepted = {}
+        for name, time_ms in self.read.items():
+            self.progress.saw(name, None if time_ms == _NO_TIME else time_ms)
+        self.read.clear()
         outgoing = self.letters[:]
         self.letters.clear()
         topic = self.settings.routed_topic

@@ -22,7 +22,6 @@ from friction_detector.streams.kafka.topics import partition_for
 from friction_detector.streams.observability.metrics import FrictionMetrics
 from friction_detector.streams.sources import input_source
 from friction_detector.streams.worker.app import FrictionApp
-from friction_detector.streams.worker.input_reader import _Received
 from friction_detector.streams.worker.routing import read_routed
 
 TOPIC = "clicks"
@@ -77,7 +76,7 @@ def detect(records: list[ConsumerRecord], input_sources: list[str], tmp_path) ->
     async def run() -> None:
         for first in range(0, len(records), BATCH):
             for record in records[first : first + BATCH]:
-                stage.handle(_Received(record))
+                stage.handle(record)
             await stage.publish(send)
 
     asyncio.run(run())

@@ -55,13 +55,13 @@ class _Stage:
     def __init__(self, log: list) -> None:
         self.log = log
 
-    def handle(self, message: Any) -> None:
-        if message.value == b"raise":
+    def handle(self, record: Any) -> None:
+        if record.value == b"raise":
             raise ValueError("bad")
-        self.log.append(("handle", message.message.offset))
+        self.log.append(("handle", record.offset))
 
-    def failed(self, message: Any, error: Exception) -> None:
-        self.log.append(("failed", message.message.offset, str(error)))
+    def failed(self, record: Any, error: Exception) -> None:
+        self.log.append(("failed", record.offset, str(error)))
 
     async def publish(self, send: Any) -> None:
         self.log.append(("publish",))
