@@ -4,11 +4,11 @@ a changelogged table.
 This module wires the reader, agents and timers; each stage's work lives in its own module.
 Stage 1 (route.py) decodes the input, dead-letters bad input and sends each (detector, key)
 item to the internal routed topic, on the partition of that state key, grouped per partition
-and batch (routing.py: one message, split so that a produce request stays below 384 KiB), with
-how far each input partition has read in event time (progress.py). It keeps no state, so it
-reads the input topics with a consumer of its own, in batches held `batch_hold_ms` from their
-first record, committed once what they routed is in Kafka (input_reader.py), not through
-Faust's per-message path.
+and batch (routing.py: one message, split so that a produce request stays below 384 KiB, down
+to 16 KiB a message), with how far each input partition has read in event time (progress.py).
+It keeps no state, so it reads the input topics with a consumer of its own, in batches held
+`batch_hold_ms` from their first record, committed once what they routed is in Kafka
+(input_reader.py), not through Faust's per-message path.
 The agents of stages 2 and 3 (engine_agent.py) work in batches (batching.py): events are
 handled one by one and acknowledged once what a batch produced is in Kafka (delivery.py; dead
 letters and replacements of refused records in records.py). A message whose handling raises

@@ -1,10 +1,10 @@
 """Stage 1: decode input, dead-letter what is bad, route each event to its detector keys.
 
 A batch's routes travel grouped per routed partition (routing.py: one message, split so that
-one per partition fits a 384 KiB produce request) with the input partitions' progress
-(progress.py), and its bad input as dead letters; the batch's input messages are acknowledged
-once the broker has all of them (batching.py), so an input offset is never committed ahead of
-what it routed.
+one per partition fits a 384 KiB produce request, down to 16 KiB a message) with the input
+partitions' progress (progress.py), and its bad input as dead letters; the batch's input
+messages are acknowledged once the broker has all of them (batching.py), so an input offset is
+never committed ahead of what it routed.
 """
 
 from __future__ import annotations
