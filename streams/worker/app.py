@@ -129,8 +129,7 @@ class FrictionApp:
         self.app = self._build()
         conf = self.app.conf
         self.input_reader = InputReader(
-            settings, self.route_stage, lambda: self.app.producer.send, metrics,
-            self.app.on_batch_failure,
+            settings, self.route_stage, metrics, self.app.on_batch_failure,
             group_timing={
                 "session_timeout_ms": int(conf.broker_session_timeout * 1000),
                 "heartbeat_interval_ms": int(conf.broker_heartbeat_interval * 1000),

@@ -5,8 +5,9 @@ bookkeeping) cost the bare Faust agent about 40x what aiokafka's `getmany` costs
 topic (`bench/peer`: aiokafka / faust-agent), and stage 1 keeps no state, so it needs nothing
 Faust adds. The reader takes a batch from `getmany` (at most `INPUT_BATCH_MAX` records, held
 `batch_hold_ms` from its first record, so per-event input still routes in batches), runs it
-through `RouteStage` (route.py), sends its routed messages and dead letters with the app's
-producer and waits for the broker, and only then commits the batch's offsets: an input offset
+through `RouteStage` (route.py), sends its routed messages and dead letters with a producer of
+its own (`_producer`: not the app's, which stage 2's changelog records and findings use) and
+waits for the broker, and only then commits the batch's offsets: an input offset
 is never committed ahead of what it routed, and after a crash the next reader routes the batch
 again (stage 2 skips event ids it has seen). A revoke waits for the batch in hand, so its
 offsets are committed before another member reads the partition; a batch read across a
@@ -28,7 +29,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError
 from aiokafka.structs import ConsumerRecord
 from friction_detector.streams.kafka.settings import WorkerSettings
@@ -61,10 +62,10 @@ class InputReader:
         self,
         settings: WorkerSettings,
         stage: RouteStage,
-        send: Callable[[], Send],
         metrics: FrictionMetrics,
         on_failure: Callable[[BaseException], Awaitable[None]],
         group_timing: Mapping[str, int] | None = None,
+        send: Callable[[], Send] | None = None,
     ) -> None:
         """`group_timing`: aiokafka's session timeout, heartbeat interval and request timeout,
         as the app's group has them, so both groups notice a lost member alike (and a join
@@ -72,7 +73,9 @@ class InputReader:
         self.settings = settings
         self.group_timing = dict(group_timing or {})
         self.stage = stage
-        self.send = send  # the app's producer's send, once the app has started it
+        # Its producer's send (`run` starts the producer), or the one given (tests, benches).
+        self.send: Callable[[], Send] = send if send is not None else self._not_started
+        self._own_producer = send is None
         self.metrics = metrics
         self.on_failure = on_failure  # a batch that could not be published: stop the worker
         self.hold_s = settings.batch_hold_ms / 1000
@@ -98,9 +101,13 @@ class InputReader:
             **self.settings.aiokafka_config(),
         )
         consumer.subscribe(self.settings.input_topics, listener=_Rebalance(self))
+        producer = self._producer() if self._own_producer else None
         failure: Exception | None = None
         try:
             await asyncio.get_running_loop().run_in_executor(None, self._seed)
+            if producer is not None:
+                await producer.start()
+                self.send = _send_of(producer)
             await consumer.start()
             self._consumer = consumer
             while not self._stopping:
@@ -110,10 +117,29 @@ class InputReader:
         finally:
             self._consumer = None
             await consumer.stop()  # leaves the group: its partitions go to the other members
+            if producer is not None:
+                await producer.stop()
             self._stopped.set()
         if failure is not None:  # the worker stops; it has left the group already
             log.error("input reader failed: %r", failure, exc_info=failure)
             await self.on_failure(failure)
+
+    def _producer(self) -> AIOKafkaProducer:
+        """Stage 1's own producer: the app's (Faust's) sends stage 2's changelog records and
+        findings, and aiokafka's producer has one request in flight per broker with one batch
+        per partition in it, so the two stages' sends waited for each other, and together made
+        requests of up to 1.8 MiB, which a broker allocates as humongous G1 buffers."""
+        timeout = self.group_timing.get("request_timeout_ms")
+        return AIOKafkaProducer(
+            client_id=f"{self.group}-producer",
+            acks="all",
+            **({"request_timeout_ms": timeout} if timeout else {}),
+            **self.settings.aiokafka_config(),
+        )
+
+    @staticmethod
+    def _not_started() -> Send:
+        raise RuntimeError("the input reader's producer is not started")
 
     def _seed(self) -> None:
         """A new input group starts where the app's group committed the input (blocking)."""
@@ -201,6 +227,17 @@ class InputReader:
             if highwater is not None:
                 lag = self.metrics.consumer_lag.labels(tp.topic, str(tp.partition))
                 lag.set(max(0, highwater - offset))
+
+
+def _send_of(producer: AIOKafkaProducer) -> Callable[[], Send]:
+    """`deliver`'s send (Faust's argument order) on an aiokafka producer."""
+
+    async def send(
+        topic: str, key: bytes | None, value: bytes, partition: int, timestamp: Any, headers: Any
+    ) -> Any:
+        return await producer.send(topic, value, key=key, partition=partition)
+
+    return lambda: send
 
 
 def _read_again(consumer: AIOKafkaConsumer, batch: Batch) -> None:

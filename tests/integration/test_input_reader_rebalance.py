@@ -87,7 +87,7 @@ def test_a_member_joining_while_a_batch_is_held_is_assigned_at_once(
 
     async def scenario() -> None:
         routing: Any = stage
-        reader = InputReader(settings, routing, lambda: None, FrictionMetrics(set()), failed)
+        reader = InputReader(settings, routing, FrictionMetrics(set()), failed, send=lambda: None)
         reading = asyncio.create_task(reader.run())
         await _until(lambda: stage.handled > 200, JOIN_TIMEOUT_S, "the reader routes input")
         joiner = AIOKafkaConsumer(

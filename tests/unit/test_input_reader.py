@@ -74,7 +74,7 @@ async def _no_failure(error: BaseException) -> None:
 def _reader(log: list, hold_ms: int = 20) -> InputReader:
     settings = WorkerSettings(app_id="app-reader", batch_hold_ms=hold_ms)
     stage: Any = _Stage(log)
-    return InputReader(settings, stage, lambda: None, FrictionMetrics(set()), _no_failure)
+    return InputReader(settings, stage, FrictionMetrics(set()), _no_failure, send=lambda: None)
 
 
 def test_a_batch_is_held_from_its_first_record_for_what_arrives_meanwhile() -> None:
