@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from friction_detector.detectors.config import load_config
 from friction_detector.streams.kafka.settings import WorkerSettings
 from friction_detector.streams.observability.metrics import FrictionMetrics
-from friction_detector.streams.worker.input_reader import INPUT_BATCH_MAX
+from friction_detector.streams.worker.input_reader import INPUT_BATCH_MAX, producer_send
 from friction_detector.streams.worker.progress import InputProgress
 from friction_detector.streams.worker.records import WorkerRecords
 from friction_detector.streams.worker.route import RouteStage
@@ -51,9 +51,7 @@ async def route(bootstrap: str, topic: str, n: int, routed_topic: str) -> tuple[
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await consumer.start()
     await producer.start()
-
-    async def send(topic, key, value, partition, timestamp, headers):  # Faust's argument order
-        return await producer.send(topic, value, key=key, partition=partition)
+    send = producer_send(producer)
 
     try:
         seen, started, cpu = 0, 0.0, 0.0
@@ -69,7 +67,7 @@ async def route(bootstrap: str, topic: str, n: int, routed_topic: str) -> tuple[
                     stage.handle(record)
                 offsets[TopicPartition(tp.topic, tp.partition)] = records[-1].offset + 1
                 seen += len(records)
-            await stage.publish(send)
+            await stage.publish(send())
             await consumer.commit(offsets)
         return n / (time.monotonic() - started), time.process_time() - cpu
     finally:

@@ -88,18 +88,17 @@ class RouteStage:
         """Decode one input record (one event or a batch of them) and queue its routes; a
         record is aiokafka's (`topic`, `partition`, `offset`, `key`, `value`)."""
         started = time.perf_counter()
-        source = record
         raw = record.value if record.value is not None else b""
-        name = self._names.get((source.topic, source.partition))
+        name = self._names.get((record.topic, record.partition))
         if name is None:
-            name = self._names[(source.topic, source.partition)] = input_source(
-                source.topic, source.partition
+            name = self._names[(record.topic, record.partition)] = input_source(
+                record.topic, record.partition
             )
         if raw[:1] == b"{":  # one event, as most topics carry (a batch is a JSON array)
-            self._queue(name, source, None, self.decoder.decode(raw))
+            self._queue(name, record, None, self.decoder.decode(raw))
         else:
             for index, decoded in decode_message(self.decoder, raw):
-                self._queue(name, source, index, decoded)
+                self._queue(name, record, index, decoded)
         self.metrics.processing.observe(time.perf_counter() - started)
 
     def _queue(self, name: str, source: Any, index: int | None, decoded: Event | BadInput) -> None:
@@ -127,13 +126,12 @@ class RouteStage:
 
     def failed(self, record: Any, error: Exception) -> None:
         """Handling the record raised: it goes to the dead letters, the batch goes on."""
-        source = record
         raw = record.value if record.value is not None else b""
         log.warning(
             "input %s %s:%s: handling raised %r: dead-lettered",
-            source.topic, source.partition, source.offset, error,
+            record.topic, record.partition, record.offset, error,
         )  # fmt: skip
-        self._letter(failure(PROCESSING_ERROR, error, raw), source, None)
+        self._letter(failure(PROCESSING_ERROR, error, raw), record, None)
 
     async def publish(self, send: Send) -> None:
         """Send the batch's dead letters and routed messages and wait for the broker; only
