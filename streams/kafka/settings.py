@@ -184,6 +184,8 @@ def input_group(app_id: str) -> str:
 
 # The worker's event loop (streams/worker/event_loop.py): auto is uvloop where it is installed.
 EVENT_LOOPS = ("auto", "uvloop", "asyncio")
+# Where stage 1 runs: a process of its own (streams/worker/input_process.py) or the worker's.
+INPUT_STAGES = ("process", "inline")
 
 
 @dataclass
@@ -205,6 +207,7 @@ class WorkerSettings(KafkaSettings):
     log_format: str = "text"
     metric_label_values: int = 100
     event_loop: str = "auto"
+    input_stage: str = "process"
 
     def validate(self) -> None:
         super().validate()
@@ -245,6 +248,10 @@ class WorkerSettings(KafkaSettings):
             )
         if self.event_loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
             raise SettingsError("event loop uvloop needs the uvloop package: pip install uvloop")
+        if self.input_stage not in INPUT_STAGES:
+            raise SettingsError(
+                f"input stage must be {' or '.join(INPUT_STAGES)}, got {self.input_stage!r}"
+            )
 
     @property
     def input_group(self) -> str:
@@ -410,6 +417,14 @@ _WORKER_OPTIONS = (
         "--event-loop",
         str,
         "auto (uvloop where installed, else asyncio), uvloop or asyncio",
+    ),
+    (
+        "input_stage",
+        "FRICTION_INPUT_STAGE",
+        "--input-stage",
+        str,
+        "process (stage 1 reads and routes the input in a process of its own, on a second "
+        "core) or inline (in the worker's process)",
     ),
 )
 

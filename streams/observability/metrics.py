@@ -414,11 +414,18 @@ class FrictionMetrics(EngineObserver):
         value = self.bound.value("friction_alerts_firing", "segment", segment)
         self.alerts_firing.labels(alertname, detector, value).set(1 if firing else 0)
 
-    def serve(self, port: int, addr: str = "0.0.0.0", health: Health | None = None) -> WSGIServer:
+    def serve(
+        self,
+        port: int,
+        addr: str = "0.0.0.0",
+        health: Health | None = None,
+        registry: CollectorRegistry | None = None,
+    ) -> WSGIServer:
         """Expose /metrics over HTTP in a background thread, on `addr` (all interfaces by default),
         and with `health`, /healthz and /ready on the same port (streams/observability/health.py).
+        `registry`: what /metrics serves instead of this registry (merged_metrics.py).
 
         Returns the server: `server_address` says where it listens (port 0 takes a free port).
         """
-        app = make_wsgi_app(self.registry)
+        app = make_wsgi_app(registry or self.registry)
         return start_server(health_app(app, health) if health is not None else app, port, addr)

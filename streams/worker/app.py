@@ -53,18 +53,15 @@ from friction_detector.streams.observability.metrics import FrictionMetrics
 from friction_detector.streams.sources import input_source
 from friction_detector.streams.webhook.sink import worker_webhook
 from friction_detector.streams.worker.alerting import WorkerAlerting
-from friction_detector.streams.worker.backlog import InputBacklog
 from friction_detector.streams.worker.customers import CustomerFindings
 from friction_detector.streams.worker.delivery import Outgoing
 from friction_detector.streams.worker.detection import DetectionPartitions
 from friction_detector.streams.worker.dropped_state import DroppedStates
 from friction_detector.streams.worker.engine_agent import EngineAgent
 from friction_detector.streams.worker.faust_app import FrictionFaustApp
-from friction_detector.streams.worker.input_reader import InputReader
-from friction_detector.streams.worker.progress import InputProgress
-from friction_detector.streams.worker.progress_reports import ProgressReports
+from friction_detector.streams.worker.input_process import InputProcess
+from friction_detector.streams.worker.input_stage import InputStage
 from friction_detector.streams.worker.records import WorkerRecords
-from friction_detector.streams.worker.route import RouteStage
 
 log = logging.getLogger(__name__)
 
@@ -105,16 +102,6 @@ class FrictionApp:
         self.config = config
         self.metrics = metrics
         self.records = WorkerRecords(settings, metrics)
-        self.progress = InputProgress(settings.idle_advance_s)
-        self.route_stage = RouteStage(
-            settings, config.decoder(), config.detectors, self.records, self.progress, metrics
-        )
-        self.reports = ProgressReports(
-            self.progress,
-            InputBacklog(settings, settings.input_group, settings.input_topics),
-            settings.input_topics,
-            settings.partitions,
-        )
         # Dead letters of stage 2's current batch (events detectors raised on), sent with its
         # findings.
         self.detect_letters: list[Outgoing] = []
@@ -128,14 +115,20 @@ class FrictionApp:
         self.webhook = worker_webhook(config, metrics.registry)  # None without [webhook]
         self.app = self._build()
         conf = self.app.conf
-        self.input_reader = InputReader(
-            settings, self.route_stage, metrics, self.app.on_batch_failure,
+        self.input = InputStage(
+            settings, config, self.records, metrics, self.app.on_batch_failure,
             group_timing={
                 "session_timeout_ms": int(conf.broker_session_timeout * 1000),
                 "heartbeat_interval_ms": int(conf.broker_heartbeat_interval * 1000),
                 "request_timeout_ms": int(conf.broker_request_timeout * 1000),
             },
         )  # fmt: skip
+        self.route_stage = self.input.route_stage
+        # Stage 1 in a process of its own, which `friction worker` starts (`start`) before
+        # the app: the app's task supervises it. None: stage 1 runs in the app.
+        self.input_process = (
+            InputProcess(self.input, metrics) if settings.input_stage == "process" else None
+        )
         self.dropped = DroppedStates(settings, self.records, lambda: self.app.producer.send)
         self.detection = DetectionPartitions(
             config, self.table, settings.partitions, settings.input_topics, metrics,
@@ -204,7 +197,8 @@ class FrictionApp:
         app.agent(self.customers, name="accumulate", concurrency=1)(self._accumulate)
         if self.config.finding_detectors:
             app.timer(s.tick_interval_s, name="report-findings-sent")(self._report_findings_sent)
-        app.timer(s.tick_interval_s, name="report-progress")(self._report_progress)
+        if s.input_stage == "inline":  # else stage 1's process reports its progress
+            app.timer(s.tick_interval_s, name="report-progress")(self._report_progress)
         app.agent(self.rollups, name="alert", concurrency=1)(self._alert)
         app.timer(ROLLUP_INTERVAL_S, name="rollup")(self._send_rollups)
         if self.alertmanager is not None:
@@ -219,8 +213,13 @@ class FrictionApp:
     # -- stage 1 ------------------------------------------------------------------------
 
     async def _read_input(self) -> None:
-        """Stage 1 (route.py), read in batches by its own consumer (input_reader.py)."""
-        await self.input_reader.run()
+        """Stage 1 (route.py), read in batches by its own consumer (input_reader.py), here or
+        in its own process (input_process.py), whose end, unless the worker stops, stops the
+        worker."""
+        if self.input_process is not None:
+            await self.input_process.supervise(self.app.on_batch_failure)
+        else:
+            await self.input.run()
 
     async def _report_progress(self) -> None:
         """The input partitions' progress to every routed partition (progress_reports.py)."""
@@ -228,7 +227,7 @@ class FrictionApp:
         async def send_to(value: bytes, partition: int) -> None:
             await self.routed.send(value=value, partition=partition)
 
-        await self.reports.report(self.input_reader.assignment(), send_to)
+        await self.input.report_progress(send_to)
 
     # -- stage 2 ------------------------------------------------------------------------
 
@@ -310,8 +309,10 @@ class FrictionApp:
         await loop.run_in_executor(None, self.alertmanager.resend_due)
 
     async def _on_shutdown(self, app, **kwargs) -> None:
-        await self.input_reader.stop()
-        self.reports.backlog.close()
+        if self.input_process is not None:
+            await self.input_process.stop()
+        else:
+            await self.input.stop()
         if self.webhook is not None:  # bounded by webhook.flush_timeout_s
             await asyncio.get_running_loop().run_in_executor(None, self.webhook.close)
 

@@ -86,6 +86,11 @@ class InputReader:
         self._stopping = False
         self._stopped = asyncio.Event()
 
+    @property
+    def sending(self) -> bool:
+        """Whether `send` works: its producer has started, or one was given."""
+        return self.send != self._not_started
+
     def assignment(self) -> set[TopicPartition]:
         """The input partitions this worker reads now."""
         consumer = self._consumer

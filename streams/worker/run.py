@@ -98,22 +98,39 @@ def run_worker(settings: WorkerSettings, config: Config) -> int:
         changelog_topics=changelog_topics(settings.app_id),
         label_values=settings.metric_label_values,
     )
-    health = Health()
-    where = f"{settings.metrics_addr}:{settings.metrics_port}"
-    if settings.metrics_port:
-        try:
-            metrics.serve(settings.metrics_port, settings.metrics_addr, health=health)
-        except OSError as err:
-            report_failure("worker", f"serving metrics on {where}", err, settings.debug)
-            return 2
     use_worker_thresholds()
     loop = use_event_loop(settings.event_loop)  # before Faust and its clients take it
     friction = FrictionApp(settings, config, metrics, input_sources)
+    stage1 = friction.input_process
+    if stage1 is not None:
+        stage1.start()  # a fork: before the metrics server's thread and Faust's
+    try:
+        return _serve_and_run(settings, friction, metrics, loop)
+    finally:
+        if stage1 is not None:
+            stage1.stop_now()  # stopped already, unless the worker ended before its loop ran
+
+
+def _serve_and_run(
+    settings: WorkerSettings, friction: FrictionApp, metrics: FrictionMetrics, loop: Any
+) -> int:
+    health = Health()
+    where = f"{settings.metrics_addr}:{settings.metrics_port}"
+    stage1 = friction.input_process
+    served = stage1.collector.served() if stage1 is not None else None
+    if settings.metrics_port:
+        try:
+            metrics.serve(settings.metrics_port, settings.metrics_addr, health, served)
+        except OSError as err:
+            report_failure("worker", f"serving metrics on {where}", err, settings.debug)
+            return 2
     started = (
         f"friction worker {settings.app_id}: {', '.join(settings.input_topics)} -> "
-        f"{settings.findings_topic} ({len(config.detectors)} detectors, store "
-        f"{settings.store}, metrics "
-        f"{'on ' + where if settings.metrics_port else 'off'}, event loop {loop_kind(loop)})"
+        f"{settings.findings_topic} ({len(friction.config.detectors)} detectors, store "
+        f"{settings.store}, "
+        f"{f'stage 1 in process {stage1.pid}' if stage1 is not None else 'stage 1 inline'}, "
+        f"metrics {'on ' + where if settings.metrics_port else 'off'}, "
+        f"event loop {loop_kind(loop)})"
     )
     print(as_log_line(started, settings.log_format, __name__), file=sys.stderr, flush=True)
     worker = FrictionWorker(

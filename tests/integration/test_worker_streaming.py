@@ -91,11 +91,14 @@ def _finds(worker: Worker, reader: TopicReader, expected: dict[str, dict]) -> No
     assert worker.alive()
 
 
+@pytest.mark.parametrize("input_stage", ["process", "inline"])
 def test_worker_finds_the_same_moments_as_replay(
-    kafka_bootstrap: str, config: Path, tmp_path: Path
+    kafka_bootstrap: str, config: Path, tmp_path: Path, input_stage: str
 ) -> None:
     names = Names("parity")
-    worker = Worker(kafka_bootstrap, config, names, tmp_path / "worker.log").start()
+    worker = Worker(kafka_bootstrap, config, names, tmp_path / "worker.log")
+    worker.args += ["--input-stage", input_stage]
+    worker.start()
     reader = TopicReader(kafka_bootstrap, names.findings)
     try:
         worker.wait_ready()
