@@ -85,6 +85,7 @@ from stream import (
     generate,
     preload,
     proc_stat,
+    process_tree,
     worker_command,
 )
 
@@ -121,16 +122,19 @@ class Peer:
 
 
 def peak_memory_mb(pid: int) -> float:
-    """The most resident memory a process has had, in MiB (Linux's VmHWM)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """The most resident memory a process and its child processes have had, in MiB (the sum
+    of Linux's VmHWM: each process's own peak)."""
+    total = 0
+    for member in process_tree(pid):
+        for line in Path(f"/proc/{member}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1])
+    return total / 1024 if total else float("nan")
 
 
 def page_faults(pid: int) -> int:
-    """Minor page faults of a process and its threads so far (Linux)."""
-    return int(proc_stat(pid)[7])
+    """Minor page faults of a process, its threads and its child processes so far (Linux)."""
+    return sum(int(proc_stat(member)[7]) for member in process_tree(pid))
 
 
 def group_offsets(admin: KafkaAdminClient, group: str) -> dict[str, int]:
@@ -585,6 +589,10 @@ def main() -> int:
                  worker(bootstrap, topic, n, slow_only, args.profile)),
             Peer("worker-all", "friction worker, every installed detector",
                  worker(bootstrap, topic, n, every, args.profile)),
+            Peer("worker-all-inline", "friction worker, every installed detector, stage 1 in "
+                 "the worker's process (--input-stage inline)",
+                 worker(bootstrap, topic, n, every, env={**os.environ,
+                                                         "FRICTION_INPUT_STAGE": "inline"})),
             Peer("detect-worker", "the worker's stage 2 on engine.py over the same events, every "
                  "installed detector, no broker", worker_engine(events, n)),
             Peer("detect-worker-core", "the same on the compiled core (the worker's engine), "

@@ -30,6 +30,7 @@ import os
 import signal
 import sys
 import threading
+from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -45,7 +46,7 @@ from friction_detector.streams.worker.input_stage import InputStage
 log = logging.getLogger(__name__)
 
 METRICS_INTERVAL_S = 0.5  # how stale stage 1's series on /metrics may be
-STOP = "stop"  # the worker's one command to the child
+START, STOP = "start", "stop"  # the worker's commands to the child
 # How long the worker waits for the child to stop: its reader's own limit, and then some.
 CHILD_STOP_TIMEOUT_S = STOP_TIMEOUT_S + 10
 JOINING_STOP_S = 1.0  # how long a stopped reader may take to return once it has no batch
@@ -98,10 +99,16 @@ class InputProcess:
                 return
 
     async def supervise(self, on_failure: Callable[[BaseException], Awaitable[None]]) -> None:
-        """Wait for the child to end; unless the worker is stopping, stop the worker too."""
+        """Start stage 1 (the child waits for this: the app's tasks start it, as they start
+        the inline reader) and wait for the child to end; unless the worker is stopping, stop
+        the worker too."""
         process = self._process
         if process is None:
             raise RuntimeError("stage 1's process was not started")
+        conn = self._conn
+        assert conn is not None
+        with contextlib.suppress(OSError):  # else it has ended: seen below
+            conn.send(START)
         loop = asyncio.get_running_loop()
         ended = asyncio.Event()
         loop.add_reader(process.sentinel, ended.set)  # readable once the child has ended
@@ -168,29 +175,37 @@ def _use_logging(settings: WorkerSettings) -> None:
 
 
 async def _serve(stage: InputStage, metrics: FrictionMetrics, conn: Connection) -> int:
-    """Run stage 1 until the worker says stop, closes its end, or SIGTERM; the exit code."""
+    """Wait for the worker's START, then run stage 1 until the worker says STOP, closes its
+    end, or SIGTERM; the exit code."""
     loop = asyncio.get_running_loop()
+    commands = _commands(conn)
     stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    stopped = asyncio.create_task(stop.wait())
+    first = asyncio.create_task(commands.get())
+    await asyncio.wait({first, stopped}, return_when=FIRST_COMPLETED)
+    if not first.done() or first.result() != START:  # the worker stopped before it started
+        first.cancel()
+        stopped.cancel()
+        return 0
     failures: list[BaseException] = []
 
     async def failed(error: BaseException) -> None:  # the reader has left its group already
         failures.append(error)
 
-    stage.reader.on_failure = failed  # the app's crash is the worker's, in the other process
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-
-    def told() -> None:  # STOP, or the worker's end closed: either way, stop
-        loop.remove_reader(conn.fileno())
+    async def until_stop() -> None:
+        while await commands.get() != STOP:
+            pass
         stop.set()
 
-    loop.add_reader(conn.fileno(), told)
+    stage.reader.on_failure = failed  # the app's crash is the worker's, in the other process
+    listening = asyncio.create_task(until_stop())
     reading = asyncio.create_task(stage.run(), name="input-reader")
     timers = [
         asyncio.create_task(_every(stage.settings.tick_interval_s, _reporter(stage))),
         asyncio.create_task(_every(METRICS_INTERVAL_S, lambda: _send_metrics(conn, metrics))),
     ]
-    stopped = asyncio.create_task(stop.wait())
-    await asyncio.wait({reading, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait({reading, stopped}, return_when=FIRST_COMPLETED)
     code = 0
     if not reading.done():
         try:
@@ -204,14 +219,30 @@ async def _serve(stage: InputStage, metrics: FrictionMetrics, conn: Connection) 
         reading.cancel()
     else:
         stage.reports.backlog.close()
-    stopped.cancel()
-    for timer in timers:
-        timer.cancel()
-    await asyncio.gather(reading, stopped, *timers, return_exceptions=True)
+    for task in (stopped, listening, *timers):
+        task.cancel()
+    await asyncio.gather(reading, stopped, listening, *timers, return_exceptions=True)
     await _send_metrics(conn, metrics)
     if failures or (reading.done() and not reading.cancelled() and reading.exception()):
         code = 1
     return code
+
+
+def _commands(conn: Connection) -> asyncio.Queue[str]:
+    """The worker's commands as they arrive; its end closed reads as STOP."""
+    loop = asyncio.get_running_loop()
+    commands: asyncio.Queue[str] = asyncio.Queue()
+
+    def readable() -> None:
+        try:
+            while conn.poll():
+                commands.put_nowait(conn.recv())
+        except (EOFError, OSError):
+            loop.remove_reader(conn.fileno())
+            commands.put_nowait(STOP)
+
+    loop.add_reader(conn.fileno(), readable)
+    return commands
 
 
 def _reporter(stage: InputStage) -> Callable[[], Awaitable[None]]:
