@@ -41,6 +41,12 @@ class Health:
         self._last_beat = clock()
         self._beaten = False
         self._not_ready: str | None = "starting: no heartbeat from the event loop yet"
+        self._other_loops: list[Callable[[], str | None]] = []
+
+    def also_watch(self, stalled: Callable[[], str | None]) -> None:
+        """Another event loop of the worker (stage 1's process): `stalled` says why it is
+        stuck, or None; called from the HTTP thread."""
+        self._other_loops.append(stalled)
 
     def beat(self, not_ready: str | None) -> None:
         """The loop turns; `not_ready` is why the worker cannot process yet (None: it can)."""
@@ -54,6 +60,10 @@ class Health:
             age = self.clock() - self._last_beat
             beaten = self._beaten
         if age <= self.stale_after_s:
+            for stalled in self._other_loops:
+                reason = stalled()
+                if reason is not None:
+                    return False, reason
             return True, "ok"
         if not beaten:
             return False, f"event loop not started after {age:.1f} s"

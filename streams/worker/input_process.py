@@ -30,12 +30,14 @@ import os
 import signal
 import sys
 import threading
+import time
 from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from friction_detector.streams.kafka.settings import WorkerSettings
+from friction_detector.streams.observability.health import STALE_AFTER_S
 from friction_detector.streams.observability.logs import demote_normal_start_errors, use_log_format
 from friction_detector.streams.observability.merged_metrics import MergedCollector, snapshot
 from friction_detector.streams.observability.metrics import FrictionMetrics
@@ -67,6 +69,7 @@ class InputProcess:
         self.stopping = False
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
+        self._last_report: float | None = None  # monotonic time of the child's last snapshot
 
     @property
     def pid(self) -> int | None:
@@ -97,6 +100,19 @@ class InputProcess:
                 self.collector.update(conn.recv())
             except (EOFError, OSError):
                 return
+            self._last_report = time.monotonic()
+
+    def stalled(self) -> str | None:
+        """Why the child's event loop counts as stuck, or None: it sends its metrics every
+        `METRICS_INTERVAL_S` from that loop once started, so no snapshot for `STALE_AFTER_S`
+        means the loop no longer turns (for /healthz, health.py)."""
+        last = self._last_report
+        if last is None or self.stopping:
+            return None
+        age = time.monotonic() - last
+        if age <= STALE_AFTER_S:
+            return None
+        return f"stage 1's event loop stalled: last report {age:.1f} s ago"
 
     async def supervise(self, on_failure: Callable[[BaseException], Awaitable[None]]) -> None:
         """Start stage 1 (the child waits for this: the app's tasks start it, as they start
@@ -109,6 +125,7 @@ class InputProcess:
         assert conn is not None
         with contextlib.suppress(OSError):  # else it has ended: seen below
             conn.send(START)
+        self._last_report = time.monotonic()  # its first report is due within a second
         loop = asyncio.get_running_loop()
         ended = asyncio.Event()
         loop.add_reader(process.sentinel, ended.set)  # readable once the child has ended

@@ -117,6 +117,8 @@ def _serve_and_run(
     health = Health()
     where = f"{settings.metrics_addr}:{settings.metrics_port}"
     stage1 = friction.input_process
+    if stage1 is not None:
+        health.also_watch(stage1.stalled)
     served = stage1.collector.served() if stage1 is not None else None
     if settings.metrics_port:
         try:

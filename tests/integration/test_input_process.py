@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -152,3 +153,29 @@ def test_a_stage_one_process_stopped_on_its_own_stops_the_worker_cleanly(
         worker.stop()
     assert worker.proc.returncode == 0, worker.tail()
     assert b"stopped: the worker stops too" in worker.log.read_bytes()
+
+
+def test_a_stuck_stage_one_process_makes_the_worker_unhealthy_until_it_turns_again(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    worker, child, url = start_worker(kafka_bootstrap, tmp_path, "child-stuck")
+    healthz = url.replace("/metrics", "/healthz")
+    try:
+        assert health(healthz) == (200, "ok\n")
+        os.kill(child, signal.SIGSTOP)  # its loop no longer turns, as if stuck
+        try:
+            assert wait_until(lambda: health(healthz)[0] == 503, STOP_S), worker.tail()
+            assert health(healthz)[1].startswith("stage 1's event loop stalled")
+        finally:
+            os.kill(child, signal.SIGCONT)
+        assert wait_until(lambda: health(healthz)[0] == 200, STOP_S), worker.tail()
+    finally:
+        worker.stop()
+
+
+def health(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()

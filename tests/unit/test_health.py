@@ -125,3 +125,19 @@ def test_served_metrics_include_the_process_and_python_metrics_and_health_on_one
     assert "python_info" in text
     assert "python_gc_collections_total" in text
     assert (healthz, ready) == (200, 503)
+
+
+def test_another_stalled_loop_of_the_worker_makes_it_unhealthy_and_unready() -> None:
+    """Stage 1's process has a loop of its own (streams/worker/input_process.py)."""
+    clock = Clock()
+    health = Health(stale_after_s=5, clock=clock)
+    stalled: list[str] = []
+    health.also_watch(lambda: stalled[0] if stalled else None)
+    health.beat(None)
+    app = health_app(metrics_only, health)
+    assert get(app, "/healthz") == ("200 OK", "ok\n")
+
+    stalled.append("stage 1's event loop stalled: last report 11.0 s ago")
+
+    assert get(app, "/healthz") == ("503 Service Unavailable", f"{stalled[0]}\n")
+    assert get(app, "/ready") == ("503 Service Unavailable", f"{stalled[0]}\n")
