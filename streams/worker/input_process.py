@@ -3,8 +3,9 @@
 The worker's one process was bound by its one thread: its event loop ran both stages, busy
 most of the time, while the machine's second core sat idle. Stage 1 keeps no state and talks
 to stage 2 only through the routed topic, so it runs as a child process forked when the worker
-starts (before any thread or event loop of the worker's runs), reading, routing and committing
-the input and sending the progress reports of its timer, on a core of its own
+starts (before any thread or event loop of the worker's runs). The child waits for the app's
+start (START: the app's task sends it, where it would start the inline reader), then reads,
+routes and commits the input and sends the progress reports of its timer, on a core of its own
 (docs/worker.md, Benchmark).
 
 What stays one worker:
@@ -17,7 +18,8 @@ What stays one worker:
   group), as it stopped the inline reader; SIGINT (a terminal's Ctrl-C) reaches both, and the
   child leaves it to the worker;
 - a worker that dies without stopping it (SIGKILL, a crash) closes the pipe between them, and
-  the child stops on its own.
+  the child stops on its own;
+- health: its metric reports are its heartbeat (`stalled`, for /healthz).
 """
 
 from __future__ import annotations
