@@ -8,7 +8,8 @@ and batch (routing.py: one message, split so that a produce request stays below 
 to 16 KiB a message), with how far each input partition has read in event time (progress.py).
 It keeps no state, so it reads the input topics with a consumer of its own, in batches held
 `batch_hold_ms` from their first record, committed once what they routed is in Kafka
-(input_reader.py), not through Faust's per-message path.
+(input_reader.py), not through Faust's per-message path; and by default it runs in a process
+of its own (input_stage.py, input_process.py), which the app's task starts and supervises.
 The agents of stages 2 and 3 (engine_agent.py) work in batches (batching.py): events are
 handled one by one and acknowledged once what a batch produced is in Kafka (delivery.py; dead
 letters and replacements of refused records in records.py). A message whose handling raises

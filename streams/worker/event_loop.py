@@ -1,7 +1,8 @@
 """The worker's event loops: uvloop (libuv's loop, in C) where it is installed, else asyncio's.
 
-The worker runs both stages, its Kafka clients and Faust in one asyncio loop, and Faust's
-consumer in a loop of its own in another thread. A loop's own machinery (selector, transports,
+The worker runs its stages, its Kafka clients and Faust in one asyncio loop, and Faust's
+consumer in a loop of its own in another thread; stage 1 in a process of its own
+(input_process.py) runs on a loop of the same kind. A loop's own machinery (selector, transports,
 callbacks and futures) is Python in the standard loop and C in uvloop: on uvloop the worker
 waits less between its stages, about 1.1x events/s with every detector (docs/worker.md,
 Benchmark). `asyncio` stays for whoever needs the standard loop, and where uvloop has no build
