@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import multiprocessing
 import os
 import re
 import ssl
@@ -251,6 +252,11 @@ class WorkerSettings(KafkaSettings):
         if self.input_stage not in INPUT_STAGES:
             raise SettingsError(
                 f"input stage must be {' or '.join(INPUT_STAGES)}, got {self.input_stage!r}"
+            )
+        if self.input_stage == "process" and "fork" not in multiprocessing.get_all_start_methods():
+            raise SettingsError(
+                "input stage process forks the worker, which this system cannot: "
+                "use --input-stage inline"
             )
 
     @property

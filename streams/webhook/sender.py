@@ -87,8 +87,9 @@ class WebhookSender:
         self._unlogged_drops = 0
         self._drop_logged_at = -DROP_LOG_INTERVAL_S
         metrics.watch_depth(self.pending)
+        # Started with the first records: a worker forks stage 1's process after building its
+        # webhook, and a fork should find no thread running (streams/worker/input_process.py).
         self._thread = threading.Thread(target=self._run, name="friction-webhook", daemon=True)
-        self._thread.start()
 
     # -- the detection side: never blocks -----------------------------------------------------
 
@@ -108,6 +109,8 @@ class WebhookSender:
                 else:
                     dropped += 1
             if queue:
+                if self._thread.ident is None:  # not started yet
+                    self._thread.start()
                 self._cond.notify()
             if dropped:
                 self._queue_full(dropped)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import multiprocessing
 
 import pytest
 from friction_detector.detectors.config import build_config
@@ -144,3 +145,23 @@ def test_a_malformed_broker_variable_is_named():
 )
 def test_well_formed_brokers_are_accepted(broker):
     assert resolve(argparse.Namespace(broker=broker), env={}).broker == broker
+
+
+def test_stage_1_runs_in_a_process_of_its_own_by_default_and_inline_on_request():
+    assert resolve(argparse.Namespace(), worker=True, env={}).input_stage == "process"
+    chosen = resolve(argparse.Namespace(input_stage="inline"), worker=True, env={})
+    assert chosen.input_stage == "inline"
+    from_env = resolve(argparse.Namespace(), worker=True, env={"FRICTION_INPUT_STAGE": "inline"})
+    assert from_env.input_stage == "inline"
+
+
+def test_an_unknown_input_stage_is_refused_with_the_choices():
+    with pytest.raises(SettingsError, match="input stage must be process or inline, got 'thread'"):
+        WorkerSettings(input_stage="thread").validate()
+
+
+def test_a_system_that_cannot_fork_is_told_to_run_stage_1_inline(monkeypatch):
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    with pytest.raises(SettingsError, match="use --input-stage inline"):
+        WorkerSettings().validate()
+    WorkerSettings(input_stage="inline").validate()
