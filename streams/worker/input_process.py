@@ -53,7 +53,7 @@ METRICS_INTERVAL_S = 0.5  # how stale stage 1's series on /metrics may be
 START, STOP = "start", "stop"  # the worker's commands to the child
 # How long the worker waits for the child to stop: its reader's own limit, and then some.
 CHILD_STOP_TIMEOUT_S = STOP_TIMEOUT_S + 10
-JOINING_STOP_S = 1.0  # how long a stopped reader may take to return once it has no batch
+RECEIVER_JOIN_S = 5.0  # how long a stop waits for the metrics thread to see the child's end
 
 
 class InputProcessFailed(RuntimeError):
@@ -72,6 +72,7 @@ class InputProcess:
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
         self._last_report: float | None = None  # monotonic time of the child's last snapshot
+        self._receiver: threading.Thread | None = None
 
     @property
     def pid(self) -> int | None:
@@ -90,7 +91,10 @@ class InputProcess:
         process.start()
         theirs.close()  # the child's end: its close is how the worker sees the child gone
         self._process, self._conn = process, ours
-        threading.Thread(target=self._receive, name="friction-input-metrics", daemon=True).start()
+        self._receiver = threading.Thread(
+            target=self._receive, name="friction-input-metrics", daemon=True
+        )
+        self._receiver.start()
         log.info("stage 1 runs in process %d", process.pid)
 
     def _receive(self) -> None:
@@ -102,6 +106,9 @@ class InputProcess:
                 self.collector.update(conn.recv())
             except (EOFError, OSError):
                 return
+            except Exception:  # keep reading: a child blocked on a full pipe would stall
+                log.exception("stage 1's metrics could not be read")
+                continue
             self._last_report = time.monotonic()
 
     def stalled(self) -> str | None:
@@ -139,7 +146,7 @@ class InputProcess:
         if self.stopping:
             return
         code = process.exitcode
-        if code == 0:  # stopped by SIGTERM: the worker stops as if it got one
+        if code in (0, -signal.SIGTERM):  # stopped by SIGTERM: the worker stops as if it got one
             log.warning("stage 1's process %d stopped: the worker stops too", process.pid)
             os.kill(os.getpid(), signal.SIGTERM)
             return
@@ -164,6 +171,8 @@ class InputProcess:
             log.warning("stage 1's process %d did not stop in time: killed", process.pid)
             process.kill()
             process.join()
+        if self._receiver is not None:  # it reads `conn` until the child's end closes
+            self._receiver.join(RECEIVER_JOIN_S)
         conn.close()
 
 
@@ -195,7 +204,7 @@ def _use_logging(settings: WorkerSettings) -> None:
 
 async def _serve(stage: InputStage, metrics: FrictionMetrics, conn: Connection) -> int:
     """Wait for the worker's START, then run stage 1 until the worker says STOP, closes its
-    end, or SIGTERM; the exit code."""
+    end, SIGTERM comes, or the reader fails; the exit code: 1 only when it failed."""
     loop = asyncio.get_running_loop()
     commands = _commands(conn)
     stop = asyncio.Event()
@@ -220,31 +229,25 @@ async def _serve(stage: InputStage, metrics: FrictionMetrics, conn: Connection) 
     stage.reader.on_failure = failed  # the app's crash is the worker's, in the other process
     listening = asyncio.create_task(until_stop())
     reading = asyncio.create_task(stage.run(), name="input-reader")
-    timers = [
-        asyncio.create_task(_every(stage.settings.tick_interval_s, _reporter(stage))),
-        asyncio.create_task(_every(METRICS_INTERVAL_S, lambda: _send_metrics(conn, metrics))),
-    ]
+    reporting = asyncio.create_task(_every(stage.settings.tick_interval_s, _reporter(stage)))
+    pushing = asyncio.create_task(_every(METRICS_INTERVAL_S, lambda: _send_metrics(conn, metrics)))
     await asyncio.wait({reading, stopped}, return_when=FIRST_COMPLETED)
-    code = 0
+    reporting.cancel()  # before the stop closes what it uses (the producer, the backlog)
+    await asyncio.gather(reporting, return_exceptions=True)
     if not reading.done():
         try:
             await stage.stop()
-        except TimeoutError:
+        except TimeoutError:  # asked to stop: the uncommitted input is read again anyway
             log.error("stage 1 did not stop within %.0f s", STOP_TIMEOUT_S)
-            code = 1
-        # A reader still joining its group (a member gone without leaving holds the join for
-        # a session timeout) has no batch in hand: it is cancelled.
-        await asyncio.wait({reading}, timeout=JOINING_STOP_S)
-        reading.cancel()
+        reading.cancel()  # no-op once it has returned
     else:
         stage.reports.backlog.close()
-    for task in (stopped, listening, *timers):
+    for task in (stopped, listening, pushing):
         task.cancel()
-    await asyncio.gather(reading, stopped, listening, *timers, return_exceptions=True)
+    await asyncio.gather(reading, stopped, listening, pushing, return_exceptions=True)
     await _send_metrics(conn, metrics)
-    if failures or (reading.done() and not reading.cancelled() and reading.exception()):
-        code = 1
-    return code
+    failed_itself = reading.done() and not reading.cancelled() and reading.exception()
+    return 1 if failures or failed_itself else 0
 
 
 def _commands(conn: Connection) -> asyncio.Queue[str]:

@@ -53,6 +53,8 @@ INPUT_BATCH_MAX = 4000
 FETCH_WAIT_MS = 200
 # How long a stop waits for the reader to leave its group.
 STOP_TIMEOUT_S = 30.0
+# How long the consumer's stop may wait for a join in flight before the reader goes without.
+LEAVE_TIMEOUT_S = 10.0
 
 
 class InputReader:
@@ -85,6 +87,9 @@ class InputReader:
         self._rebalances = 0  # revokes so far: a batch read before one is read again instead
         self._stopping = False
         self._stopped = asyncio.Event()
+        # The `getmany` waiting for a batch's first record (or for the group's assignment,
+        # which aiokafka waits for without a timeout): no batch is in hand, so a stop cancels it.
+        self._waiting: asyncio.Future[Batch] | None = None
 
     @property
     def sending(self) -> bool:
@@ -121,13 +126,25 @@ class InputReader:
             failure = error
         finally:
             self._consumer = None
-            await consumer.stop()  # leaves the group: its partitions go to the other members
+            await self._leave(consumer)
             if producer is not None:
                 await producer.stop()
             self._stopped.set()
         if failure is not None:  # the worker stops; it has left the group already
             log.error("input reader failed: %r", failure, exc_info=failure)
             await self.on_failure(failure)
+
+    async def _leave(self, consumer: AIOKafkaConsumer) -> None:
+        """Stop the consumer, which leaves the group: its partitions go to the other members.
+        A join still in flight (the group waiting out a member gone without leaving) would
+        hold the stop for a session timeout: after `LEAVE_TIMEOUT_S` the reader goes without,
+        and the broker drops it from the group at its session timeout."""
+        try:
+            await asyncio.wait_for(consumer.stop(), LEAVE_TIMEOUT_S)
+        except TimeoutError:
+            log.warning(
+                "input: the consumer did not leave its group within %.0f s", LEAVE_TIMEOUT_S
+            )
 
     def _producer(self) -> AIOKafkaProducer:
         """Stage 1's own producer: the app's (Faust's) sends stage 2's changelog records and
@@ -167,13 +184,25 @@ class InputReader:
         """Finish the batch in hand, then leave the group."""
         async with self._in_hand:
             self._stopping = True
+            if self._waiting is not None:  # no batch in hand: nothing to finish
+                self._waiting.cancel()
         if self._consumer is not None:
             await asyncio.wait_for(self._stopped.wait(), STOP_TIMEOUT_S)
 
     async def _read_batch(self, consumer: AIOKafkaConsumer) -> None:
         """Read, route, publish and commit one batch, if any input arrives soon."""
         rebalances = self._rebalances
-        first = await consumer.getmany(timeout_ms=FETCH_WAIT_MS, max_records=INPUT_BATCH_MAX)
+        self._waiting = asyncio.ensure_future(
+            consumer.getmany(timeout_ms=FETCH_WAIT_MS, max_records=INPUT_BATCH_MAX)
+        )
+        try:
+            first = await self._waiting
+        except asyncio.CancelledError:
+            if self._stopping and not _cancelling():  # `stop` cancelled the wait
+                return
+            raise
+        finally:
+            self._waiting = None
         if not first:
             return
         async with self._in_hand:
@@ -232,6 +261,12 @@ class InputReader:
             if highwater is not None:
                 lag = self.metrics.consumer_lag.labels(tp.topic, str(tp.partition))
                 lag.set(max(0, highwater - offset))
+
+
+def _cancelling() -> bool:
+    """Whether the running task itself is being cancelled (not only what it awaited)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def producer_send(producer: AIOKafkaProducer) -> Callable[[], Send]:

@@ -102,9 +102,9 @@ def run_worker(settings: WorkerSettings, config: Config) -> int:
     loop = use_event_loop(settings.event_loop)  # before Faust and its clients take it
     friction = FrictionApp(settings, config, metrics, input_sources)
     stage1 = friction.input_process
-    if stage1 is not None:
-        stage1.start()  # a fork: before the metrics server's thread and Faust's
     try:
+        if stage1 is not None:
+            stage1.start()  # a fork: before the metrics server's thread and Faust's
         return _serve_and_run(settings, friction, metrics, loop)
     finally:
         if stage1 is not None:

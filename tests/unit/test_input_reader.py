@@ -151,3 +151,41 @@ def test_a_batch_read_across_a_rebalance_is_read_again_where_still_assigned() ->
 
     assert log == []  # nothing routed, nothing committed
     assert seeks == [(TP0, 3)]
+
+
+class _Assigning(_Consumer):
+    """A consumer whose group is still assigning: aiokafka's `getmany` waits without a
+    timeout until the assignment comes (a member gone without leaving holds it for a session
+    timeout)."""
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict:
+        await asyncio.Event().wait()
+        return {}
+
+
+def test_a_stop_while_the_group_assigns_ends_the_wait_at_once() -> None:
+    async def scenario() -> tuple[bool, list]:
+        log: list = []
+        reader = _reader(log)
+        reading = asyncio.create_task(reader._read_batch(_Assigning([], log)))  # type: ignore[arg-type]
+        await asyncio.sleep(0.05)
+        await reader.stop()  # no batch in hand: nothing to wait for
+        done, _ = await asyncio.wait({reading}, timeout=5)
+        return reading in done and reading.exception() is None, log
+
+    ended, log = asyncio.run(scenario())
+
+    assert ended
+    assert log == []  # nothing routed, nothing committed
+
+
+def test_a_cancelled_reader_is_cancelled_even_while_the_group_assigns() -> None:
+    async def scenario() -> bool:
+        reader = _reader([])
+        reading = asyncio.create_task(reader._read_batch(_Assigning([], [])))  # type: ignore[arg-type]
+        await asyncio.sleep(0.05)
+        reading.cancel()
+        await asyncio.wait({reading}, timeout=5)
+        return reading.cancelled()
+
+    assert asyncio.run(scenario())
