@@ -58,5 +58,7 @@ class InputStage:
 
     async def stop(self) -> None:
         """Finish the batch in hand and leave the input group."""
-        await self.reader.stop()
-        self.reports.backlog.close()
+        try:
+            await self.reader.stop()
+        finally:
+            self.reports.backlog.close()
