@@ -9,12 +9,13 @@ in stage 1's batches (`INPUT_BATCH_MAX`):
 - stage 1: `RouteStage.handle` for each record (decode, validate, route, group), then the
   batch published to a send that only keeps the routed messages (`RouteStage.publish`);
   decoding and routing are also timed alone, on the same events;
-- stage 2, on the routed messages stage 1 made, in their order: each message read
-  (`read_routed`), its items taken (`take_items`), the watermark moved (detection, with the
-  metrics' hooks); then per batch, for each partition it touched: the findings written as the
-  worker sends them, the changed records written by the engine (`write_changes`), sealed as
-  changelog records (`PartitionStore.seal`), and kept in the table's store
-  (`PartitionStore.keep`, what `write` does before it sends them).
+- stage 2, on the routed messages stage 1 made, in their order: each message taken by the
+  engine (`take_message`: read, its items queued), the watermark moved (detection, with the
+  metrics' hooks; the core makes each item's Event as it applies it); then per batch, for
+  each partition it touched: the findings written as the worker sends them, the changed
+  records written by the engine (`write_changes`), sealed as changelog records
+  (`PartitionStore.seal`), and kept in the table's store (`PartitionStore.keep`, what `write`
+  does before it sends them).
 
 What the worker spends per event beyond these is Kafka's and Faust's (fetching, producing,
 acknowledging, the event loop). Prints µs of CPU per input event for each step, medians of
@@ -36,6 +37,7 @@ from typing import Any
 
 from aiokafka.structs import ConsumerRecord
 from friction_detector.detectors.config import load_config
+from friction_detector.detectors.engine import read_routed_message
 from friction_detector.streams.kafka.settings import WorkerSettings
 from friction_detector.streams.kafka.topics import partition_for
 from friction_detector.streams.observability.metrics import FrictionMetrics, alert_series
@@ -43,7 +45,6 @@ from friction_detector.streams.sources import input_source
 from friction_detector.streams.worker.app import FrictionApp, changelog_topics
 from friction_detector.streams.worker.gc_policy import use_worker_thresholds
 from friction_detector.streams.worker.input_reader import INPUT_BATCH_MAX
-from friction_detector.streams.worker.routing import read_routed
 from stream import generate
 
 TOPIC = "peer-events"
@@ -138,17 +139,14 @@ def run_once(batches: list[list[ConsumerRecord]]) -> tuple[Spent, Counter[str]]:
         for partition, raw in messages:
             engine = detection.get(partition).engine
             started = clock()
-            items, progress = read_routed(raw)
-            read = clock()
-            engine.take_items(items)
+            _, progress = engine.take_message(raw)
             taken = clock()
             if progress:
                 found += engine.advance_sources(progress)
             found += engine.take_findings() + engine.take_outcomes()
-            spent["stage 2: read routed message"] += read - started
-            spent["  take its items"] += taken - read
+            spent["stage 2: take routed message"] += taken - started
             spent["  detect (the watermark moved)"] += clock() - taken
-            counts["routed items"] += len(items)
+            counts["routed items"] += len(read_routed_message(raw)[0])
             touched[partition] = None
         started = clock()
         for finding in found:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 
+import orjson
 from friction_detector.detectors.agenda import Agenda
 from friction_detector.detectors.api import Detector
 from friction_detector.detectors.events import Event, event_from_fields
@@ -41,6 +42,38 @@ NO_WATERMARK = -(2**62)  # the watermark (and `settled`) before any event time i
 KEY_SEPARATOR = "/"
 # The store key of the input sources' progress (`Engine.advance_sources`); never a detector's.
 SOURCES_KEY = "~sources"
+
+
+def read_routed_message(raw: bytes) -> tuple[list[list], dict[str, int]]:
+    """The items and progress of a routed message as stage 1 writes it (`take_message`); a
+    message or an item not as it writes them raises ValueError (orjson's is one)."""
+    message = orjson.loads(raw)
+    if not isinstance(message, dict):
+        raise ValueError("not a routed message: not a JSON object")
+    items, progress = message.get("items") or [], message.get("progress") or {}
+    if not isinstance(items, list) or not all(_is_item(item) for item in items):
+        raise ValueError(
+            "a routed item is [detector, key, time, id, type, user, session, attributes] with a"
+            " whole number of ms for its time"
+        )
+    if not isinstance(progress, dict) or not all(_is_ms(t) for t in progress.values()):
+        raise ValueError("a routed message's progress maps each source to a time in ms")
+    return items, progress
+
+
+def _is_item(item: object) -> bool:
+    return (
+        isinstance(item, list)
+        and len(item) == 8
+        and isinstance(item[0], str)
+        and isinstance(item[1], str)
+        and _is_ms(item[2])
+        and isinstance(item[3], str)
+    )
+
+
+def _is_ms(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def store_key(detector: str, key: str) -> str:
@@ -223,11 +256,14 @@ class Engine:
         watermark by how far each input source has read (`advance_sources`)."""
         self._take(event, routes, self.agenda.queue_for(event.time))
 
-    def take_items(self, items: Iterable[Sequence]) -> None:
-        """`take` for the items of a routed message (the worker's stage 2), each
-        `[detector, key, time, id, type, user, session, attributes]` as stage 1 encodes it; an
-        item of a detector this engine does not run is skipped (routed before a configuration
-        change disabled it)."""
+    def take_message(self, raw: bytes) -> tuple[int | None, dict[str, int]]:
+        """`take` for the items of a routed message (the worker's stage 2) as stage 1 writes it,
+        `{"items": [...], "progress": {...}}`, each item `[detector, key, time, id, type, user,
+        session, attributes]`; an item of a detector this engine does not run is skipped
+        (routed before a configuration change disabled it). Returns the latest item time (None
+        without items) and the message's progress, for `advance_sources`. A message or an item
+        not as stage 1 writes them raises ValueError before any item is taken."""
+        items, progress = read_routed_message(raw)
         detectors = self.detectors
         for name, key, time_ms, event_id, event_type, user_id, session_id, attrs in items:
             detector = detectors.get(name)
@@ -236,6 +272,7 @@ class Engine:
                     (event_id, event_type, time_ms, user_id, session_id, attrs)
                 )
                 self._take(event, ((detector, key),), self.agenda.queue_for(time_ms))
+        return max((item[2] for item in items), default=None), progress
 
     def _take(
         self, event: Event, routes: Iterable[tuple[Detector, str]], arrive: Callable[[tuple], None]

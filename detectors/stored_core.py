@@ -58,7 +58,7 @@ class StoredCoreEngine:
         self._core = core
         self._sources_written: dict[str, int] = {}
         self.take = core.take
-        self.take_items = partial(core.take_items, event_class=Event)
+        self.take_message = partial(core.take_message, event_class=Event, loads=orjson.loads)
         self.advance_sources = core.advance_sources
         self.expect_sources = core.expect_sources
         self.keep_waiting = core.keep_waiting

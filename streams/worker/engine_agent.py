@@ -36,7 +36,6 @@ from friction_detector.streams.worker.detection import DetectionPartition, Detec
 from friction_detector.streams.worker.faust_app import FrictionFaustApp
 from friction_detector.streams.worker.held_messages import HeldMessages
 from friction_detector.streams.worker.records import WorkerRecords, failure
-from friction_detector.streams.worker.routing import read_routed
 
 log = logging.getLogger(__name__)
 
@@ -86,11 +85,11 @@ class EngineAgent:
         started = time.perf_counter()
         source = message.message
         engine = self.detection.get(source.partition).engine
-        items, progress = read_routed(message.value)
-        if items:  # before they are taken: some may be queued even if a later one raises
-            latest = max(item[2] for item in items)
+        # Items of detectors a configuration change disabled are skipped; a message not as
+        # stage 1 writes them raises before any item is taken.
+        latest, progress = engine.take_message(message.value)
+        if latest is not None:  # its items wait in the engine: held until they are applied
             self.taken.setdefault(source.partition, []).append((source.offset, latest))
-        engine.take_items(items)  # skips items of detectors a configuration change disabled
         if progress:
             self.found.extend(engine.advance_sources(progress))
         # A late event is applied at once: its findings go out with this batch, before the

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 import orjson
 from friction_detector.detectors.api import Detector
 from friction_detector.detectors.compiled import _core, routing_engine
-from friction_detector.detectors.engine import Engine, store_key
+from friction_detector.detectors.engine import Engine, read_routed_message, store_key
 from friction_detector.detectors.events import Event, event_from_fields
 from friction_detector.detectors.observer import EngineObserver
 from friction_detector.streams import kept_json
@@ -107,17 +107,9 @@ def encode_progress(progress: Progress) -> bytes:
     return orjson.dumps({"progress": progress})
 
 
-def read_routed(raw: bytes) -> tuple[list[list], dict[str, int]]:
-    """The items of a routed message as `encode_item` wrote them (`[detector, key, time, id,
-    type, user, session, attributes]`, what an engine's `take_items` takes), and the progress
-    it reports."""
-    doc = orjson.loads(raw)
-    return doc.get("items") or [], doc.get("progress") or {}
-
-
 def decode_routed(raw: bytes) -> tuple[list[RoutedItem], dict[str, int]]:
     """The (detector, key, event) items of a routed message, and the progress it reports."""
-    items, progress = read_routed(raw)
+    items, progress = read_routed_message(raw)
     routed = []
     for detector, key, time_ms, event_id, event_type, user_id, session_id, attrs in items:
         fields = (event_id, event_type, time_ms, user_id, session_id, attrs)

@@ -22,7 +22,6 @@ from friction_detector.streams.kafka.topics import partition_for
 from friction_detector.streams.observability.metrics import FrictionMetrics
 from friction_detector.streams.sources import input_source
 from friction_detector.streams.worker.app import FrictionApp
-from friction_detector.streams.worker.routing import read_routed
 
 TOPIC = "clicks"
 PARTITIONS = 4
@@ -65,8 +64,7 @@ def detect(records: list[ConsumerRecord], input_sources: list[str], tmp_path) ->
     async def send(topic: str, key: Any, value: bytes, partition: int, *_: Any) -> Any:
         if topic == settings.routed_topic:
             engine = detection.get(partition).engine
-            items, progress = read_routed(value)
-            engine.take_items(items)
+            _, progress = engine.take_message(value)
             emitted = engine.advance_sources(progress) + engine.take_findings()
             found.extend(finding.finding_id for finding in emitted)
         done = asyncio.get_running_loop().create_future()

@@ -20,7 +20,7 @@ def test_every_step_is_timed_on_events_that_reach_detection() -> None:
     )  # fmt: skip
     figures = dict(re.findall(r"^\s*(\S.*?\S)\s+(\d+\.\d\d)$", done.stdout, re.MULTILINE))
     steps = ["stage 1: handle and publish", "decode alone", "route alone",
-             "stage 2: read routed message", "take its items", "detect (the watermark moved)",
+             "stage 2: take routed message", "detect (the watermark moved)",
              "records sealed", "records kept in the store", "stage 2 in all"]  # fmt: skip
     if compiled():  # engine.py writes each change as it makes it: nothing left to write
         steps.append("records written by the engine")

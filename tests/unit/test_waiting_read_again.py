@@ -22,6 +22,7 @@ from friction_detector.detectors.events import Event
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.stored_core import StoredCoreEngine
 from friction_detector.streams.worker.held_messages import HeldMessages
+from friction_detector.streams.worker.routing import encode_message, routed_items
 from test_compiled_engine import LATENESS_MS, decoded_corpus, every_builtin_detector
 from test_core_changes import SOURCES, source_of
 from test_stored_core import HORIZON_MS, SOURCES_KEY, SerializingStore
@@ -32,9 +33,12 @@ BATCH = 150
 
 
 class Stage2:
-    """One routed partition as the worker's stage 2 runs it, one event per message."""
+    """One routed partition as the worker's stage 2 runs it, one event per message: taken as
+    its routed message (`take_message`, as the worker takes them), or as the event `by_routes`
+    (`take`, each Event made at once)."""
 
-    def __init__(self, records: dict | None = None) -> None:
+    def __init__(self, records: dict | None = None, by_routes: bool = False) -> None:
+        self.by_routes = by_routes
         self.store = SerializingStore()
         if records is not None:
             self.store.records = dict(records)
@@ -58,7 +62,11 @@ class Stage2:
         taken = []
         for offset, event in enumerate(events, first):
             routes = self.router.routes(event)
-            engine.take(event, routes)
+            if self.by_routes:
+                engine.take(event, routes)
+            else:
+                items = [item for _, item in routed_items(event, routes, partitions=4)]
+                engine.take_message(encode_message(items))
             if routes:
                 taken.append((offset, event.time))
             source = source_of(event)
@@ -151,3 +159,19 @@ def test_an_event_that_only_waits_changes_no_record() -> None:
     stage.engine.take(event, stage.router.routes(event))
     stage.engine.write_changes()
     assert stage.store.records == {}
+
+
+def test_taking_messages_writes_the_records_that_taking_made_events_writes(
+    events: list[Event],
+) -> None:
+    """The core queues a message's items as bytes and makes their Events only when it applies
+    or keeps them: the records it writes, waiting events kept in them too, are the records it
+    writes taking each Event made at once."""
+    by_message, by_routes = Stage2(), Stage2(by_routes=True)
+    for stage in (by_message, by_routes):
+        stage.run(events, 0, 10 * BATCH)
+        stage.keep_every_waiting_event()
+        stage.run(events, 10 * BATCH, 12 * BATCH)
+    assert by_message.store.records == by_routes.store.records
+    assert by_id(by_message.found) == by_id(by_routes.found)
+    assert waiting_in(by_message.store.records) > 0

@@ -1,14 +1,15 @@
 //! Engine.py's `Engine` compiled, for a run whose state never leaves the process.
 
 use crate::arrivals::Arrivals;
-use crate::calls::{call, new_tuple_of, tuple_class};
+use crate::calls::{call, tuple_class};
 use crate::hashed::{EventId, HashedText, Skey};
 use crate::hooks::{tell, Hooks};
 use crate::plain::{plain_record, record_from_plain};
 use crate::reaction::Reaction;
-use crate::record::{HashedSet, Journey, OpenOutcome, Pending, Record, SeenIds};
+use crate::record::{made, HashedSet, Journey, OpenOutcome, Pending, Record, SeenIds, Waiting};
 use crate::records::{Records, Slot};
 use crate::routed::RoutedItems;
+use crate::routed_message::{event_fields, read_message, EventMaker};
 use crate::serialized::{event_bytes, write_record};
 use ahash::{HashMap, HashMapExt, HashSet, HashSetExt, RandomState};
 use pyo3::exceptions::PyException;
@@ -81,6 +82,8 @@ pub(crate) struct CompiledEngine {
     /// worker) has them left out (`waiting_in_records=False`) until it can no longer hold
     /// that input back (`keep_waiting`); events taken up from a store stay in.
     kept_until: i64,
+    /// How the routed items `take_message` queued are made Events (set by its first call).
+    event_maker: Option<EventMaker>,
 }
 
 /// Keys in the order their records first changed, each once: a flag in the record would make
@@ -233,7 +236,12 @@ impl CompiledEngine {
             emitted: Vec::new(),
             outcomes: Vec::new(),
             changes: track_changes.then(Changes::default),
-            kept_until: if waiting_in_records { i64::MAX } else { i64::MIN },
+            kept_until: if waiting_in_records {
+                i64::MAX
+            } else {
+                i64::MIN
+            },
+            event_maker: None,
         })
     }
 
@@ -314,65 +322,51 @@ impl CompiledEngine {
         self.take_routed(py, &event, time, taken, true)
     }
 
-    /// engine.py's `take_items`: the items of a routed message (the worker's stage 2), each a
-    /// list `[detector, key, time, id, type, user, session, attributes]` as stage 1 encodes it,
-    /// made an Event of `event_class` and taken as `take(event, [(detector, key)])`; an item of a
-    /// detector this engine does not run is skipped (routed before a configuration change
-    /// disabled it).
-    fn take_items(
+    /// engine.py's `take_message`: the items of a routed message as stage 1 writes it (the
+    /// worker's stage 2), each taken as `take(event, [(detector, key)])`, its event fields kept
+    /// as bytes and made an Event (of `event_class`, read by `loads`) only when a detector or a
+    /// record needs it (routed_message.rs); an item of a detector this engine does not run is
+    /// skipped. Returns the latest item time (None without items) and the message's progress,
+    /// for `advance_sources`. A message or item not as stage 1 writes them raises ValueError
+    /// before any item is taken.
+    #[pyo3(signature = (raw, *, event_class, loads))]
+    fn take_message<'py>(
         &mut self,
-        py: Python<'_>,
-        items: &Bound<'_, PyList>,
-        event_class: Bound<'_, PyType>,
-    ) -> PyResult<()> {
-        let event_class = tuple_class(event_class)?;
-        let event_class = event_class.bind(py);
-        for item in items.iter() {
-            let item = item.downcast_into::<PyList>()?;
-            if item.len() != 8 {
-                return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                    "a routed item has 8 fields, not {}",
-                    item.len()
-                )));
-            }
-            let name = item.get_item(0)?;
-            let Some(&index) = self.indexes.get(name.downcast::<PyString>()?.to_str()?) else {
+        py: Python<'py>,
+        raw: &[u8],
+        event_class: Bound<'py, PyType>,
+        loads: PyObject,
+    ) -> PyResult<(Option<i64>, Bound<'py, PyDict>)> {
+        if self.event_maker.is_none() {
+            let class = tuple_class(event_class)?;
+            self.event_maker = Some(EventMaker { class, loads });
+        }
+        let (items, progress) = read_message(raw)?;
+        let mut latest = None;
+        for item in items {
+            latest = latest.max(Some(item.time));
+            let Some(&index) = self.indexes.get(item.detector.as_ref()) else {
                 continue;
             };
-            let key = item.get_item(1)?;
-            let time_ms = item.get_item(2)?;
-            let time: i64 = time_ms.extract()?;
-            let event = new_tuple_of(
-                event_class,
-                [
-                    item.get_item(3)?,
-                    item.get_item(4)?,
-                    time_ms,
-                    item.get_item(5)?,
-                    item.get_item(6)?,
-                    item.get_item(7)?,
-                ],
-            )?;
-            let route = self.route_to(py, index, key.downcast::<PyString>()?.to_str()?)?;
-            self.take_routed(
-                py,
-                event.bind(py).downcast()?,
-                time,
-                vec![(index, route)],
-                true,
-            )?;
+            let route = self.route_to(py, index, &item.key)?;
+            let waiting = Waiting::routed(event_fields(py, item.event)?);
+            self.take_waiting(py, waiting, &item.id, item.time, vec![(index, route)], true)?;
         }
-        Ok(())
+        let sources = PyDict::new_bound(py);
+        for (source, time) in progress {
+            sources.set_item(source, time)?;
+        }
+        Ok((latest, sources))
     }
 
     /// Keep the waiting events up to `until_ms` in the records given out from the next
     /// `take_changed` on (those taken later too), where they were left out: for a runtime that
     /// can no longer hold back the input it would read them again from (the worker, whose
     /// commit a message held too long would hold back). Returns how many events that adds.
-    fn keep_waiting(&mut self, until_ms: i64) -> usize {
+    fn keep_waiting(&mut self, py: Python<'_>, until_ms: i64) -> PyResult<usize> {
         let since = self.kept_until;
         if until_ms <= since {
-            return 0;
+            return Ok(0);
         }
         self.kept_until = until_ms;
         let newly_kept = |time: i64| since < time && time <= until_ms;
@@ -389,8 +383,16 @@ impl CompiledEngine {
         for (slot, count) in due {
             self.mark_changed(slot);
             kept += count;
+            let maker = self.event_maker.as_ref();
+            let record = self.records.held(slot);
+            for waiting in record.pending.iter_mut().filter(|w| newly_kept(w.time)) {
+                if let Some(fields) = waiting.event.routed_item(py) {
+                    let maker = maker.expect("set with the first routed item");
+                    waiting.event = Waiting::event(maker.make(py, &fields)?);
+                }
+            }
         }
-        kept
+        Ok(kept)
     }
 
     /// engine.py's `drop`: forget a detector key's record as if it had expired, its waiting
@@ -732,23 +734,45 @@ impl CompiledEngine {
         routes: Vec<(usize, Route)>,
         by_sources: bool,
     ) -> PyResult<()> {
+        let id = event.get_item(0)?;
+        let id = id.downcast::<PyString>()?.to_str()?;
+        let waiting = Waiting::event(event.clone().into_any().unbind());
+        self.take_waiting(py, waiting, id, time, routes, by_sources)
+    }
+
+    /// `take_routed` of an event made, or still its routed item's bytes (`take_message`).
+    fn take_waiting(
+        &mut self,
+        py: Python<'_>,
+        event: Waiting,
+        id: &str,
+        time: i64,
+        routes: Vec<(usize, Route)>,
+        by_sources: bool,
+    ) -> PyResult<()> {
         let late = time < self.watermark;
-        if late {
-            tell(py, &self.hooks.on_late, (event, self.watermark))?;
-        }
-        let id = EventId::new(
-            &self.key_hashing,
-            event.get_item(0)?.downcast::<PyString>()?.to_str()?,
-        );
-        let to_early = by_sources && self.arrivals.back_time().is_some_and(|last| time < last);
         // In the records it waits in, or read again from the input after a restart.
         let kept = time <= self.kept_until;
+        // A late event is applied now, a kept one written now: either needs its Event made.
+        let event = match event.routed_item(py) {
+            Some(fields) if late || kept => Waiting::event(self.make_event(py, &fields)?),
+            _ => event,
+        };
+        if late {
+            tell(py, &self.hooks.on_late, (made(py, &event)?, self.watermark))?;
+        }
+        let id = EventId::new(&self.key_hashing, id);
+        let to_early = by_sources && self.arrivals.back_time().is_some_and(|last| time < last);
         // Written now, while the event's objects are fresh, for the records it waits in.
-        let written = match (&self.changes, late) {
-            (Some(_), false) if kept && !routes.is_empty() => event_bytes(event)?,
+        let written = match (&self.changes, late, event.made(py)) {
+            (Some(_), false, Some(made)) if kept && !routes.is_empty() => {
+                event_bytes(made.bind(py).downcast::<PyTuple>()?)?
+            }
             _ => None,
         };
-        for (index, route) in routes {
+        let mut event = Some(event);
+        let last = routes.len().saturating_sub(1);
+        for (n, (index, route)) in routes.into_iter().enumerate() {
             let slot = match route {
                 Route::Held(slot) => slot,
                 Route::New(skey) => self.new_record(py, index, skey, time),
@@ -756,10 +780,15 @@ impl CompiledEngine {
             if kept || late {
                 self.mark_changed(slot); // else the record given out is as it was
             }
+            let shared = event.as_ref().expect("taken by the last route only");
             let item = Pending {
                 time,
                 id: id.clone(),
-                event: event.clone().into_any().unbind(),
+                event: if n == last {
+                    event.take().expect("the last route")
+                } else {
+                    shared.share(py)
+                },
                 written: written.as_ref().map(|written| written.clone_ref(py)),
             };
             if late {
@@ -786,6 +815,15 @@ impl CompiledEngine {
             }
         }
         Ok(())
+    }
+
+    /// The Event of a routed item's event fields (`take_message` set how it is made).
+    fn make_event(&self, py: Python<'_>, fields: &Bound<'_, PyBytes>) -> PyResult<PyObject> {
+        let maker = self
+            .event_maker
+            .as_ref()
+            .expect("set with the first routed item");
+        maker.make(py, fields)
     }
 
     fn new_record(&mut self, py: Python<'_>, index: usize, skey: Skey, time: i64) -> Slot {
@@ -973,6 +1011,10 @@ impl CompiledEngine {
     }
 
     fn apply_event(&mut self, py: Python<'_>, slot: Slot, item: Pending) -> PyResult<()> {
+        let event = match item.event.routed_item(py) {
+            Some(fields) => self.make_event(py, &fields)?,
+            None => item.event.into_made(),
+        };
         let horizon = self.dedup_horizon;
         let record = self.records.held(slot);
         let index = record.detector();
@@ -984,7 +1026,7 @@ impl CompiledEngine {
         }
         if record.seen.contains(&item.id) {
             let name = &self.detectors[index].name;
-            tell(py, &self.hooks.on_duplicate, (name, item.event))?;
+            tell(py, &self.hooks.on_duplicate, (name, event))?;
             return Ok(());
         }
         record.seen.trim(time - horizon);
@@ -996,7 +1038,6 @@ impl CompiledEngine {
         }
         let state = record.state.clone_ref(py);
         let on_event = detector.on_event.clone_ref(py);
-        let event = item.event;
         let reacted = self.react(py, slot, time, |reaction| {
             call(py, &on_event, &[state.as_any(), &event, reaction.as_any()]).map(drop)
         });

@@ -31,6 +31,7 @@ mod reaction;
 mod record;
 mod records;
 mod routed;
+mod routed_message;
 mod serialized;
 mod timefmt;
 mod usual_events;

@@ -9,7 +9,7 @@
 //! engine keeps (engine.rs `kept_until`).
 
 use crate::hashed::{EventId, Skey};
-use crate::record::{Journey, OpenOutcome, Pending, Record, SeenIds};
+use crate::record::{made, Journey, OpenOutcome, Pending, Record, SeenIds, Waiting};
 use ahash::RandomState;
 use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
@@ -26,7 +26,7 @@ pub(crate) fn plain_record<'py>(
     plain.set_item("s", record.state.bind(py))?;
     let pending = PyList::empty_bound(py);
     for waiting in record.pending.iter().filter(|w| w.time <= kept_until) {
-        let fields = waiting.event.bind(py).downcast::<PyTuple>()?;
+        let fields = made(py, &waiting.event)?.bind(py).downcast::<PyTuple>()?;
         pending.append(PyList::new_bound(py, fields.iter()))?;
     }
     plain.set_item("p", pending)?;
@@ -94,7 +94,7 @@ pub(crate) fn record_from_plain(
         pending.push(Pending {
             time: fields.get_item(2)?.extract()?,
             id: EventId::new(hashing, id.downcast::<PyString>()?.to_str()?),
-            event: event.unbind(),
+            event: Waiting::event(event.unbind()),
             written: None,
         });
     }

@@ -16,7 +16,7 @@ pub(crate) type HashedSet = HashSet<EventId, BuildHasherDefault<CarriedHash>>;
 pub(crate) struct Pending {
     pub(crate) time: i64,
     pub(crate) id: EventId,
-    pub(crate) event: PyObject,
+    pub(crate) event: Waiting,
     /// The event as its record's changelog bytes hold it (serialized.rs `event_bytes`), written
     /// when it was taken, while its objects were fresh in the processor's cache: written a
     /// batch later, each field was a cache miss. A waiting event has been handed to no
@@ -24,6 +24,54 @@ pub(crate) struct Pending {
     /// (replay), for an event taken up from a store, or where a value needs the changelog's
     /// serializer: the record writes those from the event.
     pub(crate) written: Option<Py<PyBytes>>,
+}
+
+/// A waiting event: the Event detectors are handed, or the bytes of the routed item it came in
+/// (routed_message.rs), made that Event only when a detector or a record needs it. Made at once,
+/// a routed message's events were Python objects for as long as they waited, and read again,
+/// long out of the processor's cache, when the watermark reached them. The bytes are a Python
+/// bytes object, told from an Event (a tuple) by its type: one pointer either way, so a record's
+/// inline waiting event still fits its first cache lines.
+pub(crate) struct Waiting(PyObject);
+
+impl Waiting {
+    pub(crate) fn event(event: PyObject) -> Self {
+        Waiting(event)
+    }
+
+    /// A routed item's event fields (routed_message.rs `event_fields`).
+    pub(crate) fn routed(fields: Bound<'_, PyBytes>) -> Self {
+        Waiting(fields.into_any().unbind())
+    }
+
+    /// The Event, if it is made already (a routed item is made one by the engine, which knows
+    /// the Event class).
+    pub(crate) fn made(&self, py: Python<'_>) -> Option<&PyObject> {
+        (!self.0.bind(py).is_exact_instance_of::<PyBytes>()).then_some(&self.0)
+    }
+
+    /// The routed item's bytes, while it is not made an Event.
+    pub(crate) fn routed_item<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        self.0.bind(py).downcast_exact::<PyBytes>().ok().cloned()
+    }
+
+    /// The Event (the caller checked it is made).
+    pub(crate) fn into_made(self) -> PyObject {
+        self.0
+    }
+
+    /// The same event for another of its keys' records.
+    pub(crate) fn share(&self, py: Python<'_>) -> Waiting {
+        Waiting(self.0.clone_ref(py))
+    }
+}
+
+/// A waiting event a record holds as data: made already, as every event is that a record keeps
+/// (`take_waiting` and `keep_waiting` make them).
+pub(crate) fn made<'a>(py: Python<'_>, waiting: &'a Waiting) -> PyResult<&'a PyObject> {
+    waiting.made(py).ok_or_else(|| {
+        pyo3::exceptions::PyRuntimeError::new_err("a record keeps a routed item not made an Event")
+    })
 }
 
 /// The ids a key has applied, oldest first (engine.py's `d`); past a few it keeps a set of them

@@ -8,7 +8,7 @@
 //! The text rules are orjson's (what Faust's "json" codec is): compact, non-ASCII as UTF-8, and
 //! `"`, `\`, and control characters escaped, the usual ones by letter.
 
-use crate::record::Record;
+use crate::record::{made, Record};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyLong, PyString, PyTuple};
 
@@ -32,7 +32,10 @@ pub(crate) fn write_record(
         match &waiting.written {
             Some(written) => out.extend_from_slice(written.bind(py).as_bytes()),
             None => write_array(
-                waiting.event.bind(py).downcast::<PyTuple>()?.iter(),
+                made(py, &waiting.event)?
+                    .bind(py)
+                    .downcast::<PyTuple>()?
+                    .iter(),
                 dumps,
                 out,
             )?,

@@ -1,0 +1,183 @@
+//! Stage 1's routed messages read in the core (the worker's stage 2): `{"items": [...],
+//! "progress": {...}}`, each item `[detector, key, time, id, type, user, session, attributes]`
+//! as streams/worker/routing.py's `encode_item` (and routed.rs) write it.
+//!
+//! Read with orjson, every item became Python objects (a list, its texts, its attributes) at
+//! once, and stayed so while it waited for the watermark: in the worker that read, and the
+//! events' reading again when applied, cost more than detection itself. Here only the fields
+//! the engine needs to queue an item are read (its detector, key, time and id); the item's bytes
+//! wait in its record (`Waiting::Routed`), and its Event is made from them when a detector or a
+//! record needs it, with the same `loads` the worker read items with, so it is the same Event.
+
+use crate::calls::new_tuple_of;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyType};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// How far, in event time, stage 1 has read each input source.
+pub(crate) type Progress = BTreeMap<String, i64>;
+
+/// A routed message: its items' bytes, unread, and how far stage 1 has read each input source.
+#[derive(Deserialize)]
+pub(crate) struct RoutedMessage<'a> {
+    #[serde(borrow, default)]
+    items: Option<Vec<&'a RawValue>>,
+    #[serde(default)]
+    progress: Option<Progress>,
+}
+
+/// An item's fields as the engine reads them to queue it: its detector, key, time (as
+/// written, read as a number on its own) and event id; the rest wait in its bytes.
+#[derive(Deserialize)]
+struct ItemFields<'a>(
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] &'a RawValue,
+    #[serde(borrow)] Cow<'a, str>,
+    Readable,
+    Readable,
+    Readable,
+    Readable,
+);
+
+/// A JSON value read through and dropped, refused where `loads` would refuse it when its Event is
+/// made: a string with a lone surrogate escape, a number beyond a double's range. Checked as
+/// the item is taken, so making its Event later cannot fail (serde's `IgnoredAny` lets both by).
+struct Readable;
+
+impl<'de> Deserialize<'de> for Readable {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ReadableVisitor)
+    }
+}
+
+struct ReadableVisitor;
+
+impl<'de> Visitor<'de> for ReadableVisitor {
+    type Value = Readable;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Readable, A::Error> {
+        while seq.next_element::<Readable>()?.is_some() {}
+        Ok(Readable)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Readable, A::Error> {
+        while map.next_entry::<Readable, Readable>()?.is_some() {}
+        Ok(Readable)
+    }
+}
+
+/// A routed item read to be queued: its detector, key, time and event id, and its event's
+/// fields as written (`time, id, type, user, session, attributes]`, the item's bytes from its
+/// time on), from which `EventMaker` makes its Event.
+pub(crate) struct ItemHead<'a> {
+    pub(crate) detector: Cow<'a, str>,
+    pub(crate) key: Cow<'a, str>,
+    pub(crate) time: i64,
+    pub(crate) id: Cow<'a, str>,
+    pub(crate) event: &'a [u8],
+}
+
+/// A routed message's items (each item's head and bytes) and progress; an error, before any item
+/// is taken, if the message or one of its items is not as stage 1 writes them.
+pub(crate) fn read_message(raw: &[u8]) -> PyResult<(Vec<ItemHead<'_>>, Progress)> {
+    let message: RoutedMessage<'_> = serde_json::from_slice(raw)
+        .map_err(|error| PyValueError::new_err(format!("not a routed message: {error}")))?;
+    let items = message.items.unwrap_or_default();
+    items
+        .into_iter()
+        .map(read_item)
+        .collect::<PyResult<_>>()
+        .map(|items| (items, message.progress.unwrap_or_default()))
+}
+
+fn read_item(item: &RawValue) -> PyResult<ItemHead<'_>> {
+    let refused = |error: serde_json::Error| {
+        PyValueError::new_err(format!(
+            "a routed item is [detector, key, time, id, type, user, session, attributes] with \
+             a whole number of ms for its time: {error}"
+        ))
+    };
+    let text = item.get();
+    let ItemFields(detector, key, time, id, ..) = serde_json::from_str(text).map_err(refused)?;
+    // The time's text lies within the item's: the event's fields start there.
+    let start = time.get().as_ptr() as usize - text.as_ptr() as usize;
+    Ok(ItemHead {
+        detector,
+        key,
+        time: serde_json::from_str(time.get()).map_err(refused)?,
+        id,
+        event: &text.as_bytes()[start..],
+    })
+}
+
+/// How a routed item's bytes are made the Event detectors get: the Event class and the JSON
+/// reader the worker read whole messages with before.
+pub(crate) struct EventMaker {
+    pub(crate) class: Py<PyType>,
+    pub(crate) loads: PyObject,
+}
+
+impl EventMaker {
+    /// The Event of a routed item's event fields (`ItemHead.event` as `fields`):
+    /// Event(id, type, time, user, session, attributes).
+    pub(crate) fn make(&self, py: Python<'_>, fields: &Bound<'_, PyBytes>) -> PyResult<PyObject> {
+        let fields = self.loads.call1(py, (fields,))?;
+        let fields = fields.bind(py).downcast::<PyList>()?;
+        new_tuple_of(
+            self.class.bind(py),
+            [
+                fields.get_item(1)?,
+                fields.get_item(2)?,
+                fields.get_item(0)?,
+                fields.get_item(3)?,
+                fields.get_item(4)?,
+                fields.get_item(5)?,
+            ],
+        )
+    }
+}
+
+/// A routed item's event fields as their own JSON array (`[time, id, type, user, session,
+/// attributes]`), as a record waits with them (`Waiting::routed`).
+pub(crate) fn event_fields<'py>(py: Python<'py>, event: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    PyBytes::new_bound_with(py, event.len() + 1, |bytes| {
+        bytes[0] = b'[';
+        bytes[1..].copy_from_slice(event);
+        Ok(())
+    })
+}

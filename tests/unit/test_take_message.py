@@ -1,0 +1,154 @@
+"""Stage 2 takes a routed message as stage 1 wrote it (`take_message`), in engine.py and in the
+compiled core alike: the same findings as taking each decoded event by its route, items of a
+detector the engine does not run skipped, a malformed message or item refused before any item
+is taken. The core makes each item's Event only when it is applied (routed_message.rs)."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from friction_detector.detectors.compiled import compiled
+from friction_detector.detectors.engine import Engine, read_routed_message
+from friction_detector.detectors.stored_core import StoredCoreEngine
+from friction_detector.streams.worker.routing import RoutedBatch, encode_message, routed_items
+from test_compiled_engine import LATENESS_MS, decoded_corpus, every_builtin_detector
+
+PARTITIONS = 4
+DAY_MS = 86_400_000
+HORIZON_MS = 15 * 60_000
+SETTINGS = {"allowed_lateness_ms": LATENESS_MS, "dedup_horizon_ms": HORIZON_MS}
+SOURCE = "clicks:0"
+
+
+def engines() -> list:
+    made = [Engine(every_builtin_detector(), store={}, **SETTINGS)]
+    if compiled():
+        made.append(StoredCoreEngine(every_builtin_detector(), store={}, **SETTINGS))
+    return made
+
+
+def run_by_messages(engine, batches: list[list[bytes]]) -> list[dict]:
+    found = []
+    engine.expect_sources([SOURCE])
+    for messages, reached in batches:
+        for message in messages:
+            latest, _ = engine.take_message(message)
+            assert latest == max(item[2] for item in read_routed_message(message)[0])
+        found += engine.advance_sources({SOURCE: reached}) + engine.take_findings()
+    return [f.to_dict() for f in found]
+
+
+def test_messages_taken_give_the_findings_of_each_event_taken_by_its_routes() -> None:
+    events = decoded_corpus()
+    router = Engine(every_builtin_detector())
+    # The routed messages of one routed partition, per batch of 200 events, and the events'
+    # routes to it, as stage 1 sends them.
+    batches, routed = [], []
+    partition = 1
+    for first in range(0, len(events), 200):
+        batch = RoutedBatch()
+        for event in events[first : first + 200]:
+            routes = router.routes(event)
+            items = routed_items(event, routes, PARTITIONS)
+            for (p, item), route in zip(items, routes, strict=True):
+                if p == partition:
+                    batch.add(p, item)
+                    routed.append((event, route))
+        reached = events[first : first + 200][-1].time
+        batches.append(([value for _, value in batch.drain()], reached))
+    batches.append(([], events[-1].time + DAY_MS))  # past every deadline and waiting event
+    assert len(routed) > 1000
+
+    expected_engine = Engine(every_builtin_detector(), store={}, **SETTINGS)
+    expected_engine.expect_sources([SOURCE])
+    expected, taken = [], 0
+    for messages, reached in batches:
+        n = sum(len(read_routed_message(m)[0]) for m in messages)
+        for event, route in routed[taken : taken + n]:
+            expected_engine.take(event, (route,))
+        taken += n
+        expected += expected_engine.advance_sources({SOURCE: reached})
+        expected += expected_engine.take_findings()
+    expected_found = [f.to_dict() for f in expected]
+    assert expected_found
+
+    for engine in engines():
+        assert run_by_messages(engine, batches) == expected_found, type(engine).__name__
+
+
+def test_items_of_a_detector_the_engine_does_not_run_are_skipped() -> None:
+    event = decoded_corpus()[0]
+    item = ["no_such_detector", "k", event.time, "e1", "t", None, None, {}]
+    for engine in engines():
+        assert engine.take_message(orjson.dumps({"items": [item]})) == (event.time, {})
+        assert sum(engine.state_keys().values()) == 0
+
+
+def good_item(time_ms: int) -> bytes:
+    return orjson.dumps(["slow_checkout", "s1", time_ms, "e1", "page_load", None, "s1", {}])
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b"[GOOD]",
+        b"GOOD not json",
+        b'{"items": [GOOD, ["slow_checkout", "s1", 5, "e2", "page_load", null, "s1"]]}',
+        b'{"items": [GOOD, ["slow_checkout", "s1", 5.5, "e2", "page_load", null, "s1", {}]]}',
+        b'{"items": [GOOD, ["slow_checkout", "s1", true, "e2", "page_load", null, "s1", {}]]}',
+        b'{"items": [GOOD, ["slow_checkout", 7, 5, "e2", "page_load", null, "s1", {}]]}',
+        b'{"items": [GOOD, ["slow_checkout", "s1", 5, "e2", "page_load", null, "s", [1e999]]]}',
+        b'{"items": [GOOD, ["slow_checkout", "s1", 5, "e2", "page_load", null, "s", "\\ud800"]]}',
+        b'{"items": [GOOD], "progress": {"clicks:0": "soon"}}',
+    ],
+    ids=[
+        "array",
+        "not-json",
+        "seven-fields",
+        "float-time",
+        "bool-time",
+        "number-key",
+        "infinite-number",
+        "lone-surrogate",
+        "progress-not-ms",
+    ],  # fmt: skip
+)
+def test_a_message_not_as_stage_1_writes_it_is_refused_before_any_item_is_taken(bad) -> None:
+    # With a good item first: refused with the message, none of it taken.
+    message = bad.replace(b"GOOD", good_item(5))
+    for engine in engines():  # the good item alone is taken
+        engine.take_message(b'{"items": [' + good_item(5) + b"]}")
+        assert sum(engine.state_keys().values()) == 1
+    for engine in engines():
+        with pytest.raises(ValueError):
+            engine.take_message(message)
+        assert sum(engine.state_keys().values()) == 0, type(engine).__name__
+
+
+def test_a_message_without_items_or_progress_takes_nothing() -> None:
+    for engine in engines():
+        for message in (b"{}", b'{"items": null, "progress": null}', encode_message([])):
+            assert engine.take_message(message) == (None, {})
+        assert sum(engine.state_keys().values()) == 0
+
+
+def test_the_items_of_every_partition_together_are_every_route() -> None:
+    events = decoded_corpus()[:2000]
+    router = Engine(every_builtin_detector())
+    routes = sorted((detector.name, key) for event in events
+                    for detector, key in router.routes(event))  # fmt: skip
+    batch = RoutedBatch()
+    for event in events:
+        for p, item in routed_items(event, router.routes(event), PARTITIONS):
+            batch.add(p, item)
+    read = [item for _, value in batch.drain() for item in read_routed_message(value)[0]]
+    assert sorted((item[0], item[1]) for item in read) == routes
+
+
+def test_a_late_item_is_applied_at_once() -> None:
+    for engine in engines():
+        engine.expect_sources([SOURCE])
+        engine.advance_sources({SOURCE: 10 * LATENESS_MS})
+        engine.take_message(b'{"items": [' + good_item(LATENESS_MS) + b"]}")
+        assert engine.queued() == 0, type(engine).__name__
+        assert sum(engine.state_keys().values()) == 1
