@@ -50,7 +50,9 @@ def read_routed_message(raw: bytes) -> tuple[list[list], dict[str, int]]:
     message = orjson.loads(raw)
     if not isinstance(message, dict):
         raise ValueError("not a routed message: not a JSON object")
-    items, progress = message.get("items") or [], message.get("progress") or {}
+    items, progress = message.get("items"), message.get("progress")
+    items = [] if items is None else items
+    progress = {} if progress is None else progress
     if not isinstance(items, list) or not all(_is_item(item) for item in items):
         raise ValueError(
             "a routed item is [detector, key, time, id, type, user, session, attributes] with a"
@@ -73,7 +75,8 @@ def _is_item(item: object) -> bool:
 
 
 def _is_ms(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    """A time in ms as the compiled core reads one: a whole number of 64 bits."""
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
 
 
 def store_key(detector: str, key: str) -> str:

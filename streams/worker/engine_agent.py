@@ -25,6 +25,7 @@ import time
 from collections.abc import Awaitable, Iterable
 from typing import Any
 
+from friction_detector.detectors.engine import read_routed_message
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.outcomes import Outcome
 from friction_detector.streams.dead_letter import PROCESSING_ERROR
@@ -87,7 +88,11 @@ class EngineAgent:
         engine = self.detection.get(source.partition).engine
         # Items of detectors a configuration change disabled are skipped; a message not as
         # stage 1 writes them raises before any item is taken.
-        latest, progress = engine.take_message(message.value)
+        try:
+            latest, progress = engine.take_message(message.value)
+        except Exception:
+            self._hold_if_taken(source, message.value)
+            raise
         if latest is not None:  # its items wait in the engine: held until they are applied
             self.taken.setdefault(source.partition, []).append((source.offset, latest))
         if progress:
@@ -97,6 +102,19 @@ class EngineAgent:
         self.found.extend(engine.take_findings())
         self.outcomes.extend(engine.take_outcomes())
         self.observe(time.perf_counter() - started)
+
+    def _hold_if_taken(self, source: Any, raw: bytes) -> None:
+        """Taking a message raised after reading it (a hook or a late event's detector raised
+        beyond what the engine catches): items before the error may wait in the engine, so the
+        message is held as far as its items reach, as if all were taken. One the engine could
+        not read took none."""
+        try:
+            items, _ = read_routed_message(raw)
+        except ValueError:
+            return
+        if items:
+            latest = max(item[2] for item in items)
+            self.taken.setdefault(source.partition, []).append((source.offset, latest))
 
     def failed(self, message: Any, error: Exception) -> None:
         """Handling the message raised: it goes to the dead letters, the batch goes on."""

@@ -9,6 +9,7 @@ import orjson
 import pytest
 from friction_detector.detectors.compiled import compiled
 from friction_detector.detectors.engine import Engine, read_routed_message
+from friction_detector.detectors.events import MAX_DEPTH_CEILING
 from friction_detector.detectors.stored_core import StoredCoreEngine
 from friction_detector.streams.worker.routing import RoutedBatch, encode_message, routed_items
 from test_compiled_engine import LATENESS_MS, decoded_corpus, every_builtin_detector
@@ -152,3 +153,27 @@ def test_a_late_item_is_applied_at_once() -> None:
         engine.take_message(b'{"items": [' + good_item(LATENESS_MS) + b"]}")
         assert engine.queued() == 0, type(engine).__name__
         assert sum(engine.state_keys().values()) == 1
+
+
+def test_an_item_of_the_deepest_event_the_decoder_accepts_is_taken() -> None:
+    """An event nested to the decoder's `max_depth` ceiling (128 levels, the event object one)
+    is two levels deeper in its routed message: beyond serde_json's own limit, read all the
+    same, and its Event made as engine.py makes it."""
+    nested: object = 0
+    for _ in range(MAX_DEPTH_CEILING - 2):  # attributes are level 2, these lists 3 to 128
+        nested = [nested]
+    item = ["slow_checkout", "s1", 5, "e1", "page_load", None, "s1", {"deep": nested}]
+    message = orjson.dumps({"items": [item]})
+    for engine in engines():
+        assert engine.take_message(message) == (5, {}), type(engine).__name__
+        assert sum(engine.state_keys().values()) == 1
+
+
+def test_a_message_nested_deeper_than_any_event_is_refused() -> None:
+    deep = b"[" * 10_000 + b"0" + b"]" * 10_000  # beyond what either reader recurses into
+    message = b'{"items": [["slow_checkout", "s1", 5, "e1", "page_load", null, "s1", '
+    message += b'{"deep": ' + deep + b"}]]}"
+    for engine in engines():
+        with pytest.raises(ValueError):
+            engine.take_message(message)
+        assert sum(engine.state_keys().values()) == 0

@@ -368,7 +368,6 @@ impl CompiledEngine {
         if until_ms <= since {
             return Ok(0);
         }
-        self.kept_until = until_ms;
         let newly_kept = |time: i64| since < time && time <= until_ms;
         let due: Vec<(Slot, usize)> = self
             .records
@@ -392,6 +391,7 @@ impl CompiledEngine {
                 }
             }
         }
+        self.kept_until = until_ms; // every event it keeps is made: records may write them
         Ok(kept)
     }
 

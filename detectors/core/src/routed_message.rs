@@ -5,9 +5,10 @@
 //! Read with orjson, every item became Python objects (a list, its texts, its attributes) at
 //! once, and stayed so while it waited for the watermark: in the worker that read, and the
 //! events' reading again when applied, cost more than detection itself. Here only the fields
-//! the engine needs to queue an item are read (its detector, key, time and id); the item's bytes
-//! wait in its record (`Waiting::Routed`), and its Event is made from them when a detector or a
-//! record needs it, with the same `loads` the worker read items with, so it is the same Event.
+//! the engine needs to queue an item are read (its detector, key, time and id); the item's event
+//! fields wait in its record as bytes (`Waiting::routed`), and its Event is made from them when a
+//! detector or a record needs it, with the same `loads` the worker read items with, so it is the
+//! same Event.
 
 use crate::calls::new_tuple_of;
 use pyo3::exceptions::PyValueError;
@@ -112,11 +113,21 @@ pub(crate) struct ItemHead<'a> {
     pub(crate) event: &'a [u8],
 }
 
+/// The deepest a routed message is read: an item holds the deepest event the decoder accepts
+/// (its `max_depth` ceiling, 128 levels, the event object being one) two levels below the
+/// message's own, with room to spare. serde_json's own limit, 128 levels, is below that.
+const MAX_MESSAGE_DEPTH: usize = 160;
+
 /// A routed message's items (each item's head and bytes) and progress; an error, before any item
 /// is taken, if the message or one of its items is not as stage 1 writes them.
 pub(crate) fn read_message(raw: &[u8]) -> PyResult<(Vec<ItemHead<'_>>, Progress)> {
-    let message: RoutedMessage<'_> = serde_json::from_slice(raw)
-        .map_err(|error| PyValueError::new_err(format!("not a routed message: {error}")))?;
+    let refused =
+        |why: &dyn fmt::Display| PyValueError::new_err(format!("not a routed message: {why}"));
+    let text = std::str::from_utf8(raw).map_err(|error| refused(&error))?;
+    if !text.trim_start().starts_with('{') {
+        return Err(refused(&"not a JSON object"));
+    }
+    let message: RoutedMessage<'_> = from_json(text).map_err(|error| refused(&error))?;
     let items = message.items.unwrap_or_default();
     items
         .into_iter()
@@ -133,7 +144,7 @@ fn read_item(item: &RawValue) -> PyResult<ItemHead<'_>> {
         ))
     };
     let text = item.get();
-    let ItemFields(detector, key, time, id, ..) = serde_json::from_str(text).map_err(refused)?;
+    let ItemFields(detector, key, time, id, ..) = from_json(text).map_err(refused)?;
     // The time's text lies within the item's: the event's fields start there.
     let start = time.get().as_ptr() as usize - text.as_ptr() as usize;
     Ok(ItemHead {
@@ -143,6 +154,53 @@ fn read_item(item: &RawValue) -> PyResult<ItemHead<'_>> {
         id,
         event: &text.as_bytes()[start..],
     })
+}
+
+/// `serde_json::from_str`, and past serde_json's limit of 128 levels for a text no deeper than
+/// `MAX_MESSAGE_DEPTH` (`depth_of`): a foreign message cannot make the reader recurse without
+/// bound, and the deepest event the decoder accepts is read.
+fn from_json<'a, T: Deserialize<'a>>(text: &'a str) -> serde_json::Result<T> {
+    match serde_json::from_str(text) {
+        Err(error)
+            if error.to_string().starts_with("recursion limit exceeded")
+                && depth_of(text.as_bytes()) <= MAX_MESSAGE_DEPTH =>
+        {
+            let mut reader = serde_json::Deserializer::from_str(text);
+            reader.disable_recursion_limit();
+            let value = T::deserialize(&mut reader)?;
+            reader.end()?;
+            Ok(value)
+        }
+        read => read,
+    }
+}
+
+/// The deepest nesting of arrays and objects in a JSON text (brackets in strings not counted).
+fn depth_of(text: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &byte in text {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// How a routed item's bytes are made the Event detectors get: the Event class and the JSON
