@@ -94,7 +94,7 @@ class EngineAgent:
             self._hold_if_taken(source, message.value)
             raise
         if latest is not None:  # its items wait in the engine: held until they are applied
-            self.taken.setdefault(source.partition, []).append((source.offset, latest))
+            self._taken(source, latest)
         if progress:
             self.found.extend(engine.advance_sources(progress))
         # A late event is applied at once: its findings go out with this batch, before the
@@ -113,8 +113,12 @@ class EngineAgent:
         except ValueError:
             return
         if items:
-            latest = max(item[2] for item in items)
-            self.taken.setdefault(source.partition, []).append((source.offset, latest))
+            self._taken(source, max(item[2] for item in items))
+
+    def _taken(self, source: Any, latest: int) -> None:
+        """The message's items, up to `latest`, wait in its partition's engine: `publish`
+        holds it until they are applied (`_hold`)."""
+        self.taken.setdefault(source.partition, []).append((source.offset, latest))
 
     def failed(self, message: Any, error: Exception) -> None:
         """Handling the message raised: it goes to the dead letters, the batch goes on."""

@@ -385,10 +385,7 @@ impl CompiledEngine {
             let maker = self.event_maker.as_ref();
             let record = self.records.held(slot);
             for waiting in record.pending.iter_mut().filter(|w| newly_kept(w.time)) {
-                if let Some(fields) = waiting.event.routed_item(py) {
-                    let maker = maker.expect("set with the first routed item");
-                    waiting.event = Waiting::event(maker.make(py, &fields)?);
-                }
+                waiting.event = Waiting::event(waiting.event.share(py).into_event(py, maker)?);
             }
         }
         self.kept_until = until_ms; // every event it keeps is made: records may write them
@@ -754,9 +751,10 @@ impl CompiledEngine {
         // In the records it waits in, or read again from the input after a restart.
         let kept = time <= self.kept_until;
         // A late event is applied now, a kept one written now: either needs its Event made.
-        let event = match event.routed_item(py) {
-            Some(fields) if late || kept => Waiting::event(self.make_event(py, &fields)?),
-            _ => event,
+        let event = if late || kept {
+            Waiting::event(event.into_event(py, self.event_maker.as_ref())?)
+        } else {
+            event
         };
         if late {
             tell(py, &self.hooks.on_late, (made(py, &event)?, self.watermark))?;
@@ -770,9 +768,7 @@ impl CompiledEngine {
             }
             _ => None,
         };
-        let mut event = Some(event);
-        let last = routes.len().saturating_sub(1);
-        for (n, (index, route)) in routes.into_iter().enumerate() {
+        for (index, route) in routes {
             let slot = match route {
                 Route::Held(slot) => slot,
                 Route::New(skey) => self.new_record(py, index, skey, time),
@@ -780,15 +776,10 @@ impl CompiledEngine {
             if kept || late {
                 self.mark_changed(slot); // else the record given out is as it was
             }
-            let shared = event.as_ref().expect("taken by the last route only");
             let item = Pending {
                 time,
                 id: id.clone(),
-                event: if n == last {
-                    event.take().expect("the last route")
-                } else {
-                    shared.share(py)
-                },
+                event: event.share(py),
                 written: written.as_ref().map(|written| written.clone_ref(py)),
             };
             if late {
@@ -815,15 +806,6 @@ impl CompiledEngine {
             }
         }
         Ok(())
-    }
-
-    /// The Event of a routed item's event fields (`take_message` set how it is made).
-    fn make_event(&self, py: Python<'_>, fields: &Bound<'_, PyBytes>) -> PyResult<PyObject> {
-        let maker = self
-            .event_maker
-            .as_ref()
-            .expect("set with the first routed item");
-        maker.make(py, fields)
     }
 
     fn new_record(&mut self, py: Python<'_>, index: usize, skey: Skey, time: i64) -> Slot {
@@ -1011,10 +993,7 @@ impl CompiledEngine {
     }
 
     fn apply_event(&mut self, py: Python<'_>, slot: Slot, item: Pending) -> PyResult<()> {
-        let event = match item.event.routed_item(py) {
-            Some(fields) => self.make_event(py, &fields)?,
-            None => item.event.into_made(),
-        };
+        let event = item.event.into_event(py, self.event_maker.as_ref())?;
         let horizon = self.dedup_horizon;
         let record = self.records.held(slot);
         let index = record.detector();

@@ -1,6 +1,7 @@
 //! A key's record: its state, waiting events, deadlines, seen ids, open outcomes, journey.
 
 use crate::hashed::{CarriedHash, EventId, Skey};
+use crate::routed_message::EventMaker;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use smallvec::SmallVec;
@@ -50,14 +51,19 @@ impl Waiting {
         (!self.0.bind(py).is_exact_instance_of::<PyBytes>()).then_some(&self.0)
     }
 
-    /// The routed item's bytes, while it is not made an Event.
-    pub(crate) fn routed_item<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
-        self.0.bind(py).downcast_exact::<PyBytes>().ok().cloned()
-    }
-
-    /// The Event (the caller checked it is made).
-    pub(crate) fn into_made(self) -> PyObject {
-        self.0
+    /// The Event, made now by `maker` if it is still a routed item's bytes (`maker` is set
+    /// wherever a routed item was taken: `take_message` sets it first).
+    pub(crate) fn into_event(
+        self,
+        py: Python<'_>,
+        maker: Option<&EventMaker>,
+    ) -> PyResult<PyObject> {
+        match self.0.bind(py).downcast_exact::<PyBytes>() {
+            Ok(fields) => maker
+                .expect("set with the first routed item")
+                .make(py, fields),
+            Err(_) => Ok(self.0),
+        }
     }
 
     /// The same event for another of its keys' records.
