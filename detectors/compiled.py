@@ -16,7 +16,7 @@ The core is optional at install (it needs cargo): without it, `replay_engine` is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from friction_detector.detectors.api import Detector
 from friction_detector.detectors.engine import (
@@ -122,23 +122,10 @@ def _core_engine(
 ) -> _core.CompiledEngine:
     return _core.CompiledEngine(
         list(detectors),
-        _overridden_hooks(observer or EngineObserver()),
+        (observer or EngineObserver()).hooks(),
         (Finding, Outcome, JourneyOutcome, ABANDONED, COMPLETED),
         allowed_lateness_ms=allowed_lateness_ms,
         dedup_horizon_ms=dedup_horizon_ms,
         track_changes=track_changes,
         waiting_in_records=waiting_in_records,
     )
-
-
-def _overridden_hooks(observer: EngineObserver) -> dict[str, Callable]:
-    """The observer's hooks that its class overrides: the base class's do nothing, and the
-    core would call several per event (`on_event`, `on_state_size` as keys come and go)."""
-    return {
-        name: getattr(observer, name)
-        for name in _HOOKS
-        if getattr(type(observer), name) is not getattr(EngineObserver, name)
-    }
-
-
-_HOOKS = [name for name in vars(EngineObserver) if name.startswith("on_")]

@@ -45,8 +45,13 @@ class FindingsOnly(EngineObserver):
     counts and errors. Their input is findings, already counted where they were emitted: a
     finding of a late event is late here too, and is not a second late event."""
 
+    passes_on = frozenset({"on_finding", "on_state_size", "on_detector_error"})
+
     def __init__(self, observer: EngineObserver) -> None:
         self.observer = observer
+
+    def passed_to(self) -> EngineObserver:
+        return self.observer
 
     def on_finding(self, finding: Finding) -> None:
         self.observer.on_finding(finding)

@@ -2,13 +2,45 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, ClassVar
+
 from friction_detector.detectors.events import Event
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.outcomes import JourneyOutcome, Outcome
 
+Hook = Callable[..., None]
+
 
 class EngineObserver:
-    """No-op base: replay's summary and the worker's Prometheus metrics override what they need."""
+    """No-op base: replay's summary and the worker's Prometheus metrics override what they need.
+
+    engine.py calls each hook on the observer. The compiled core calls the bound `hooks()`
+    instead: only those a class overrides, and through an observer that only passes a hook on
+    (`passes_on`) or fans it out (`FanOut`), straight to the observers that act on it, as most
+    hooks come per event or per finding and each Python frame between costs.
+    """
+
+    # Hooks this observer's class only passes on, unchanged, to `passed_to()`'s same hook.
+    passes_on: ClassVar[frozenset[str]] = frozenset()
+
+    def passed_to(self) -> EngineObserver:
+        """The observer the `passes_on` hooks go to."""
+        raise NotImplementedError(f"{type(self).__name__} passes no hook on")
+
+    def hooks(self) -> dict[str, Hook]:
+        """The hooks the engine should call, bound, by name: those this class overrides, a
+        hook it only passes on as the receiving observer's own (absent if that one ignores
+        it)."""
+        bound: dict[str, Hook] = {}
+        for name in HOOKS:
+            if getattr(type(self), name) is getattr(EngineObserver, name):
+                continue
+            if name not in self.passes_on:
+                bound[name] = getattr(self, name)
+            elif (hook := self.passed_to().hooks().get(name)) is not None:
+                bound[name] = hook
+        return bound
 
     def on_event(self, event: Event) -> None:
         """An accepted event, before routing."""
@@ -52,6 +84,17 @@ class FanOut(EngineObserver):
 
     def __init__(self, *observers: EngineObserver) -> None:
         self.observers = observers
+
+    def hooks(self) -> dict[str, Hook]:
+        """Each observer's own hooks: one observer's is called directly, several observers'
+        in order by one call."""
+        calls: dict[str, list[Hook]] = {}
+        for observer in self.observers:
+            for name, hook in observer.hooks().items():
+                calls.setdefault(name, []).append(hook)
+        return {
+            name: hooks[0] if len(hooks) == 1 else _each(hooks) for name, hooks in calls.items()
+        }
 
     def on_event(self, event: Event) -> None:
         for observer in self.observers:
@@ -98,3 +141,17 @@ class FanOut(EngineObserver):
     def on_detector_error(self, detector: str, event: Event | None, error: Exception) -> None:
         for observer in self.observers:
             observer.on_detector_error(detector, event, error)
+
+
+def _each(hooks: list[Hook]) -> Hook:
+    """One hook that calls each of `hooks` in order with the same arguments."""
+
+    def call(*args: Any) -> None:
+        for hook in hooks:
+            hook(*args)
+
+    return call
+
+
+HOOKS = [name for name in vars(EngineObserver) if name.startswith("on_")]
+"""The engine's hooks by name."""

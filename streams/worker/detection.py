@@ -65,6 +65,11 @@ class DetectionPartition(EngineObserver):
     its deletion is written (`state_too_large`).
     """
 
+    passes_on = frozenset({
+        "on_late", "on_duplicate", "on_finding", "on_outcome", "on_journey_opened",
+        "on_journey", "on_measurement", "on_watermark",
+    })  # fmt: skip
+
     def __init__(
         self,
         partition: int,
@@ -91,6 +96,9 @@ class DetectionPartition(EngineObserver):
             else FindingsOnly(self)  # detectors over findings: their input is no event
         )
         self.engine = engine_of(observer, store)
+
+    def passed_to(self) -> EngineObserver:
+        return self.metrics
 
     def on_late(self, event: Event, watermark: int) -> None:
         self.metrics.on_late(event, watermark)
