@@ -29,6 +29,10 @@ POM = BROKER_FILES / "pom.xml"
 DEFAULT_HOME = Path(".friction") / "kafka"
 JAVA_HINT = "install Java 17 (Debian: apt-get install openjdk-17-jre-headless)"
 MAVEN_HINT = "install Maven 3.8 or newer (Debian: apt-get install maven)"
+# The heap Kafka's own bin/kafka-server-start.sh gives a broker. At 512 MiB the old generation
+# stayed about 85% full under a 300,000-event backlog, and G1 ran a concurrent cycle every
+# fraction of a second (142 in two rounds of the worker, against 4 in a whole run at 1 GiB).
+HEAP = ("-Xmx1G", "-Xms1G")
 
 
 class BrokerError(RuntimeError):
@@ -181,7 +185,7 @@ class LocalKafka:
         java = _require("java", JAVA_HINT)
         return [
             java,
-            "-Xmx512m",
+            *HEAP,
             "-cp",
             str(self.libs / "*"),
             f"-Dlog4j.configuration={self.log4j_config.as_uri()}",
