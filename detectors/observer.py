@@ -32,14 +32,15 @@ class EngineObserver:
         """The hooks the engine should call, bound, by name: those this class overrides, a
         hook it only passes on as the receiving observer's own (absent if that one ignores
         it)."""
+        received = self.passed_to().hooks() if self.passes_on else {}
         bound: dict[str, Hook] = {}
         for name in HOOKS:
             if getattr(type(self), name) is getattr(EngineObserver, name):
                 continue
             if name not in self.passes_on:
                 bound[name] = getattr(self, name)
-            elif (hook := self.passed_to().hooks().get(name)) is not None:
-                bound[name] = hook
+            elif name in received:
+                bound[name] = received[name]
         return bound
 
     def on_event(self, event: Event) -> None:
