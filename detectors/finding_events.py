@@ -53,15 +53,6 @@ class FindingsOnly(EngineObserver):
     def passed_to(self) -> EngineObserver:
         return self.observer
 
-    def on_finding(self, finding: Finding) -> None:
-        self.observer.on_finding(finding)
-
-    def on_state_size(self, detector: str, keys: int) -> None:
-        self.observer.on_state_size(detector, keys)
-
-    def on_detector_error(self, detector: str, event: Event | None, error: Exception) -> None:
-        self.observer.on_detector_error(detector, event, error)
-
 
 class EventClock(Protocol):
     """What `FindingStage.follow` reads of the engine of events: engine.py's or the compiled."""

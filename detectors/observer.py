@@ -21,8 +21,20 @@ class EngineObserver:
     hooks come per event or per finding and each Python frame between costs.
     """
 
-    # Hooks this observer's class only passes on, unchanged, to `passed_to()`'s same hook.
+    # Hooks this observer's class only passes on, unchanged, to `passed_to()`'s same hook: the
+    # class writes none of them, each is made a forwarder (`__init_subclass__`).
     passes_on: ClassVar[frozenset[str]] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Make each hook the class passes on a forwarder to `passed_to()`'s own, for engine.py,
+        which calls every hook on the observer: `passes_on` is the one list of them."""
+        super().__init_subclass__(**kwargs)
+        for name in cls.passes_on:
+            if name not in HOOKS:
+                raise TypeError(f"{cls.__name__} passes on {name!r}, which is no engine hook")
+            if name in vars(cls):
+                raise TypeError(f"{cls.__name__} passes {name!r} on and writes it too")
+            setattr(cls, name, _forwarder(name))
 
     def passed_to(self) -> EngineObserver:
         """The observer the `passes_on` hooks go to."""
@@ -142,6 +154,16 @@ class FanOut(EngineObserver):
     def on_detector_error(self, detector: str, event: Event | None, error: Exception) -> None:
         for observer in self.observers:
             observer.on_detector_error(detector, event, error)
+
+
+def _forwarder(name: str) -> Hook:
+    """The hook `name` of an observer that passes it on to `passed_to()`, unchanged."""
+
+    def forward(self: EngineObserver, *args: Any) -> None:
+        getattr(self.passed_to(), name)(*args)
+
+    forward.__name__ = forward.__qualname__ = name
+    return forward
 
 
 def _each(hooks: list[Hook]) -> Hook:

@@ -19,9 +19,7 @@ from friction_detector.detectors.config import Config
 from friction_detector.detectors.engine import KEY_SEPARATOR, SOURCES_KEY
 from friction_detector.detectors.events import BadInput, Event
 from friction_detector.detectors.finding_events import FindingsOnly
-from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.observer import EngineObserver, FanOut
-from friction_detector.detectors.outcomes import JourneyOutcome, Outcome
 from friction_detector.detectors.stored_core import WorkerEngine, worker_engine
 from friction_detector.streams.dead_letter import detector_error_input
 from friction_detector.streams.observability.metrics import FrictionMetrics
@@ -100,36 +98,10 @@ class DetectionPartition(EngineObserver):
     def passed_to(self) -> EngineObserver:
         return self.metrics
 
-    def on_late(self, event: Event, watermark: int) -> None:
-        self.metrics.on_late(event, watermark)
-
-    def on_duplicate(self, detector: str, event: Event) -> None:
-        self.metrics.on_duplicate(detector, event)
-
-    def on_finding(self, finding: Finding) -> None:
-        self.metrics.on_finding(finding)
-
-    def on_outcome(self, outcome: Outcome) -> None:
-        self.metrics.on_outcome(outcome)
-
-    def on_journey_opened(self, detector: str, segment: str, interrupted: bool) -> None:
-        self.metrics.on_journey_opened(detector, segment, interrupted)
-
-    def on_journey(self, journey: JourneyOutcome) -> None:
-        self.metrics.on_journey(journey)
-
-    def on_measurement(
-        self, detector: str, measurement: str, seconds: float, segment: str, time_ms: int
-    ) -> None:
-        self.metrics.on_measurement(detector, measurement, seconds, segment, time_ms)
-
     def on_state_size(self, detector: str, keys: int) -> None:
         per_partition = self.sizes.setdefault(detector, {})
         per_partition[self.partition] = keys
         self.metrics.on_state_size(detector, sum(per_partition.values()))
-
-    def on_watermark(self, watermark: int) -> None:
-        self.metrics.on_watermark(watermark)
 
     def on_detector_error(self, detector: str, event: Event | None, error: Exception) -> None:
         detector_error(

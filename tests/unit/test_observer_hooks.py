@@ -4,6 +4,7 @@ through those observers."""
 
 from __future__ import annotations
 
+import pytest
 from friction_detector.detectors.compiled import replay_engine
 from friction_detector.detectors.config import build_config
 from friction_detector.detectors.engine import Engine
@@ -25,39 +26,6 @@ class PassesAllOn(EngineObserver):
 
     def passed_to(self) -> EngineObserver:
         return self.log
-
-    def on_event(self, event):
-        self.log.on_event(event)
-
-    def on_late(self, event, watermark):
-        self.log.on_late(event, watermark)
-
-    def on_duplicate(self, detector, event):
-        self.log.on_duplicate(detector, event)
-
-    def on_finding(self, finding):
-        self.log.on_finding(finding)
-
-    def on_outcome(self, outcome):
-        self.log.on_outcome(outcome)
-
-    def on_journey_opened(self, detector, segment, interrupted):
-        self.log.on_journey_opened(detector, segment, interrupted)
-
-    def on_journey(self, journey):
-        self.log.on_journey(journey)
-
-    def on_measurement(self, *args):
-        self.log.on_measurement(*args)
-
-    def on_state_size(self, detector, keys):
-        self.log.on_state_size(detector, keys)
-
-    def on_watermark(self, watermark):
-        self.log.on_watermark(watermark)
-
-    def on_detector_error(self, detector, event, error):
-        self.log.on_detector_error(detector, event, error)
 
 
 class Findings(EngineObserver):
@@ -117,3 +85,25 @@ def test_a_worker_partition_hands_the_core_its_metrics_own_hooks(tmp_path) -> No
     assert hooks["on_state_size"] == owned.on_state_size
     assert hooks["on_detector_error"] == owned.on_detector_error
     assert "on_event" not in hooks  # counted by stage 1, not again here
+
+
+def test_a_hook_passed_on_is_a_forwarder_engine_py_calls() -> None:
+    """engine.py calls every hook on the observer: one it passes on reaches the receiver."""
+    log = CallLog()
+    PassesAllOn(log).on_watermark(5)
+    assert log.calls == [("watermark", 5)]
+
+
+def test_a_class_cannot_pass_on_a_hook_it_writes_or_one_that_is_no_hook() -> None:
+    with pytest.raises(TypeError, match="writes it too"):
+
+        class Both(EngineObserver):
+            passes_on = frozenset({"on_finding"})
+
+            def on_finding(self, finding):
+                pass
+
+    with pytest.raises(TypeError, match="no engine hook"):
+
+        class Misspelt(EngineObserver):
+            passes_on = frozenset({"on_findings"})
