@@ -55,8 +55,8 @@ def read_routed_message(raw: bytes) -> tuple[list[list], dict[str, int]]:
     progress = {} if progress is None else progress
     if not isinstance(items, list) or not all(_is_item(item) for item in items):
         raise ValueError(
-            "a routed item is [detector, key, time, id, type, user, session, attributes] with a"
-            " whole number of ms for its time"
+            "a routed item is [detector or [detectors], key, time, id, type, user, session,"
+            " attributes] with a whole number of ms for its time"
         )
     if not isinstance(progress, dict) or not all(_is_ms(t) for t in progress.values()):
         raise ValueError("a routed message's progress maps each source to a time in ms")
@@ -67,10 +67,22 @@ def _is_item(item: object) -> bool:
     return (
         isinstance(item, list)
         and len(item) == 8
-        and isinstance(item[0], str)
+        and _is_names(item[0])
         and isinstance(item[1], str)
         and _is_ms(item[2])
         and isinstance(item[3], str)
+    )
+
+
+def _is_names(value: object) -> bool:
+    """A routed item's detector: one name, or a list of one or more, each once."""
+    if isinstance(value, str):
+        return True
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(name, str) for name in value)
+        and len(set(value)) == len(value)
     )
 
 
@@ -262,19 +274,24 @@ class Engine:
     def take_message(self, raw: bytes) -> tuple[int | None, dict[str, int]]:
         """`take` for the items of a routed message (the worker's stage 2) as stage 1 writes it,
         `{"items": [...], "progress": {...}}`, each item `[detector, key, time, id, type, user,
-        session, attributes]`; an item of a detector this engine does not run is skipped
-        (routed before a configuration change disabled it). Returns the latest item time (None
-        without items) and the message's progress, for `advance_sources`. A message or an item
-        not as stage 1 writes them raises ValueError before any item is taken."""
+        session, attributes]`, its `detector` one name or a list of the names that take the
+        event with the same key (one item for all of them); a detector this engine does not run
+        is skipped (routed before a configuration change disabled it). Returns the latest item
+        time (None without items) and the message's progress, for `advance_sources`. A message
+        or an item not as stage 1 writes them raises ValueError before any item is taken."""
         items, progress = read_routed_message(raw)
         detectors = self.detectors
-        for name, key, time_ms, event_id, event_type, user_id, session_id, attrs in items:
-            detector = detectors.get(name)
-            if detector is not None:
+        for names, key, time_ms, event_id, event_type, user_id, session_id, attrs in items:
+            routes = [
+                (detector, key)
+                for name in ((names,) if type(names) is str else names)
+                if (detector := detectors.get(name)) is not None
+            ]
+            if routes:
                 event = event_from_fields(
                     (event_id, event_type, time_ms, user_id, session_id, attrs)
                 )
-                self._take(event, ((detector, key),), self.agenda.queue_for(time_ms))
+                self._take(event, routes, self.agenda.queue_for(time_ms))
         return max((item[2] for item in items), default=None), progress
 
     def _take(

@@ -85,6 +85,43 @@ def test_items_of_a_detector_the_engine_does_not_run_are_skipped() -> None:
         assert sum(engine.state_keys().values()) == 0
 
 
+def test_an_item_naming_several_detectors_is_taken_as_one_item_for_each() -> None:
+    """Stage 1 sends an event that detectors take with the same key as one item naming them:
+    taken into each one's record, as the same event in one item per detector would be."""
+    events = decoded_corpus()
+    router = Engine(every_builtin_detector())
+    separate, together = [], []
+    for event in events:
+        by_key: dict[str, list[str]] = {}
+        for detector, key in router.routes(event):
+            by_key.setdefault(key, []).append(detector.name)
+        fields = [event.time, event.event_id, event.type, event.user_id, event.session_id]
+        for key, names in by_key.items():
+            separate += [[name, key, *fields, event.attrs] for name in names]
+            together.append([names[0] if len(names) == 1 else names, key, *fields, event.attrs])
+    assert len(together) < len(separate)  # some events go to several detectors by one key
+    end = events[-1].time + DAY_MS
+    for made in zip(engines(), engines(), strict=True):
+        found = []
+        for engine, items in zip(made, (separate, together), strict=True):
+            engine.expect_sources([SOURCE])
+            for first in range(0, len(items), 500):
+                engine.take_message(orjson.dumps({"items": items[first : first + 500]}))
+            found.append([f.to_dict() for f in engine.advance_sources({SOURCE: end})])
+            assert engine.state_keys() == made[0].state_keys()
+        assert found[0] and found[1] == found[0], type(made[0]).__name__
+
+
+def test_a_detector_the_engine_does_not_run_is_skipped_among_several() -> None:
+    event = decoded_corpus()[0]
+    both = [["no_such_detector", "slow_checkout"], "s1", event.time, "e1", "page_load", None,
+            "s1", {}]  # fmt: skip
+    for engine in engines():
+        assert engine.take_message(orjson.dumps({"items": [both]})) == (event.time, {})
+        assert engine.state_keys()["slow_checkout"] == 1
+        assert sum(engine.state_keys().values()) == 1
+
+
 def good_item(time_ms: int) -> bytes:
     return orjson.dumps(["slow_checkout", "s1", time_ms, "e1", "page_load", None, "s1", {}])
 
@@ -101,6 +138,9 @@ def good_item(time_ms: int) -> bytes:
         b'{"items": [GOOD, ["slow_checkout", "s1", 5, "e2", "page_load", null, "s", [1e999]]]}',
         b'{"items": [GOOD, ["slow_checkout", "s1", 5, "e2", "page_load", null, "s", "\\ud800"]]}',
         b'{"items": [GOOD], "progress": {"clicks:0": "soon"}}',
+        b'{"items": [GOOD, [[], "s1", 5, "e2", "page_load", null, "s1", {}]]}',
+        b'{"items": [GOOD, [["slow_checkout", 7], "s1", 5, "e2", "page_load", null, "s1", {}]]}',
+        b'{"items": [GOOD, [["a", "b", "a"], "s1", 5, "e2", "page_load", null, "s1", {}]]}',
     ],
     ids=[
         "array",
@@ -112,6 +152,9 @@ def good_item(time_ms: int) -> bytes:
         "infinite-number",
         "lone-surrogate",
         "progress-not-ms",
+        "no-detector",
+        "number-detector",
+        "detector-twice",
     ],  # fmt: skip
 )
 def test_a_message_not_as_stage_1_writes_it_is_refused_before_any_item_is_taken(bad) -> None:

@@ -323,10 +323,10 @@ impl CompiledEngine {
     }
 
     /// engine.py's `take_message`: the items of a routed message as stage 1 writes it (the
-    /// worker's stage 2), each taken as `take(event, [(detector, key)])`, its event fields kept
-    /// as bytes and made an Event (of `event_class`, read by `loads`) only when a detector or a
-    /// record needs it (routed_message.rs); an item of a detector this engine does not run is
-    /// skipped. Returns the latest item time (None without items) and the message's progress,
+    /// worker's stage 2), each taken as `take(event, routes)` with a route for each detector it
+    /// names, its event fields kept as bytes and made an Event (of `event_class`, read by
+    /// `loads`) only when a detector or a record needs it (routed_message.rs); a detector this
+    /// engine does not run is skipped. Returns the latest item time (None without items) and the message's progress,
     /// for `advance_sources`. A message or item not as stage 1 writes them raises ValueError
     /// before any item is taken.
     #[pyo3(signature = (raw, *, event_class, loads))]
@@ -345,12 +345,17 @@ impl CompiledEngine {
         let mut latest = None;
         for item in items {
             latest = latest.max(Some(item.time));
-            let Some(&index) = self.indexes.get(item.detector.as_ref()) else {
+            let mut routes = Vec::with_capacity(item.detectors.0.len());
+            for name in &item.detectors.0 {
+                if let Some(&index) = self.indexes.get(name.as_ref()) {
+                    routes.push((index, self.route_to(py, index, &item.key)?));
+                }
+            }
+            if routes.is_empty() {
                 continue;
-            };
-            let route = self.route_to(py, index, &item.key)?;
+            }
             let waiting = Waiting::routed(event_fields(py, item.event)?);
-            self.take_waiting(py, waiting, &item.id, item.time, vec![(index, route)], true)?;
+            self.take_waiting(py, waiting, &item.id, item.time, routes, true)?;
         }
         let sources = PyDict::new_bound(py);
         for (source, time) in progress {

@@ -1,6 +1,7 @@
 //! Stage 1's routed messages read in the core (the worker's stage 2): `{"items": [...],
 //! "progress": {...}}`, each item `[detector, key, time, id, type, user, session, attributes]`
-//! as streams/worker/routing.py's `encode_item` (and routed.rs) write it.
+//! as streams/worker/routing.py's `encode_item` (and routed.rs) write it, its detector one name
+//! or a list of the names that take the event with the same key (engine.py's `take_message`).
 //!
 //! Read with orjson, every item became Python objects (a list, its texts, its attributes) at
 //! once, and stayed so while it waited for the watermark: in the worker that read, and the
@@ -17,6 +18,7 @@ use pyo3::types::{PyBytes, PyList, PyType};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -37,7 +39,7 @@ pub(crate) struct RoutedMessage<'a> {
 /// written, read as a number on its own) and event id; the rest wait in its bytes.
 #[derive(Deserialize)]
 struct ItemFields<'a>(
-    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Names<'a>,
     #[serde(borrow)] Cow<'a, str>,
     #[serde(borrow)] &'a RawValue,
     #[serde(borrow)] Cow<'a, str>,
@@ -102,11 +104,52 @@ impl<'de> Visitor<'de> for ReadableVisitor {
     }
 }
 
+/// An item's detectors: one name, or a list of one or more names, each once.
+pub(crate) struct Names<'a>(pub(crate) SmallVec<[Cow<'a, str>; 2]>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Names<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NamesVisitor(std::marker::PhantomData))
+    }
+}
+
+struct NamesVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for NamesVisitor<'a> {
+    type Value = Names<'a>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a detector's name or a list of one or more, each once")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, name: &'de str) -> Result<Names<'a>, E> {
+        Ok(Names(SmallVec::from_elem(Cow::Borrowed(name), 1)))
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Names<'a>, E> {
+        Ok(Names(SmallVec::from_elem(Cow::Owned(name.to_owned()), 1)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Names<'a>, A::Error> {
+        let mut names: SmallVec<[Cow<'a, str>; 2]> = SmallVec::new();
+        while let Some(name) = seq.next_element::<Cow<'de, str>>()? {
+            if names.contains(&name) {
+                return Err(de::Error::custom(format!("detector {name:?} named twice")));
+            }
+            names.push(name);
+        }
+        if names.is_empty() {
+            return Err(de::Error::invalid_length(0, &self));
+        }
+        Ok(Names(names))
+    }
+}
+
 /// A routed item read to be queued: its detector, key, time and event id, and its event's
 /// fields as written (`time, id, type, user, session, attributes]`, the item's bytes from its
 /// time on), from which `EventMaker` makes its Event.
 pub(crate) struct ItemHead<'a> {
-    pub(crate) detector: Cow<'a, str>,
+    pub(crate) detectors: Names<'a>,
     pub(crate) key: Cow<'a, str>,
     pub(crate) time: i64,
     pub(crate) id: Cow<'a, str>,
@@ -139,16 +182,16 @@ pub(crate) fn read_message(raw: &[u8]) -> PyResult<(Vec<ItemHead<'_>>, Progress)
 fn read_item(item: &RawValue) -> PyResult<ItemHead<'_>> {
     let refused = |error: serde_json::Error| {
         PyValueError::new_err(format!(
-            "a routed item is [detector, key, time, id, type, user, session, attributes] with \
-             a whole number of ms for its time: {error}"
+            "a routed item is [detector or [detectors], key, time, id, type, user, session, \
+             attributes] with a whole number of ms for its time: {error}"
         ))
     };
     let text = item.get();
-    let ItemFields(detector, key, time, id, ..) = from_json(text).map_err(refused)?;
+    let ItemFields(detectors, key, time, id, ..) = from_json(text).map_err(refused)?;
     // The time's text lies within the item's: the event's fields start there.
     let start = time.get().as_ptr() as usize - text.as_ptr() as usize;
     Ok(ItemHead {
-        detector,
+        detectors,
         key,
         time: serde_json::from_str(time.get()).map_err(refused)?,
         id,
