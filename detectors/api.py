@@ -127,7 +127,9 @@ class Detector(ABC):
     `completes_journey`; the engine then records each such finding's outcome, and with
     `starts_journey` counts the journeys no finding interrupted (the base rate).
     State is a plain dict per key that must serialise with orjson; the engine stores it,
-    delivers events in event-time order, and drops the key once it is idle.
+    delivers events in event-time order, and drops the key once it is idle. Detectors whose
+    keys name the same thing (a session) may say so in `key_space`: the worker then sends an
+    event they take with the same key to all of them as one routed item.
     """
 
     name: ClassVar[str]
@@ -136,6 +138,11 @@ class Detector(ABC):
     params: ClassVar[dict[str, Param]] = {}
     measurements: ClassVar[dict[str, Measurement]] = {}
     journey: ClassVar[Journey | None] = None
+    # What the detector's keys name, shared with other detectors ("session"): the worker routes
+    # an event to every detector of one key space that takes it with the same key as one item,
+    # to the partition of `<key_space>/<key>`, where their records for that key live. Empty:
+    # the detector's keys are its own, routed to the partition of `<name>/<key>`.
+    key_space: ClassVar[str] = ""
 
     def __init__(self, **overrides: ParamValue) -> None:
         unknown = set(overrides) - set(self.params)

@@ -34,6 +34,7 @@ class ErrorClick(CheckoutJourney, Detector):
     description = "A js_error within 1 s after a click in the same session; one per click."
     consumes = {**types("click", "js_error"), **ORDER_PLACED}  # an order only ends a journey
     journey = Journey(kinds=("error_click",), window_param=WINDOW_PARAM)
+    key_space = "session"  # routed with the session's other click detector, one item
     params = {
         "window_ms": Param(1000, "an error this soon after a click is blamed on it", 1, 60_000),
         "ignore_targets": ignore_param(),

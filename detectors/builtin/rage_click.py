@@ -42,6 +42,7 @@ class RageClick(CheckoutJourney, Detector):
     description = "N or more clicks within 1 s on one spot or target in a session; one per burst."
     consumes = {**types("click"), **ORDER_PLACED}  # an order only ends a checkout journey
     journey = Journey(kinds=("rage_click", "rage_dead_click"), window_param=WINDOW_PARAM)
+    key_space = "session"  # routed with the session's other click detector, one item
     params = {
         "min_clicks": Param(3, "this many clicks within the window is a burst", 2, 50),
         "window_ms": Param(1000, "the time between the first and last click", 100, 60_000),

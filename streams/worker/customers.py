@@ -19,18 +19,17 @@ import time
 from collections.abc import Iterable, Sequence
 
 from friction_detector.detectors.api import Detector
-from friction_detector.detectors.engine import Engine, store_key
+from friction_detector.detectors.engine import Engine
 from friction_detector.detectors.finding_events import finding_event
 from friction_detector.detectors.findings import Finding
 from friction_detector.detectors.stored_core import WorkerEngine
-from friction_detector.streams.kafka.topics import partition_for
 from friction_detector.streams.sources import input_source
 from friction_detector.streams.worker.delivery import Outgoing
 from friction_detector.streams.worker.records import WorkerRecords
 from friction_detector.streams.worker.routing import (
     RoutedBatch,
-    encode_item,
     encode_progress,
+    routed_items,
     routed_message_bytes,
 )
 
@@ -64,9 +63,8 @@ class CustomerFindings:
         n = self.partitions
         for finding in findings:
             event = finding_event(finding)
-            for detector, key in self.router.routes(event):
-                partition = partition_for(store_key(detector.name, key).encode(), n)
-                batch.add(partition, encode_item(detector.name, key, event))
+            for partition, item in routed_items(event, self.router.routes(event), n):
+                batch.add(partition, item)
         return [
             Outgoing(
                 self.topic, None, value, partition,

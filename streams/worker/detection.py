@@ -178,7 +178,10 @@ class DetectionPartitions:
         """The partition's runtime; on first use, its engine is restored from the table."""
         owned = self.owned.get(partition)
         if owned is None:
-            store = PartitionStore(self.table, partition, self.partitions, self.batch_size)
+            key_spaces = {d.name: d.key_space for d in self.detectors if d.key_space}
+            store = PartitionStore(
+                self.table, partition, self.partitions, self.batch_size, key_spaces
+            )
             # Messages behind a held one are read again while their keys' seen ids are kept.
             held = HeldMessages(max_span_ms=self.config.engine.dedup_horizon_ms // 2)
             owned = DetectionPartition(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -15,6 +15,7 @@ from friction_detector.streams.worker.faust_internals import (
     ChangelogWriter,
     partition_current,
 )
+from friction_detector.streams.worker.table_keys import TableKeys
 
 # The partition's owner, told that the changelog refused a key's state as too large: (state
 # key, the record, the error). It forgets the key in the engine and returns what reports it.
@@ -77,11 +78,14 @@ class PartitionStore(MutableMapping):
         partition: int,
         partitions: int,
         batch_size: BatchSize | None = None,
+        key_spaces: Mapping[str, str] | None = None,
     ) -> None:
-        """`batch_size` is shared by the table's partitions (`BatchSize`)."""
+        """`batch_size` is shared by the table's partitions (`BatchSize`); `key_spaces` names
+        the key space of each detector that has one (table_keys.py)."""
         self.table = table
         self.partition = partition
         self.partitions = partitions
+        self.table_keys = TableKeys(key_spaces or {}, partition, partitions)
         self.pending: dict[str, dict | bytes | Literal[_Deleted.DELETED]] = {}
         self.sealed: deque[Sealed] = deque()
         self.changelog = ChangelogWriter(table, batch_size, self._too_large)
@@ -90,9 +94,6 @@ class PartitionStore(MutableMapping):
         self.serializer = self.changelog.serializer
         self.on_too_large: StateTooLarge | None = None
         self._read = self.changelog.reader()
-
-    def owns(self, skey: str) -> bool:
-        return partition_for(skey.encode(), self.partitions) == self.partition
 
     def __getitem__(self, skey: str) -> dict | bytes:
         value = self.get(skey, _DELETED)
@@ -108,7 +109,7 @@ class PartitionStore(MutableMapping):
                 if value is not None:
                     break
             else:
-                return self._read(skey, default)
+                return self._read(self.table_keys.table_key(skey), default)
         return default if value is _DELETED else value
 
     def __setitem__(self, skey: str, record: dict | bytes) -> None:
@@ -124,8 +125,9 @@ class PartitionStore(MutableMapping):
         for sealed in self.sealed:
             overlay.update(sealed.changes)
         overlay.update(self.pending)
-        for skey in list(self.table.keys()):
-            if self.owns(skey) and skey not in overlay:
+        for table_key in list(self.table.keys()):
+            skey = self.table_keys.owned(table_key)
+            if skey is not None and skey not in overlay:
                 yield skey
         for skey, value in overlay.items():
             if value is not _DELETED:
@@ -146,9 +148,9 @@ class PartitionStore(MutableMapping):
                 if value is _DELETED:
                     if self._stored(skey):
                         changes[skey] = _DELETED
-                        records.append(record(skey, None))
+                        records.append(record(self.table_keys.table_key(skey), None))
                 else:
-                    key, payload = record(skey, value)
+                    key, payload = record(self.table_keys.table_key(skey), value)
                     changes[skey] = snapshot(value, payload)
                     records.append((key, payload))
         sealed = Sealed(changes, records)
@@ -178,11 +180,12 @@ class PartitionStore(MutableMapping):
         changelog = self.changelog
         kept = {}
         with partition_current(self.partition):  # a RocksDB store writes to its partition's
+            table_key = self.table_keys.table_key
             for skey, value in sealed.changes.items():
                 if value is _DELETED:
-                    changelog.forget(skey)
+                    changelog.forget(table_key(skey))
                 else:
-                    kept[skey] = value
+                    kept[table_key(skey)] = value
             changelog.keep_all(self.partition, kept)
         self.sealed.popleft()
 
@@ -191,17 +194,18 @@ class PartitionStore(MutableMapping):
         follows it when the partition is recovered (Faust does this after each write)."""
         self.changelog.persisted(self.partition, offset)
 
-    def _too_large(self, skey: str, record: bytes, error: BaseException) -> Awaitable[None]:
+    def _too_large(self, table_key: str, record: bytes, error: BaseException) -> Awaitable[None]:
         """The changelog refused the key's state record: the owner forgets it in the engine,
         this store in the changes not yet written and in the local store (without an owner,
         the batch fails, as Faust's own send would)."""
         if self.on_too_large is None:
             raise error
+        skey = self.table_keys.owned(table_key) or table_key
         with partition_current(self.partition):  # the owner reads the key to forget it
             reported = self.on_too_large(skey, record, error)
-            self.changelog.forget(skey)
+            self.changelog.forget(table_key)
         self.pending.pop(skey, None)
-        key = self.changelog.record(skey, None)[0]
+        key = self.changelog.record(table_key, None)[0]
         for sealed in self.sealed:  # sealed, unwritten: their writes follow the key's deletion
             if skey in sealed.changes:
                 sealed.changes[skey] = _DELETED
@@ -215,4 +219,4 @@ class PartitionStore(MutableMapping):
             value = sealed.changes.get(skey)
             if value is not None:
                 return value is not _DELETED
-        return skey in self.changelog.store
+        return self.table_keys.table_key(skey) in self.changelog.store

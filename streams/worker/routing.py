@@ -1,7 +1,8 @@
 """The internal routed topic's messages: what stage 1 sends and stage 2 reads.
 
-Stage 1 routes a batch of input events at a time. Its (detector, key) items are grouped by the
-routed partition of their state key, in input order, and each group travels as one message, so
+Stage 1 routes a batch of input events at a time. An event's item names the detectors that take
+it with one key (those of one key space, or one detector: `routed_items`); a batch's items are
+grouped by their routed partition, in input order, and each group travels as one message, so
 stage 2 pays Faust's per-message cost (fetch, stream, acknowledgement, table write) once per
 group rather than once per item.
 
@@ -53,25 +54,44 @@ Progress = Mapping[str, int]  # input source ("topic:partition") -> event time i
 RoutedItem = tuple[str, str, Event]
 
 
-def encode_item(detector: str, key: str, event: Event) -> bytes:
-    """One event for one detector key: a JSON array, an item of a routed message (kept until
-    its batch is sent: `kept_json`)."""
+def encode_item(detector: str | list[str], key: str, event: Event) -> bytes:
+    """One event for one key of one detector, or of several (a list of names, of one key
+    space): a JSON array, an item of a routed message (kept until its batch is sent:
+    `kept_json`)."""
     return kept_json.dumps(
         [detector, key, event.time, event.event_id, event.type, event.user_id,
          event.session_id, event.attrs]
     )  # fmt: skip
 
 
+def routed_by(detector: Detector, key: str) -> str:
+    """The text whose routed partition a detector key's items and record go to: its key
+    space's key where it declares one (shared with the other detectors of that space), else
+    its own state key."""
+    return store_key(detector.key_space or detector.name, key)
+
+
 def routed_items(
     event: Event, routes: list[tuple[Detector, str]], partitions: int
 ) -> list[tuple[int, bytes]]:
-    """For each (detector, key) route of the event (`Engine.routes`), the routed partition of
-    its state key and the `encode_item` item; a key that is not text raises TypeError. Stage 1
-    makes them with `event_router`, in the compiled core where it is built."""
+    """The event's items for its (detector, key) routes (`Engine.routes`): one per key space
+    and key, naming the detectors that take the event with that key (detectors without a key
+    space each have their own), at the routed partition of `routed_by`, in the order they
+    first route; a key that is not text raises TypeError. Stage 1 makes them with
+    `event_router`, in the compiled core where it is built."""
+    groups: dict[str, tuple[str, list[str]]] = {}
+    for detector, key in routes:
+        if not isinstance(key, str):
+            raise TypeError(f"detector {detector.name!r} gave a key that is not text")
+        by = routed_by(detector, key)
+        if by in groups:
+            groups[by][1].append(detector.name)
+        else:
+            groups[by] = (key, [detector.name])
     return [
-        (partition_for(store_key(detector.name, key).encode(), partitions),
-         encode_item(detector.name, key, event))
-        for detector, key in routes
+        (partition_for(by.encode(), partitions),
+         encode_item(names[0] if len(names) == 1 else names, key, event))
+        for by, (key, names) in groups.items()
     ]  # fmt: skip
 
 

@@ -4,11 +4,13 @@ partitions as the Python code does."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from friction_detector.detectors.compiled import compiled
 from friction_detector.detectors.engine import Engine
 from friction_detector.detectors.events import Event
 from friction_detector.detectors.observer import EngineObserver
+from friction_detector.streams.kafka.topics import partition_for
 from friction_detector.streams.sources import input_source, source_topic
 from friction_detector.streams.worker import routing
 from friction_detector.streams.worker.routing import (
@@ -128,7 +130,9 @@ def test_the_core_router_asks_the_detectors_and_makes_the_items_python_makes(mon
     for partitions in (1, 4, 7):
         (_, core), (_, python) = routers(detectors, partitions, monkeypatch)
         made = [core(e) for e in events]
-        assert sum(len(items) for items in made) > 4000
+        assert sum(len(items) for items in made) > 3000
+        names = [orjson.loads(item)[0] for items in made for _, item in items]
+        assert ["error_click", "rage_click"] in names  # a session's clicks: one item for both
         assert made == [python(e) for e in events]
         assert made == [routed_items(e, router.routes(e), partitions) for e in events]
 
@@ -173,3 +177,28 @@ def test_a_key_that_is_not_text_or_an_attribute_refused_fails_the_event_in_both_
     for _, route in routers([Erratic()], 4, monkeypatch):
         with pytest.raises(TypeError):  # an attribute orjson refuses
             route(refused)
+
+
+def test_an_event_a_key_spaces_detectors_take_by_one_key_is_one_item_at_that_keys_partition():
+    """rage_click and error_click key by session (key space "session"): a click goes to both as
+    one item, a js_error to error_click alone, both at the partition of `session/<key>`, where
+    the session's records of both live; a detector without a key space keeps its own."""
+    from friction_detector.detectors.builtin.error_click import ErrorClick
+    from friction_detector.detectors.builtin.rage_click import RageClick
+    from friction_detector.detectors.builtin.slow_checkout import SlowCheckout
+    from test_compiled_engine import SLOW_PAY, T0
+
+    detectors = [SlowCheckout(), RageClick(), ErrorClick()]
+    router = Engine(detectors)
+    click = Event("e-1", "click", T0, "u-1", "s-1", {"target": "#pay", "page": "/checkout"})
+    error = Event("e-2", "js_error", T0 + 5, "u-1", "s-1", {"message": "x", "page": "/checkout"})
+    load = Event("e-3", "page_load", T0 + 9, "u-1", "s-1", SLOW_PAY)
+    session = partition_for(b"session/s-1", 16)
+
+    def read(event: Event) -> list[tuple[int, object]]:
+        items = routed_items(event, router.routes(event), 16)
+        return [(p, orjson.loads(item)[0]) for p, item in items]
+
+    assert read(click) == [(session, ["rage_click", "error_click"])]
+    assert read(error) == [(session, "error_click")]
+    assert read(load) == [(partition_for(b"slow_checkout/s-1", 16), "slow_checkout")]

@@ -8,7 +8,7 @@ use crate::plain::{plain_record, record_from_plain};
 use crate::reaction::Reaction;
 use crate::record::{made, HashedSet, Journey, OpenOutcome, Pending, Record, SeenIds, Waiting};
 use crate::records::{Records, Slot};
-use crate::routed::RoutedItems;
+use crate::routed::{key_text, RoutedItems};
 use crate::routed_message::{event_fields, read_message, EventMaker};
 use crate::serialized::{event_bytes, write_record};
 use ahash::{HashMap, HashMapExt, HashSet, HashSetExt, RandomState};
@@ -27,6 +27,8 @@ pub(crate) const SEPARATOR: &str = "/";
 
 struct DetectorRef {
     name: Py<PyString>,
+    /// What its items are routed by: its key space, or its name without one (routed.rs).
+    routed_by: String,
     key: PyObject,
     on_event: PyObject,
     on_deadline: PyObject,
@@ -143,8 +145,15 @@ impl CompiledEngine {
             }
             let ttl: i64 = d.call_method0("state_ttl_ms")?.extract()?;
             let journey = d.getattr("journey")?;
+            let name = d.getattr("name")?.downcast_into::<PyString>()?;
+            let key_space: String = d.getattr("key_space")?.extract()?;
             refs.push(DetectorRef {
-                name: d.getattr("name")?.downcast_into::<PyString>()?.unbind(),
+                routed_by: if key_space.is_empty() {
+                    name.to_str()?.to_owned()
+                } else {
+                    key_space
+                },
+                name: name.unbind(),
                 key: d.getattr("key")?.unbind(),
                 on_event: d.getattr("on_event")?.unbind(),
                 on_deadline: d.getattr("on_deadline")?.unbind(),
@@ -290,10 +299,29 @@ impl CompiledEngine {
         dumps: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
         let mut items = RoutedItems::new(event, partitions, dumps);
-        if let Some(detectors) = self.detectors_for(event)? {
-            for (index, key) in self.keys_of(py, event, &detectors)? {
-                items.add(self.detectors[index].name.bind(py).to_str()?, key.bind(py))?;
+        let Some(detectors) = self.detectors_for(event)? else {
+            return Ok(items.done());
+        };
+        let keys = self.keys_of(py, event, &detectors)?;
+        // One item per (key space, key), naming its detectors, in the order they first route.
+        let mut groups: SmallVec<[(&str, Bound<'py, PyString>, SmallVec<[&str; 2]>); 4]> =
+            SmallVec::new();
+        for (index, key) in &keys {
+            let detector = &self.detectors[*index];
+            let name = detector.name.bind(py).to_str()?;
+            let key = key_text(name, key.bind(py))?;
+            let routed_by = detector.routed_by.as_str();
+            let text = key.to_str()?;
+            let same = |(by, known, _): &&mut (&str, Bound<'py, PyString>, _)| {
+                *by == routed_by && known.to_str().is_ok_and(|known| known == text)
+            };
+            match groups.iter_mut().find(same) {
+                Some((_, _, names)) => names.push(name),
+                None => groups.push((routed_by, key, SmallVec::from_elem(name, 1))),
             }
+        }
+        for (routed_by, key, names) in &groups {
+            items.add(names, routed_by, key.to_str()?)?;
         }
         Ok(items.done())
     }

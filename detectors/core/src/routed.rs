@@ -1,10 +1,11 @@
-//! Stage 1's routed items, made by the core: for each (detector, key) an event goes to, the
-//! routed partition of its state key (Kafka's murmur2, partition.rs) and the item's bytes, the
-//! JSON array `encode_item` writes (streams/worker/routing.py), byte for byte. The worker makes
-//! one or two items per input event; in Python each took a state key built, encoded, hashed
-//! and the event's fields put in a list for orjson. `CompiledEngine.routed_items` asks each
-//! detector for its key (engine.py's `routes`) and adds its items here, so stage 1 makes no
-//! route list either.
+//! Stage 1's routed items, made by the core: one item per (key space, key) an event goes to,
+//! naming the detectors that take it with that key (one name, or a list: detectors without a
+//! key space each have their own), at the routed partition of `<key space or name>/<key>`
+//! (Kafka's murmur2, partition.rs), its bytes the JSON array `encode_item` writes
+//! (streams/worker/routing.py), byte for byte. In Python each item took a state key built,
+//! encoded, hashed and the event's fields put in a list for orjson. `CompiledEngine.
+//! routed_items` asks each detector for its key (engine.py's `routes`) and adds the items here,
+//! so stage 1 makes no route list either.
 
 use crate::engine::SEPARATOR;
 use crate::partition::partition_of;
@@ -42,16 +43,9 @@ impl<'a, 'py> RoutedItems<'a, 'py> {
         }
     }
 
-    /// The item of detector `name`'s `key`; a key that is not text raises TypeError.
-    pub(crate) fn add(&mut self, name: &str, key: &Bound<'py, PyAny>) -> PyResult<()> {
-        let key = key
-            .downcast::<PyString>()
-            .map_err(|_| {
-                pyo3::exceptions::PyTypeError::new_err(format!(
-                    "detector {name:?} gave a key that is not text"
-                ))
-            })?
-            .to_str()?;
+    /// The item of detectors `names`, which take the event with the same `key`: at the routed
+    /// partition of `routed_by` (their key space, or the one detector's name) and the key.
+    pub(crate) fn add(&mut self, names: &[&str], routed_by: &str, key: &str) -> PyResult<()> {
         if self.fields.is_empty() {
             self.fields.reserve(256);
             for index in [2, 0, 1, 3, 4, 5] {
@@ -61,14 +55,25 @@ impl<'a, 'py> RoutedItems<'a, 'py> {
         }
         let skey = &mut self.skey;
         skey.clear();
-        skey.push_str(name);
+        skey.push_str(routed_by);
         skey.push_str(SEPARATOR);
         skey.push_str(key);
         let partition = partition_of(skey.as_bytes(), self.partitions)?;
         let item = &mut self.item;
         item.clear();
         item.push(b'[');
-        write_str(name, item);
+        if let [name] = names {
+            write_str(name, item);
+        } else {
+            item.push(b'[');
+            for (position, name) in names.iter().enumerate() {
+                if position > 0 {
+                    item.push(b',');
+                }
+                write_str(name, item);
+            }
+            item.push(b']');
+        }
         item.push(b',');
         write_str(key, item);
         item.extend_from_slice(&self.fields);
@@ -80,4 +85,13 @@ impl<'a, 'py> RoutedItems<'a, 'py> {
     pub(crate) fn done(self) -> Bound<'py, PyList> {
         self.items
     }
+}
+
+/// A detector's key as text; a key that is not text raises TypeError.
+pub(crate) fn key_text<'py>(name: &str, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
+    key.downcast::<PyString>().cloned().map_err(|_| {
+        pyo3::exceptions::PyTypeError::new_err(format!(
+            "detector {name:?} gave a key that is not text"
+        ))
+    })
 }

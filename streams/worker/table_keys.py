@@ -1,0 +1,61 @@
+"""Where a detector key's record lives in the state table: its table key and its partition.
+
+The engine names a record by its state key, `<detector>/<key>`. A detector without a key space
+keeps it under that key, in the routed partition of that key, as stage 1 routes its items. A
+detector of a key space (`Detector.key_space`, e.g. "session") has its items routed to the
+partition of `<key space>/<key>`, shared by every detector of that space, and keeps its
+records under `<key space>:<detector>/<key>` (detector names have no ":" or "/"): a distinct
+table key, because the record of the same state key may still be held, under its plain key,
+in another partition's changelog, written before the detector had a key space. Faust's memory
+store keeps every partition's keys in one dict, so two partitions holding one table key would
+overwrite each other's record there on recovery.
+
+Such a record written before is taken up by the partition that holds it and goes on under the
+key it was read with (`read_as`) until the key expires there: no new item of the key reaches it
+(stage 1 now routes them to the key space's partition, where the key starts afresh), only the
+items routed before, so a burst or an open outcome across the change is split between the two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from friction_detector.detectors.engine import KEY_SEPARATOR
+from friction_detector.streams.kafka.topics import partition_for
+
+SPACE_MARK = ":"
+
+
+class TableKeys:
+    """State keys to table keys and back for one routed partition, and which it owns."""
+
+    def __init__(self, key_spaces: Mapping[str, str], partition: int, partitions: int) -> None:
+        """`key_spaces`: each detector of a key space, by name (the others are absent)."""
+        self.key_spaces = key_spaces
+        self.partition = partition
+        self.partitions = partitions
+        # State keys read from a table key other than the one they would be written under now.
+        self.read_as: dict[str, str] = {}
+
+    def table_key(self, skey: str) -> str:
+        """The table key the record of `skey` is written under."""
+        read_as = self.read_as.get(skey)
+        if read_as is not None:
+            return read_as
+        space = self.key_spaces.get(skey.split(KEY_SEPARATOR, 1)[0])
+        return skey if space is None else space + SPACE_MARK + skey
+
+    def owned(self, table_key: str) -> str | None:
+        """The state key of a table key this partition owns, else None; it is remembered
+        where it is not the one this state key is written under now (`read_as`)."""
+        head, _, rest = table_key.partition(KEY_SEPARATOR)
+        space, mark, name = head.partition(SPACE_MARK)
+        if mark:  # <key space>:<detector>/<key>
+            skey, routed_by = name + KEY_SEPARATOR + rest, space + KEY_SEPARATOR + rest
+        else:
+            skey = routed_by = table_key
+        if partition_for(routed_by.encode(), self.partitions) != self.partition:
+            return None
+        if self.table_key(skey) != table_key:
+            self.read_as[skey] = table_key
+        return skey

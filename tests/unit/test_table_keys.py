@@ -1,0 +1,85 @@
+"""A key space's records live in its key's partition under keys of their own, and a record
+written before its detector had a key space goes on where it was, under its old key."""
+
+from __future__ import annotations
+
+import asyncio
+
+import faust
+from changelog_broker import FakeAIOKafka
+from friction_detector.streams.kafka.topics import partition_for
+from friction_detector.streams.worker.partition_store import PartitionStore
+from friction_detector.streams.worker.table_keys import TableKeys
+
+BROKER = "kafka://127.0.0.1:1"  # never contacted
+PARTITIONS = 4
+SPACES = {"rage_click": "session", "error_click": "session"}
+
+
+def session_moved() -> tuple[str, int, int]:
+    """A session whose `rage_click` state key and `session` key hash to different partitions:
+    (session, the state key's partition, the key space's)."""
+    i = 0
+    while True:
+        session = f"s-{i}"
+        old = partition_for(f"rage_click/{session}".encode(), PARTITIONS)
+        new = partition_for(f"session/{session}".encode(), PARTITIONS)
+        if old != new:
+            return session, old, new
+        i += 1
+
+
+def test_a_key_spaces_record_is_kept_under_its_own_table_key_in_the_spaces_partition() -> None:
+    session, _, new = session_moved()
+    keys = TableKeys(SPACES, new, PARTITIONS)
+    assert keys.table_key(f"rage_click/{session}") == f"session:rage_click/{session}"
+    assert keys.table_key("slow_checkout/s-1") == "slow_checkout/s-1"  # no key space
+    assert keys.owned(f"session:rage_click/{session}") == f"rage_click/{session}"
+    assert keys.owned(f"session:error_click/{session}") == f"error_click/{session}"
+    assert TableKeys(SPACES, (new + 1) % PARTITIONS, PARTITIONS).owned(
+        f"session:rage_click/{session}"
+    ) is None  # fmt: skip
+    assert keys.read_as == {}
+
+
+def test_a_record_from_before_the_key_space_stays_under_its_key_in_its_partition() -> None:
+    session, old, new = session_moved()
+    skey = f"rage_click/{session}"
+    before = TableKeys(SPACES, old, PARTITIONS)
+    assert before.owned(skey) == skey  # the plain key, in the state key's own partition
+    assert before.table_key(skey) == skey  # written back where it was read
+    assert TableKeys(SPACES, new, PARTITIONS).owned(skey) is None
+
+
+def test_a_key_held_before_and_after_by_two_partitions_of_one_memory_store_stays_two() -> None:
+    """One table, two partitions: the old partition holds a session's record from before its
+    detector had a key space, the key space's partition a new one of the same state key. Faust's
+    memory store keeps both partitions' keys in one dict: each keeps its own record, and each
+    partition lists (and would restore) only its own."""
+    session, old, new = session_moved()
+    skey = f"rage_click/{session}"
+    app = faust.App("table-keys-moved", broker=BROKER)
+    table = app.Table("engine-state", partitions=PARTITIONS, key_type=str, value_type=None)
+    before = PartitionStore(table, old, PARTITIONS)  # written by a worker before the change
+    producer = FakeAIOKafka()
+
+    async def write(store: PartitionStore) -> None:
+        for delivered in await store.write(store.seal(), producer):
+            await delivered
+
+    before[skey] = {"s": "before"}
+    asyncio.run(write(before))
+    held_before = PartitionStore(table, old, PARTITIONS, key_spaces=SPACES)
+    space = PartitionStore(table, new, PARTITIONS, key_spaces=SPACES)
+    assert list(held_before) == [skey] and list(space) == []
+    space[skey] = {"s": "after"}
+    held_before[skey] = {"s": "before, again"}  # an item routed before the change
+    asyncio.run(write(space))
+    asyncio.run(write(held_before))
+
+    assert table.data[skey] == {"s": "before, again"}
+    assert table.data[f"session:{skey}"] == {"s": "after"}
+    restored_old = PartitionStore(table, old, PARTITIONS, key_spaces=SPACES)
+    restored_new = PartitionStore(table, new, PARTITIONS, key_spaces=SPACES)
+    assert dict(restored_old.items()) == {skey: {"s": "before, again"}}
+    assert dict(restored_new.items()) == {skey: {"s": "after"}}
