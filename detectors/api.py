@@ -159,6 +159,9 @@ class Detector(ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        space = cls.key_space
+        if not isinstance(space, str) or "/" in space or ":" in space:
+            raise TypeError(f"{cls.__qualname__}: key_space must be text without '/' or ':'")
         for pname, spec in cls.params.items():
             problem = _annotation_problem(cls, pname, spec)
             if problem:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 
 import faust
+import pytest
 from changelog_broker import FakeAIOKafka
+from friction_detector.detectors.api import Detector
 from friction_detector.streams.kafka.topics import partition_for
 from friction_detector.streams.worker.partition_store import PartitionStore
 from friction_detector.streams.worker.table_keys import TableKeys
@@ -83,3 +85,25 @@ def test_a_key_held_before_and_after_by_two_partitions_of_one_memory_store_stays
     restored_new = PartitionStore(table, new, PARTITIONS, key_spaces=SPACES)
     assert dict(restored_old.items()) == {skey: {"s": "before, again"}}
     assert dict(restored_new.items()) == {skey: {"s": "after"}}
+
+
+@pytest.mark.parametrize("space", ["a/b", "a:b", 7])
+def test_a_key_space_that_a_table_key_could_not_carry_is_refused_where_it_is_defined(
+    space,
+) -> None:
+    with pytest.raises(TypeError, match="key_space"):
+
+        class Spaced(Detector):
+            name = "spaced"
+            description = "a detector of an odd key space"
+            consumes = {}
+            key_space = space
+
+            def state_ttl_ms(self) -> int:
+                return 1
+
+            def key(self, event):
+                return None
+
+            def on_event(self, state, event, ctx) -> None:
+                pass
