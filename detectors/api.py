@@ -159,7 +159,9 @@ class Detector(ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        space = cls.key_space
+        name, space = cls.__dict__.get("name"), cls.key_space
+        if isinstance(name, str) and ("/" in name or ":" in name):
+            raise TypeError(f"{cls.__qualname__}: a detector's name has no '/' or ':'")
         if not isinstance(space, str) or "/" in space or ":" in space:
             raise TypeError(f"{cls.__qualname__}: key_space must be text without '/' or ':'")
         for pname, spec in cls.params.items():

@@ -34,8 +34,9 @@ _DELETED: Final = _Deleted.DELETED
 def own_key(prefix: str, partition: int, partitions: int) -> str:
     """A key of `partition` for a record of the partition as a whole (`prefix` + a suffix).
 
-    Every key a partition's store holds must hash to that partition: the store lists its keys by
-    hash, and a RocksDB table looks a key up in the database of its partition.
+    The store lists its keys by the partition their text hashes to (a key space's records by
+    their key space's key: table_keys.py), and a RocksDB table looks a key up in the database of
+    its partition: this one hashes to `partition` itself.
     """
     suffix = 0
     while partition_for(f"{prefix}{suffix}".encode(), partitions) != partition:

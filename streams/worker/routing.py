@@ -51,7 +51,8 @@ def routed_message_bytes(partitions: int) -> int:
 
 
 Progress = Mapping[str, int]  # input source ("topic:partition") -> event time it has reached
-RoutedItem = tuple[str, str, Event]
+# (detector, or the names of a key space's detectors that take the event by that key; key; event)
+RoutedItem = tuple[str | list[str], str, Event]
 
 
 def encode_item(detector: str | list[str], key: str, event: Event) -> bytes:
@@ -128,7 +129,8 @@ def encode_progress(progress: Progress) -> bytes:
 
 
 def decode_routed(raw: bytes) -> tuple[list[RoutedItem], dict[str, int]]:
-    """The (detector, key, event) items of a routed message, and the progress it reports."""
+    """The (detector or detectors, key, event) items of a routed message, and the progress it
+    reports."""
     items, progress = read_routed_message(raw)
     routed = []
     for detector, key, time_ms, event_id, event_type, user_id, session_id, attrs in items:

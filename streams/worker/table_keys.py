@@ -10,10 +10,12 @@ in another partition's changelog, written before the detector had a key space. F
 store keeps every partition's keys in one dict, so two partitions holding one table key would
 overwrite each other's record there on recovery.
 
-Such a record written before is taken up by the partition that holds it and goes on under the
-key it was read with (`read_as`) until the key expires there: no new item of the key reaches it
-(stage 1 now routes them to the key space's partition, where the key starts afresh), only the
-items routed before, so a burst or an open outcome across the change is split between the two.
+Such a record written before is taken up by the partition that holds it and goes on under its
+plain key until the key expires there: no new item of the key reaches it (stage 1 now routes
+them to the key space's partition, where the key starts afresh), only the items routed before,
+so a burst or an open outcome across the change is split between the two. An item routed
+before that makes a new record there (it was still in the routed topic) makes it under the
+plain key too: a key space's table key is written only in the key space's partition.
 """
 
 from __future__ import annotations
@@ -38,12 +40,18 @@ class TableKeys:
         self.read_as: dict[str, str] = {}
 
     def table_key(self, skey: str) -> str:
-        """The table key the record of `skey` is written under."""
+        """The table key the record of `skey` is written under: its key space's where this is
+        the partition of the key space's key, else its own (an item routed to this partition
+        before the detector had a key space: held in the routed topic, or sent by a worker of
+        the version before, makes the key's record here)."""
         read_as = self.read_as.get(skey)
         if read_as is not None:
             return read_as
-        space = self.key_spaces.get(skey.split(KEY_SEPARATOR, 1)[0])
-        return skey if space is None else space + SPACE_MARK + skey
+        name, _, key = skey.partition(KEY_SEPARATOR)
+        space = self.key_spaces.get(name)
+        if space is None or not self._owns(space + KEY_SEPARATOR + key):
+            return skey
+        return space + SPACE_MARK + skey
 
     def owned(self, table_key: str) -> str | None:
         """The state key of a table key this partition owns, else None; it is remembered
@@ -54,8 +62,11 @@ class TableKeys:
             skey, routed_by = name + KEY_SEPARATOR + rest, space + KEY_SEPARATOR + rest
         else:
             skey = routed_by = table_key
-        if partition_for(routed_by.encode(), self.partitions) != self.partition:
+        if not self._owns(routed_by):
             return None
         if self.table_key(skey) != table_key:
             self.read_as[skey] = table_key
         return skey
+
+    def _owns(self, routed_by: str) -> bool:
+        return partition_for(routed_by.encode(), self.partitions) == self.partition

@@ -107,3 +107,46 @@ def test_a_key_space_that_a_table_key_could_not_carry_is_refused_where_it_is_def
 
             def on_event(self, state, event, ctx) -> None:
                 pass
+
+
+def test_an_item_routed_before_the_key_space_makes_its_record_under_the_plain_key() -> None:
+    """An item of the old routing (still in the routed topic, or from a worker of the version
+    before) reaches the state key's own partition, where no record of it was: that record is
+    written under the plain key, never under the key space's, which the key space's partition
+    alone writes."""
+    session, old, new = session_moved()
+    skey = f"rage_click/{session}"
+    app = faust.App("table-keys-late-item", broker=BROKER)
+    table = app.Table("engine-state", partitions=PARTITIONS, key_type=str, value_type=None)
+    stores = {p: PartitionStore(table, p, PARTITIONS, key_spaces=SPACES) for p in (old, new)}
+    producer = FakeAIOKafka()
+    stores[new][skey] = {"s": "new"}
+    stores[old][skey] = {"s": "routed before"}  # no listing first: a key it never held
+
+    async def write() -> None:
+        for store in stores.values():
+            for delivered in await store.write(store.seal(), producer):
+                await delivered
+
+    asyncio.run(write())
+    assert table.data[skey] == {"s": "routed before"}
+    assert table.data[f"session:{skey}"] == {"s": "new"}
+    assert TableKeys(SPACES, old, PARTITIONS).table_key(skey) == skey
+
+
+def test_a_detector_name_a_state_key_could_not_carry_is_refused_where_it_is_defined() -> None:
+    with pytest.raises(TypeError, match="name has no"):
+
+        class Colon(Detector):
+            name = "acme:checkout"
+            description = "a detector whose name reads as a key space"
+            consumes = {}
+
+            def state_ttl_ms(self) -> int:
+                return 1
+
+            def key(self, event):
+                return None
+
+            def on_event(self, state, event, ctx) -> None:
+                pass

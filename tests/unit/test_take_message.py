@@ -128,6 +128,14 @@ def test_a_detector_the_engine_does_not_run_is_skipped_among_several() -> None:
         assert sum(engine.state_keys().values()) == 1
 
 
+def test_a_name_with_an_escape_in_a_list_of_detectors_is_read_as_its_text() -> None:
+    item = b'[["no_such_detector", "slow\\u005fcheckout"], "s1", 5, "e1", "page_load", null,'
+    item += b' "s1", {}]'
+    for engine in engines():
+        assert engine.take_message(b'{"items": [' + item + b"]}") == (5, {})
+        assert engine.state_keys()["slow_checkout"] == 1, type(engine).__name__
+
+
 def good_item(time_ms: int) -> bytes:
     return orjson.dumps(["slow_checkout", "s1", time_ms, "e1", "page_load", None, "s1", {}])
 

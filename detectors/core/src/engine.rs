@@ -41,6 +41,9 @@ struct DetectorRef {
     completes: PyObject,
 }
 
+/// An event's routed item being made: what it is routed by, its key, the detectors it names.
+type ItemGroup<'a, 'py> = (&'a str, Bound<'py, PyString>, SmallVec<[&'a str; 2]>);
+
 /// The classes and constants of the Python side that the core builds values of.
 struct Kinds {
     outcome: PyObject,
@@ -304,15 +307,14 @@ impl CompiledEngine {
         };
         let keys = self.keys_of(py, event, &detectors)?;
         // One item per (key space, key), naming its detectors, in the order they first route.
-        let mut groups: SmallVec<[(&str, Bound<'py, PyString>, SmallVec<[&str; 2]>); 4]> =
-            SmallVec::new();
+        let mut groups: SmallVec<[ItemGroup<'_, 'py>; 4]> = SmallVec::new();
         for (index, key) in &keys {
             let detector = &self.detectors[*index];
             let name = detector.name.bind(py).to_str()?;
             let key = key_text(name, key.bind(py))?;
             let routed_by = detector.routed_by.as_str();
             let text = key.to_str()?;
-            let same = |(by, known, _): &&mut (&str, Bound<'py, PyString>, _)| {
+            let same = |(by, known, _): &&mut ItemGroup<'_, 'py>| {
                 *by == routed_by && known.to_str().is_ok_and(|known| known == text)
             };
             match groups.iter_mut().find(same) {

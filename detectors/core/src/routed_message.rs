@@ -132,7 +132,7 @@ impl<'de: 'a, 'a> Visitor<'de> for NamesVisitor<'a> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Names<'a>, A::Error> {
         let mut names: SmallVec<[Cow<'a, str>; 2]> = SmallVec::new();
-        while let Some(name) = seq.next_element::<Cow<'de, str>>()? {
+        while let Some(Name(name)) = seq.next_element::<Name<'a>>()? {
             if names.contains(&name) {
                 return Err(de::Error::custom(format!("detector {name:?} named twice")));
             }
@@ -142,6 +142,21 @@ impl<'de: 'a, 'a> Visitor<'de> for NamesVisitor<'a> {
             return Err(de::Error::invalid_length(0, &self));
         }
         Ok(Names(names))
+    }
+}
+
+/// One name of a list, borrowed from the message unless it has escapes (serde's own `Cow`
+/// would copy every one).
+struct Name<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Name<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_str(NamesVisitor(std::marker::PhantomData))
+            .and_then(|Names(mut names)| match names.pop() {
+                Some(name) if names.is_empty() => Ok(Name(name)),
+                _ => Err(de::Error::custom("a detector's name is text")),
+            })
     }
 }
 
