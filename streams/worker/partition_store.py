@@ -52,6 +52,7 @@ class Sealed:
 
     changes: dict[str, Any]  # key -> state as of the batch (a snapshot), or _DELETED
     records: list[tuple[bytes, bytes | None]]
+    table_keys: dict[str, str]  # key -> the table key its record was written under
 
 
 class PartitionStore(MutableMapping):
@@ -144,17 +145,20 @@ class PartitionStore(MutableMapping):
         pending, self.pending = self.pending, {}
         changes: dict[str, Any] = {}
         records = []
+        table_keys: dict[str, str] = {}
+        table_key = self.table_keys.table_key
         with partition_current(self.partition):  # a deleted key is looked up in its partition
             for skey, value in pending.items():
+                table_keys[skey] = written = table_key(skey)
                 if value is _DELETED:
                     if self._stored(skey):
                         changes[skey] = _DELETED
-                        records.append(record(self.table_keys.table_key(skey), None))
+                        records.append(record(written, None))
                 else:
-                    key, payload = record(self.table_keys.table_key(skey), value)
+                    key, payload = record(written, value)
                     changes[skey] = snapshot(value, payload)
                     records.append((key, payload))
-        sealed = Sealed(changes, records)
+        sealed = Sealed(changes, records, table_keys)
         self.sealed.append(sealed)
         return sealed
 
@@ -181,12 +185,14 @@ class PartitionStore(MutableMapping):
         changelog = self.changelog
         kept = {}
         with partition_current(self.partition):  # a RocksDB store writes to its partition's
-            table_key = self.table_keys.table_key
+            table_keys = sealed.table_keys
             for skey, value in sealed.changes.items():
                 if value is _DELETED:
-                    changelog.forget(table_key(skey))
+                    changelog.forget(table_keys[skey])
+                    if not self._changed_after(sealed, skey):
+                        self.table_keys.forget(skey)
                 else:
-                    kept[table_key(skey)] = value
+                    kept[table_keys[skey]] = value
             changelog.keep_all(self.partition, kept)
         self.sealed.popleft()
 
@@ -212,6 +218,12 @@ class PartitionStore(MutableMapping):
                 sealed.changes[skey] = _DELETED
                 sealed.records = [kept for kept in sealed.records if kept[0] != key]
         return reported
+
+    def _changed_after(self, sealed: Sealed, skey: str) -> bool:
+        """Whether a batch after `sealed` changed the key again (made it anew): its record
+        stays under the table key that batch wrote."""
+        later = [batch for batch in self.sealed if batch is not sealed]
+        return skey in self.pending or any(skey in batch.changes for batch in later)
 
     def _stored(self, skey: str) -> bool:
         """Whether the key is in the local store or in a sealed batch's changes: a deletion

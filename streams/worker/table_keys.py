@@ -36,26 +36,35 @@ class TableKeys:
         self.key_spaces = key_spaces
         self.partition = partition
         self.partitions = partitions
-        # State keys read from a table key other than the one they would be written under now.
-        self.read_as: dict[str, str] = {}
+        # The table key of each held state key that is not simply its state key, or that took
+        # a hash to tell (a key space's): written with every batch that changes the record.
+        self.known: dict[str, str] = {}
 
     def table_key(self, skey: str) -> str:
-        """The table key the record of `skey` is written under: its key space's where this is
-        the partition of the key space's key, else its own (an item routed to this partition
-        before the detector had a key space: held in the routed topic, or sent by a worker of
-        the version before, makes the key's record here)."""
-        read_as = self.read_as.get(skey)
-        if read_as is not None:
-            return read_as
+        """The table key the record of `skey` is written under: the one it was read from, else
+        its key space's where this is the partition of the key space's key, else its own (an
+        item routed to this partition before the detector had a key space, held in the routed
+        topic or sent by a worker of the version before, makes the key's record here)."""
+        known = self.known.get(skey)
+        if known is not None:
+            return known
         name, _, key = skey.partition(KEY_SEPARATOR)
         space = self.key_spaces.get(name)
-        if space is None or not self._owns(space + KEY_SEPARATOR + key):
+        if space is None:
             return skey
-        return space + SPACE_MARK + skey
+        known = skey
+        if self._owns(space + KEY_SEPARATOR + key):
+            known = space + SPACE_MARK + skey
+        self.known[skey] = known
+        return known
+
+    def forget(self, skey: str) -> None:
+        """The key's record is deleted: a record made again later is placed afresh."""
+        self.known.pop(skey, None)
 
     def owned(self, table_key: str) -> str | None:
-        """The state key of a table key this partition owns, else None; it is remembered
-        where it is not the one this state key is written under now (`read_as`)."""
+        """The state key of a table key this partition owns, else None; the record is written
+        back under the table key it was read from."""
         head, _, rest = table_key.partition(KEY_SEPARATOR)
         space, mark, name = head.partition(SPACE_MARK)
         if mark:  # <key space>:<detector>/<key>
@@ -65,7 +74,7 @@ class TableKeys:
         if not self._owns(routed_by):
             return None
         if self.table_key(skey) != table_key:
-            self.read_as[skey] = table_key
+            self.known[skey] = table_key
         return skey
 
     def _owns(self, routed_by: str) -> bool:

@@ -41,7 +41,6 @@ def test_a_key_spaces_record_is_kept_under_its_own_table_key_in_the_spaces_parti
     assert TableKeys(SPACES, (new + 1) % PARTITIONS, PARTITIONS).owned(
         f"session:rage_click/{session}"
     ) is None  # fmt: skip
-    assert keys.read_as == {}
 
 
 def test_a_record_from_before_the_key_space_stays_under_its_key_in_its_partition() -> None:
@@ -150,3 +149,48 @@ def test_a_detector_name_a_state_key_could_not_carry_is_refused_where_it_is_defi
 
             def on_event(self, state, event, ctx) -> None:
                 pass
+
+
+def session_staying() -> tuple[str, int]:
+    """A session whose `rage_click` state key and `session` key hash to the same partition."""
+    i = 0
+    while True:
+        session = f"s-{i}"
+        old = partition_for(f"rage_click/{session}".encode(), PARTITIONS)
+        if old == partition_for(f"session/{session}".encode(), PARTITIONS):
+            return session, old
+        i += 1
+
+
+def test_a_record_from_before_deleted_then_made_again_is_placed_afresh_unless_in_flight() -> None:
+    """A record read from its plain key stays under it while it lives, also when a batch still
+    in flight made it again after its deletion; made again once its deletion is written, it is
+    placed as any new record (its key space's table key, in the key space's partition)."""
+    session, partition = session_staying()
+    skey = f"rage_click/{session}"
+    app = faust.App("table-keys-again", broker=BROKER)
+    table = app.Table("engine-state", partitions=PARTITIONS, key_type=str, value_type=None)
+    producer = FakeAIOKafka()
+
+    async def write(store: PartitionStore, sealed) -> None:
+        for delivered in await store.write(sealed, producer):
+            await delivered
+
+    before = PartitionStore(table, partition, PARTITIONS)
+    before[skey] = {"s": 1}
+    asyncio.run(write(before, before.seal()))
+    store = PartitionStore(table, partition, PARTITIONS, key_spaces=SPACES)
+    assert list(store) == [skey]
+    del store[skey]
+    deleted = store.seal()
+    store[skey] = {"s": 2}  # made again by the next batch, sealed before the deletion is written
+    again = store.seal()
+    asyncio.run(write(store, deleted))
+    asyncio.run(write(store, again))
+    assert table.data[skey] == {"s": 2}  # still under the key it was read from
+    del store[skey]
+    asyncio.run(write(store, store.seal()))
+    store[skey] = {"s": 3}
+    asyncio.run(write(store, store.seal()))
+    assert skey not in table.data
+    assert table.data[f"session:{skey}"] == {"s": 3}
