@@ -151,7 +151,7 @@ class PartitionStore(MutableMapping):
             for skey, value in pending.items():
                 table_keys[skey] = written = table_key(skey)
                 if value is _DELETED:
-                    if self._stored(skey):
+                    if self._stored(skey, written):
                         changes[skey] = _DELETED
                         records.append(record(written, None))
                 else:
@@ -225,11 +225,11 @@ class PartitionStore(MutableMapping):
         later = [batch for batch in self.sealed if batch is not sealed]
         return skey in self.pending or any(skey in batch.changes for batch in later)
 
-    def _stored(self, skey: str) -> bool:
-        """Whether the key is in the local store or in a sealed batch's changes: a deletion
-        of a key never stored needs no changelog record."""
+    def _stored(self, skey: str, table_key: str) -> bool:
+        """Whether the key is in the local store (under `table_key`) or in a sealed batch's
+        changes: a deletion of a key never stored needs no changelog record."""
         for sealed in reversed(self.sealed):
             value = sealed.changes.get(skey)
             if value is not None:
                 return value is not _DELETED
-        return self.table_keys.table_key(skey) in self.changelog.store
+        return table_key in self.changelog.store

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from friction_detector.detectors.engine import KEY_SEPARATOR
+from friction_detector.detectors.engine import KEY_SEPARATOR, store_key
 from friction_detector.streams.kafka.topics import partition_for
 
 SPACE_MARK = ":"
@@ -53,7 +53,7 @@ class TableKeys:
         if space is None:
             return skey
         known = skey
-        if self._owns(space + KEY_SEPARATOR + key):
+        if self._owns(store_key(space, key)):
             known = space + SPACE_MARK + skey
         self.known[skey] = known
         return known
@@ -68,7 +68,7 @@ class TableKeys:
         head, _, rest = table_key.partition(KEY_SEPARATOR)
         space, mark, name = head.partition(SPACE_MARK)
         if mark:  # <key space>:<detector>/<key>
-            skey, routed_by = name + KEY_SEPARATOR + rest, space + KEY_SEPARATOR + rest
+            skey, routed_by = store_key(name, rest), store_key(space, rest)
         else:
             skey = routed_by = table_key
         if not self._owns(routed_by):

@@ -42,7 +42,7 @@ struct DetectorRef {
 }
 
 /// An event's routed item being made: what it is routed by, its key, the detectors it names.
-type ItemGroup<'a, 'py> = (&'a str, Bound<'py, PyString>, SmallVec<[&'a str; 2]>);
+type ItemGroup<'a> = (&'a str, &'a str, SmallVec<[&'a str; 2]>);
 
 /// The classes and constants of the Python side that the core builds values of.
 struct Kinds {
@@ -307,23 +307,22 @@ impl CompiledEngine {
         };
         let keys = self.keys_of(py, event, &detectors)?;
         // One item per (key space, key), naming its detectors, in the order they first route.
-        let mut groups: SmallVec<[ItemGroup<'_, 'py>; 4]> = SmallVec::new();
+        let mut groups: SmallVec<[ItemGroup<'_>; 4]> = SmallVec::new();
         for (index, key) in &keys {
             let detector = &self.detectors[*index];
             let name = detector.name.bind(py).to_str()?;
             let key = key_text(name, key.bind(py))?;
             let routed_by = detector.routed_by.as_str();
-            let text = key.to_str()?;
-            let same = |(by, known, _): &&mut ItemGroup<'_, 'py>| {
-                *by == routed_by && known.to_str().is_ok_and(|known| known == text)
-            };
-            match groups.iter_mut().find(same) {
+            match groups
+                .iter_mut()
+                .find(|(by, known, _)| *by == routed_by && *known == key)
+            {
                 Some((_, _, names)) => names.push(name),
                 None => groups.push((routed_by, key, SmallVec::from_elem(name, 1))),
             }
         }
         for (routed_by, key, names) in &groups {
-            items.add(names, routed_by, key.to_str()?)?;
+            items.add(names, routed_by, key)?;
         }
         Ok(items.done())
     }
@@ -356,9 +355,9 @@ impl CompiledEngine {
     /// worker's stage 2), each taken as `take(event, routes)` with a route for each detector it
     /// names, its event fields kept as bytes and made an Event (of `event_class`, read by
     /// `loads`) only when a detector or a record needs it (routed_message.rs); a detector this
-    /// engine does not run is skipped. Returns the latest item time (None without items) and the message's progress,
-    /// for `advance_sources`. A message or item not as stage 1 writes them raises ValueError
-    /// before any item is taken.
+    /// engine does not run is skipped. Returns the latest item time (None without items) and
+    /// the message's progress, for `advance_sources`. A message or item not as stage 1 writes
+    /// them raises ValueError before any item is taken.
     #[pyo3(signature = (raw, *, event_class, loads))]
     fn take_message<'py>(
         &mut self,

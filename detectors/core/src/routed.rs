@@ -88,10 +88,12 @@ impl<'a, 'py> RoutedItems<'a, 'py> {
 }
 
 /// A detector's key as text; a key that is not text raises TypeError.
-pub(crate) fn key_text<'py>(name: &str, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
-    key.downcast::<PyString>().cloned().map_err(|_| {
-        pyo3::exceptions::PyTypeError::new_err(format!(
-            "detector {name:?} gave a key that is not text"
-        ))
-    })
+pub(crate) fn key_text<'a>(name: &str, key: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
+    key.downcast::<PyString>()
+        .map_err(|_| {
+            pyo3::exceptions::PyTypeError::new_err(format!(
+                "detector {name:?} gave a key that is not text"
+            ))
+        })?
+        .to_str()
 }
