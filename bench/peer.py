@@ -108,6 +108,10 @@ class Result:
     # CPU seconds the broker spent in the same window: the peers share the machine's cores with
     # it, and what a peer asks of it (topics written and read again) is part of its cost.
     broker_cpu_s: float | None = None
+    # The CPU seconds of the peer's own process alone (its threads, not its child processes)
+    # and the wall seconds it was clocked: a process busy all that time bounds the rate.
+    main_cpu_s: float | None = None
+    wall_s: float | None = None
 
     @property
     def per_cpu_s(self) -> float:
@@ -248,18 +252,21 @@ def run_group_peer(
         reader = input_group or group
         started = wait_assigned(admin, reader, watched)
         cpu, faults = cpu_seconds(watched.pid), page_faults(watched.pid)
+        main_cpu = own_cpu_seconds(watched.pid)
         broker_cpu = _broker_cpu_seconds()
         input_done = wait_offsets(admin, reader, topic, messages, watched)
         done = input_done
         for name in internal(list(group_offsets(admin, group))):
             done = wait_offsets(admin, group, name, end_offsets(bootstrap, name), watched)
         cpu = cpu_seconds(watched.pid) - cpu
+        main_cpu = own_cpu_seconds(watched.pid) - main_cpu
         faults = page_faults(watched.pid) - faults
         broker_cpu = _broker_cpu_seconds() - broker_cpu
         input_rate = n / (input_done - started) if done > input_done else None
         return Result(
             n / (done - started), cpu, n, input_rate,
             faults=faults / n, peak_mb=peak_memory_mb(watched.pid), broker_cpu_s=broker_cpu,
+            main_cpu_s=main_cpu, wall_s=done - started,
         )  # fmt: skip
     finally:
         admin.close()
@@ -267,6 +274,12 @@ def run_group_peer(
 
 
 _broker_pid: list[int] = []  # the bench's broker, once it is up
+
+
+def own_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process and its threads, without its child processes."""
+    fields = proc_stat(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _broker_cpu_seconds() -> float:
@@ -476,6 +489,11 @@ def report(peers: list[Peer], results: dict[str, list[Result]], references: int)
         what = peer.what
         if stage1:
             what += f" [first stage {statistics.median(stage1):,.0f}/s]"
+        mains = [r for r in runs if r.main_cpu_s is not None and r.wall_s and stage1]
+        if mains:
+            per_event = statistics.median(r.main_cpu_s / r.events for r in mains)
+            busy = statistics.median(r.main_cpu_s / r.wall_s for r in mains)
+            what += f" [stage 2's process {per_event * 1e6:.1f} µs CPU per event, {busy:.0%} busy]"
         writes = [r.writes for r in runs if r.writes is not None]
         if writes:
             routed = statistics.median(w[0] for w in writes)

@@ -256,7 +256,7 @@ class FrictionApp:
     ) -> EngineAgent:
         return EngineAgent(
             self.app, name, topic, detection, letters, customers, self.records, self.metrics,
-            self.webhook,
+            self.webhook, self.settings.commit_interval_s,
         )  # fmt: skip
 
     async def _report_findings_sent(self) -> None:

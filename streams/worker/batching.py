@@ -30,8 +30,7 @@ acknowledged), so outputs go out and events are acknowledged in batch order. Wai
 broker's round trips then costs the agent nothing while it has input to handle. While a batch
 is in flight, the next one is not finished when the queue runs dry: it collects what arrives
 until the flight lands (or it is full, or old enough), as a group commit does, so batches stay
-as large under load as without the pipeline (each batch writes every key it touched to the
-changelog once).
+as large under load as without the pipeline.
 """
 
 from __future__ import annotations
@@ -79,7 +78,10 @@ class EventBatch:
         linger_s: float = BATCH_LINGER_S,
         max_age_s: float = BATCH_MAX_AGE_S,
         pipelined: bool = False,
+        unfinished: Callable[[], bool] | None = None,
     ) -> None:
+        """`unfinished` says the agent has work its finish writes even without events (state
+        written once per commit interval, state_writes.py): `finish_held` finishes then too."""
         self.stream = stream
         self.queue = stream.channel.queue
         self.finish = finish
@@ -94,6 +96,10 @@ class EventBatch:
         self.first_added = 0.0
         self.failed: BaseException | None = None
         self.pipelined = pipelined
+        self.unfinished = unfinished or _nothing_unfinished
+        # True while `finish_held` finishes the batch: the agent waits for input, or the app is
+        # about to wait for the acknowledgements (a revoke, a stop).
+        self.finishing_held = False
         self.in_flight: asyncio.Task[None] | None = None  # pipelined: the batch being delivered
         self.flying: list[FaustEvent] = []  # its events
 
@@ -135,22 +141,28 @@ class EventBatch:
             await self.finish_held()
 
     def is_stale(self) -> bool:
-        """Events are held, unlocked, for `linger_s` or longer: the agent waits for input."""
+        """Events are held, or work its finish writes waits, unlocked, for `linger_s` or
+        longer since the last event: the agent waits for input."""
         return (
             not self.lock.locked()
-            and bool(self.events)
+            and (bool(self.events) or self.unfinished())
             and time.monotonic() - self.last_added >= self.linger_s
         )
 
     async def finish_held(self) -> None:
-        """Finish the batch now, if one is held and nothing failed, and wait until every
-        finished batch is acknowledged (pipelined, the one in flight too)."""
+        """Finish the batch now, if one is held (or work its finish writes waits: `unfinished`)
+        and nothing failed, and wait until every finished batch is acknowledged (pipelined, the
+        one in flight too)."""
         async with self.lock:
             if self.failed is not None:
                 return
             try:
-                if self.events:
-                    await self._finish()
+                if self.events or self.unfinished():
+                    self.finishing_held = True
+                    try:
+                        await self._finish()
+                    finally:
+                        self.finishing_held = False
                 await self._land()
             except Exception as exc:
                 await self._fail(exc)
@@ -224,6 +236,10 @@ class EventBatch:
         )
         log.debug("the batch's failure", exc_info=exc)
         await self.on_failure(self.failed)
+
+
+def _nothing_unfinished() -> bool:
+    return False
 
 
 def describe_positions(events: list[FaustEvent]) -> str:

@@ -4,17 +4,20 @@ partition's engine, in batches whose outputs and state go to Kafka before they a
 A message's items are queued in their keys' records, then its progress moves the engine's
 watermark (the slowest input partition's event time, minus the allowed lateness). A batch's
 findings (and the events detectors raised on, as dead letters) are sent and awaited first; only
-then is each touched partition's state written to the table, and so to its changelog partition.
-The batch's messages are acknowledged after that, so a committed offset always has its findings
-in Kafka, and a crash in between replays the messages and sends the same findings again (same
-`finding_id`): against the old state, or, where a RocksDB store already holds the new one,
-against that state, whose seen event ids make the replayed events duplicates. The batch is
-pipelined (batching.py): `publish` takes its outputs, state changes and settled times at once,
-and they are delivered while the next batch is handled.
+then is state written to the table, and so to its changelog partitions: every partition changed
+since the last write, once per commit interval and whenever the app finishes a batch because
+the agent waits for input or before a revoke or a stop (state_writes.py). The batch's messages
+are acknowledged after that, so a committed offset always has its findings in Kafka, and a
+crash in between replays the messages and sends the same findings again (same `finding_id`):
+against the old state, or, where a RocksDB store already holds the new one, against that
+state, whose seen event ids make the replayed events duplicates. The batch is pipelined
+(batching.py): `publish` takes its outputs, state changes and settled times at once, and they
+are delivered while the next batch is handled.
 
-The state written leaves out the events still waiting for the watermark: a message whose items
-wait is held (held_messages.py), its partition committed only up to it, until a batch has
-applied them and that batch's state is in Kafka. A restart reads it again from there.
+A message with items is held (held_messages.py), its partition committed only up to it, until
+its items are applied and the state that applied them is in Kafka: the state written leaves out
+the events still waiting for the watermark, and may be written batches later than they were
+applied. A restart reads it again from there.
 """
 
 from __future__ import annotations
@@ -31,12 +34,14 @@ from friction_detector.detectors.outcomes import Outcome
 from friction_detector.streams.dead_letter import PROCESSING_ERROR
 from friction_detector.streams.observability.metrics import FrictionMetrics
 from friction_detector.streams.webhook.sink import WebhookSink
+from friction_detector.streams.worker.batching import EventBatch
 from friction_detector.streams.worker.customers import CustomerFindings
 from friction_detector.streams.worker.delivery import Outgoing, deliver
 from friction_detector.streams.worker.detection import DetectionPartition, DetectionPartitions
 from friction_detector.streams.worker.faust_app import FrictionFaustApp
 from friction_detector.streams.worker.held_messages import HeldMessages
 from friction_detector.streams.worker.records import WorkerRecords, failure
+from friction_detector.streams.worker.state_writes import StateWrites
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +60,11 @@ class EngineAgent:
         records: WorkerRecords,
         metrics: FrictionMetrics,
         webhook: WebhookSink | None,
+        state_interval_s: float,
     ) -> None:
         """`letters` collects the dead letters of the batch in hand (events detectors raised
-        on); `customers`, for stage 2 with detectors over findings, takes its findings."""
+        on); `customers`, for stage 2 with detectors over findings, takes its findings;
+        `state_interval_s` is how often state is written under load (the commit interval)."""
         self.app = app
         self.name = name
         self.topic = topic
@@ -72,11 +79,16 @@ class EngineAgent:
         self.outcomes: list[Outcome] = []
         # The batch's messages with items, per partition: (offset, latest item time).
         self.taken: dict[int, list[tuple[int, int]]] = {}
+        self.state_writes: StateWrites[DetectionPartition] = StateWrites(state_interval_s)
+        self.batch: EventBatch | None = None
 
     async def run(self, stream: Any) -> None:
         """Handle the agent's stream until it ends; each batch is acknowledged by `batching`."""
         stream = stream.noack()
-        batch = self.app.event_batch(self.name, stream, self.publish, self.failed, pipelined=True)
+        self.batch = batch = self.app.event_batch(
+            self.name, stream, self.publish, self.failed,
+            pipelined=True, unfinished=self.state_writes.__bool__,
+        )  # fmt: skip
         detect = self.detect
         async for message in stream.events():
             await batch.handle(message, detect)
@@ -142,23 +154,30 @@ class EngineAgent:
         customers = self.customers
         if customers is not None and published:
             outgoing += customers.outgoing(published)
-        sealed, settled, released = [], [], []
+        settled = []
         taken, self.taken = self.taken, {}
+        writes = self.state_writes
         for partition in dict.fromkeys(event.message.partition for event in events):
             owned = self.detection.find(partition)
             if owned is None:  # Faust revokes only after acknowledgements: a bug if seen
                 raise RuntimeError(f"{self.topic} partition {partition} revoked inside a batch")
-            released.append((partition, owned.held, self._hold(owned, taken.get(partition, ()))))
-            owned.engine.write_changes()  # the compiled core's, once per batch
-            sealed.append((owned.store, owned.store.seal()))
+            writes.changed(owned, self._hold(owned, taken.get(partition, ())))
             if customers is not None:  # as of this batch: the next one is handled meanwhile
                 settled.append((partition, customers.settled(partition, owned.engine)))
+        sealed, released = [], []
+        if writes.due(self.batch is None or self.batch.finishing_held):
+            for owned, applied in writes.take():
+                if self.detection.find(owned.partition) is not owned:
+                    continue  # revoked since: its state and held messages went with it
+                owned.engine.write_changes()  # the compiled core's, once per write
+                sealed.append((owned.store, owned.store.seal()))
+                released.append((owned.partition, owned.held, applied))
         return self._deliver(outgoing, published, decided, sealed, settled, released)
 
     def _hold(self, owned: DetectionPartition, taken: Iterable[tuple[int, int]]) -> list[int]:
-        """Hold the batch's messages of the partition whose items wait; return the held ones
-        this batch releases once its state is in Kafka: those whose items are applied, or all
-        of them if one waited too long (their waiting events are then kept in the records)."""
+        """Hold the batch's messages of the partition that have items; return the held ones
+        the partition's next state write releases: those whose items are applied, or all of
+        them if one waited too long (their waiting events are then kept in the records)."""
         held, engine = owned.held, owned.engine
         settled = engine.settled()
         releasing = held.settle(taken, settled)
@@ -183,7 +202,8 @@ class EngineAgent:
         settled: list,
         released: list[tuple[int, HeldMessages, list[int]]],
     ) -> None:
-        """Findings, outcomes and dead letters into Kafka, then the touched partitions' state."""
+        """Findings, outcomes and dead letters into Kafka, then the state written with this batch
+        (if it writes any: state_writes.py), then the held messages that state releases."""
         producer = self.app.producer
         await deliver(producer.send, outgoing)
         if self.webhook is not None:  # in Kafka now: queued for the webhook, never awaited

@@ -6,6 +6,7 @@ finished before Faust waits for their acknowledgements.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from friction_detector.streams.worker.batching import BATCH_LINGER_S, EventBatch, Finish, OnError
@@ -28,9 +29,14 @@ class FrictionFaustApp(GuardedFaustApp):
         finish: Finish,
         on_error: OnError,
         pipelined: bool = False,
+        unfinished: Callable[[], bool] | None = None,
     ) -> EventBatch:
-        """A new batch for `agent`'s stream, finished before Faust waits for acknowledgements."""
-        batch = EventBatch(stream, finish, on_error, self.on_batch_failure, pipelined=pipelined)
+        """A new batch for `agent`'s stream, finished before Faust waits for acknowledgements
+        (`unfinished`: see `EventBatch`)."""
+        batch = EventBatch(
+            stream, finish, on_error, self.on_batch_failure,
+            pipelined=pipelined, unfinished=unfinished,
+        )  # fmt: skip
         self.event_batches[agent] = batch
         return batch
 

@@ -1,12 +1,13 @@
-"""Messages of a detection partition whose items still wait in its engine: its commit stops at
-the oldest of them.
+"""Messages of a detection partition whose items wait in its engine, or whose state is not yet
+in Kafka: its commit stops at the oldest of them.
 
 The worker's state records leave their waiting events out (stored_core.py,
 `waiting_in_records`): the routed topic holds those events already, and writing each one into
 its key's record, most of them more than once, was most of the changelog's bytes. A message's
-items are then safe only once applied and the state that applied them is in Kafka. The message
-is acknowledged with its batch as before, but its partition's committed offset stays at the
-oldest message held here (streams/worker/faust_internals.py `SeekSafeConsumer._new_offset`),
+items are then safe only once applied and the state that applied them is in Kafka, which
+under load is written once per commit interval, not with each batch (state_writes.py). The
+message is acknowledged with its batch as before, but its partition's committed offset stays at
+the oldest message held here (streams/worker/faust_internals.py `SeekSafeConsumer._new_offset`),
 so after a restart or a rebalance the partition's owner reads the messages from there again:
 an item already applied is a duplicate by its key's seen ids, the others wait again.
 
@@ -56,12 +57,12 @@ class HeldMessages:
         return len(self._held)
 
     def settle(self, taken: Iterable[tuple[int, int]], settled_ms: int) -> list[int]:
-        """Hold a batch's messages, (offset, latest item time), whose items still wait at
-        `settled_ms` (`Engine.settled` after the batch); return the held messages now applied,
-        to release once the batch's state is in Kafka."""
+        """Hold a batch's messages, (offset, latest item time), until the state that applied
+        their items is in Kafka: also those the batch applied already, whose state is written
+        later (state_writes.py). Returns the held messages applied by `settled_ms`
+        (`Engine.settled` after the batch), to release once that state is written."""
         for offset, latest in taken:
-            if latest >= settled_ms:
-                self.hold(offset, latest, settled_ms)
+            self.hold(offset, latest, settled_ms)
         return self.applied(settled_ms)
 
     def hold(self, offset: int, latest_ms: int, settled_ms: int) -> None:

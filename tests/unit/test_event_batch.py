@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -342,3 +343,63 @@ def test_while_a_batch_is_in_flight_the_next_collects_what_arrives_until_it_land
         ("ack", "e2"),
         ("ack", "e3"),
     ]
+
+
+def test_work_left_unwritten_is_finished_without_events_once_the_agent_waits_or_before_acks() -> (
+    None
+):
+    """State written once per commit interval (state_writes.py) may wait after the last event:
+    the timer finishes it once the agent has waited the linger, and `finish_held` (before a
+    revoke or a stop) at once; both tell the finish it is theirs (`finishing_held`)."""
+
+    async def scenario() -> list:
+        log: list = []
+        unwritten = [True]
+        batch: EventBatch
+
+        async def publish(events: list) -> None:
+            log.append(("publish", tuple(events), batch.finishing_held))
+            unwritten[0] = False
+
+        async def on_failure(exc: BaseException) -> None:
+            log.append(("failed", repr(exc)))
+
+        batch = EventBatch(
+            Stream(log), publish, lambda event, exc: None, on_failure, linger_s=0.05,
+            unfinished=lambda: unwritten[0],
+        )  # fmt: skip
+        batch.last_added = time.monotonic()  # an event was handled just now
+        await batch.finish_stale()  # within the linger: the agent may not be waiting
+        log.append("linger")
+        await asyncio.sleep(0.06)
+        await batch.finish_stale()
+        await batch.finish_held()  # nothing left: no finish
+        unwritten[0] = True
+        await batch.finish_held()
+        return log
+
+    assert asyncio.run(scenario()) == [
+        "linger", ("publish", (), True), ("publish", (), True)
+    ]  # fmt: skip
+
+
+def test_a_batch_finished_by_its_agent_is_not_finishing_held() -> None:
+    async def scenario() -> list:
+        log: list = []
+        batch: EventBatch
+
+        async def publish(events: list) -> None:
+            log.append(("publish", tuple(events), batch.finishing_held))
+
+        async def on_failure(exc: BaseException) -> None:
+            log.append(("failed", repr(exc)))
+
+        batch = EventBatch(
+            Stream(log), publish, lambda event, exc: None, on_failure, unfinished=lambda: True
+        )
+        await batch.handle("e1", handled(log))
+        return log
+
+    assert asyncio.run(scenario()) == [
+        ("handle", "e1"), ("publish", ("e1",), False), ("ack", "e1")
+    ]  # fmt: skip

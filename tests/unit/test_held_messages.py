@@ -106,3 +106,16 @@ def test_after_a_restart_event_time_is_counted_from_the_first_settled_time() -> 
     assert held.overdue(4_000_000) is None  # the first settled time: counted from here
     assert held.overdue(4_059_999) is None
     assert held.overdue(4_060_000) == 5_000_000
+
+
+def test_a_message_applied_by_the_batch_that_took_it_is_held_until_its_state_is_written() -> None:
+    """State is written once per commit interval (state_writes.py), not with each batch: a
+    message the batch applied at once (a late event, or one the watermark had passed) must not
+    be committed before the state that applied it is in Kafka."""
+    held = held_messages()
+    assert held.settle([(5, 1_000)], settled_ms=2_000) == [5]  # applied: the next write's
+    assert held.first() == 5
+    assert held.settle([(6, 3_000)], settled_ms=2_000) == []  # still waiting
+    assert held.first() == 5
+    held.release([5])
+    assert held.first() == 6
