@@ -22,7 +22,9 @@ worker commits a routed message once its items are applied, which needs event ti
   and re-keyed by session with `group_by`;
 - `friction worker` with slow_checkout only, and with every installed detector; its line also
   gives the worker's own Kafka writes per input event (routed messages, and records of the
-  state table's changelog: what a change to batching or to the state's shape moves);
+  state table's changelog: what a change to batching or to the state's shape moves), and the
+  CPU per event of stage 2's process alone (the worker's, without stage 1's child) with the
+  share of the clocked time it was busy: a process busy all of it bounds the rate;
 - detection alone, every installed detector, no broker, on the same events from a file: as the
   worker runs it (`detect-worker-core`, bench/worker_engine.py: the compiled core, its changed
   records' bytes written by the core once per batch), the most one worker process can reach
