@@ -34,6 +34,9 @@ class TableKeys:
     def __init__(self, key_spaces: Mapping[str, str], partition: int, partitions: int) -> None:
         """`key_spaces`: each detector of a key space, by name (the others are absent)."""
         self.key_spaces = key_spaces
+        # The state keys' beginnings of the detectors with a key space: any other state key is
+        # its own table key, told without splitting it (every record of a batch is asked).
+        self.spaced = tuple(name + KEY_SEPARATOR for name in key_spaces)
         self.partition = partition
         self.partitions = partitions
         # The table key of each held state key that is not simply its state key, or that took
@@ -45,13 +48,13 @@ class TableKeys:
         its key space's where this is the partition of the key space's key, else its own (an
         item routed to this partition before the detector had a key space, held in the routed
         topic or sent by a worker of the version before, makes the key's record here)."""
+        if not skey.startswith(self.spaced):
+            return skey
         known = self.known.get(skey)
         if known is not None:
             return known
         name, _, key = skey.partition(KEY_SEPARATOR)
-        space = self.key_spaces.get(name)
-        if space is None:
-            return skey
+        space = self.key_spaces[name]
         known = skey
         if self._owns(store_key(space, key)):
             known = space + SPACE_MARK + skey
