@@ -157,11 +157,18 @@ class EngineAgent:
         settled = []
         taken, self.taken = self.taken, {}
         writes = self.state_writes
-        for partition in dict.fromkeys(event.message.partition for event in events):
+        handled: dict[int, list[int]] = {}
+        for event in events:
+            handled.setdefault(event.message.partition, []).append(event.message.offset)
+        for partition, offsets in handled.items():
             owned = self.detection.find(partition)
             if owned is None:  # Faust revokes only after acknowledgements: a bug if seen
                 raise RuntimeError(f"{self.topic} partition {partition} revoked inside a batch")
-            writes.changed(owned, self._hold(owned, taken.get(partition, ())))
+            applied = self._hold(owned, taken.get(partition, ()))
+            # Every other message of the batch (a progress report moves the watermark) is
+            # held too: no offset is committed before the state as of it is in Kafka.
+            applied += owned.held.hold_applied(offsets)
+            writes.changed(owned, applied)
             if customers is not None:  # as of this batch: the next one is handled meanwhile
                 settled.append((partition, customers.settled(partition, owned.engine)))
         sealed, released = [], []

@@ -84,13 +84,15 @@ class HeldMessages:
         return offsets
 
     def overdue(self, settled_ms: int) -> int | None:
-        """The latest item time of all held messages if the first (the lowest offset) has been
-        held `max_hold_s`, or event time has settled `max_span_ms` further since it was held
-        (since the engine had a settled time, for one held before): the partition's waiting
-        events up to it are to be kept in its records (`keep_all`)."""
-        first = self.first()
-        if first is None or not self._by_time:
+        """The latest item time of the held messages whose items wait if the first of them (the
+        lowest offset) has been held `max_hold_s`, or event time has settled `max_span_ms`
+        further since it was held (since the engine had a settled time, for one held before):
+        the partition's waiting events up to it are to be kept in its records (`keep_all`).
+        Messages applied and held only until their state is written do not count: a write
+        releases them soon."""
+        if not self._by_time:
             return None
+        first = min(offset for _, offset in self._by_time)
         since, settled_then = self._held[first]
         settled_now = _known(settled_ms)
         if settled_then is None and settled_now is not None:
@@ -100,6 +102,18 @@ class HeldMessages:
         if self.monotonic() - since < self.max_hold_s and moved < self.max_span_ms:
             return None
         return max(latest for latest, _ in self._by_time)
+
+    def hold_applied(self, offsets: Iterable[int]) -> list[int]:
+        """Hold messages the batch handled that are not held yet, none of whose items wait (a
+        progress report, which moved the watermark, or items of no detector run here), until
+        the state they changed is written; returns them, for that write to release."""
+        held = []
+        for offset in offsets:
+            if offset not in self._held:
+                self._held[offset] = (self.monotonic(), None)
+                heapq.heappush(self._offsets, offset)
+                held.append(offset)
+        return held
 
     def keep_all(self) -> list[int]:
         """Every held message, its items now kept in the records: released with them."""

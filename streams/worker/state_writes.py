@@ -5,16 +5,20 @@ write: a key that several batches touch within the interval is then written to t
 once, where it was written once per batch (under load a batch lasts as long as the previous
 one's round trip to the broker, a few milliseconds, and most keys are touched again soon).
 Kafka Streams' record cache and Quix Streams' checkpoints flush state at their commit the same
-way. Nothing is committed past the state not yet written: the messages whose items a batch
-applied stay held (held_messages.py) until the state that applied them is in Kafka, so a
-restart, or a partition's next owner, reads them again from there, against the state last
-written, and finds the same findings (the same ids) again.
+way. Nothing is committed past the state not yet written: every message a batch handled stays
+held (held_messages.py) until the state as of it is in Kafka (one with items, until they are
+applied too; a progress report also moves the watermark, which applies events and fires
+deadlines), so a restart, or a partition's next owner, reads them again from there, against the
+state last written, and finds the same findings (the same ids) again.
 
-A write comes with the first batch the interval has passed for (the commit interval: offsets
-are committed no more often, so a restart reads no more again than before), and with every
-batch the app finishes because its agent waits for input or the app is about to wait for
-acknowledgements (a revoke, a stop: `EventBatch.finish_held`), so a trickle of input, a
-partition given away and a worker stopping all find the state written.
+A write comes with the first batch the interval has passed for (the commit interval: writes and
+commits run on their own clocks, so a restart reads again up to about two intervals of
+messages, where it read up to one), and with every batch the app finishes because its agent
+waits for input or the app is about to wait for acknowledgements (a revoke, a stop:
+`EventBatch.finish_held`), so a trickle of input, a partition given away and a worker stopping
+all find the state written. A write serializes and sends every record changed in the interval
+at once, on the event loop: 5 to 7 µs per record, so under a heavy load at the default 2.8 s
+a pause of a few hundred milliseconds before the next batch's findings.
 """
 
 from __future__ import annotations

@@ -82,11 +82,25 @@ def test_a_batch_between_writes_releases_nothing_and_the_write_releases_what_it_
     assert delivered.sealed == [] and delivered.released == []
 
     clock[0] += 2.0  # the interval has passed: every partition changed since is written
-    agent.publish([message(1, 4)])
+    agent.publish([message(1, 4)])  # a progress report: no items, the watermark moved
     assert owned[0].engine.writes == owned[1].engine.writes == 1
     assert [(partition, applied) for partition, _, applied in delivered.released] == [
-        (0, [10]), (1, [])
+        (0, [10]), (1, [4])
     ]  # fmt: skip
+    assert owned[1].held.first() == 3  # still waiting
+
+
+def test_a_message_without_items_is_held_until_the_state_it_moved_is_written() -> None:
+    """A progress report moves the watermark, which applies waiting events and fires deadlines:
+    its offset is not committed before the state as of it is in Kafka either."""
+    clock = [100.0]
+    owned = {0: Runtime(0, settled_ms=1_000)}
+    agent, delivered = agent_over(owned, clock)
+    agent.publish([message(0, 5), message(0, 6)])
+    assert owned[0].held.first() == 5
+    agent.batch.finishing_held = True  # type: ignore[union-attr]
+    agent.publish([])
+    assert [(partition, applied) for partition, _, applied in delivered.released] == [(0, [5, 6])]
 
 
 def test_finishing_a_held_batch_writes_at_once_and_a_revoked_runtime_is_not_written() -> None:

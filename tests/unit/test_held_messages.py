@@ -119,3 +119,19 @@ def test_a_message_applied_by_the_batch_that_took_it_is_held_until_its_state_is_
     assert held.first() == 5
     held.release([5])
     assert held.first() == 6
+
+
+def test_messages_applied_and_waiting_only_for_their_write_never_make_the_partition_overdue() -> (
+    None
+):
+    """A backlog moves event time fast: between two state writes it may settle further than
+    `max_span_ms`, and the applied messages held for the write are not what waits."""
+    clock = Clock()
+    held = held_messages(clock)
+    assert held.settle([(10, 1_000)], settled_ms=2_000) == [10]  # applied, not yet written
+    assert held.hold_applied([11, 10]) == [11]  # a progress report; 10 is held already
+    held.settle([(12, 600_000)], settled_ms=490_000)  # waits
+    assert held.first() == 10
+    assert held.overdue(500_000) is None  # 498 s since 10 was held, 10 s since 12 was
+    clock.now += 10  # 12 has waited max_hold_s
+    assert held.overdue(500_000) == 600_000
