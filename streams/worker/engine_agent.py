@@ -171,7 +171,14 @@ class EngineAgent:
             writes.changed(owned, applied)
             if customers is not None:  # as of this batch: the next one is handled meanwhile
                 settled.append((partition, customers.settled(partition, owned.engine)))
+        sealed, released = self._state_due()
+        return self._deliver(outgoing, published, decided, sealed, settled, released)
+
+    def _state_due(self) -> tuple[list, list[tuple[int, HeldMessages, list[int]]]]:
+        """The state changes to write with this batch, if a write is due (state_writes.py):
+        each changed partition's sealed changes, and the held messages each write releases."""
         sealed, released = [], []
+        writes = self.state_writes
         if writes.due(self.batch is None or self.batch.finishing_held):
             for owned, applied in writes.take():
                 if self.detection.find(owned.partition) is not owned:
@@ -179,7 +186,7 @@ class EngineAgent:
                 owned.engine.write_changes()  # the compiled core's, once per write
                 sealed.append((owned.store, owned.store.seal()))
                 released.append((owned.partition, owned.held, applied))
-        return self._deliver(outgoing, published, decided, sealed, settled, released)
+        return sealed, released
 
     def _hold(self, owned: DetectionPartition, taken: Iterable[tuple[int, int]]) -> list[int]:
         """Hold the batch's messages of the partition that have items; return the held ones
