@@ -68,11 +68,16 @@ class HeldMessages:
     def hold(self, offset: int, latest_ms: int, settled_ms: int) -> None:
         """The message at `offset` has items up to `latest_ms` waiting; its partition's engine
         has settled up to `settled_ms` (`NO_WATERMARK`: none yet, as after a restart)."""
+        if self._held_from_now(offset, _known(settled_ms)):
+            heapq.heappush(self._by_time, (latest_ms, offset))
+
+    def _held_from_now(self, offset: int, settled_then: int | None) -> bool:
+        """Hold `offset` from now, unless it is held already; whether it was not."""
         if offset in self._held:
-            return
-        self._held[offset] = (self.monotonic(), _known(settled_ms))
-        heapq.heappush(self._by_time, (latest_ms, offset))
+            return False
+        self._held[offset] = (self.monotonic(), settled_then)
         heapq.heappush(self._offsets, offset)
+        return True
 
     def applied(self, settled_ms: int) -> list[int]:
         """The held messages whose every item is before `settled_ms` (`Engine.settled`), so
@@ -107,13 +112,7 @@ class HeldMessages:
         """Hold messages the batch handled that are not held yet, none of whose items wait (a
         progress report, which moved the watermark, or items of no detector run here), until
         the state they changed is written; returns them, for that write to release."""
-        held = []
-        for offset in offsets:
-            if offset not in self._held:
-                self._held[offset] = (self.monotonic(), None)
-                heapq.heappush(self._offsets, offset)
-                held.append(offset)
-        return held
+        return [offset for offset in offsets if self._held_from_now(offset, None)]
 
     def keep_all(self) -> list[int]:
         """Every held message, its items now kept in the records: released with them."""

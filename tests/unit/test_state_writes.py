@@ -5,14 +5,7 @@ messages its partitions' batches applied since the last."""
 from __future__ import annotations
 
 from friction_detector.streams.worker.state_writes import StateWrites
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from test_held_messages import Clock
 
 
 def test_state_changed_waits_for_the_interval_then_is_written_once_with_every_release() -> None:
