@@ -63,8 +63,7 @@ async def route(bootstrap: str, topic: str, n: int, routed_topic: str) -> tuple[
                 started, cpu = time.monotonic(), time.process_time()
             offsets = {}
             for tp, records in batches.items():
-                for record in records:
-                    stage.handle(record)
+                stage.handle(records)
                 offsets[TopicPartition(tp.topic, tp.partition)] = records[-1].offset + 1
                 seen += len(records)
             await stage.publish(send())

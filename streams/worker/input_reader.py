@@ -242,11 +242,7 @@ class InputReader:
         """Route the batch, publish it, then commit it (module docstring)."""
         stage = self.stage
         for records in batch.values():
-            for record in records:
-                try:
-                    stage.handle(record)
-                except Exception as error:  # the record's fault: a dead letter
-                    stage.failed(record, error)
+            stage.handle(records)
         await stage.publish(self.send())
         offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
         started = time.perf_counter()

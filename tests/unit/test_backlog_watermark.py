@@ -74,7 +74,7 @@ def detect(records: list[ConsumerRecord], input_sources: list[str], tmp_path) ->
     async def run() -> None:
         for first in range(0, len(records), BATCH):
             for record in records[first : first + BATCH]:
-                stage.handle(record)
+                stage.handle([record])
             await stage.publish(send)
 
     asyncio.run(run())
